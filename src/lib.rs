@@ -1,0 +1,5 @@
+//! agentsim: a deterministic discrete-event simulator for distributed systems.
+pub mod ids;
+pub mod process;
+pub mod rng;
+pub mod time;

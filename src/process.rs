@@ -1,0 +1,215 @@
+//! The contract between the kernel and every simulated node.
+//!
+//! A node is a sans-IO state machine: the kernel hands it an input (start, a
+//! message, a timer) together with a [`Context`], and the node answers by
+//! writing [`Effect`]s into the context. It never reads a clock, touches a
+//! file or a socket, or spawns anything. Whatever must survive a crash is
+//! written as durable records (`persist` + `sync`); on restart the kernel
+//! rebuilds the node from exactly the records that were synced.
+
+use crate::ids::{NodeId, TimerId};
+use crate::rng::SimRng;
+use crate::time::{SimDuration, SimTime};
+use std::fmt::Debug;
+
+/// Stable content digest of a message, folded into the trace hash.
+///
+/// Implementations write the fields that identify the message (type tag,
+/// term, indices, payload sizes) with the `write_*` methods. The encoding is
+/// little-endian and fixed, so digests agree across machines.
+#[derive(Debug, Default)]
+pub struct Digest {
+    state: u64,
+}
+
+impl Digest {
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+    /// A fresh digest (FNV-1a 64 offset basis).
+    pub fn new() -> Self {
+        Digest { state: Self::OFFSET }
+    }
+
+    /// Fold in one byte string.
+    pub fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.state ^= u64::from(*b);
+            self.state = self.state.wrapping_mul(Self::PRIME);
+        }
+    }
+
+    /// Fold in a u64 (little-endian).
+    pub fn write_u64(&mut self, v: u64) {
+        self.write(&v.to_le_bytes());
+    }
+
+    /// Fold in an i64 (little-endian).
+    pub fn write_i64(&mut self, v: i64) {
+        self.write(&v.to_le_bytes());
+    }
+
+    /// The 64-bit FNV-1a value so far.
+    pub fn finish(&self) -> u64 {
+        self.state
+    }
+}
+
+/// What the kernel needs to know about a message type.
+pub trait Message: Clone + Debug {
+    /// A short type name (`"append_entries"`), used for per-type counters
+    /// and traces.
+    fn kind(&self) -> &'static str;
+    /// Fold the identifying content into `d` (see [`Digest`]).
+    fn digest(&self, d: &mut Digest);
+    /// Approximate encoded size in bytes, for the network byte counters.
+    fn size_bytes(&self) -> usize {
+        64
+    }
+}
+
+/// An output of a node's handler. The kernel applies effects in order;
+/// everything after a [`Effect::Sync`] waits until the sync completes.
+#[derive(Debug, Clone)]
+pub enum Effect<M, R> {
+    /// Put `msg` on the simulated network towards `to`.
+    Send { to: NodeId, msg: M },
+    /// Arm (or re-arm) timer `id` to fire `after` from now, on the node's
+    /// local clock (clock skew scales it).
+    SetTimer { id: TimerId, after: SimDuration },
+    /// Disarm timer `id`; a no-op if it is not armed.
+    CancelTimer { id: TimerId },
+    /// Append a record to the node's disk. Not durable until synced.
+    Persist(R),
+    /// Replace the node's whole disk content (a compaction: write a new
+    /// file and rename it over the old one). Not durable until synced.
+    Rewrite(Vec<R>),
+    /// Make every earlier write durable. Takes the scenario's disk sync
+    /// latency; effects after it in the same step happen when it completes.
+    Sync,
+}
+
+/// What a handler gets besides its input: the node's id, its local clock,
+/// its own random stream, and the buffer to write effects into.
+pub struct Context<'a, M, R> {
+    id: NodeId,
+    now: SimTime,
+    rng: &'a mut SimRng,
+    effects: &'a mut Vec<Effect<M, R>>,
+}
+
+impl<'a, M, R> Context<'a, M, R> {
+    /// Build a context. The kernel does this; tests driving a node by hand
+    /// do it too.
+    pub fn new(
+        id: NodeId,
+        now: SimTime,
+        rng: &'a mut SimRng,
+        effects: &'a mut Vec<Effect<M, R>>,
+    ) -> Self {
+        Context {
+            id,
+            now,
+            rng,
+            effects,
+        }
+    }
+
+    /// This node's address.
+    #[inline]
+    pub fn id(&self) -> NodeId {
+        self.id
+    }
+
+    /// The node's local clock (virtual time as skewed for this node).
+    #[inline]
+    pub fn now(&self) -> SimTime {
+        self.now
+    }
+
+    /// The node's own random stream.
+    #[inline]
+    pub fn rng(&mut self) -> &mut SimRng {
+        self.rng
+    }
+
+    /// Send `msg` to `to`.
+    #[inline]
+    pub fn send(&mut self, to: NodeId, msg: M) {
+        self.effects.push(Effect::Send { to, msg });
+    }
+
+    /// Arm timer `id` to fire after `after`.
+    #[inline]
+    pub fn set_timer(&mut self, id: TimerId, after: SimDuration) {
+        self.effects.push(Effect::SetTimer { id, after });
+    }
+
+    /// Disarm timer `id`.
+    #[inline]
+    pub fn cancel_timer(&mut self, id: TimerId) {
+        self.effects.push(Effect::CancelTimer { id });
+    }
+
+    /// Append a durable record (needs a [`Context::sync`] to survive a crash).
+    #[inline]
+    pub fn persist(&mut self, record: R) {
+        self.effects.push(Effect::Persist(record));
+    }
+
+    /// Replace the disk content with `records` (needs a sync).
+    #[inline]
+    pub fn rewrite(&mut self, records: Vec<R>) {
+        self.effects.push(Effect::Rewrite(records));
+    }
+
+    /// Make all earlier writes durable before any later effect happens.
+    #[inline]
+    pub fn sync(&mut self) {
+        self.effects.push(Effect::Sync);
+    }
+}
+
+/// The role a node reports, for leadership timelines and dynamic fault
+/// targets. Processes without roles report `Other`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Role {
+    /// Not a cluster member with a role (clients, heartbeat nodes, agents).
+    Other,
+    /// A Raft follower.
+    Follower,
+    /// A Raft pre-candidate (pre-vote phase) or candidate.
+    Candidate,
+    /// A Raft leader.
+    Leader,
+}
+
+/// A simulated node: a deterministic state machine driven by the kernel.
+pub trait Process {
+    /// The messages this node exchanges (one type per world).
+    type Msg: Message;
+    /// One durable record on this node's disk.
+    type Record: Clone + Debug;
+
+    /// Called once when the node boots, and again after every restart (on a
+    /// fresh value built from the synced records).
+    fn on_start(&mut self, ctx: &mut Context<'_, Self::Msg, Self::Record>);
+    /// A message from `from` arrived.
+    fn on_message(
+        &mut self,
+        ctx: &mut Context<'_, Self::Msg, Self::Record>,
+        from: NodeId,
+        msg: Self::Msg,
+    );
+    /// Timer `id` fired.
+    fn on_timer(&mut self, ctx: &mut Context<'_, Self::Msg, Self::Record>, id: TimerId);
+
+    /// The node's current role (for dynamic fault targets like `"leader"`).
+    fn role(&self) -> Role {
+        Role::Other
+    }
+    /// The node's current term, if it has one (for timelines and reports).
+    fn term(&self) -> u64 {
+        0
+    }
+}
