@@ -1,0 +1,204 @@
+//! Fault schedules: scripted faults at virtual times, dynamic targets
+//! resolved when a fault fires, and the random nemesis.
+//!
+//! These are validated core types; the kernel (`sim::world`) applies them.
+//! Every applied fault is logged as an [`AppliedFault`] with concrete node
+//! ids, so a run (nemesis draws included) can be rewritten as a scripted
+//! scenario.
+
+use crate::ids::NodeId;
+use crate::time::{SimDuration, SimTime};
+
+/// Which node a fault hits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// A fixed node index.
+    Node(NodeId),
+    /// Whoever reports itself leader when the fault fires (skipped if none).
+    Leader,
+    /// A random live node that is not the leader.
+    Follower,
+    /// A random node (for restart: a random crashed node).
+    Random,
+    /// A random minority of the cluster (crash and pause only).
+    Minority,
+}
+
+/// What a scripted fault does.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FaultAction {
+    /// Crash the target(s); restart after the delay if given.
+    Crash {
+        /// Who.
+        node: Target,
+        /// Restart this long after the crash.
+        restart_after: Option<SimDuration>,
+    },
+    /// Restart a crashed node from its durable state.
+    Restart {
+        /// Who.
+        node: Target,
+    },
+    /// Freeze the target(s): messages and timers wait until resume.
+    Pause {
+        /// Who.
+        node: Target,
+        /// For how long.
+        duration: SimDuration,
+    },
+    /// Set the node's clock rate, in parts per million (1_000_000 = true time).
+    Clock {
+        /// Who.
+        node: Target,
+        /// Rate in ppm.
+        rate_ppm: u64,
+        /// Reset to 1.0 after this long, if given.
+        duration: Option<SimDuration>,
+    },
+    /// Split the cluster into groups that cannot talk to each other.
+    Partition {
+        /// The groups (validated to cover each node exactly once).
+        groups: Vec<Vec<NodeId>>,
+        /// Heal after this long, if given.
+        duration: Option<SimDuration>,
+    },
+    /// Cut every link of one node, both ways.
+    Isolate {
+        /// Who.
+        node: Target,
+        /// Heal after this long, if given.
+        duration: Option<SimDuration>,
+    },
+    /// Degrade or cut the link `from → to` (and back, if `both_ways`).
+    Link {
+        /// Sender side.
+        from: Target,
+        /// Receiver side.
+        to: Target,
+        /// Also the reverse direction.
+        both_ways: bool,
+        /// Loss probability on the link (1.0 = cut).
+        drop: f64,
+        /// Extra one-way delay.
+        extra_latency: SimDuration,
+        /// Undo after this long, if given.
+        duration: Option<SimDuration>,
+    },
+    /// Remove every partition and link fault.
+    Heal,
+}
+
+impl FaultAction {
+    /// The scenario `kind` name of this action.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            FaultAction::Crash { .. } => "crash",
+            FaultAction::Restart { .. } => "restart",
+            FaultAction::Pause { .. } => "pause",
+            FaultAction::Clock { .. } => "clock",
+            FaultAction::Partition { .. } => "partition",
+            FaultAction::Isolate { .. } => "isolate",
+            FaultAction::Link { .. } => "link",
+            FaultAction::Heal => "heal",
+        }
+    }
+}
+
+/// One entry of a fault schedule.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScheduledFault {
+    /// First firing time.
+    pub at: SimTime,
+    /// What it does.
+    pub action: FaultAction,
+    /// Fire again this often, if given.
+    pub every: Option<SimDuration>,
+    /// Random extra delay in `[0, jitter]` added to each repetition.
+    pub jitter: SimDuration,
+}
+
+/// Kinds the nemesis may draw.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum NemesisKind {
+    /// Crash a node, restart it later.
+    Crash,
+    /// Pause a node, resume it later.
+    Pause,
+    /// Split the cluster in two random groups, heal later.
+    Partition,
+    /// Cut one random directed link (or both ways), restore later.
+    Link,
+    /// Skew one node's clock, reset later.
+    Clock,
+}
+
+impl NemesisKind {
+    /// The scenario name.
+    pub fn name(self) -> &'static str {
+        match self {
+            NemesisKind::Crash => "crash",
+            NemesisKind::Pause => "pause",
+            NemesisKind::Partition => "partition",
+            NemesisKind::Link => "link",
+            NemesisKind::Clock => "clock",
+        }
+    }
+}
+
+/// A random fault generator driven by the `faults` stream.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NemesisConfig {
+    /// Mean time between fault starts (exponential).
+    pub mean_interval: SimDuration,
+    /// Kinds to draw from, uniformly.
+    pub kinds: Vec<NemesisKind>,
+    /// Each fault lasts a uniform draw from this range.
+    pub duration_min: SimDuration,
+    /// Upper end of the duration range.
+    pub duration_max: SimDuration,
+    /// Never more than this many nodes crashed or paused at once.
+    pub max_down: u32,
+}
+
+/// A fault as it was applied, with targets resolved to node ids.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AppliedFault {
+    /// When.
+    pub at: SimTime,
+    /// Scenario kind name (`crash`, `restart`, `resume`, `heal`, ...).
+    pub kind: &'static str,
+    /// Concrete nodes affected (for `link`: `[from, to]`).
+    pub nodes: Vec<NodeId>,
+    /// For partitions: the groups.
+    pub groups: Vec<Vec<NodeId>>,
+    /// Link loss probability / clock rate, where relevant.
+    pub drop: Option<f64>,
+    /// Extra latency for link faults.
+    pub extra_latency: Option<SimDuration>,
+    /// Clock rate in ppm for clock faults.
+    pub rate_ppm: Option<u64>,
+    /// Both directions, for link faults.
+    pub both_ways: bool,
+    /// `scripted`, `nemesis`, or `undo` (an automatic restart/resume/heal).
+    pub source: &'static str,
+    /// Why it was skipped (no leader, `max_down` reached, ...), if it was.
+    pub skipped: Option<String>,
+}
+
+impl AppliedFault {
+    /// A record with only the basics set.
+    pub fn new(at: SimTime, kind: &'static str, source: &'static str) -> Self {
+        AppliedFault {
+            at,
+            kind,
+            nodes: Vec::new(),
+            groups: Vec::new(),
+            drop: None,
+            extra_latency: None,
+            rate_ppm: None,
+            both_ways: false,
+            source,
+            skipped: None,
+        }
+    }
+}

@@ -1,0 +1,314 @@
+//! The simulated network: per-link latency, loss, duplication and ordering,
+//! partitions and link faults, and the counters reports show.
+//!
+//! Decisions are made when a message is sent: a message sent across a cut is
+//! dropped; a message already in flight when a partition starts still
+//! arrives (like a packet already on the wire). Partitions apply to cluster
+//! nodes; clients and agents outside every group reach everyone.
+
+use crate::dist::Dist;
+use crate::ids::NodeId;
+use crate::rng::SimRng;
+use crate::time::{SimDuration, SimTime};
+use std::collections::BTreeMap;
+
+/// Behaviour of one directed link.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LinkParams {
+    /// One-way delay, in milliseconds.
+    pub latency: Dist,
+    /// Probability a message is lost.
+    pub drop: f64,
+    /// Probability a delivered message is delivered twice.
+    pub duplicate: f64,
+}
+
+impl Default for LinkParams {
+    fn default() -> Self {
+        LinkParams {
+            latency: Dist::Fixed(1.0),
+            drop: 0.0,
+            duplicate: 0.0,
+        }
+    }
+}
+
+/// Static network configuration (validated scenario values).
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct NetConfig {
+    /// Parameters of every link without an override.
+    pub default: LinkParams,
+    /// `false` means FIFO per directed link.
+    pub reorder: bool,
+    /// Per directed link `(from, to)` overrides.
+    pub links: BTreeMap<(u32, u32), LinkParams>,
+}
+
+/// A fault on one directed link (`link` fault kind).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct LinkFault {
+    /// Extra loss probability (1.0 cuts the link).
+    pub drop: f64,
+    /// Extra one-way delay.
+    pub extra_latency: SimDuration,
+}
+
+/// Why a message was not delivered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum DropCause {
+    /// Sender and receiver are in different partition groups.
+    Partition,
+    /// A link fault cut or thinned the link.
+    LinkFault,
+    /// Random loss from the link's `drop` probability.
+    Random,
+    /// The receiver was crashed when the message arrived.
+    NodeDown,
+}
+
+impl DropCause {
+    /// All causes, in report order.
+    pub const ALL: [DropCause; 4] = [
+        DropCause::Partition,
+        DropCause::LinkFault,
+        DropCause::Random,
+        DropCause::NodeDown,
+    ];
+
+    /// Name used in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            DropCause::Partition => "partition",
+            DropCause::LinkFault => "link_fault",
+            DropCause::Random => "random",
+            DropCause::NodeDown => "node_down",
+        }
+    }
+}
+
+/// Message counters for the report.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct NetCounters {
+    /// Messages handed to the network.
+    pub sent: u64,
+    /// Messages delivered to a live receiver (duplicates included).
+    pub delivered: u64,
+    /// Messages lost, by cause (indexed like [`DropCause::ALL`]).
+    pub dropped: [u64; 4],
+    /// Extra copies created by duplication.
+    pub duplicated: u64,
+    /// Bytes handed to the network.
+    pub bytes_sent: u64,
+    /// Bytes delivered.
+    pub bytes_delivered: u64,
+    by_type: Vec<(&'static str, u64)>,
+}
+
+impl NetCounters {
+    /// Total drops over all causes.
+    pub fn dropped_total(&self) -> u64 {
+        self.dropped.iter().sum()
+    }
+
+    /// Count of messages sent per message type, sorted by type name.
+    pub fn by_type(&self) -> Vec<(&'static str, u64)> {
+        let mut v = self.by_type.clone();
+        v.sort();
+        v
+    }
+
+    #[inline]
+    fn count_type(&mut self, kind: &'static str) {
+        // Few distinct kinds: a linear scan with a pointer fast path beats a
+        // map, and lookup order never affects output (sorted on read).
+        for e in self.by_type.iter_mut() {
+            if std::ptr::eq(e.0, kind) || e.0 == kind {
+                e.1 += 1;
+                return;
+            }
+        }
+        self.by_type.push((kind, 1));
+    }
+
+    /// Record a drop (the world calls this for receivers found down).
+    pub fn record_drop(&mut self, cause: DropCause) {
+        self.dropped[cause as usize] += 1;
+    }
+}
+
+/// What the network decided for one message.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Route {
+    /// Lost.
+    Dropped(DropCause),
+    /// Delivered at `at`, and a second copy at `dup` if duplicated.
+    Deliver { at: SimTime, dup: Option<SimTime> },
+}
+
+const UNGROUPED: u32 = u32::MAX;
+
+/// The network state of one run.
+#[derive(Debug)]
+pub struct Network {
+    cfg: NetConfig,
+    addresses: usize,
+    /// Partition group of each address (`UNGROUPED` reaches everyone).
+    group: Vec<u32>,
+    /// Active link faults by directed link.
+    faults: BTreeMap<(u32, u32), LinkFault>,
+    /// Last scheduled delivery per directed link, for FIFO (empty when
+    /// `reorder` is true).
+    last_delivery: Vec<SimTime>,
+    /// Counters for the report.
+    pub counters: NetCounters,
+}
+
+impl Network {
+    /// A healed network over `addresses` nodes.
+    pub fn new(cfg: NetConfig, addresses: usize) -> Self {
+        let fifo = if cfg.reorder {
+            Vec::new()
+        } else {
+            vec![SimTime::ZERO; addresses * addresses]
+        };
+        Network {
+            cfg,
+            addresses,
+            group: vec![UNGROUPED; addresses],
+            faults: BTreeMap::new(),
+            last_delivery: fifo,
+            counters: NetCounters::default(),
+        }
+    }
+
+    /// The configuration this network was built with.
+    pub fn config(&self) -> &NetConfig {
+        &self.cfg
+    }
+
+    /// Split nodes into groups; nodes in different groups cannot talk. Nodes
+    /// not listed keep reaching everyone.
+    pub fn partition(&mut self, groups: &[Vec<NodeId>]) {
+        self.group.fill(UNGROUPED);
+        for (g, members) in groups.iter().enumerate() {
+            for n in members {
+                self.group[n.index()] = g as u32;
+            }
+        }
+    }
+
+    /// Cut or degrade the directed link `from → to`.
+    pub fn set_link_fault(&mut self, from: NodeId, to: NodeId, fault: LinkFault) {
+        self.faults.insert((from.0, to.0), fault);
+    }
+
+    /// Remove a link fault.
+    pub fn clear_link_fault(&mut self, from: NodeId, to: NodeId) {
+        self.faults.remove(&(from.0, to.0));
+    }
+
+    /// Cut every link between `node` and every other node, both ways.
+    pub fn isolate(&mut self, node: NodeId, cluster: u32) {
+        let cut = LinkFault {
+            drop: 1.0,
+            extra_latency: SimDuration::ZERO,
+        };
+        for other in 0..cluster {
+            if other != node.0 {
+                self.faults.insert((node.0, other), cut);
+                self.faults.insert((other, node.0), cut);
+            }
+        }
+    }
+
+    /// Remove every partition and link fault.
+    pub fn heal(&mut self) {
+        self.group.fill(UNGROUPED);
+        self.faults.clear();
+    }
+
+    /// True if `from` can currently reach `to` at all (ignores random loss).
+    pub fn connected(&self, from: NodeId, to: NodeId) -> bool {
+        let (gf, gt) = (self.group[from.index()], self.group[to.index()]);
+        if gf != UNGROUPED && gt != UNGROUPED && gf != gt {
+            return false;
+        }
+        !matches!(self.faults.get(&(from.0, to.0)), Some(f) if f.drop >= 1.0)
+    }
+
+    /// Decide the fate of one message sent at `now`.
+    pub fn route(
+        &mut self,
+        now: SimTime,
+        from: NodeId,
+        to: NodeId,
+        kind: &'static str,
+        bytes: usize,
+        rng: &mut SimRng,
+    ) -> Route {
+        self.counters.sent += 1;
+        self.counters.bytes_sent += bytes as u64;
+        self.counters.count_type(kind);
+        let (gf, gt) = (self.group[from.index()], self.group[to.index()]);
+        if gf != UNGROUPED && gt != UNGROUPED && gf != gt {
+            self.counters.record_drop(DropCause::Partition);
+            return Route::Dropped(DropCause::Partition);
+        }
+        let mut extra = SimDuration::ZERO;
+        if !self.faults.is_empty() {
+            if let Some(f) = self.faults.get(&(from.0, to.0)) {
+                if rng.chance(f.drop) {
+                    self.counters.record_drop(DropCause::LinkFault);
+                    return Route::Dropped(DropCause::LinkFault);
+                }
+                extra = f.extra_latency;
+            }
+        }
+        let params = if self.cfg.links.is_empty() {
+            &self.cfg.default
+        } else {
+            self.cfg
+                .links
+                .get(&(from.0, to.0))
+                .unwrap_or(&self.cfg.default)
+        };
+        if rng.chance(params.drop) {
+            self.counters.record_drop(DropCause::Random);
+            return Route::Dropped(DropCause::Random);
+        }
+        let at = now + params.latency.sample_duration(rng) + extra;
+        let dup = if rng.chance(params.duplicate) {
+            self.counters.duplicated += 1;
+            Some(now + params.latency.sample_duration(rng) + extra)
+        } else {
+            None
+        };
+        let (at, dup) = if self.last_delivery.is_empty() {
+            (at, dup)
+        } else {
+            // FIFO: never deliver before the previous message on this link;
+            // equal times keep send order because the queue breaks ties by
+            // insertion sequence.
+            let slot = &mut self.last_delivery[from.index() * self.addresses + to.index()];
+            let at = at.max(*slot);
+            *slot = at;
+            let dup = dup.map(|d| {
+                let d = d.max(*slot);
+                *slot = d;
+                d
+            });
+            (at, dup)
+        };
+        Route::Deliver { at, dup }
+    }
+
+    /// Count a delivery to a live receiver.
+    #[inline]
+    pub fn delivered(&mut self, bytes: usize) {
+        self.counters.delivered += 1;
+        self.counters.bytes_delivered += bytes as u64;
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,1138 @@
+//! The world loop: pop the earliest event, hand it to the node's process,
+//! apply the effects it wrote, fold the event into the trace hash and let
+//! the observers (checkers, metrics) look.
+
+use super::disk::{Disk, DiskOp};
+use super::queue::EventQueue;
+use super::trace::TraceHasher;
+use crate::dist::Dist;
+use crate::fault::{AppliedFault, FaultAction, NemesisConfig, NemesisKind, ScheduledFault, Target};
+use crate::ids::{NodeId, TimerId};
+use crate::net::{DropCause, LinkFault, NetConfig, Network, Route};
+use crate::process::{Context, Digest, Effect, Message, Process, Role};
+use crate::rng::SimRng;
+use crate::time::{SimDuration, SimTime};
+
+/// Everything the kernel needs besides the processes.
+#[derive(Clone, Debug)]
+pub struct WorldConfig {
+    /// The scenario seed; every random stream derives from it.
+    pub seed: u64,
+    /// Events after this much virtual time are not run.
+    pub duration: SimDuration,
+    /// Addresses `0..cluster` are cluster nodes (fault targets); the rest
+    /// are clients or agents.
+    pub cluster: u32,
+    /// Network model.
+    pub net: NetConfig,
+    /// Latency of one disk sync, in milliseconds.
+    pub disk_sync: Dist,
+    /// Scripted faults.
+    pub faults: Vec<ScheduledFault>,
+    /// Random faults, if any.
+    pub nemesis: Option<NemesisConfig>,
+}
+
+/// Whether a node is running.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NodeStatus {
+    /// Running.
+    Up,
+    /// Crashed: volatile state gone, waiting for a restart.
+    Crashed,
+    /// Frozen: its messages and timers wait until it resumes.
+    Paused,
+}
+
+/// Builds a node's process at boot (no records) and at every restart (the
+/// records that were synced before the crash). An error keeps the node down
+/// (e.g. a corrupt snapshot detected during recovery).
+pub type Factory<P> = Box<dyn FnMut(NodeId, &[<P as Process>::Record]) -> Result<P, String>>;
+
+/// Kind of a dispatched event, for observers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DispatchKind {
+    /// A node booted or restarted.
+    Start,
+    /// A message was delivered.
+    Deliver,
+    /// A timer fired.
+    Timer,
+    /// A disk sync completed and the effects after it ran.
+    SyncDone,
+    /// A fault was applied (or skipped).
+    Fault,
+}
+
+impl DispatchKind {
+    fn code(self) -> u8 {
+        match self {
+            DispatchKind::Start => 1,
+            DispatchKind::Deliver => 2,
+            DispatchKind::Timer => 3,
+            DispatchKind::SyncDone => 4,
+            DispatchKind::Fault => 5,
+        }
+    }
+
+    /// Name used in traces.
+    pub fn name(self) -> &'static str {
+        match self {
+            DispatchKind::Start => "start",
+            DispatchKind::Deliver => "deliver",
+            DispatchKind::Timer => "timer",
+            DispatchKind::SyncDone => "sync_done",
+            DispatchKind::Fault => "fault",
+        }
+    }
+}
+
+/// What just happened, handed to observers after each event.
+#[derive(Clone, Copy, Debug)]
+pub struct Dispatched {
+    /// Virtual time of the event.
+    pub time: SimTime,
+    /// What kind of event.
+    pub kind: DispatchKind,
+    /// The node whose handler ran (none for network-wide faults).
+    pub node: Option<NodeId>,
+    /// The sender, for deliveries.
+    pub from: Option<NodeId>,
+}
+
+/// A line of the optional event trace, handed to the tracer before the
+/// handler runs (so the message is still there to print).
+#[derive(Debug)]
+pub struct TraceEvent<'a, M> {
+    /// Virtual time.
+    pub time: SimTime,
+    /// Event kind.
+    pub kind: DispatchKind,
+    /// Node concerned.
+    pub node: Option<NodeId>,
+    /// Sender, for deliveries.
+    pub from: Option<NodeId>,
+    /// The message, for deliveries.
+    pub msg: Option<&'a M>,
+    /// The timer, for timer events.
+    pub timer: Option<TimerId>,
+    /// The fault, for fault events.
+    pub fault: Option<&'a AppliedFault>,
+}
+
+/// Something that watches a run: checkers and metrics. Observers only read
+/// the world; they can ask the run to stop (a safety violation) but never
+/// change what happens.
+pub trait Observer<P: Process> {
+    /// Called after every dispatched event.
+    fn after_event(&mut self, world: &World<P>, ev: &Dispatched);
+    /// True to stop the run after the current event.
+    fn stop_requested(&self) -> bool {
+        false
+    }
+}
+
+/// An observer that watches nothing.
+impl<P: Process> Observer<P> for () {
+    fn after_event(&mut self, _: &World<P>, _: &Dispatched) {}
+}
+
+impl<P: Process, A: Observer<P>, B: Observer<P>> Observer<P> for (A, B) {
+    fn after_event(&mut self, world: &World<P>, ev: &Dispatched) {
+        self.0.after_event(world, ev);
+        self.1.after_event(world, ev);
+    }
+    fn stop_requested(&self) -> bool {
+        self.0.stop_requested() || self.1.stop_requested()
+    }
+}
+
+type Tracer<M> = Box<dyn FnMut(&TraceEvent<'_, M>)>;
+
+#[derive(Debug)]
+enum Undo {
+    Restart(NodeId),
+    Resume(NodeId),
+    ClockReset(NodeId),
+    HealPartition,
+    Unisolate(NodeId),
+    Unlink {
+        from: NodeId,
+        to: NodeId,
+        both_ways: bool,
+    },
+}
+
+#[derive(Debug)]
+enum Event<M, R> {
+    Start(NodeId),
+    Deliver {
+        from: NodeId,
+        to: NodeId,
+        msg: M,
+    },
+    Timer {
+        node: NodeId,
+        id: TimerId,
+        gen: u64,
+    },
+    Deferred {
+        node: NodeId,
+        inc: u32,
+        flush: usize,
+        effects: Vec<Effect<M, R>>,
+    },
+    Scripted(usize),
+    Undo(Undo, &'static str),
+    Nemesis,
+}
+
+/// Per-node clock: local = base_local + (true - base_true) * rate.
+#[derive(Clone, Copy, Debug)]
+struct Clock {
+    rate_ppm: u64,
+    base_true: SimTime,
+    base_local: SimTime,
+}
+
+impl Clock {
+    const TRUE_RATE: u64 = 1_000_000;
+
+    fn local(&self, now: SimTime) -> SimTime {
+        if self.rate_ppm == Self::TRUE_RATE {
+            return SimTime(self.base_local.0 + (now.0 - self.base_true.0));
+        }
+        let elapsed = (now.0 - self.base_true.0) as u128 * self.rate_ppm as u128 / 1_000_000;
+        SimTime(self.base_local.0 + elapsed as u64)
+    }
+
+    /// Real time for a local-clock span: a fast clock fires timers early.
+    fn real(&self, local: SimDuration) -> SimDuration {
+        if self.rate_ppm == Self::TRUE_RATE {
+            return local;
+        }
+        SimDuration((local.0 as u128 * 1_000_000 / self.rate_ppm as u128) as u64)
+    }
+
+    fn set_rate(&mut self, now: SimTime, rate_ppm: u64) {
+        self.base_local = self.local(now);
+        self.base_true = now;
+        self.rate_ppm = rate_ppm.max(1);
+    }
+}
+
+struct Slot<P: Process> {
+    process: Option<P>,
+    status: NodeStatus,
+    incarnation: u32,
+    rng: SimRng,
+    disk: Disk<P::Record>,
+    timers: Vec<(TimerId, u64)>,
+    next_gen: u64,
+    clock: Clock,
+    backlog: Vec<Event<P::Msg, P::Record>>,
+    crashes: u32,
+    restarts: u32,
+}
+
+/// Per-node counters for the report.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct NodeCounters {
+    /// Times crashed.
+    pub crashes: u32,
+    /// Times restarted successfully.
+    pub restarts: u32,
+    /// Disk syncs completed.
+    pub syncs: u64,
+    /// Records made durable.
+    pub synced_writes: u64,
+}
+
+/// A simulated world of processes of type `P`.
+pub struct World<P: Process> {
+    cfg: WorldConfig,
+    now: SimTime,
+    end: SimTime,
+    queue: EventQueue<Event<P::Msg, P::Record>>,
+    slots: Vec<Slot<P>>,
+    factory: Factory<P>,
+    net: Network,
+    net_rng: SimRng,
+    fault_rng: SimRng,
+    disk_rng: SimRng,
+    trace: TraceHasher,
+    tracer: Option<Tracer<P::Msg>>,
+    effects: Vec<Effect<P::Msg, P::Record>>,
+    applied: Vec<AppliedFault>,
+    events: u64,
+    stopped_early: bool,
+}
+
+impl<P: Process> World<P> {
+    /// A world with `addresses` processes built by `factory` (addresses
+    /// `0..cfg.cluster` are the cluster). Nothing runs until [`World::run`].
+    pub fn new(cfg: WorldConfig, addresses: u32, mut factory: Factory<P>) -> Result<Self, String> {
+        assert!(cfg.cluster <= addresses, "cluster larger than the world");
+        let mut slots = Vec::with_capacity(addresses as usize);
+        for i in 0..addresses {
+            let id = NodeId(i);
+            let process = factory(id, &[])?;
+            slots.push(Slot {
+                process: Some(process),
+                status: NodeStatus::Up,
+                incarnation: 0,
+                rng: SimRng::for_node(cfg.seed, i),
+                disk: Disk::default(),
+                timers: Vec::new(),
+                next_gen: 0,
+                clock: Clock {
+                    rate_ppm: Clock::TRUE_RATE,
+                    base_true: SimTime::ZERO,
+                    base_local: SimTime::ZERO,
+                },
+                backlog: Vec::new(),
+                crashes: 0,
+                restarts: 0,
+            });
+        }
+        let mut queue = EventQueue::new();
+        for i in 0..addresses {
+            queue.push(SimTime::ZERO, Event::Start(NodeId(i)));
+        }
+        for (i, f) in cfg.faults.iter().enumerate() {
+            queue.push(f.at, Event::Scripted(i));
+        }
+        let mut fault_rng = SimRng::derive(cfg.seed, "faults");
+        if let Some(n) = &cfg.nemesis {
+            let first =
+                SimDuration::from_micros(fault_rng.exponential(n.mean_interval.0 as f64) as u64);
+            queue.push(SimTime::ZERO + first, Event::Nemesis);
+        }
+        Ok(World {
+            end: SimTime::ZERO + cfg.duration,
+            net: Network::new(cfg.net.clone(), addresses as usize),
+            net_rng: SimRng::derive(cfg.seed, "network"),
+            fault_rng,
+            disk_rng: SimRng::derive(cfg.seed, "disk"),
+            cfg,
+            now: SimTime::ZERO,
+            queue,
+            slots,
+            factory,
+            trace: TraceHasher::new(),
+            tracer: None,
+            effects: Vec::with_capacity(64),
+            applied: Vec::new(),
+            events: 0,
+            stopped_early: false,
+        })
+    }
+
+    /// Print every event through `tracer` (for `--trace FILE`).
+    pub fn set_tracer(&mut self, tracer: Tracer<P::Msg>) {
+        self.tracer = Some(tracer);
+    }
+
+    // ----- read-only views for observers and reports -----
+
+    /// Current virtual time.
+    pub fn now(&self) -> SimTime {
+        self.now
+    }
+    /// The configuration.
+    pub fn config(&self) -> &WorldConfig {
+        &self.cfg
+    }
+    /// Number of cluster nodes.
+    pub fn cluster_size(&self) -> u32 {
+        self.cfg.cluster
+    }
+    /// Number of addresses (cluster + clients + agents).
+    pub fn addresses(&self) -> u32 {
+        self.slots.len() as u32
+    }
+    /// The process at `id`, unless it is crashed.
+    pub fn node(&self, id: NodeId) -> Option<&P> {
+        self.slots[id.index()].process.as_ref()
+    }
+    /// Whether `id` is up, crashed or paused.
+    pub fn status(&self, id: NodeId) -> NodeStatus {
+        self.slots[id.index()].status
+    }
+    /// The network (counters, connectivity).
+    pub fn network(&self) -> &Network {
+        &self.net
+    }
+    /// Faults applied so far, in order.
+    pub fn applied_faults(&self) -> &[AppliedFault] {
+        &self.applied
+    }
+    /// Events dispatched so far.
+    pub fn events(&self) -> u64 {
+        self.events
+    }
+    /// The trace hash so far, hex.
+    pub fn trace_hash(&self) -> String {
+        self.trace.hex()
+    }
+    /// True if an observer stopped the run before its end.
+    pub fn stopped_early(&self) -> bool {
+        self.stopped_early
+    }
+    /// The synced records of `id` (what a restart would recover from).
+    pub fn durable(&self, id: NodeId) -> &[P::Record] {
+        self.slots[id.index()].disk.durable()
+    }
+    /// Per-node counters.
+    pub fn node_counters(&self, id: NodeId) -> NodeCounters {
+        let s = &self.slots[id.index()];
+        NodeCounters {
+            crashes: s.crashes,
+            restarts: s.restarts,
+            syncs: s.disk.syncs,
+            synced_writes: s.disk.synced_writes,
+        }
+    }
+
+    // ----- running -----
+
+    /// Run to the end of the scenario (or until an observer stops it).
+    pub fn run<O: Observer<P>>(&mut self, obs: &mut O) {
+        let end = self.end;
+        self.run_until(end, obs);
+    }
+
+    /// Run every event up to and including virtual time `until`.
+    pub fn run_until<O: Observer<P>>(&mut self, until: SimTime, obs: &mut O) {
+        let until = until.min(self.end);
+        while let Some(t) = self.queue.peek_time() {
+            if t > until {
+                break;
+            }
+            let (time, ev) = self.queue.pop().expect("peeked");
+            debug_assert!(time >= self.now, "time ran backwards");
+            self.now = time;
+            if let Some(d) = self.dispatch(ev) {
+                self.events += 1;
+                obs.after_event(self, &d);
+                if obs.stop_requested() {
+                    self.stopped_early = true;
+                    return;
+                }
+            }
+        }
+        if self.now < until {
+            self.now = until;
+        }
+    }
+
+    fn dispatch(&mut self, ev: Event<P::Msg, P::Record>) -> Option<Dispatched> {
+        match ev {
+            Event::Start(node) => {
+                self.start_node(node);
+                Some(self.dispatched(DispatchKind::Start, Some(node), None))
+            }
+            Event::Deliver { from, to, msg } => self.deliver(from, to, msg),
+            Event::Timer { node, id, gen } => self.fire_timer(node, id, gen),
+            Event::Deferred {
+                node,
+                inc,
+                flush,
+                effects,
+            } => self.deferred(node, inc, flush, effects),
+            Event::Scripted(i) => {
+                let f = self.cfg.faults[i].clone();
+                self.apply_action(&f.action, "scripted");
+                if let Some(every) = f.every {
+                    let jitter = if f.jitter.0 > 0 {
+                        SimDuration(self.fault_rng.range_inclusive(0, f.jitter.0))
+                    } else {
+                        SimDuration::ZERO
+                    };
+                    let next = self.now + every + jitter;
+                    if next <= self.end {
+                        self.queue.push(next, Event::Scripted(i));
+                    }
+                }
+                Some(self.fault_dispatched())
+            }
+            Event::Undo(u, source) => {
+                self.undo(u, source);
+                Some(self.fault_dispatched())
+            }
+            Event::Nemesis => {
+                self.nemesis();
+                Some(self.fault_dispatched())
+            }
+        }
+    }
+
+    fn dispatched(
+        &mut self,
+        kind: DispatchKind,
+        node: Option<NodeId>,
+        from: Option<NodeId>,
+    ) -> Dispatched {
+        Dispatched {
+            time: self.now,
+            kind,
+            node,
+            from,
+        }
+    }
+
+    fn fault_dispatched(&mut self) -> Dispatched {
+        let last = self.applied.last().expect("a fault event logs a fault");
+        let mut d = Digest::new();
+        d.write(last.kind.as_bytes());
+        for n in &last.nodes {
+            d.write_u64(n.0 as u64);
+        }
+        for g in &last.groups {
+            d.write_u64(u64::MAX);
+            for n in g {
+                d.write_u64(n.0 as u64);
+            }
+        }
+        d.write_u64(last.skipped.is_some() as u64);
+        self.trace.record(
+            self.now.0,
+            DispatchKind::Fault.code(),
+            u32::MAX,
+            d.finish(),
+            0,
+            0,
+        );
+        if let Some(t) = self.tracer.as_mut() {
+            t(&TraceEvent {
+                time: self.now,
+                kind: DispatchKind::Fault,
+                node: last.nodes.first().copied(),
+                from: None,
+                msg: None,
+                timer: None,
+                fault: Some(last),
+            });
+        }
+        Dispatched {
+            time: self.now,
+            kind: DispatchKind::Fault,
+            node: last.nodes.first().copied(),
+            from: None,
+        }
+    }
+
+    fn trace_event(
+        &mut self,
+        kind: DispatchKind,
+        node: NodeId,
+        a: u64,
+        b: u64,
+        msg: Option<&P::Msg>,
+        timer: Option<TimerId>,
+        from: Option<NodeId>,
+    ) {
+        self.trace.record(self.now.0, kind.code(), node.0, a, b, 0);
+        if let Some(t) = self.tracer.as_mut() {
+            t(&TraceEvent {
+                time: self.now,
+                kind,
+                node: Some(node),
+                from,
+                msg,
+                timer,
+                fault: None,
+            });
+        }
+    }
+
+    fn start_node(&mut self, node: NodeId) {
+        let inc = self.slots[node.index()].incarnation as u64;
+        self.trace_event(DispatchKind::Start, node, inc, 0, None, None, None);
+        self.call(node, |p, ctx| p.on_start(ctx));
+    }
+
+    fn deliver(&mut self, from: NodeId, to: NodeId, msg: P::Msg) -> Option<Dispatched> {
+        let slot = &mut self.slots[to.index()];
+        match slot.status {
+            NodeStatus::Crashed => {
+                self.net.counters.record_drop(DropCause::NodeDown);
+                return None;
+            }
+            NodeStatus::Paused => {
+                slot.backlog.push(Event::Deliver { from, to, msg });
+                return None;
+            }
+            NodeStatus::Up => {}
+        }
+        self.net.delivered(msg.size_bytes());
+        let mut d = Digest::new();
+        d.write(msg.kind().as_bytes());
+        msg.digest(&mut d);
+        self.trace_event(
+            DispatchKind::Deliver,
+            to,
+            from.0 as u64,
+            d.finish(),
+            Some(&msg),
+            None,
+            Some(from),
+        );
+        self.call(to, move |p, ctx| p.on_message(ctx, from, msg));
+        Some(self.dispatched(DispatchKind::Deliver, Some(to), Some(from)))
+    }
+
+    fn fire_timer(&mut self, node: NodeId, id: TimerId, gen: u64) -> Option<Dispatched> {
+        let slot = &mut self.slots[node.index()];
+        let pos = slot.timers.iter().position(|&(t, g)| t == id && g == gen)?;
+        if slot.status == NodeStatus::Paused {
+            slot.backlog.push(Event::Timer { node, id, gen });
+            return None;
+        }
+        slot.timers.swap_remove(pos);
+        self.trace_event(DispatchKind::Timer, node, id.0, 0, None, Some(id), None);
+        self.call(node, |p, ctx| p.on_timer(ctx, id));
+        Some(self.dispatched(DispatchKind::Timer, Some(node), None))
+    }
+
+    fn deferred(
+        &mut self,
+        node: NodeId,
+        inc: u32,
+        flush: usize,
+        effects: Vec<Effect<P::Msg, P::Record>>,
+    ) -> Option<Dispatched> {
+        let slot = &mut self.slots[node.index()];
+        if slot.incarnation != inc || slot.status == NodeStatus::Crashed {
+            // The node crashed while the sync was in flight: the writes and
+            // everything that waited for them are lost.
+            return None;
+        }
+        if slot.status == NodeStatus::Paused {
+            slot.backlog.push(Event::Deferred {
+                node,
+                inc,
+                flush,
+                effects,
+            });
+            return None;
+        }
+        slot.disk.flush(flush);
+        self.trace_event(
+            DispatchKind::SyncDone,
+            node,
+            flush as u64,
+            effects.len() as u64,
+            None,
+            None,
+            None,
+        );
+        let mut buf = std::mem::take(&mut self.effects);
+        buf.clear();
+        buf.extend(effects);
+        self.apply_effects(node, &mut buf);
+        self.effects = buf;
+        Some(self.dispatched(DispatchKind::SyncDone, Some(node), None))
+    }
+
+    /// Run one handler of `node` and apply its effects.
+    fn call(&mut self, node: NodeId, f: impl FnOnce(&mut P, &mut Context<'_, P::Msg, P::Record>)) {
+        let mut buf = std::mem::take(&mut self.effects);
+        buf.clear();
+        let slot = &mut self.slots[node.index()];
+        let local_now = slot.clock.local(self.now);
+        let process = slot
+            .process
+            .as_mut()
+            .expect("handler called on a crashed node");
+        let mut ctx = Context::new(node, local_now, &mut slot.rng, &mut buf);
+        f(process, &mut ctx);
+        self.apply_effects(node, &mut buf);
+        self.effects = buf;
+    }
+
+    fn apply_effects(&mut self, node: NodeId, buf: &mut Vec<Effect<P::Msg, P::Record>>) {
+        let mut it = buf.drain(..);
+        while let Some(e) = it.next() {
+            match e {
+                Effect::Send { to, msg } => self.send(node, to, msg),
+                Effect::SetTimer { id, after } => self.set_timer(node, id, after),
+                Effect::CancelTimer { id } => {
+                    let timers = &mut self.slots[node.index()].timers;
+                    if let Some(p) = timers.iter().position(|&(t, _)| t == id) {
+                        timers.swap_remove(p);
+                    }
+                }
+                Effect::Persist(r) => self.slots[node.index()].disk.write(DiskOp::Append(r)),
+                Effect::Rewrite(rs) => self.slots[node.index()].disk.write(DiskOp::Rewrite(rs)),
+                Effect::Sync => {
+                    let delay = self.cfg.disk_sync.sample_duration(&mut self.disk_rng);
+                    let slot = &mut self.slots[node.index()];
+                    let upto = slot.disk.pending_len();
+                    if delay == SimDuration::ZERO {
+                        slot.disk.flush(upto);
+                    } else {
+                        let rest: Vec<_> = it.by_ref().collect();
+                        let inc = slot.incarnation;
+                        self.queue.push(
+                            self.now + delay,
+                            Event::Deferred {
+                                node,
+                                inc,
+                                flush: upto,
+                                effects: rest,
+                            },
+                        );
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    fn send(&mut self, from: NodeId, to: NodeId, msg: P::Msg) {
+        assert!(
+            to.index() < self.slots.len(),
+            "{from} sent to unknown address {to}"
+        );
+        let kind = msg.kind();
+        let bytes = msg.size_bytes();
+        match self
+            .net
+            .route(self.now, from, to, kind, bytes, &mut self.net_rng)
+        {
+            Route::Dropped(_) => {}
+            Route::Deliver { at, dup } => {
+                if let Some(d) = dup {
+                    self.queue.push(
+                        at.min(d),
+                        Event::Deliver {
+                            from,
+                            to,
+                            msg: msg.clone(),
+                        },
+                    );
+                    self.queue.push(at.max(d), Event::Deliver { from, to, msg });
+                } else {
+                    self.queue.push(at, Event::Deliver { from, to, msg });
+                }
+            }
+        }
+    }
+
+    fn set_timer(&mut self, node: NodeId, id: TimerId, after: SimDuration) {
+        let slot = &mut self.slots[node.index()];
+        let gen = slot.next_gen;
+        slot.next_gen += 1;
+        match slot.timers.iter_mut().find(|(t, _)| *t == id) {
+            Some(entry) => entry.1 = gen,
+            None => slot.timers.push((id, gen)),
+        }
+        let real = slot.clock.real(after);
+        self.queue
+            .push(self.now + real, Event::Timer { node, id, gen });
+    }
+
+    // ----- faults -----
+
+    fn log(&mut self, f: AppliedFault) {
+        self.applied.push(f);
+    }
+
+    fn live(&self, id: NodeId) -> bool {
+        self.slots[id.index()].status != NodeStatus::Crashed
+    }
+
+    fn leader(&self) -> Option<NodeId> {
+        (0..self.cfg.cluster)
+            .map(NodeId)
+            .filter(|&n| self.slots[n.index()].status == NodeStatus::Up)
+            .filter_map(|n| self.node(n).map(|p| (n, p)))
+            .filter(|(_, p)| p.role() == Role::Leader)
+            .max_by_key(|(n, p)| (p.term(), std::cmp::Reverse(*n)))
+            .map(|(n, _)| n)
+    }
+
+    fn pick(&mut self, candidates: Vec<NodeId>) -> Option<NodeId> {
+        if candidates.is_empty() {
+            None
+        } else {
+            let i = self.fault_rng.index(candidates.len());
+            Some(candidates[i])
+        }
+    }
+
+    fn nodes_with(&self, status: NodeStatus) -> Vec<NodeId> {
+        (0..self.cfg.cluster)
+            .map(NodeId)
+            .filter(|n| self.slots[n.index()].status == status)
+            .collect()
+    }
+
+    /// Resolve a target to concrete nodes. `pool` is the status a random
+    /// pick is drawn from (Up for crash/pause, Crashed for restart).
+    fn resolve(&mut self, t: Target, pool: Option<NodeStatus>) -> Result<Vec<NodeId>, String> {
+        let candidates = |w: &Self| match pool {
+            Some(s) => w.nodes_with(s),
+            None => (0..w.cfg.cluster).map(NodeId).collect(),
+        };
+        match t {
+            Target::Node(n) => Ok(vec![n]),
+            Target::Leader => self
+                .leader()
+                .map(|n| vec![n])
+                .ok_or_else(|| "no leader".to_string()),
+            Target::Follower => {
+                let leader = self.leader();
+                let c: Vec<NodeId> = self
+                    .nodes_with(NodeStatus::Up)
+                    .into_iter()
+                    .filter(|n| Some(*n) != leader)
+                    .collect();
+                self.pick(c)
+                    .map(|n| vec![n])
+                    .ok_or_else(|| "no live follower".to_string())
+            }
+            Target::Random => {
+                let c = candidates(self);
+                self.pick(c)
+                    .map(|n| vec![n])
+                    .ok_or_else(|| "no eligible node".to_string())
+            }
+            Target::Minority => {
+                let mut c = candidates(self);
+                let max = ((self.cfg.cluster as usize).saturating_sub(1) / 2).min(c.len());
+                if max == 0 {
+                    return Err("no minority to pick".to_string());
+                }
+                let k = 1 + self.fault_rng.index(max);
+                self.fault_rng.shuffle(&mut c);
+                c.truncate(k);
+                c.sort();
+                Ok(c)
+            }
+        }
+    }
+
+    fn apply_action(&mut self, action: &FaultAction, source: &'static str) {
+        let mut rec = AppliedFault::new(self.now, action.kind(), source);
+        let res: Result<(), String> = (|| {
+            match action {
+                FaultAction::Crash {
+                    node,
+                    restart_after,
+                } => {
+                    let nodes = self.resolve(*node, Some(NodeStatus::Up))?;
+                    rec.nodes = nodes.clone();
+                    for n in nodes {
+                        self.crash(n);
+                        if let Some(d) = restart_after {
+                            self.queue
+                                .push(self.now + *d, Event::Undo(Undo::Restart(n), "undo"));
+                        }
+                    }
+                }
+                FaultAction::Restart { node } => {
+                    let nodes = self.resolve(*node, Some(NodeStatus::Crashed))?;
+                    rec.nodes = nodes.clone();
+                    for n in nodes {
+                        self.restart(n)?;
+                    }
+                }
+                FaultAction::Pause { node, duration } => {
+                    let nodes = self.resolve(*node, Some(NodeStatus::Up))?;
+                    rec.nodes = nodes.clone();
+                    for n in nodes {
+                        self.pause(n, *duration, "undo");
+                    }
+                }
+                FaultAction::Clock {
+                    node,
+                    rate_ppm,
+                    duration,
+                } => {
+                    let nodes = self.resolve(*node, None)?;
+                    rec.nodes = nodes.clone();
+                    rec.rate_ppm = Some(*rate_ppm);
+                    for n in nodes {
+                        self.slots[n.index()].clock.set_rate(self.now, *rate_ppm);
+                        if let Some(d) = duration {
+                            self.queue
+                                .push(self.now + *d, Event::Undo(Undo::ClockReset(n), "undo"));
+                        }
+                    }
+                }
+                FaultAction::Partition { groups, duration } => {
+                    self.net.partition(groups);
+                    rec.groups = groups.clone();
+                    if let Some(d) = duration {
+                        self.queue
+                            .push(self.now + *d, Event::Undo(Undo::HealPartition, "undo"));
+                    }
+                }
+                FaultAction::Isolate { node, duration } => {
+                    let nodes = self.resolve(*node, None)?;
+                    rec.nodes = nodes.clone();
+                    for n in nodes {
+                        self.net.isolate(n, self.cfg.cluster);
+                        if let Some(d) = duration {
+                            self.queue
+                                .push(self.now + *d, Event::Undo(Undo::Unisolate(n), "undo"));
+                        }
+                    }
+                }
+                FaultAction::Link {
+                    from,
+                    to,
+                    both_ways,
+                    drop,
+                    extra_latency,
+                    duration,
+                } => {
+                    let from = self.resolve(*from, None)?[0];
+                    let to = self.resolve(*to, None)?[0];
+                    if from == to {
+                        return Err(format!("link {from} -> {to} is a self-link"));
+                    }
+                    rec.nodes = vec![from, to];
+                    rec.drop = Some(*drop);
+                    rec.extra_latency = Some(*extra_latency);
+                    rec.both_ways = *both_ways;
+                    self.cut(from, to, *both_ways, *drop, *extra_latency);
+                    if let Some(d) = duration {
+                        self.queue.push(
+                            self.now + *d,
+                            Event::Undo(
+                                Undo::Unlink {
+                                    from,
+                                    to,
+                                    both_ways: *both_ways,
+                                },
+                                "undo",
+                            ),
+                        );
+                    }
+                }
+                FaultAction::Heal => self.net.heal(),
+            }
+            Ok(())
+        })();
+        if let Err(why) = res {
+            rec.skipped = Some(why);
+        }
+        self.log(rec);
+    }
+
+    fn cut(
+        &mut self,
+        from: NodeId,
+        to: NodeId,
+        both_ways: bool,
+        drop: f64,
+        extra_latency: SimDuration,
+    ) {
+        let f = LinkFault {
+            drop,
+            extra_latency,
+        };
+        self.net.set_link_fault(from, to, f);
+        if both_ways {
+            self.net.set_link_fault(to, from, f);
+        }
+    }
+
+    fn crash(&mut self, n: NodeId) {
+        let slot = &mut self.slots[n.index()];
+        if slot.status == NodeStatus::Crashed {
+            return;
+        }
+        slot.status = NodeStatus::Crashed;
+        slot.process = None;
+        slot.incarnation += 1;
+        slot.timers.clear();
+        slot.backlog.clear();
+        slot.disk.lose_pending();
+        slot.crashes += 1;
+    }
+
+    fn restart(&mut self, n: NodeId) -> Result<(), String> {
+        if self.live(n) {
+            return Err(format!("{n} is not crashed"));
+        }
+        let records = self.slots[n.index()].disk.durable();
+        let p = (self.factory)(n, records).map_err(|e| format!("{n} recovery failed: {e}"))?;
+        let slot = &mut self.slots[n.index()];
+        slot.process = Some(p);
+        slot.status = NodeStatus::Up;
+        slot.restarts += 1;
+        self.start_node(n);
+        Ok(())
+    }
+
+    fn pause(&mut self, n: NodeId, d: SimDuration, source: &'static str) {
+        let slot = &mut self.slots[n.index()];
+        if slot.status == NodeStatus::Up {
+            slot.status = NodeStatus::Paused;
+            self.queue
+                .push(self.now + d, Event::Undo(Undo::Resume(n), source));
+        }
+    }
+
+    fn undo(&mut self, u: Undo, source: &'static str) {
+        let mut rec;
+        match u {
+            Undo::Restart(n) => {
+                rec = AppliedFault::new(self.now, "restart", source);
+                rec.nodes = vec![n];
+                if let Err(e) = self.restart(n) {
+                    rec.skipped = Some(e);
+                }
+            }
+            Undo::Resume(n) => {
+                rec = AppliedFault::new(self.now, "resume", source);
+                rec.nodes = vec![n];
+                let slot = &mut self.slots[n.index()];
+                if slot.status == NodeStatus::Paused {
+                    slot.status = NodeStatus::Up;
+                    // Everything that waited runs now, in the order it arrived.
+                    for ev in std::mem::take(&mut slot.backlog) {
+                        self.queue.push(self.now, ev);
+                    }
+                } else {
+                    rec.skipped = Some(format!("{n} is not paused"));
+                }
+            }
+            Undo::ClockReset(n) => {
+                rec = AppliedFault::new(self.now, "clock", source);
+                rec.nodes = vec![n];
+                rec.rate_ppm = Some(Clock::TRUE_RATE);
+                self.slots[n.index()]
+                    .clock
+                    .set_rate(self.now, Clock::TRUE_RATE);
+            }
+            Undo::HealPartition => {
+                rec = AppliedFault::new(self.now, "heal", source);
+                self.net.partition(&[]);
+            }
+            Undo::Unisolate(n) => {
+                rec = AppliedFault::new(self.now, "heal", source);
+                rec.nodes = vec![n];
+                for o in 0..self.cfg.cluster {
+                    if o != n.0 {
+                        self.net.clear_link_fault(n, NodeId(o));
+                        self.net.clear_link_fault(NodeId(o), n);
+                    }
+                }
+            }
+            Undo::Unlink {
+                from,
+                to,
+                both_ways,
+            } => {
+                rec = AppliedFault::new(self.now, "link_restore", source);
+                rec.nodes = vec![from, to];
+                rec.both_ways = both_ways;
+                self.net.clear_link_fault(from, to);
+                if both_ways {
+                    self.net.clear_link_fault(to, from);
+                }
+            }
+        }
+        self.log(rec);
+    }
+
+    fn down_count(&self) -> u32 {
+        (0..self.cfg.cluster)
+            .filter(|&i| self.slots[i as usize].status != NodeStatus::Up)
+            .count() as u32
+    }
+
+    fn nemesis(&mut self) {
+        let n = self
+            .cfg
+            .nemesis
+            .clone()
+            .expect("nemesis event without config");
+        let kind = n.kinds[self.fault_rng.index(n.kinds.len())];
+        let span = n.duration_max.0.saturating_sub(n.duration_min.0);
+        let dur = SimDuration(n.duration_min.0 + self.fault_rng.range_inclusive(0, span));
+        let mut rec = AppliedFault::new(self.now, kind.name(), "nemesis");
+        let cluster = self.cfg.cluster;
+        match kind {
+            NemesisKind::Crash | NemesisKind::Pause => {
+                if self.down_count() >= n.max_down {
+                    rec.skipped = Some(format!("max_down {} reached", n.max_down));
+                } else if let Some(v) = self.pick(self.nodes_with(NodeStatus::Up)) {
+                    rec.nodes = vec![v];
+                    if kind == NemesisKind::Crash {
+                        self.crash(v);
+                        self.queue
+                            .push(self.now + dur, Event::Undo(Undo::Restart(v), "nemesis"));
+                    } else {
+                        self.pause(v, dur, "nemesis");
+                    }
+                } else {
+                    rec.skipped = Some("no live node".to_string());
+                }
+            }
+            NemesisKind::Partition => {
+                let mut all: Vec<NodeId> = (0..cluster).map(NodeId).collect();
+                self.fault_rng.shuffle(&mut all);
+                let k = 1 + self.fault_rng.index((cluster as usize / 2).max(1));
+                let mut a = all[..k].to_vec();
+                let mut b = all[k..].to_vec();
+                a.sort();
+                b.sort();
+                let groups = vec![a, b];
+                self.net.partition(&groups);
+                rec.groups = groups;
+                self.queue
+                    .push(self.now + dur, Event::Undo(Undo::HealPartition, "nemesis"));
+            }
+            NemesisKind::Link => {
+                if cluster < 2 {
+                    rec.skipped = Some("fewer than two nodes".to_string());
+                } else {
+                    let from = NodeId(self.fault_rng.index(cluster as usize) as u32);
+                    let mut to = NodeId(self.fault_rng.index(cluster as usize - 1) as u32);
+                    if to >= from {
+                        to = NodeId(to.0 + 1);
+                    }
+                    let both_ways = self.fault_rng.chance(0.5);
+                    rec.nodes = vec![from, to];
+                    rec.drop = Some(1.0);
+                    rec.both_ways = both_ways;
+                    self.cut(from, to, both_ways, 1.0, SimDuration::ZERO);
+                    self.queue.push(
+                        self.now + dur,
+                        Event::Undo(
+                            Undo::Unlink {
+                                from,
+                                to,
+                                both_ways,
+                            },
+                            "nemesis",
+                        ),
+                    );
+                }
+            }
+            NemesisKind::Clock => {
+                let v = NodeId(self.fault_rng.index(cluster as usize) as u32);
+                // Rates between 0.5x and 2x true time.
+                let rate = 500_000 + self.fault_rng.range_inclusive(0, 1_500_000);
+                rec.nodes = vec![v];
+                rec.rate_ppm = Some(rate);
+                self.slots[v.index()].clock.set_rate(self.now, rate);
+                self.queue
+                    .push(self.now + dur, Event::Undo(Undo::ClockReset(v), "nemesis"));
+            }
+        }
+        self.log(rec);
+        let gap =
+            SimDuration::from_micros(self.fault_rng.exponential(n.mean_interval.0 as f64) as u64);
+        let next = self.now + gap;
+        if next <= self.end {
+            self.queue.push(next, Event::Nemesis);
+        }
+    }
+}
