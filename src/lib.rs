@@ -1,9 +1,14 @@
 //! agentsim: a deterministic discrete-event simulator for distributed systems.
+pub mod cli;
 pub mod dist;
 pub mod fault;
+pub mod heartbeat;
 pub mod ids;
+pub mod metrics;
 pub mod net;
 pub mod process;
 pub mod rng;
+pub mod runner;
+pub mod scenario;
 pub mod sim;
 pub mod time;

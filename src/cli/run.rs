@@ -1,0 +1,205 @@
+//! `agentsim run`.
+
+use super::output::{write_atomic, Staged};
+use super::UsageError;
+use crate::metrics::Report;
+use crate::runner::{self, RunOptions, RunOutput};
+use crate::scenario::{validate::BUG_NAMES, Scenario};
+use clap::Args;
+use std::cell::RefCell;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::time::Instant;
+
+/// Arguments of `agentsim run`.
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// Scenario file.
+    pub scenario: PathBuf,
+    /// Override the scenario's seed.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Override the scenario's duration (virtual ms).
+    #[arg(long)]
+    pub duration_ms: Option<f64>,
+    /// Output folder for report.json (default: out/<scenario name>/).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Write one JSON line per event to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub trace: Option<PathBuf>,
+    /// Write the client history (JSON lines) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub history: Option<PathBuf>,
+    /// Switch on a deliberately wrong protocol variant.
+    #[arg(long, value_name = "NAME")]
+    pub bug: Option<String>,
+    /// Print the report JSON on stdout instead of the summary.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Check command-line overrides before running anything.
+pub fn check_overrides(seed_dur: Option<f64>, bug: Option<&str>) -> Result<(), UsageError> {
+    if let Some(d) = seed_dur {
+        if !d.is_finite() || d <= 0.0 {
+            return Err(UsageError(format!(
+                "error: --duration-ms must be a number > 0, got {d}"
+            )));
+        }
+    }
+    if let Some(b) = bug {
+        if !BUG_NAMES.contains(&b) {
+            return Err(UsageError(format!(
+                "error: --bug {b:?} is not a known bug; known: {}",
+                BUG_NAMES.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Run a scenario, timing it; the trace goes to `trace` if given.
+pub fn timed_run(scenario: &Scenario, opts: &RunOptions) -> RunOutput {
+    let start = Instant::now();
+    let mut out = runner::run(scenario, opts);
+    let wall = start.elapsed().as_secs_f64();
+    out.report.wall_ms = wall * 1000.0;
+    out.report.events_per_s = if wall > 0.0 {
+        out.report.events as f64 / wall
+    } else {
+        0.0
+    };
+    out
+}
+
+pub fn run(a: RunArgs) -> Result<u8, UsageError> {
+    check_overrides(a.duration_ms, a.bug.as_deref())?;
+    let base = Scenario::load(&a.scenario).map_err(|e| UsageError(e.to_string()))?;
+    let mut opts = RunOptions {
+        seed: a.seed,
+        duration_ms: a.duration_ms,
+        bug: a.bug.clone(),
+        trace: None,
+    };
+    let scenario = runner::effective(&base, &opts);
+    let scenario = Scenario::from_spec(scenario.spec).map_err(|e| {
+        UsageError(format!(
+            "{}: after applying command-line overrides:\n{e}",
+            a.scenario.display()
+        ))
+    })?;
+
+    let trace = match &a.trace {
+        Some(p) => {
+            let (staged, f) = Staged::create(p).map_err(|e| {
+                UsageError(format!(
+                    "error: {}: cannot create trace file: {e}",
+                    p.display()
+                ))
+            })?;
+            let w: Rc<RefCell<BufWriter<std::fs::File>>> = Rc::new(RefCell::new(BufWriter::new(f)));
+            opts.trace = Some(w.clone());
+            Some((staged, w, p))
+        }
+        None => None,
+    };
+    let out = timed_run(&scenario, &opts);
+    drop(opts);
+    if let Some((staged, w, p)) = trace {
+        let mut w = Rc::try_unwrap(w)
+            .map_err(|_| UsageError("internal: trace writer still shared".into()))?
+            .into_inner();
+        w.flush().map_err(|e| {
+            UsageError(format!("error: {}: writing trace failed: {e}", p.display()))
+        })?;
+        staged
+            .commit()
+            .map_err(|e| UsageError(format!("error: {}: {e}", p.display())))?;
+    }
+    let dir = a
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("out").join(&scenario.spec.name));
+    let report_path = dir.join("report.json");
+    write_report(&report_path, &out.report)?;
+    if let Some(h) = &a.history {
+        let lines = out.history.as_deref().unwrap_or(&[]);
+        let mut text = String::new();
+        for l in lines {
+            text.push_str(&l.to_string());
+            text.push('\n');
+        }
+        write_atomic(h, text.as_bytes())
+            .map_err(|e| UsageError(format!("error: {}: {e}", h.display())))?;
+    }
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&out.report).expect("report serializes")
+        );
+    } else {
+        print_summary(&out.report, &report_path);
+    }
+    Ok(out.report.exit_code())
+}
+
+pub fn write_report(path: &Path, report: &Report) -> Result<(), UsageError> {
+    let mut text = serde_json::to_string_pretty(report).expect("report serializes");
+    text.push('\n');
+    write_atomic(path, text.as_bytes()).map_err(|e| {
+        UsageError(format!(
+            "error: {}: cannot write report: {e}",
+            path.display()
+        ))
+    })
+}
+
+/// The short human summary printed after a run.
+pub fn print_summary(r: &Report, report_path: &Path) {
+    let s = &r.scenario;
+    println!("agentsim run: {} (seed {})", s.name, r.seed);
+    println!("  simulated   {:.3} ms", r.sim_time_ms);
+    println!(
+        "  events      {} in {:.1} ms wall ({:.2} M events/s)",
+        r.events,
+        r.wall_ms,
+        r.events_per_s / 1e6
+    );
+    println!("  trace hash  {}", r.trace_hash);
+    let n = &r.network;
+    println!(
+        "  network     sent {}, delivered {}, dropped {}, duplicated {}",
+        n["sent"], n["delivered"], n["dropped"], n["duplicated"]
+    );
+    let skipped = r
+        .faults
+        .iter()
+        .filter(|f| f.get("skipped").is_some())
+        .count();
+    println!(
+        "  faults      {} applied, {} skipped",
+        r.faults.len() - skipped,
+        skipped
+    );
+    for (k, v) in &r.extra {
+        if let Some(line) = v.get("summary").and_then(|x| x.as_str()) {
+            println!("  {k:<11} {line}");
+        }
+    }
+    if r.checks.ok {
+        println!(
+            "  checks      ok ({} ran: {})",
+            r.checks.ran.len(),
+            r.checks.ran.join(", ")
+        );
+    } else {
+        println!("  checks      FAILED");
+        for f in &r.checks.failures {
+            println!("    {}: {}", f.check, f.message);
+        }
+    }
+    println!("  report      {}", report_path.display());
+    println!("  replay      agentsim replay {}", report_path.display());
+}

@@ -1,0 +1,5 @@
+//! Metrics and the run report.
+
+pub mod report;
+
+pub use report::{CheckFailure, Checks, Report};

@@ -1,0 +1,147 @@
+//! Wiring: turn a validated scenario into a world of the right processes,
+//! run it with its checkers, and build the report. One function per
+//! process kind; the CLI, sweeps and tests all come through [`run`].
+
+mod heartbeat;
+
+use crate::fault::AppliedFault;
+use crate::metrics::report::{fault_json, network_json};
+use crate::metrics::{Checks, Report};
+use crate::process::{Message, Process};
+use crate::scenario::{ProcessKind, Scenario};
+use crate::sim::{TraceEvent, World};
+use serde_json::{json, Map, Value};
+use std::cell::RefCell;
+use std::io::Write;
+use std::rc::Rc;
+
+/// A shared writer for the per-event trace (`--trace FILE`).
+pub type TraceSink = Rc<RefCell<dyn Write>>;
+
+/// Options a run takes besides the scenario.
+#[derive(Default, Clone)]
+pub struct RunOptions {
+    /// Override the scenario's seed.
+    pub seed: Option<u64>,
+    /// Override the scenario's duration, ms.
+    pub duration_ms: Option<f64>,
+    /// Switch on a bug variant (overrides the scenario's `bug`).
+    pub bug: Option<String>,
+    /// Write one JSON line per event here.
+    pub trace: Option<TraceSink>,
+}
+
+/// The result of a run: the report plus by-products the CLI may write.
+#[derive(Debug, Clone)]
+pub struct RunOutput {
+    /// The report.
+    pub report: Report,
+    /// Client history as JSON lines (Raft workloads), when recorded.
+    pub history: Option<Vec<Value>>,
+}
+
+/// Apply overrides to a scenario, giving the scenario as it will run.
+pub fn effective(scenario: &Scenario, opts: &RunOptions) -> Scenario {
+    let mut spec = scenario.spec.clone();
+    if let Some(s) = opts.seed {
+        spec.seed = s;
+    }
+    if let Some(d) = opts.duration_ms {
+        spec.duration_ms = d;
+    }
+    if opts.bug.is_some() {
+        spec.bug = opts.bug.clone();
+    }
+    Scenario { spec }
+}
+
+/// Run a scenario to completion. The scenario must already have the
+/// overrides of `opts` applied (see [`effective`]); `opts.trace` is used.
+pub fn run(scenario: &Scenario, opts: &RunOptions) -> RunOutput {
+    match scenario.spec.cluster.process {
+        ProcessKind::Heartbeat => heartbeat::run(scenario, opts),
+        ProcessKind::Raft => RunOutput {
+            report: base_report_empty(scenario),
+            history: None,
+        },
+    }
+}
+
+fn base_report_empty(scenario: &Scenario) -> Report {
+    let mut checks = Checks {
+        ok: false,
+        ..Default::default()
+    };
+    checks.record(
+        "process",
+        Some("the raft process is not available in this build".into()),
+    );
+    Report {
+        seed: scenario.spec.seed,
+        scenario: scenario.spec.clone(),
+        trace_hash: String::new(),
+        events: 0,
+        sim_time_ms: 0.0,
+        wall_ms: 0.0,
+        events_per_s: 0.0,
+        network: json!({}),
+        faults: Vec::new(),
+        checks,
+        extra: Map::new(),
+    }
+}
+
+/// Install a JSON-lines tracer on `world`.
+pub(crate) fn install_tracer<P: Process>(world: &mut World<P>, sink: TraceSink) {
+    world.set_tracer(Box::new(move |ev: &TraceEvent<'_, P::Msg>| {
+        let mut line = json!({
+            "time_us": ev.time.0,
+            "kind": ev.kind.name(),
+        });
+        let m = line.as_object_mut().expect("object");
+        if let Some(n) = ev.node {
+            m.insert("node".into(), json!(n.0));
+        }
+        if let Some(f) = ev.from {
+            m.insert("from".into(), json!(f.0));
+        }
+        if let Some(msg) = ev.msg {
+            m.insert("msg".into(), json!(msg.kind()));
+            m.insert("detail".into(), json!(format!("{msg:?}")));
+        }
+        if let Some(t) = ev.timer {
+            m.insert("timer".into(), json!(t.0));
+        }
+        if let Some(f) = ev.fault {
+            m.insert("fault".into(), fault_json(f));
+        }
+        // A failed write is detected when the CLI flushes the file.
+        let _ = writeln!(sink.borrow_mut(), "{line}");
+    }));
+}
+
+/// The report fields every process kind shares.
+pub(crate) fn base_report<P: Process>(
+    scenario: &Scenario,
+    world: &World<P>,
+    checks: Checks,
+) -> Report {
+    Report {
+        seed: scenario.spec.seed,
+        scenario: scenario.spec.clone(),
+        trace_hash: world.trace_hash(),
+        events: world.events(),
+        sim_time_ms: world.now().as_millis_f64(),
+        wall_ms: 0.0,
+        events_per_s: 0.0,
+        network: network_json(&world.network().counters),
+        faults: world.applied_faults().iter().map(fault_json).collect(),
+        checks,
+        extra: Map::new(),
+    }
+}
+
+/// Faults a run applied (for tests and shrinking).
+pub fn applied_faults<P: Process>(world: &World<P>) -> Vec<AppliedFault> {
+    world.applied_faults().to_vec()
+}

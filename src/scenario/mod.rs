@@ -1,0 +1,314 @@
+//! Scenario files: loading with errors that name the file, the field and
+//! the position; validation; conversion into the kernel's core types.
+
+pub mod locate;
+pub mod types;
+pub mod validate;
+
+pub use types::*;
+
+use crate::dist::Dist;
+use crate::fault::{FaultAction, NemesisConfig, NemesisKind, ScheduledFault, Target};
+use crate::ids::NodeId;
+use crate::net::{LinkParams, NetConfig};
+use crate::sim::WorldConfig;
+use crate::time::{SimDuration, SimTime};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+
+/// One problem with a scenario (or report) file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InputError {
+    /// The file (or `<arg>` for command-line values).
+    pub file: String,
+    /// Field path, like `faults[2].node` (empty for whole-file problems).
+    pub path: String,
+    /// 1-based line and column, where known.
+    pub position: Option<(usize, usize)>,
+    /// What is wrong and, where it helps, what would be right.
+    pub message: String,
+}
+
+impl fmt::Display for InputError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file)?;
+        if let Some((l, c)) = self.position {
+            write!(f, ":{l}:{c}")?;
+        }
+        if !self.path.is_empty() {
+            write!(f, ": field `{}`", self.path)?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// All problems found in one input.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InputErrors(pub Vec<InputError>);
+
+impl fmt::Display for InputErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "error: {e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for InputErrors {}
+
+impl InputErrors {
+    /// A single error.
+    pub fn one(file: &str, path: &str, message: impl Into<String>) -> Self {
+        InputErrors(vec![InputError {
+            file: file.to_string(),
+            path: path.to_string(),
+            position: None,
+            message: message.into(),
+        }])
+    }
+}
+
+/// Deserialize `text` as `T`, with the field path and position of the first
+/// problem on failure.
+pub fn parse_json<T: serde::de::DeserializeOwned>(
+    file: &str,
+    text: &str,
+) -> Result<T, InputErrors> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.inner();
+        let position = (inner.line() > 0).then(|| (inner.line(), inner.column()));
+        // serde_json appends " at line L column C"; we print it ourselves.
+        let mut message = inner.to_string();
+        if let Some(cut) = message.rfind(" at line ") {
+            message.truncate(cut);
+        }
+        InputErrors(vec![InputError {
+            file: file.to_string(),
+            path: if path == "." { String::new() } else { path },
+            position,
+            message,
+        }])
+    })?;
+    de.end().map_err(|e| {
+        InputErrors(vec![InputError {
+            file: file.to_string(),
+            path: String::new(),
+            position: Some((e.line(), e.column())),
+            message: "trailing characters after the JSON value".to_string(),
+        }])
+    })?;
+    Ok(value)
+}
+
+/// A scenario that passed validation. Conversions to core types below
+/// cannot fail.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scenario {
+    /// The scenario as written (embedded verbatim in reports).
+    pub spec: ScenarioSpec,
+}
+
+impl Scenario {
+    /// Parse and validate scenario JSON; `file` names it in errors.
+    pub fn from_str(file: &str, text: &str) -> Result<Scenario, InputErrors> {
+        let spec: ScenarioSpec = parse_json(file, text)?;
+        Scenario::from_spec_located(file, spec, Some(text))
+    }
+
+    /// Read, parse and validate a scenario file.
+    pub fn load(path: &Path) -> Result<Scenario, InputErrors> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| InputErrors::one(&file, "", format!("cannot read: {e}")))?;
+        Scenario::from_str(&file, &text)
+    }
+
+    /// Validate a spec built in code (errors carry no positions).
+    pub fn from_spec(spec: ScenarioSpec) -> Result<Scenario, InputErrors> {
+        Scenario::from_spec_located("<scenario>", spec, None)
+    }
+
+    fn from_spec_located(
+        file: &str,
+        spec: ScenarioSpec,
+        text: Option<&str>,
+    ) -> Result<Scenario, InputErrors> {
+        let problems = validate::validate(&spec);
+        if problems.0.is_empty() {
+            return Ok(Scenario { spec });
+        }
+        Err(InputErrors(
+            problems
+                .0
+                .into_iter()
+                .map(|(path, message)| InputError {
+                    file: file.to_string(),
+                    position: text.and_then(|t| locate::locate(t, &path)),
+                    path,
+                    message,
+                })
+                .collect(),
+        ))
+    }
+
+    /// The run length.
+    pub fn duration(&self) -> SimDuration {
+        SimDuration::from_millis_f64(self.spec.duration_ms)
+    }
+
+    /// Kernel configuration for this scenario under `seed`.
+    pub fn world_config(&self, seed: u64) -> WorldConfig {
+        let s = &self.spec;
+        WorldConfig {
+            seed,
+            duration: self.duration(),
+            cluster: s.cluster.nodes,
+            net: net_config(&s.network),
+            disk_sync: dist(&s.disk.sync_ms),
+            faults: s.faults.iter().map(fault).collect(),
+            nemesis: s.nemesis.as_ref().map(|n| nemesis(n, s.cluster.nodes)),
+        }
+    }
+}
+
+/// Core distribution from its spec.
+pub fn dist(d: &DistSpec) -> Dist {
+    match *d {
+        DistSpec::Fixed { value } => Dist::Fixed(value),
+        DistSpec::Uniform { min, max } => Dist::Uniform { min, max },
+        DistSpec::Normal { mean, stddev } => Dist::Normal { mean, stddev },
+        DistSpec::Exponential { mean } => Dist::Exponential { mean },
+        DistSpec::Lognormal { median, sigma } => Dist::LogNormal { median, sigma },
+        DistSpec::Pareto { scale, shape } => Dist::Pareto { scale, shape },
+    }
+}
+
+fn ms(v: f64) -> SimDuration {
+    SimDuration::from_millis_f64(v)
+}
+
+fn net_config(n: &NetworkSpec) -> NetConfig {
+    let default = LinkParams {
+        latency: dist(&n.latency_ms),
+        drop: n.drop,
+        duplicate: n.duplicate,
+    };
+    let mut links = BTreeMap::new();
+    for l in &n.links {
+        let params = LinkParams {
+            latency: l
+                .latency_ms
+                .as_ref()
+                .map_or_else(|| default.latency.clone(), dist),
+            drop: l.drop.unwrap_or(default.drop),
+            duplicate: l.duplicate.unwrap_or(default.duplicate),
+        };
+        links.insert((l.from, l.to), params.clone());
+        if l.both_ways {
+            links.insert((l.to, l.from), params);
+        }
+    }
+    NetConfig {
+        default,
+        reorder: n.reorder,
+        links,
+    }
+}
+
+fn target(t: Option<TargetSpec>) -> Target {
+    match t.expect("validated: target present") {
+        TargetSpec::Index(i) => Target::Node(NodeId(i)),
+        TargetSpec::Leader => Target::Leader,
+        TargetSpec::Follower => Target::Follower,
+        TargetSpec::Random => Target::Random,
+        TargetSpec::Minority => Target::Minority,
+    }
+}
+
+fn fault(f: &FaultSpec) -> ScheduledFault {
+    let action = match f.kind {
+        FaultKind::Crash => FaultAction::Crash {
+            node: target(f.node),
+            restart_after: f.restart_after_ms.map(ms),
+        },
+        FaultKind::Restart => FaultAction::Restart {
+            node: target(f.node),
+        },
+        FaultKind::Pause => FaultAction::Pause {
+            node: target(f.node),
+            duration: ms(f.for_ms.unwrap_or(0.0)),
+        },
+        FaultKind::Clock => FaultAction::Clock {
+            node: target(f.node),
+            rate_ppm: (f.rate.unwrap_or(1.0) * 1e6).round() as u64,
+            duration: f.for_ms.map(ms),
+        },
+        FaultKind::Partition => FaultAction::Partition {
+            groups: f
+                .groups
+                .as_ref()
+                .map(|g| {
+                    g.iter()
+                        .map(|g| g.iter().map(|&n| NodeId(n)).collect())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            duration: f.for_ms.map(ms),
+        },
+        FaultKind::Isolate => FaultAction::Isolate {
+            node: target(f.node),
+            duration: f.for_ms.map(ms),
+        },
+        FaultKind::Link => FaultAction::Link {
+            from: target(f.from),
+            to: target(f.to),
+            both_ways: f.both_ways.unwrap_or(false),
+            drop: f.drop.unwrap_or(if f.extra_latency_ms.is_some() {
+                0.0
+            } else {
+                1.0
+            }),
+            extra_latency: ms(f.extra_latency_ms.unwrap_or(0.0)),
+            duration: f.for_ms.map(ms),
+        },
+        FaultKind::Heal => FaultAction::Heal,
+    };
+    ScheduledFault {
+        at: SimTime::ZERO + ms(f.at_ms),
+        action,
+        every: f.every_ms.map(ms),
+        jitter: ms(f.jitter_ms.unwrap_or(0.0)),
+    }
+}
+
+fn nemesis(n: &NemesisSpec, nodes: u32) -> NemesisConfig {
+    NemesisConfig {
+        mean_interval: ms(n.mean_interval_ms),
+        kinds: n
+            .kinds
+            .iter()
+            .map(|k| match k {
+                NemesisKindSpec::Crash => NemesisKind::Crash,
+                NemesisKindSpec::Pause => NemesisKind::Pause,
+                NemesisKindSpec::Partition => NemesisKind::Partition,
+                NemesisKindSpec::Link => NemesisKind::Link,
+                NemesisKindSpec::Clock => NemesisKind::Clock,
+            })
+            .collect(),
+        duration_min: ms(n.duration_ms[0]),
+        duration_max: ms(n.duration_ms[1]),
+        max_down: n.max_down.unwrap_or(nodes.saturating_sub(1) / 2),
+    }
+}
+
+/// The JSON Schema of the scenario format.
+pub fn json_schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(ScenarioSpec)).expect("schema serializes")
+}

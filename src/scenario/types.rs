@@ -1,0 +1,537 @@
+//! The scenario file format: serde types with `deny_unknown_fields`, and
+//! the JSON Schema derived from them (`agentsim schema`), so the two cannot
+//! drift. Values here are unvalidated; see `validate.rs`.
+
+use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::borrow::Cow;
+
+/// A whole scenario file.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioSpec {
+    /// Short name; the default output folder is `out/<name>/`.
+    pub name: String,
+    /// One or two sentences on what the scenario shows.
+    #[serde(default)]
+    pub description: String,
+    /// The seed every random stream is derived from (`--seed` overrides it).
+    #[serde(default)]
+    pub seed: u64,
+    /// Virtual run time in milliseconds (> 0).
+    pub duration_ms: f64,
+    /// The cluster of server nodes.
+    pub cluster: ClusterSpec,
+    /// Network defaults and per-link overrides.
+    #[serde(default)]
+    pub network: NetworkSpec,
+    /// Disk model.
+    #[serde(default)]
+    pub disk: DiskSpec,
+    /// Scripted faults, in any order.
+    #[serde(default)]
+    pub faults: Vec<FaultSpec>,
+    /// Random faults drawn from the seed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nemesis: Option<NemesisSpec>,
+    /// Client workload against a Raft cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workload: Option<WorkloadSpec>,
+    /// Assertions checked at the end of the run (exit 1 when one fails).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect: Option<ExpectSpec>,
+    /// Switch on one deliberately wrong protocol variant (see `--bug`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bug: Option<String>,
+}
+
+/// Which process the cluster nodes run, and its settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterSpec {
+    /// Number of server nodes (1..=1000).
+    pub nodes: u32,
+    /// The process every server runs.
+    pub process: ProcessKind,
+    /// Settings of the heartbeat process.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heartbeat: Option<HeartbeatSpec>,
+    /// Settings of the Raft process.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raft: Option<RaftSpec>,
+}
+
+/// Built-in processes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ProcessKind {
+    /// Every node pings every other node; exercises the kernel.
+    Heartbeat,
+    /// Raft servers under a replicated key-value store.
+    Raft,
+}
+
+/// Heartbeat process settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HeartbeatSpec {
+    /// Ping interval in milliseconds (default 50).
+    #[serde(default = "default_heartbeat_ms")]
+    pub interval_ms: f64,
+}
+
+fn default_heartbeat_ms() -> f64 {
+    50.0
+}
+
+/// Raft settings (defaults in parentheses).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RaftSpec {
+    /// Election timeout range `[min, max]` in ms, inclusive ([150, 300]).
+    #[serde(default = "default_election")]
+    pub election_timeout_ms: [f64; 2],
+    /// Leader heartbeat interval in ms (50).
+    #[serde(default = "default_heartbeat_ms")]
+    pub heartbeat_ms: f64,
+    /// Pre-vote phase before elections, thesis §9.6 (true).
+    #[serde(default = "yes")]
+    pub pre_vote: bool,
+    /// Leaders step down without a live majority; followers are sticky (true).
+    #[serde(default = "yes")]
+    pub check_quorum: bool,
+    /// Snapshot every this many applied entries; 0 never (1000).
+    #[serde(default = "default_snapshot_every")]
+    pub snapshot_every: u64,
+    /// Most entries in one AppendEntries (64).
+    #[serde(default = "default_max_entries")]
+    pub max_entries_per_append: u32,
+    /// Most AppendEntries in flight per follower (8).
+    #[serde(default = "default_inflight")]
+    pub max_inflight_appends: u32,
+}
+
+impl Default for RaftSpec {
+    fn default() -> Self {
+        RaftSpec {
+            election_timeout_ms: default_election(),
+            heartbeat_ms: default_heartbeat_ms(),
+            pre_vote: true,
+            check_quorum: true,
+            snapshot_every: default_snapshot_every(),
+            max_entries_per_append: default_max_entries(),
+            max_inflight_appends: default_inflight(),
+        }
+    }
+}
+
+fn default_election() -> [f64; 2] {
+    [150.0, 300.0]
+}
+fn yes() -> bool {
+    true
+}
+fn default_snapshot_every() -> u64 {
+    1000
+}
+fn default_max_entries() -> u32 {
+    64
+}
+fn default_inflight() -> u32 {
+    8
+}
+
+/// A latency (or other non-negative quantity) distribution, in milliseconds.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "dist", rename_all = "snake_case", deny_unknown_fields)]
+pub enum DistSpec {
+    /// Always `value`.
+    Fixed {
+        /// The value.
+        value: f64,
+    },
+    /// Uniform in `[min, max]`.
+    Uniform {
+        /// Lower bound.
+        min: f64,
+        /// Upper bound.
+        max: f64,
+    },
+    /// Normal, truncated at 0.
+    Normal {
+        /// Mean.
+        mean: f64,
+        /// Standard deviation.
+        stddev: f64,
+    },
+    /// Exponential.
+    Exponential {
+        /// Mean.
+        mean: f64,
+    },
+    /// Log-normal: `median * exp(sigma * z)`.
+    Lognormal {
+        /// Median.
+        median: f64,
+        /// Shape (standard deviation of the log).
+        sigma: f64,
+    },
+    /// Pareto: heavy tailed, never below `scale`.
+    Pareto {
+        /// Minimum value.
+        scale: f64,
+        /// Tail index (larger is lighter).
+        shape: f64,
+    },
+}
+
+/// Network defaults.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkSpec {
+    /// One-way latency (default fixed 1 ms).
+    #[serde(default = "default_latency")]
+    pub latency_ms: DistSpec,
+    /// Loss probability per message (0).
+    #[serde(default)]
+    pub drop: f64,
+    /// Duplication probability per delivered message (0).
+    #[serde(default)]
+    pub duplicate: f64,
+    /// Allow messages on one link to overtake each other (true). `false`
+    /// makes every directed link FIFO.
+    #[serde(default = "yes")]
+    pub reorder: bool,
+    /// Per directed link overrides.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<LinkSpec>,
+}
+
+impl Default for NetworkSpec {
+    fn default() -> Self {
+        NetworkSpec {
+            latency_ms: default_latency(),
+            drop: 0.0,
+            duplicate: 0.0,
+            reorder: true,
+            links: Vec::new(),
+        }
+    }
+}
+
+fn default_latency() -> DistSpec {
+    DistSpec::Fixed { value: 1.0 }
+}
+
+/// Override for one directed link (fields left out keep the defaults).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LinkSpec {
+    /// Sender node index.
+    pub from: u32,
+    /// Receiver node index.
+    pub to: u32,
+    /// Also override the reverse direction.
+    #[serde(default)]
+    pub both_ways: bool,
+    /// Latency on this link.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<DistSpec>,
+    /// Loss probability on this link.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drop: Option<f64>,
+    /// Duplication probability on this link.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duplicate: Option<f64>,
+}
+
+/// Disk model.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DiskSpec {
+    /// Latency of one fsync (default fixed 0).
+    #[serde(default = "default_sync")]
+    pub sync_ms: DistSpec,
+}
+
+impl Default for DiskSpec {
+    fn default() -> Self {
+        DiskSpec {
+            sync_ms: default_sync(),
+        }
+    }
+}
+
+fn default_sync() -> DistSpec {
+    DistSpec::Fixed { value: 0.0 }
+}
+
+/// Fault kinds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultKind {
+    /// Crash `node` (volatile state lost); `restart_after_ms` optional.
+    Crash,
+    /// Restart crashed `node` from its synced state.
+    Restart,
+    /// Freeze `node` for `for_ms`: its messages and timers wait.
+    Pause,
+    /// Run `node`'s clock at `rate` (1.05 = 5% fast), optionally `for_ms`.
+    Clock,
+    /// Split the cluster into `groups`, optionally `for_ms`.
+    Partition,
+    /// Cut every link of `node`, optionally `for_ms`.
+    Isolate,
+    /// Cut or degrade `from` → `to` (`both_ways` for both directions).
+    Link,
+    /// Remove every partition and link fault.
+    Heal,
+}
+
+/// A node reference: an index, or a role resolved when the fault fires.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TargetSpec {
+    /// Node index.
+    Index(u32),
+    /// `"leader"`.
+    Leader,
+    /// `"follower"`.
+    Follower,
+    /// `"random"`.
+    Random,
+    /// `"minority"` (crash and pause only).
+    Minority,
+}
+
+impl Serialize for TargetSpec {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            TargetSpec::Index(i) => s.serialize_u32(*i),
+            TargetSpec::Leader => s.serialize_str("leader"),
+            TargetSpec::Follower => s.serialize_str("follower"),
+            TargetSpec::Random => s.serialize_str("random"),
+            TargetSpec::Minority => s.serialize_str("minority"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for TargetSpec {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = TargetSpec;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str(r#"a node index or one of "leader", "follower", "random", "minority""#)
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<TargetSpec, E> {
+                u32::try_from(v)
+                    .map(TargetSpec::Index)
+                    .map_err(|_| E::custom(format!("node index {v} is too large")))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<TargetSpec, E> {
+                Err(E::custom(format!("node index {v} is negative")))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<TargetSpec, E> {
+                match v {
+                    "leader" => Ok(TargetSpec::Leader),
+                    "follower" => Ok(TargetSpec::Follower),
+                    "random" => Ok(TargetSpec::Random),
+                    "minority" => Ok(TargetSpec::Minority),
+                    _ => Err(E::invalid_value(serde::de::Unexpected::Str(v), &self)),
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl JsonSchema for TargetSpec {
+    fn schema_name() -> Cow<'static, str> {
+        "Target".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "A node index, or a role resolved when the fault fires.",
+            "oneOf": [
+                { "type": "integer", "minimum": 0 },
+                { "type": "string", "enum": ["leader", "follower", "random", "minority"] }
+            ]
+        })
+    }
+}
+
+/// One scripted fault. Which fields apply depends on `kind` (validation
+/// names any field that does not belong).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FaultSpec {
+    /// When it first fires, in ms (≤ `duration_ms`).
+    pub at_ms: f64,
+    /// What it does.
+    pub kind: FaultKind,
+    /// Target of crash, restart, pause, clock, isolate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<TargetSpec>,
+    /// Groups of a partition: every node in exactly one group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub groups: Option<Vec<Vec<u32>>>,
+    /// Sender side of a link fault.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<TargetSpec>,
+    /// Receiver side of a link fault.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<TargetSpec>,
+    /// Link fault in both directions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub both_ways: Option<bool>,
+    /// Link loss probability (1.0 = cut; default 1.0 unless
+    /// `extra_latency_ms` is given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drop: Option<f64>,
+    /// Extra one-way delay on the link, ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extra_latency_ms: Option<f64>,
+    /// Duration of a pause (required), link cut, isolation, partition or
+    /// clock skew, ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub for_ms: Option<f64>,
+    /// Restart a crashed node this long after the crash, ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restart_after_ms: Option<f64>,
+    /// Clock rate for `clock` (1.0 = true time; 0.1..=10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<f64>,
+    /// Repeat every this many ms, until the end of the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub every_ms: Option<f64>,
+    /// Random extra delay in `[0, jitter_ms]` per repetition.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jitter_ms: Option<f64>,
+}
+
+impl FaultSpec {
+    /// A fault with only `at_ms` and `kind` set.
+    pub fn new(at_ms: f64, kind: FaultKind) -> Self {
+        FaultSpec {
+            at_ms,
+            kind,
+            node: None,
+            groups: None,
+            from: None,
+            to: None,
+            both_ways: None,
+            drop: None,
+            extra_latency_ms: None,
+            for_ms: None,
+            restart_after_ms: None,
+            rate: None,
+            every_ms: None,
+            jitter_ms: None,
+        }
+    }
+}
+
+/// Kinds the nemesis draws from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum NemesisKindSpec {
+    /// Crash a random live node, restart it after the duration.
+    Crash,
+    /// Pause a random live node for the duration.
+    Pause,
+    /// Split the cluster in two random groups for the duration.
+    Partition,
+    /// Cut one random link (one or both ways) for the duration.
+    Link,
+    /// Skew one node's clock (0.5x–2x) for the duration.
+    Clock,
+}
+
+/// Random fault generator.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NemesisSpec {
+    /// Mean time between fault starts, ms (exponential).
+    pub mean_interval_ms: f64,
+    /// Kinds to draw from.
+    pub kinds: Vec<NemesisKindSpec>,
+    /// Each fault lasts a uniform draw from `[min, max]` ms.
+    pub duration_ms: [f64; 2],
+    /// Never more than this many nodes crashed or paused at once (default:
+    /// a minority, `(nodes - 1) / 2`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_down: Option<u32>,
+}
+
+/// Client workload (Raft clusters).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WorkloadSpec {
+    /// Number of clients (each a closed loop: one outstanding operation).
+    pub clients: u32,
+    /// Target total operation rate across clients, per second.
+    pub rate_per_s: f64,
+    /// Operation mix (weights, normalised).
+    #[serde(default)]
+    pub mix: MixSpec,
+    /// Number of distinct keys (keys are 0..keys).
+    #[serde(default = "default_keys")]
+    pub keys: u32,
+    /// Client gives up on an operation after this long (outcome unknown).
+    #[serde(default = "default_timeout")]
+    pub timeout_ms: f64,
+    /// Record the history and check linearizability (true). Switch off for
+    /// very long runs to keep memory flat.
+    #[serde(default = "yes")]
+    pub check_linearizability: bool,
+}
+
+fn default_keys() -> u32 {
+    8
+}
+fn default_timeout() -> f64 {
+    1000.0
+}
+
+/// Operation mix weights.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MixSpec {
+    /// Weight of reads (0.5).
+    #[serde(default)]
+    pub read: f64,
+    /// Weight of writes (0.4).
+    #[serde(default)]
+    pub write: f64,
+    /// Weight of compare-and-sets (0.1).
+    #[serde(default)]
+    pub cas: f64,
+}
+
+impl Default for MixSpec {
+    fn default() -> Self {
+        MixSpec {
+            read: 0.5,
+            write: 0.4,
+            cas: 0.1,
+        }
+    }
+}
+
+/// End-of-run assertions.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectSpec {
+    /// Fraction of sent messages that must be delivered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_delivery_ratio: Option<f64>,
+    /// After the last heal or restart, a leader must be known within this many ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leader_within_ms_after_heal: Option<f64>,
+    /// At most this many elections after the last heal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_elections_after_heal: Option<u64>,
+    /// Minimum availability (0..=1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_availability: Option<f64>,
+}
