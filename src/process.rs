@@ -15,43 +15,53 @@ use std::fmt::Debug;
 /// Stable content digest of a message, folded into the trace hash.
 ///
 /// Implementations write the fields that identify the message (type tag,
-/// term, indices, payload sizes) with the `write_*` methods. The encoding is
-/// little-endian and fixed, so digests agree across machines.
+/// term, indices, payload sizes) with the `write_*` methods. The function is
+/// fixed here (64-bit words, multiply-rotate mixing, little-endian byte
+/// packing), so digests agree across machines and releases.
 #[derive(Debug, Default)]
 pub struct Digest {
     state: u64,
 }
 
 impl Digest {
-    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    const MUL: u64 = 0x9e37_79b9_7f4a_7c15;
     const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 
-    /// A fresh digest (FNV-1a 64 offset basis).
+    /// A fresh digest.
     pub fn new() -> Self {
         Digest {
             state: Self::OFFSET,
         }
     }
 
-    /// Fold in one byte string.
+    /// Fold in a u64.
+    #[inline]
+    pub fn write_u64(&mut self, v: u64) {
+        self.state = (self.state ^ v).wrapping_mul(Self::MUL).rotate_left(29);
+    }
+
+    /// Fold in a byte string (length-prefixed, packed 8 bytes a word).
     pub fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.state ^= u64::from(*b);
-            self.state = self.state.wrapping_mul(Self::PRIME);
+        self.write_u64(bytes.len() as u64);
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.write_u64(u64::from_le_bytes(c.try_into().expect("8 bytes")));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            self.write_u64(u64::from_le_bytes(w));
         }
     }
 
-    /// Fold in a u64 (little-endian).
-    pub fn write_u64(&mut self, v: u64) {
-        self.write(&v.to_le_bytes());
-    }
-
-    /// Fold in an i64 (little-endian).
+    /// Fold in an i64.
+    #[inline]
     pub fn write_i64(&mut self, v: i64) {
-        self.write(&v.to_le_bytes());
+        self.write_u64(v as u64);
     }
 
-    /// The 64-bit FNV-1a value so far.
+    /// The digest so far.
     pub fn finish(&self) -> u64 {
         self.state
     }

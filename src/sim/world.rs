@@ -522,33 +522,30 @@ impl<P: Process> World<P> {
         }
     }
 
-    fn trace_event(
-        &mut self,
-        kind: DispatchKind,
-        node: NodeId,
-        a: u64,
-        b: u64,
-        msg: Option<&P::Msg>,
-        timer: Option<TimerId>,
-        from: Option<NodeId>,
-    ) {
-        self.trace.record(self.now.0, kind.code(), node.0, a, b, 0);
+    /// Fold a node event into the hash and show it to the tracer.
+    fn trace_event(&mut self, a: u64, b: u64, ev: TraceEvent<'_, P::Msg>) {
+        let node = ev.node.map_or(u32::MAX, |n| n.0);
+        self.trace.record(self.now.0, ev.kind.code(), node, a, b, 0);
         if let Some(t) = self.tracer.as_mut() {
-            t(&TraceEvent {
-                time: self.now,
-                kind,
-                node: Some(node),
-                from,
-                msg,
-                timer,
-                fault: None,
-            });
+            t(&ev);
+        }
+    }
+
+    fn node_event<'a>(&self, kind: DispatchKind, node: NodeId) -> TraceEvent<'a, P::Msg> {
+        TraceEvent {
+            time: self.now,
+            kind,
+            node: Some(node),
+            from: None,
+            msg: None,
+            timer: None,
+            fault: None,
         }
     }
 
     fn start_node(&mut self, node: NodeId) {
         let inc = self.slots[node.index()].incarnation as u64;
-        self.trace_event(DispatchKind::Start, node, inc, 0, None, None, None);
+        self.trace_event(inc, 0, self.node_event(DispatchKind::Start, node));
         self.call(node, |p, ctx| p.on_start(ctx));
     }
 
@@ -569,15 +566,13 @@ impl<P: Process> World<P> {
         let mut d = Digest::new();
         d.write(msg.kind().as_bytes());
         msg.digest(&mut d);
-        self.trace_event(
-            DispatchKind::Deliver,
-            to,
-            from.0 as u64,
-            d.finish(),
-            Some(&msg),
-            None,
-            Some(from),
-        );
+        let digest = d.finish();
+        let ev = TraceEvent {
+            from: Some(from),
+            msg: Some(&msg),
+            ..self.node_event(DispatchKind::Deliver, to)
+        };
+        self.trace_event(from.0 as u64, digest, ev);
         self.call(to, move |p, ctx| p.on_message(ctx, from, msg));
         Some(self.dispatched(DispatchKind::Deliver, Some(to), Some(from)))
     }
@@ -590,7 +585,11 @@ impl<P: Process> World<P> {
             return None;
         }
         slot.timers.swap_remove(pos);
-        self.trace_event(DispatchKind::Timer, node, id.0, 0, None, Some(id), None);
+        let ev = TraceEvent {
+            timer: Some(id),
+            ..self.node_event(DispatchKind::Timer, node)
+        };
+        self.trace_event(id.0, 0, ev);
         self.call(node, |p, ctx| p.on_timer(ctx, id));
         Some(self.dispatched(DispatchKind::Timer, Some(node), None))
     }
@@ -619,13 +618,9 @@ impl<P: Process> World<P> {
         }
         slot.disk.flush(flush);
         self.trace_event(
-            DispatchKind::SyncDone,
-            node,
             flush as u64,
             effects.len() as u64,
-            None,
-            None,
-            None,
+            self.node_event(DispatchKind::SyncDone, node),
         );
         let mut buf = std::mem::take(&mut self.effects);
         buf.clear();
