@@ -16,6 +16,8 @@ use super::{Op, OpKind, Outcome, Violation};
 const PREFIX_TAIL: usize = 5;
 /// How many possible values, writers and concurrent ops to print.
 const LIST_MAX: usize = 6;
+/// How many writers of the needed value to print.
+const WRITERS_MAX: usize = 3;
 
 struct Explainer {
     watch: u32,
@@ -134,24 +136,7 @@ pub(super) fn describe(ops: &[Op], key_ops: &[KeyOp], v: &Violation) -> String {
         let _ = writeln!(s, "    - ... {} more", v.possible_values.len() - LIST_MAX);
     }
     match needed(blamed) {
-        Some(Some(want)) => {
-            let writers: Vec<usize> = key_ops
-                .iter()
-                .filter(|k| match k.effect {
-                    search::Effect::Write(x) | search::Effect::Cas { new: x, .. } => x == want,
-                    _ => false,
-                })
-                .map(|k| k.index)
-                .collect();
-            if writers.is_empty() {
-                let _ = writeln!(s, "  no operation on key {} ever wrote {want}", v.key);
-            } else {
-                let _ = writeln!(s, "  {want} was written by:");
-                for w in writers.iter().take(LIST_MAX) {
-                    let _ = writeln!(s, "    - {}", op_line(&ops[*w]));
-                }
-            }
-        }
+        Some(Some(want)) => writers_story(&mut s, ops, key_ops, v, want),
         Some(None) => {
             let _ = writeln!(
                 s,
@@ -191,4 +176,49 @@ fn overlaps(a: &Op, b: &Op) -> bool {
     let a_before_b = end(a).is_some_and(|c| c < b.invoke);
     let b_before_a = end(b).is_some_and(|c| c < a.invoke);
     !a_before_b && !b_before_a
+}
+
+/// Who wrote the value `want` that the blamed op needed: the latest writers
+/// that could have come before it, or the first that came too late.
+fn writers_story(s: &mut String, ops: &[Op], key_ops: &[KeyOp], v: &Violation, want: i64) {
+    let blamed = &ops[v.op];
+    let deadline = match blamed.outcome {
+        Outcome::Info => None,
+        _ => blamed.complete,
+    };
+    let mut writers: Vec<usize> = key_ops
+        .iter()
+        .filter(|k| match k.effect {
+            search::Effect::Write(x) | search::Effect::Cas { new: x, .. } => x == want,
+            _ => false,
+        })
+        .map(|k| k.index)
+        .collect();
+    writers.sort_by_key(|&i| (ops[i].invoke, i));
+    let could_precede = writers.partition_point(|&i| deadline.is_none_or(|d| ops[i].invoke <= d));
+    let (before, after) = writers.split_at(could_precede);
+    if before.is_empty() {
+        match after.first() {
+            None => {
+                let _ = writeln!(s, "  no operation on key {} ever wrote {want}", v.key);
+            }
+            Some(&first) => {
+                let _ = writeln!(
+                    s,
+                    "  {want} was only written later, first by: {}",
+                    op_line(&ops[first])
+                );
+            }
+        }
+        return;
+    }
+    let shown = &before[before.len().saturating_sub(WRITERS_MAX)..];
+    let _ = writeln!(
+        s,
+        "  {want} was written by {} op(s) invoked before it completed; the latest:",
+        before.len()
+    );
+    for w in shown {
+        let _ = writeln!(s, "    - {}", op_line(&ops[*w]));
+    }
 }

@@ -156,7 +156,8 @@ fn apply_in_linearization_order(ops: &mut [Op], lin_points: &mut [(u64, usize)],
         let op = &mut ops[index];
         let current = &mut register[op.key as usize];
         match op.kind {
-            OpKind::Read => op.read = *current,
+            OpKind::Read if op.outcome == Outcome::Ok => op.read = *current,
+            OpKind::Read => {}
             OpKind::Write(v) => *current = Some(v),
             OpKind::Cas { expected, new } => {
                 if *current == Some(expected) {

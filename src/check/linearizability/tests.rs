@@ -64,7 +64,10 @@ fn stale_read_after_completed_write_is_a_violation() {
         e.contains("- 2 (write 2 by p2 at [20.000ms, 30.000ms] (ok))"),
         "{e}"
     );
-    assert!(e.contains("1 was written by:\n    - write 1 by p1"), "{e}");
+    assert!(
+        e.contains("1 was written by 1 op(s) invoked before it completed; the latest:\n    - write 1 by p1"),
+        "{e}"
+    );
 }
 
 /// A read overlapping a write may return the old or the new value.
