@@ -16,6 +16,9 @@
 //!   effect fits the current register value; reaching a return whose
 //!   operation is not yet linearized is a dead end, so it backtracks. A cache
 //!   of visited `(linearized set, value)` states keeps it from redoing work.
+//!   Reads and failed cas operations that fit the current value are taken
+//!   without branching (an exchange argument shows this loses no solution),
+//!   which keeps many concurrent reads from multiplying the search.
 //! - **Unknown outcomes.** An [`Outcome::Info`] operation returns at +∞ and
 //!   may also never take effect: the search succeeds as soon as every
 //!   completed operation is linearized.

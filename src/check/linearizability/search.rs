@@ -33,6 +33,21 @@ impl Effect {
         }
     }
 
+    /// Whether the op only observes the value (a read, a failed cas).
+    ///
+    /// Such an op, once it fits the current value, is linearized *now*
+    /// without trying alternatives: if any linearization exists from this
+    /// node, so does one with it first. Moving it forward keeps the value
+    /// every later op sees (it changes nothing), and it cannot have to
+    /// follow an op not yet linearized (that op's return would precede its
+    /// call in the event list and the search would be stuck there instead).
+    /// This collapses the interleavings of concurrent reads, the main cost
+    /// under high concurrency.
+    #[inline]
+    pub(super) fn observes_only(self) -> bool {
+        matches!(self, Effect::Read(_) | Effect::CasFail { .. })
+    }
+
     /// Whether taking effect replaces the value (so the op is its writer).
     pub(super) fn writes(self) -> bool {
         matches!(self, Effect::Write(_) | Effect::Cas { .. })
@@ -93,6 +108,9 @@ pub(super) struct Frame {
     pub op: u32,
     prev_state: Option<i64>,
     prev_writer: Option<u32>,
+    /// The op only observed the value (see [`Effect::observes_only`]): its
+    /// node has no other branch worth trying.
+    forced: bool,
 }
 
 /// Hooks for the explanation pass; the checking pass uses [`NoObserver`]
@@ -339,26 +357,32 @@ pub(super) fn search<O: Observer>(ops: &[KeyOp], max_states: u64, obs: &mut O) -
             };
             set.insert(op);
             set.encode(next_state, &mut scratch);
-            if cache.contains(scratch.as_slice()) {
-                set.remove(op);
+            if !cache.contains(scratch.as_slice()) {
+                if cache.len() as u64 >= max_states {
+                    return (Outcome::Unknown, cache.len() as u64);
+                }
+                cache.insert(scratch.as_slice().into());
+                stack.push(Frame {
+                    op,
+                    prev_state: state,
+                    prev_writer: writer,
+                    forced: effect.observes_only(),
+                });
+                state = next_state;
+                if effect.writes() {
+                    writer = Some(op);
+                }
+                events.lift(op);
+                entry = events.next[HEAD as usize];
+                continue;
+            }
+            set.remove(op);
+            if !effect.observes_only() {
                 entry = events.next[entry as usize];
                 continue;
             }
-            if cache.len() as u64 >= max_states {
-                return (Outcome::Unknown, cache.len() as u64);
-            }
-            cache.insert(scratch.as_slice().into());
-            stack.push(Frame {
-                op,
-                prev_state: state,
-                prev_writer: writer,
-            });
-            state = next_state;
-            if effect.writes() {
-                writer = Some(op);
-            }
-            events.lift(op);
-            entry = events.next[HEAD as usize];
+            // An observe-only op fits but what follows it is known to fail:
+            // by the exchange argument the whole node fails.
         } else {
             if ops[op as usize].complete.is_none() {
                 // Info returns sort last: every completed op is linearized,
@@ -369,19 +393,22 @@ pub(super) fn search<O: Observer>(ops: &[KeyOp], max_states: u64, obs: &mut O) -
             if entry > furthest.0 {
                 furthest = (entry, op);
             }
+        }
+        // Dead end: backtrack to the latest node with a branch left to try.
+        let frame = loop {
             let Some(frame) = stack.pop() else {
-                return (
-                    Outcome::Violation {
-                        blamed: furthest.1 as usize,
-                    },
-                    cache.len() as u64,
-                );
+                assert!(furthest.0 > 0, "a failed search got stuck somewhere");
+                let blamed = furthest.1 as usize;
+                return (Outcome::Violation { blamed }, cache.len() as u64);
             };
             set.remove(frame.op);
             state = frame.prev_state;
             writer = frame.prev_writer;
             events.unlift(frame.op);
-            entry = events.next[events.call[frame.op as usize] as usize];
-        }
+            if !frame.forced {
+                break frame;
+            }
+        };
+        entry = events.next[events.call[frame.op as usize] as usize];
     }
 }

@@ -495,3 +495,22 @@ proptest! {
         prop_assert!(e.contains("no operation on key"), "{}", e);
     }
 }
+
+/// Many concurrent reads do not multiply the search: a read that fits is
+/// linearized at once instead of being tried in every order, so proving a
+/// violation after 30 overlapping reads stays cheap.
+#[test]
+fn concurrent_reads_do_not_blow_up_the_search() {
+    let mut h = vec![
+        Op::write(1, 0, 1).between(0, 10),
+        Op::write(2, 0, 2).between(20, 1000),
+    ];
+    for p in 0..30 {
+        h.push(Op::read(10 + p, 0, Some(1 + (p as i64 % 2))).between(20, 1000));
+    }
+    h.push(Op::read(3, 0, Some(1)).between(2000, 2010));
+    let r = check_with(&h, &CheckConfig { max_states: 10_000 }).unwrap();
+    assert_eq!(r.verdict, Verdict::NotLinearizable, "{r}");
+    assert_eq!(r.violations[0].op, h.len() - 1);
+    assert!(r.states_explored < 1_000, "{r}");
+}
