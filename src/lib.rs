@@ -1,4 +1,5 @@
 //! agentsim: a deterministic discrete-event simulator for distributed systems.
+pub mod check;
 pub mod cli;
 pub mod dist;
 pub mod fault;

@@ -1,0 +1,4 @@
+//! Checkers: they observe a run (node state, recorded histories) and never
+//! steer it.
+
+pub mod linearizability;
