@@ -22,7 +22,7 @@ use std::hint::black_box;
 /// A payload the size of a typical kernel event (a delivery with a small
 /// message), 64 bytes.
 #[derive(Clone, Copy)]
-struct Payload([u64; 8]);
+struct Payload(#[allow(dead_code)] [u64; 8]);
 
 const PENDING: usize = 1024;
 const OPS: u64 = 100_000;

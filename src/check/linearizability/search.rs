@@ -1,6 +1,9 @@
 //! The per-key search: Wing & Gong / Lowe just-in-time linearization with a
 //! cache of visited states.
 
+// A membership-only cache with a fixed hasher: never iterated, so its
+// order cannot leak into results.
+#[allow(clippy::disallowed_types)]
 use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -319,6 +322,7 @@ impl Hasher for StateHasher {
     }
 }
 
+#[allow(clippy::disallowed_types)]
 type StateCache = HashSet<Box<[u64]>, BuildHasherDefault<StateHasher>>;
 
 /// Search for a linearization of one key's ops (completed ops first, then
