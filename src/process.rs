@@ -28,9 +28,7 @@ impl Digest {
 
     /// A fresh digest (FNV-1a 64 offset basis).
     pub fn new() -> Self {
-        Digest {
-            state: Self::OFFSET,
-        }
+        Digest { state: Self::OFFSET }
     }
 
     /// Fold in one byte string.

@@ -119,22 +119,10 @@ mod tests {
     /// Streams with different labels are independent; the same label repeats.
     #[test]
     fn streams_are_keyed_by_seed_and_label() {
-        let a1: Vec<u64> = (0..4)
-            .map(|_| 0)
-            .scan(SimRng::derive(7, "a"), |r, _| Some(r.next_u64()))
-            .collect();
-        let a2: Vec<u64> = (0..4)
-            .map(|_| 0)
-            .scan(SimRng::derive(7, "a"), |r, _| Some(r.next_u64()))
-            .collect();
-        let b: Vec<u64> = (0..4)
-            .map(|_| 0)
-            .scan(SimRng::derive(7, "b"), |r, _| Some(r.next_u64()))
-            .collect();
-        let c: Vec<u64> = (0..4)
-            .map(|_| 0)
-            .scan(SimRng::derive(8, "a"), |r, _| Some(r.next_u64()))
-            .collect();
+        let a1: Vec<u64> = (0..4).map(|_| 0).scan(SimRng::derive(7, "a"), |r, _| Some(r.next_u64())).collect();
+        let a2: Vec<u64> = (0..4).map(|_| 0).scan(SimRng::derive(7, "a"), |r, _| Some(r.next_u64())).collect();
+        let b: Vec<u64> = (0..4).map(|_| 0).scan(SimRng::derive(7, "b"), |r, _| Some(r.next_u64())).collect();
+        let c: Vec<u64> = (0..4).map(|_| 0).scan(SimRng::derive(8, "a"), |r, _| Some(r.next_u64())).collect();
         assert_eq!(a1, a2);
         assert_ne!(a1, b);
         assert_ne!(a1, c);

@@ -99,12 +99,7 @@ impl Sub for SimTime {
     /// Panics in debug if `rhs` is later: virtual time never runs backwards.
     #[inline]
     fn sub(self, rhs: SimTime) -> SimDuration {
-        debug_assert!(
-            self.0 >= rhs.0,
-            "time ran backwards: {} < {}",
-            self.0,
-            rhs.0
-        );
+        debug_assert!(self.0 >= rhs.0, "time ran backwards: {} < {}", self.0, rhs.0);
         SimDuration(self.0.saturating_sub(rhs.0))
     }
 }
