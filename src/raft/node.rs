@@ -182,6 +182,9 @@ pub struct RaftNode<S: StateMachine> {
     applied_this_step: Vec<(LogIndex, Term, u64)>,
     /// Scratch for the commit computation (no allocation per ack).
     match_scratch: Vec<u64>,
+    /// Commit index and term at the start of the current handler (both
+    /// must never go back within a node's life).
+    step_floor: (LogIndex, Term),
 }
 
 impl<S: StateMachine + Default> RaftNode<S> {
@@ -244,6 +247,7 @@ impl<S: StateMachine> RaftNode<S> {
             unsynced: false,
             applied_this_step: Vec::new(),
             match_scratch: Vec::with_capacity(n),
+            step_floor: (LogIndex(0), Term(0)),
             config,
         };
         for rec in records {
@@ -461,6 +465,7 @@ impl<S: StateMachine> RaftNode<S> {
 
     fn begin_step(&mut self) {
         self.applied_this_step.clear();
+        self.step_floor = (self.commit_index, self.current_term);
     }
 
     fn end_step(&mut self, ctx: &mut Ctx<'_, '_, S>) {
@@ -468,6 +473,11 @@ impl<S: StateMachine> RaftNode<S> {
         assert!(self.commit_index <= self.log.last_index() || !self.config.bugs.is_empty());
         assert!(self.last_applied <= self.commit_index);
         assert!(self.log.snapshot_index() <= self.last_applied);
+        assert!(
+            self.commit_index >= self.step_floor.0,
+            "commit index went back"
+        );
+        assert!(self.current_term >= self.step_floor.1, "term went back");
     }
 
     // ------------------------------------------------------------------
@@ -1394,7 +1404,11 @@ impl<S: StateMachine> Process for RaftNode<S> {
 
     fn on_message(&mut self, ctx: &mut Ctx<'_, '_, S>, from: NodeId, msg: Self::Msg) {
         self.begin_step();
-        let old_term = self.current_term;
+        if msg.term().is_some() && from.0 >= self.config.nodes {
+            // Peer traffic from a non-server (a confused client): ignore.
+            self.end_step(ctx);
+            return;
+        }
         // Any RPC with a newer term turns us into a follower of it (§3.3),
         // except vote requests (leader stickiness decides) and pre-vote
         // traffic (§9.6: nobody changes term for a pre-vote).
@@ -1474,7 +1488,6 @@ impl<S: StateMachine> Process for RaftNode<S> {
             }
             Msg::ClientResponse { .. } => {}
         }
-        assert!(self.current_term >= old_term, "term decreased");
         self.end_step(ctx);
     }
 
