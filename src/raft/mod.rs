@@ -17,6 +17,16 @@
 //!   its checksum, and the little-endian codec helpers state machines use.
 //! - [`node`]: [`RaftNode`], the protocol itself.
 //!
+//! Client semantics (§6.3, §6.4): only the leader accepts commands; others
+//! answer [`ClientResult::NotLeader`] with a hint. Every command, reads
+//! included, goes through the log, so reads are linearizable without clock
+//! assumptions (leases) or a ReadIndex round, at the cost of one log entry per
+//! read. Each client has one session (its `NodeId`) with one outstanding
+//! request; the session table (client → last seq, last output) is updated at
+//! apply time, identically on every node, and travels in snapshots, so a
+//! retried `(client, seq)` is applied once and answered from the table. The
+//! leader that applies an entry answers it.
+//!
 //! Dependencies point inward: this module uses only `ids`, `time`, `process`
 //! and `rng`, never the kernel.
 

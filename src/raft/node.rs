@@ -3,7 +3,7 @@
 //! exactly-once client sessions, snapshots, and crash recovery.
 //!
 //! Durability discipline: every change to the term, the vote or the log is
-//! written as a [`Record`] and marked unsynced; [`RaftNode::send`] emits a
+//! written as a [`Record`] and marked unsynced; `RaftNode::send` emits a
 //! `Sync` before the first message that follows an unsynced write, and every
 //! handler ends with a `Sync` if anything is still unsynced. Because the
 //! kernel holds back every effect after a `Sync` until the (simulated) fsync
