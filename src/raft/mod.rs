@@ -1,0 +1,103 @@
+//! Raft consensus, after Ongaro's dissertation ("Consensus: Bridging Theory
+//! and Practice", 2014), as a sans-IO [`Process`](crate::process::Process).
+//!
+//! The node is generic over a replicated [`StateMachine`]; the KV store in
+//! [`crate::kv`] is the first implementation. Everything the node does is a
+//! reaction to a start, a message or a timer, written as effects into a
+//! [`Context`](crate::process::Context): the kernel owns time, the network and
+//! the disk.
+//!
+//! Codemap:
+//! - [`config`]: [`RaftConfig`] and the deliberate [`Bug`]s used to prove that
+//!   checkers catch violations.
+//! - [`messages`]: log [`Entry`], the one wire type [`Msg`] (peer and client
+//!   messages) and the durable [`Record`].
+//! - [`log`]: the in-memory log with a compacted prefix.
+//! - [`snapshot`]: the snapshot encoding (state machine + client sessions),
+//!   its checksum, and the little-endian codec helpers state machines use.
+//! - [`node`]: [`RaftNode`], the protocol itself.
+//!
+//! Client semantics (§6.3, §6.4): only the leader accepts commands; others
+//! answer [`ClientResult::NotLeader`] with a hint. Every command, reads
+//! included, goes through the log, so reads are linearizable without clock
+//! assumptions (leases) or a ReadIndex round, at the cost of one log entry per
+//! read. Each client has one session (its `NodeId`) with one outstanding
+//! request; the session table (client → last seq, last output) is updated at
+//! apply time, identically on every node, and travels in snapshots, so a
+//! retried `(client, seq)` is applied once and answered from the table. The
+//! leader that applies an entry answers it.
+//!
+//! Dependencies point inward: this module uses only `ids`, `time`, `process`
+//! and `rng`, never the kernel.
+
+pub mod config;
+pub mod log;
+pub mod messages;
+pub mod node;
+pub mod snapshot;
+
+#[cfg(test)]
+mod tests;
+
+pub use config::{Bug, BugSet, RaftConfig};
+pub use messages::{ClientResult, Entry, Msg, Payload, Record, SnapshotMeta};
+pub use node::{
+    RaftNode, RaftRole, RecoverError, TIMER_CHECK_QUORUM, TIMER_ELECTION, TIMER_HEARTBEAT,
+};
+pub use snapshot::{ByteReader, ByteWriter};
+
+use crate::process::Digest;
+use std::fmt::Debug;
+
+/// A command of a replicated state machine: what clients submit and what
+/// the log carries.
+pub trait Command: Clone + Debug {
+    /// Fold the command's identifying content into `d` (stable across
+    /// machines: it feeds the trace hash and the entry digests checkers
+    /// compare).
+    fn digest(&self, d: &mut Digest);
+    /// True if applying the command never changes the state. Reads still go
+    /// through the log (linearizable); the `StaleRead` bug uses this to
+    /// answer them from the leader's local state instead.
+    fn is_read_only(&self) -> bool;
+    /// Approximate encoded size, for network byte counters.
+    fn size_bytes(&self) -> usize {
+        16
+    }
+}
+
+/// The result of applying a command. It is remembered in the client session
+/// table (to answer retries exactly once), and that table is part of every
+/// snapshot, so outputs need a compact binary encoding too.
+pub trait CommandOutput: Clone + Debug + PartialEq {
+    /// Fold the output into `d` (for the digest of client responses).
+    fn digest(&self, d: &mut Digest);
+    /// Append the little-endian encoding of `self` to `w`.
+    fn encode(&self, w: &mut ByteWriter);
+    /// Decode one output written by [`CommandOutput::encode`].
+    fn decode(r: &mut ByteReader<'_>) -> Result<Self, String>;
+    /// Approximate encoded size, for network byte counters.
+    fn size_bytes(&self) -> usize {
+        16
+    }
+}
+
+/// A deterministic replicated state machine. Applying the same commands in
+/// the same order from the same state must give the same state and outputs on
+/// every node; that is the whole contract Raft relies on.
+pub trait StateMachine: Debug {
+    /// What the log carries.
+    type Command: Command;
+    /// What applying a command returns to the client.
+    type Output: CommandOutput;
+
+    /// Apply one committed command. Read-only commands must not change the
+    /// state.
+    fn apply(&mut self, cmd: &Self::Command) -> Self::Output;
+    /// The whole state in a compact little-endian binary encoding.
+    fn snapshot(&self) -> Vec<u8>;
+    /// Rebuild the state from [`StateMachine::snapshot`] bytes.
+    fn restore(bytes: &[u8]) -> Result<Self, String>
+    where
+        Self: Sized;
+}

@@ -1,0 +1,1130 @@
+//! Interaction tests: scripted transcripts against a tiny deterministic
+//! harness. Messages wait in one FIFO queue until a test delivers them;
+//! timers fire only when a test fires them; disks keep exactly what was
+//! synced, so a crash loses what was not.
+
+use super::*;
+use crate::ids::{LogIndex, NodeId, Term, TimerId};
+use crate::kv::{KvCommand, KvOutput, KvStore};
+use crate::process::{Context, Effect, Message, Process, Role};
+use crate::rng::SimRng;
+use crate::time::{SimDuration, SimTime};
+use std::collections::{BTreeMap, VecDeque};
+use std::rc::Rc;
+
+type Node = RaftNode<KvStore>;
+type M = Msg<KvCommand, KvOutput>;
+type R = Record<KvCommand>;
+
+/// A write not yet made durable.
+enum Write {
+    Append(R),
+    Rewrite(Vec<R>),
+}
+
+#[derive(Default)]
+struct Disk {
+    durable: Vec<R>,
+    pending: Vec<Write>,
+}
+
+impl Disk {
+    fn sync(&mut self) {
+        for w in self.pending.drain(..) {
+            match w {
+                Write::Append(r) => self.durable.push(r),
+                Write::Rewrite(rs) => self.durable = rs,
+            }
+        }
+    }
+}
+
+struct Cluster {
+    cfg: RaftConfig,
+    nodes: Vec<Option<Node>>,
+    disks: Vec<Disk>,
+    rngs: Vec<SimRng>,
+    timers: Vec<BTreeMap<TimerId, SimDuration>>,
+    queue: VecDeque<(NodeId, NodeId, M)>,
+    isolated: Vec<bool>,
+    now: SimTime,
+    /// Responses sent to clients (ids >= nodes), in order.
+    client_inbox: Vec<(NodeId, M)>,
+    /// How many messages of each kind were delivered.
+    delivered: BTreeMap<&'static str, u64>,
+    effects: Vec<Effect<M, R>>,
+}
+
+const N0: NodeId = NodeId(0);
+const N1: NodeId = NodeId(1);
+const N2: NodeId = NodeId(2);
+const CLIENT: NodeId = NodeId(100);
+
+impl Cluster {
+    fn new(nodes: u32) -> Self {
+        Self::with(RaftConfig {
+            nodes,
+            ..RaftConfig::default()
+        })
+    }
+
+    fn with(cfg: RaftConfig) -> Self {
+        let n = cfg.nodes as usize;
+        let mut c = Cluster {
+            nodes: (0..n).map(|_| None).collect(),
+            disks: (0..n).map(|_| Disk::default()).collect(),
+            rngs: (0..n).map(|i| SimRng::for_node(7, i as u32)).collect(),
+            timers: vec![BTreeMap::new(); n],
+            queue: VecDeque::new(),
+            isolated: vec![false; n],
+            now: SimTime::ZERO,
+            client_inbox: Vec::new(),
+            delivered: BTreeMap::new(),
+            effects: Vec::new(),
+            cfg,
+        };
+        for i in 0..n {
+            c.restart(i).expect("empty disk recovers");
+        }
+        c
+    }
+
+    fn node(&self, i: usize) -> &Node {
+        self.nodes[i].as_ref().expect("node is up")
+    }
+
+    /// Run one handler on node `i` and carry out its effects.
+    fn step(&mut self, i: usize, f: impl FnOnce(&mut Node, &mut Context<'_, M, R>)) {
+        let mut effects = std::mem::take(&mut self.effects);
+        {
+            let node = self.nodes[i].as_mut().expect("node is up");
+            let mut ctx = Context::new(NodeId(i as u32), self.now, &mut self.rngs[i], &mut effects);
+            f(node, &mut ctx);
+        }
+        for e in effects.drain(..) {
+            match e {
+                Effect::Send { to, msg } => self.enqueue(NodeId(i as u32), to, msg),
+                Effect::SetTimer { id, after } => {
+                    self.timers[i].insert(id, after);
+                }
+                Effect::CancelTimer { id } => {
+                    self.timers[i].remove(&id);
+                }
+                Effect::Persist(r) => self.disks[i].pending.push(Write::Append(r)),
+                Effect::Rewrite(rs) => self.disks[i].pending.push(Write::Rewrite(rs)),
+                Effect::Sync => self.disks[i].sync(),
+            }
+        }
+        self.effects = effects;
+    }
+
+    fn enqueue(&mut self, from: NodeId, to: NodeId, msg: M) {
+        if to.0 >= self.cfg.nodes {
+            self.client_inbox.push((to, msg));
+            return;
+        }
+        let cut = |n: NodeId| n.0 < self.cfg.nodes && self.isolated[n.index()];
+        if !cut(from) && !cut(to) {
+            self.queue.push_back((from, to, msg));
+        }
+    }
+
+    /// Deliver the oldest queued message; false if none.
+    fn deliver_one(&mut self) -> bool {
+        let Some((from, to, msg)) = self.queue.pop_front() else {
+            return false;
+        };
+        if self.nodes[to.index()].is_some() {
+            *self.delivered.entry(msg.kind()).or_default() += 1;
+            self.step(to.index(), |n, ctx| n.on_message(ctx, from, msg));
+        }
+        true
+    }
+
+    /// Deliver until the network is quiet.
+    fn deliver_all(&mut self) {
+        for _ in 0..100_000 {
+            if !self.deliver_one() {
+                return;
+            }
+        }
+        panic!("network never went quiet");
+    }
+
+    /// Deliver one message at a time until `pred` holds; false if the queue
+    /// ran dry first.
+    fn deliver_until(&mut self, pred: impl Fn(&Cluster) -> bool) -> bool {
+        while !pred(self) {
+            if !self.deliver_one() {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Fire timer `id` on node `i` (as if it had expired).
+    fn fire(&mut self, i: usize, id: TimerId) {
+        assert!(
+            self.timers[i].contains_key(&id),
+            "n{i}: timer {id:?} is not armed"
+        );
+        self.timers[i].remove(&id);
+        self.step(i, |n, ctx| n.on_timer(ctx, id));
+    }
+
+    fn timeout(&mut self, i: usize) {
+        self.fire(i, TIMER_ELECTION);
+    }
+
+    /// One heartbeat round from leader `i`, delivered until quiet.
+    fn heartbeat(&mut self, i: usize) {
+        self.fire(i, TIMER_HEARTBEAT);
+        self.deliver_all();
+    }
+
+    fn advance_ms(&mut self, ms: u64) {
+        self.now += SimDuration::from_millis(ms);
+    }
+
+    /// Let `i` time out and win; the time jump ends every leader lease.
+    fn elect(&mut self, i: usize) {
+        self.advance_ms(1_000);
+        self.timeout(i);
+        self.deliver_all();
+        assert_eq!(
+            self.node(i).raft_role(),
+            RaftRole::Leader,
+            "n{i} should have won"
+        );
+    }
+
+    fn isolate(&mut self, i: usize) {
+        self.isolated[i] = true;
+        self.queue
+            .retain(|(f, t, _)| f.index() != i && t.index() != i);
+    }
+
+    fn heal(&mut self) {
+        self.isolated.iter_mut().for_each(|x| *x = false);
+    }
+
+    /// Crash `i`: memory, timers, unsynced writes and its inbound messages
+    /// are gone.
+    fn crash(&mut self, i: usize) {
+        self.nodes[i] = None;
+        self.timers[i].clear();
+        self.disks[i].pending.clear();
+        self.queue.retain(|(_, t, _)| t.index() != i);
+    }
+
+    fn restart(&mut self, i: usize) -> Result<(), RecoverError> {
+        let node = Node::recover(NodeId(i as u32), self.cfg.clone(), &self.disks[i].durable)?;
+        self.nodes[i] = Some(node);
+        self.step(i, |n, ctx| n.on_start(ctx));
+        Ok(())
+    }
+
+    fn request(&mut self, to: usize, seq: u64, cmd: KvCommand) {
+        self.queue.push_back((
+            CLIENT,
+            NodeId(to as u32),
+            Msg::ClientRequest {
+                client: CLIENT,
+                seq,
+                cmd,
+            },
+        ));
+    }
+
+    /// Client responses received so far, as (seq, result).
+    fn responses(&self) -> Vec<(u64, ClientResult<KvOutput>)> {
+        self.client_inbox
+            .iter()
+            .filter_map(|(_, m)| match m {
+                Msg::ClientResponse { seq, result } => Some((*seq, result.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn log_of(&self, i: usize) -> Vec<(LogIndex, Term, u64)> {
+        self.node(i).log_entries().collect()
+    }
+}
+
+fn no_pre_vote(nodes: u32) -> RaftConfig {
+    RaftConfig {
+        nodes,
+        pre_vote: false,
+        ..RaftConfig::default()
+    }
+}
+
+fn write(key: i64, value: i64) -> KvCommand {
+    KvCommand::Write { key, value }
+}
+
+/// Basic election: one timeout, a majority of votes, a no-op committed
+/// everywhere (§3.4, §6.4).
+#[test]
+fn three_node_cluster_elects_and_commits_noop() {
+    let mut c = Cluster::new(3);
+    c.elect(0);
+    assert_eq!(c.node(0).current_term(), Term(1));
+    c.heartbeat(0);
+    for i in 0..3 {
+        assert_eq!(c.node(i).commit_index(), LogIndex(1), "n{i}");
+        assert_eq!(c.node(i).leader_hint(), Some(N0));
+        assert_eq!(c.node(i).term(), 1);
+    }
+    assert_eq!(c.node(0).role(), Role::Leader);
+    assert_eq!(c.node(1).role(), Role::Follower);
+}
+
+/// A candidate that hears of a higher term becomes a follower of it (§3.3).
+#[test]
+fn candidate_steps_down_on_higher_term() {
+    let mut c = Cluster::with(no_pre_vote(3));
+    c.timeout(0);
+    c.queue.clear();
+    assert_eq!(c.node(0).raft_role(), RaftRole::Candidate);
+    assert_eq!(c.node(0).current_term(), Term(1));
+    // n1 campaigns twice (its first round is lost): term 2.
+    c.timeout(1);
+    c.queue.clear();
+    c.timeout(1);
+    assert_eq!(c.node(1).current_term(), Term(2));
+    // n1's RequestVote(term 2) reaches n0 first.
+    assert!(c.deliver_until(|c| c.node(0).current_term() == Term(2)));
+    assert_eq!(c.node(0).raft_role(), RaftRole::Follower);
+    assert_eq!(
+        c.node(0).voted_for(),
+        Some(N1),
+        "logs are equal, so n0 votes for n1"
+    );
+    c.deliver_all();
+    assert_eq!(c.node(1).raft_role(), RaftRole::Leader);
+}
+
+/// The consistency check (§3.5): an append whose prev entry the follower
+/// lacks or holds with another term is rejected, with hints (§5.3).
+#[test]
+fn follower_rejects_append_with_mismatched_prev_log() {
+    let mut c = Cluster::new(3);
+    c.elect(0);
+    c.heartbeat(0);
+    let append = |prev: u64, prev_term: u64| Msg::AppendEntries {
+        term: Term(1),
+        prev_log_index: LogIndex(prev),
+        prev_log_term: Term(prev_term),
+        entries: vec![Entry::noop(Term(1))],
+        leader_commit: LogIndex(0),
+    };
+    // prev beyond n1's log (it has only index 1).
+    c.step(1, |n, ctx| n.on_message(ctx, N0, append(5, 1)));
+    // prev present but with another term.
+    c.step(1, |n, ctx| n.on_message(ctx, N0, append(1, 7)));
+    let resps: Vec<_> = c
+        .queue
+        .iter()
+        .rev()
+        .take(2)
+        .map(|(_, _, m)| m.clone())
+        .collect();
+    match &resps[1] {
+        Msg::AppendEntriesResp {
+            success,
+            reject_index,
+            conflict_index,
+            conflict_term,
+            ..
+        } => {
+            assert!(!success);
+            assert_eq!(*reject_index, LogIndex(5));
+            assert_eq!(*conflict_index, LogIndex(2), "log too short: last + 1");
+            assert_eq!(*conflict_term, None);
+        }
+        m => panic!("expected a rejection, got {m:?}"),
+    }
+    match &resps[0] {
+        Msg::AppendEntriesResp {
+            success,
+            conflict_index,
+            conflict_term,
+            ..
+        } => {
+            assert!(!success);
+            assert_eq!(*conflict_term, Some(Term(1)));
+            assert_eq!(
+                *conflict_index,
+                LogIndex(1),
+                "first index of the conflicting term"
+            );
+        }
+        m => panic!("expected a rejection, got {m:?}"),
+    }
+    assert_eq!(
+        c.node(1).last_log_index(),
+        LogIndex(1),
+        "nothing was appended"
+    );
+}
+
+/// With `Bug::SkipLogCheck` the same mismatched append is accepted.
+#[test]
+fn skip_log_check_bug_accepts_mismatched_append() {
+    let mut c = Cluster::with(RaftConfig {
+        nodes: 3,
+        bugs: BugSet::only(Bug::SkipLogCheck),
+        ..RaftConfig::default()
+    });
+    c.elect(0);
+    c.heartbeat(0);
+    let msg = Msg::AppendEntries {
+        term: Term(1),
+        prev_log_index: LogIndex(1),
+        prev_log_term: Term(7),
+        entries: vec![Entry::command(Term(1), CLIENT, 1, write(1, 1))],
+        leader_commit: LogIndex(0),
+    };
+    c.step(1, |n, ctx| n.on_message(ctx, N0, msg));
+    assert_eq!(c.node(1).last_log_index(), LogIndex(2));
+}
+
+/// Pre-vote (§9.6): a pre-candidate asks for term + 1 without bumping its
+/// own term, and receivers change nothing; a partitioned node that keeps
+/// timing out therefore cannot disrupt the cluster when it returns.
+#[test]
+fn pre_vote_does_not_bump_term() {
+    let mut c = Cluster::new(3);
+    c.timeout(0);
+    assert_eq!(c.node(0).raft_role(), RaftRole::PreCandidate);
+    assert_eq!(c.node(0).current_term(), Term(0));
+    assert!(c.deliver_until(|c| c
+        .queue
+        .iter()
+        .any(|(_, _, m)| matches!(m, Msg::PreVoteResp { .. }))));
+    assert_eq!(
+        c.node(1).current_term(),
+        Term(0),
+        "a pre-vote changes no state"
+    );
+    assert_eq!(c.node(1).voted_for(), None);
+
+    let mut c = Cluster::new(3);
+    c.elect(0);
+    c.heartbeat(0);
+    c.isolate(2);
+    for _ in 0..5 {
+        c.advance_ms(1_000);
+        c.timeout(2);
+    }
+    assert_eq!(
+        c.node(2).current_term(),
+        Term(1),
+        "isolated pre-candidate keeps its term"
+    );
+    c.heal();
+    c.heartbeat(0);
+    assert_eq!(c.node(0).raft_role(), RaftRole::Leader);
+    assert_eq!(c.node(0).current_term(), Term(1));
+    assert_eq!(c.node(2).raft_role(), RaftRole::Follower);
+
+    // Without pre-vote the isolated node inflates its term.
+    let mut c = Cluster::with(no_pre_vote(3));
+    c.elect(0);
+    c.isolate(2);
+    for _ in 0..5 {
+        c.timeout(2);
+    }
+    assert_eq!(c.node(2).current_term(), Term(6));
+}
+
+/// Check-quorum (§6.2): a leader that hears from no majority for an
+/// election timeout steps down; without check-quorum it would not.
+#[test]
+fn check_quorum_leader_steps_down_when_isolated() {
+    let mut c = Cluster::new(3);
+    c.elect(0);
+    c.heartbeat(0);
+    c.fire(0, TIMER_CHECK_QUORUM);
+    assert_eq!(
+        c.node(0).raft_role(),
+        RaftRole::Leader,
+        "it heard from both followers"
+    );
+    c.isolate(0);
+    c.heartbeat(0);
+    c.fire(0, TIMER_CHECK_QUORUM);
+    assert_eq!(c.node(0).raft_role(), RaftRole::Follower);
+    assert_eq!(
+        c.node(0).current_term(),
+        Term(1),
+        "stepping down keeps the term"
+    );
+
+    let mut c = Cluster::with(RaftConfig {
+        nodes: 3,
+        check_quorum: false,
+        ..RaftConfig::default()
+    });
+    c.elect(0);
+    c.isolate(0);
+    c.heartbeat(0);
+    assert!(!c.timers[0].contains_key(&TIMER_CHECK_QUORUM));
+    assert_eq!(c.node(0).raft_role(), RaftRole::Leader);
+}
+
+/// Leader stickiness (§4.2.3): a follower that heard from its leader within
+/// the minimum election timeout neither adopts the term of a RequestVote
+/// nor answers it; once the leader has been silent long enough, it votes.
+#[test]
+fn sticky_follower_ignores_vote_request() {
+    let mut c = Cluster::new(3);
+    c.elect(0);
+    c.heartbeat(0);
+    c.queue.clear();
+    let rv = Msg::RequestVote {
+        term: Term(5),
+        last_log_index: LogIndex(9),
+        last_log_term: Term(4),
+    };
+    c.advance_ms(100);
+    c.step(1, |n, ctx| n.on_message(ctx, N2, rv.clone()));
+    assert_eq!(c.node(1).current_term(), Term(1));
+    assert!(c.queue.is_empty(), "no answer at all");
+    c.advance_ms(60);
+    c.step(1, |n, ctx| n.on_message(ctx, N2, rv));
+    assert_eq!(c.node(1).current_term(), Term(5));
+    assert_eq!(c.node(1).voted_for(), Some(N2));
+}
+
+/// The Figure 8 rule (§3.6.2): a leader never commits an entry of an
+/// earlier term by counting replicas, only by committing one of its own
+/// term after it. `Bug::CommitPreviousTerm` breaks exactly this.
+#[test]
+fn leader_does_not_commit_previous_term_entry_by_counting() {
+    // Commit indices are volatile: the restarted leader starts from 0 and
+    // may not advance it until its term-2 no-op is on a majority.
+    assert_eq!(figure_8_commit_index(BugSet::NONE), LogIndex(0));
+}
+
+/// With `Bug::CommitPreviousTerm` the old-term entry is committed as soon
+/// as a majority holds it (the unsafe shortcut of Figure 8).
+#[test]
+fn commit_previous_term_bug_commits_by_counting() {
+    assert_eq!(
+        figure_8_commit_index(BugSet::only(Bug::CommitPreviousTerm)),
+        LogIndex(2)
+    );
+}
+
+/// Transcript: n0 leads term 1 and appends index 2 alone; it restarts, wins
+/// term 2 with n1's vote, and replicates index 2 (term 1) to n1 one entry
+/// at a time. Returns n0's commit index at the moment n1 holds index 2 but
+/// not the term-2 no-op at index 3.
+fn figure_8_commit_index(bugs: BugSet) -> LogIndex {
+    let mut c = Cluster::with(RaftConfig {
+        nodes: 3,
+        max_entries_per_append: 1,
+        bugs,
+        ..RaftConfig::default()
+    });
+    c.elect(0);
+    c.heartbeat(0);
+    c.isolate(0);
+    c.request(0, 1, write(1, 1));
+    c.heal();
+    c.deliver_one();
+    assert_eq!(c.node(0).last_log_index(), LogIndex(2));
+    c.queue.clear();
+    c.crash(0);
+    c.restart(0).unwrap();
+    assert_eq!(
+        c.node(0).last_log_index(),
+        LogIndex(2),
+        "index 2 was synced"
+    );
+    c.isolate(2);
+    c.advance_ms(1_000);
+    c.timeout(0);
+    assert!(c.deliver_until(|c| c.node(0).raft_role() == RaftRole::Leader));
+    assert_eq!(c.node(0).current_term(), Term(2));
+    assert_eq!(
+        c.node(0).term_at(LogIndex(3)),
+        Some(Term(2)),
+        "the term-2 no-op"
+    );
+    assert!(c.deliver_until(|c| c.node(0).match_index(N1) == Some(LogIndex(2))));
+    assert_eq!(c.node(1).last_log_index(), LogIndex(2));
+    c.node(0).commit_index()
+}
+
+/// The vote is durable (§3.8): a voter that restarts still refuses a second
+/// candidate in the same term.
+#[test]
+fn vote_survives_restart() {
+    let (voted_again, term) = vote_after_restart(BugSet::NONE);
+    assert!(!voted_again);
+    assert_eq!(term, Term(1));
+}
+
+/// With `Bug::ForgetVote` the restarted voter grants a second vote in the
+/// same term, so two leaders can be elected in term 1.
+#[test]
+fn forget_vote_bug_votes_twice_after_restart() {
+    let (voted_again, _) = vote_after_restart(BugSet::only(Bug::ForgetVote));
+    assert!(voted_again);
+}
+
+/// Transcript: n0 asks n1 for its vote in term 1 and gets it; n1 restarts;
+/// n2 asks n1 for a vote in term 1. Returns whether n1 granted it.
+fn vote_after_restart(bugs: BugSet) -> (bool, Term) {
+    let mut c = Cluster::with(RaftConfig {
+        bugs,
+        ..no_pre_vote(3)
+    });
+    c.timeout(0);
+    assert!(c.deliver_until(|c| c.node(1).voted_for() == Some(N0)));
+    c.queue.clear();
+    c.crash(1);
+    c.restart(1).unwrap();
+    assert_eq!(c.node(1).current_term(), Term(1));
+    c.timeout(2);
+    c.queue.retain(|(_, to, _)| *to == N1);
+    c.deliver_one();
+    let granted = c.queue.iter().any(|(from, to, m)| {
+        *from == N1 && *to == N2 && matches!(m, Msg::RequestVoteResp { granted: true, .. })
+    });
+    (granted, c.node(1).current_term())
+}
+
+/// With `Bug::DoubleVote` a node that voted in a term votes again for
+/// another candidate of the same term; without it, it refuses (§3.4).
+#[test]
+fn double_vote_bug_grants_second_vote() {
+    for (bugs, expect) in [(BugSet::NONE, false), (BugSet::only(Bug::DoubleVote), true)] {
+        let mut c = Cluster::with(RaftConfig {
+            bugs,
+            ..no_pre_vote(3)
+        });
+        c.timeout(0);
+        c.timeout(2);
+        c.queue
+            .retain(|(from, to, _)| *to == N1 && (*from == N0 || *from == N2));
+        c.deliver_one();
+        c.deliver_one();
+        let grants = c
+            .queue
+            .iter()
+            .filter(|(_, _, m)| matches!(m, Msg::RequestVoteResp { granted: true, .. }))
+            .count();
+        assert_eq!(grants == 2, expect, "bugs {bugs:?}: {grants} grants");
+    }
+}
+
+/// Only the leader accepts commands; others redirect with a hint (§6.2).
+#[test]
+fn follower_redirects_client_to_leader() {
+    let mut c = Cluster::new(3);
+    c.elect(0);
+    c.heartbeat(0);
+    c.request(1, 1, write(1, 1));
+    c.deliver_all();
+    assert_eq!(
+        c.responses(),
+        vec![(
+            1,
+            ClientResult::NotLeader {
+                leader_hint: Some(N0)
+            }
+        )]
+    );
+}
+
+/// Exactly-once semantics (§6.3): a retried request, whether it arrives
+/// after it was applied or while the first copy is still in the log, is
+/// applied once and answered with the original output.
+#[test]
+fn retried_request_is_applied_once() {
+    let mut c = Cluster::new(3);
+    c.elect(0);
+    c.request(0, 1, write(1, 0));
+    c.deliver_all();
+    // A CAS from 0 to 1 only succeeds once: a second application would
+    // answer CasFail(Some(1)).
+    let cas = KvCommand::Cas {
+        key: 1,
+        expected: 0,
+        new: 1,
+    };
+    c.request(0, 2, cas);
+    c.request(0, 2, cas); // duplicate while the first is uncommitted
+    c.deliver_all();
+    c.request(0, 2, cas); // retry after it was applied
+    c.deliver_all();
+    c.heartbeat(0);
+    let r = c.responses();
+    assert_eq!(r[0], (1, ClientResult::Ok(KvOutput::WriteOk)));
+    assert!(
+        r[1..]
+            .iter()
+            .all(|x| *x == (2, ClientResult::Ok(KvOutput::CasOk))),
+        "{r:?}"
+    );
+    assert_eq!(r.len(), 4);
+    for i in 0..3 {
+        assert_eq!(c.node(i).state_machine().get(1), Some(1));
+        assert_eq!(c.node(i).sessions()[&CLIENT].seq, 2);
+    }
+    // The duplicate is in the log (index 4) but was not applied twice.
+    assert_eq!(c.node(0).last_log_index(), LogIndex(4));
+}
+
+/// Reads go through the log, so a deposed leader that has not yet noticed
+/// cannot answer them; with `Bug::StaleRead` it answers from stale state.
+#[test]
+fn stale_read_bug_answers_from_deposed_leader() {
+    for (bugs, expect_stale) in [(BugSet::NONE, false), (BugSet::only(Bug::StaleRead), true)] {
+        let mut c = Cluster::with(RaftConfig {
+            nodes: 3,
+            bugs,
+            ..RaftConfig::default()
+        });
+        c.elect(0);
+        c.request(0, 1, write(1, 1));
+        c.deliver_all();
+        c.heartbeat(0);
+        c.isolate(0);
+        c.elect(1);
+        c.queue.clear();
+        c.client_inbox.clear();
+        c.request(1, 2, write(1, 2));
+        c.deliver_all();
+        c.heartbeat(1);
+        assert_eq!(
+            c.responses(),
+            vec![(2, ClientResult::Ok(KvOutput::WriteOk))]
+        );
+        // n0 still believes it leads term 1.
+        assert_eq!(c.node(0).raft_role(), RaftRole::Leader);
+        c.client_inbox.clear();
+        c.queue.push_back((
+            CLIENT,
+            N0,
+            Msg::ClientRequest {
+                client: CLIENT,
+                seq: 3,
+                cmd: KvCommand::Read { key: 1 },
+            },
+        ));
+        c.deliver_all();
+        let stale = c
+            .responses()
+            .contains(&(3, ClientResult::Ok(KvOutput::ReadOk(Some(1)))));
+        assert_eq!(stale, expect_stale, "bugs {bugs:?}: {:?}", c.responses());
+    }
+}
+
+/// Five nodes: election, pipelined replication of many commands from a
+/// client, identical logs and state everywhere (§3.5, §3.6).
+#[test]
+fn five_node_election_and_replication_end_to_end() {
+    let mut c = Cluster::new(5);
+    c.elect(3);
+    for seq in 1..=200 {
+        c.request(3, seq, write(seq as i64 % 17, seq as i64));
+        if seq % 10 == 0 {
+            c.deliver_all();
+        }
+    }
+    c.deliver_all();
+    c.heartbeat(3);
+    let last = c.node(3).last_log_index();
+    assert_eq!(last, LogIndex(201));
+    for i in 0..5 {
+        assert_eq!(c.node(i).commit_index(), last, "n{i}");
+        assert_eq!(c.node(i).last_applied(), last, "n{i}");
+        assert_eq!(c.log_of(i), c.log_of(3), "n{i}");
+        assert_eq!(c.node(i).state_machine(), c.node(3).state_machine());
+    }
+    let r = c.responses();
+    assert_eq!(r.len(), 200);
+    assert!(
+        r.iter()
+            .enumerate()
+            .all(|(k, (seq, res))| *seq == k as u64 + 1
+                && *res == ClientResult::Ok(KvOutput::WriteOk))
+    );
+    assert_eq!(c.node(0).state_machine().get(200 % 17), Some(200));
+}
+
+/// Log conflict resolution with fast backtracking (§3.5, §5.3): a deposed
+/// leader's 20 uncommitted entries are overwritten after two rejections,
+/// not twenty.
+#[test]
+fn conflicting_suffix_is_replaced_with_fast_backtracking() {
+    let mut c = Cluster::new(5);
+    c.elect(0);
+    for seq in 1..=5 {
+        c.request(0, seq, write(1, seq as i64));
+    }
+    c.deliver_all();
+    c.heartbeat(0);
+    c.isolate(0);
+    for seq in 6..=25 {
+        c.request(0, seq, write(2, seq as i64));
+    }
+    c.deliver_all();
+    assert_eq!(c.node(0).last_log_index(), LogIndex(26));
+    c.elect(1);
+    for seq in 26..=30 {
+        c.request(1, seq, write(3, seq as i64));
+    }
+    c.deliver_all();
+    c.heal();
+    let before = c.delivered.clone();
+    c.heartbeat(1);
+    c.heartbeat(1);
+    let rejections_to_n1 = c.delivered["append_entries_resp"] - before["append_entries_resp"];
+    assert!(rejections_to_n1 < 12, "few round trips: {rejections_to_n1}");
+    assert_eq!(c.node(0).raft_role(), RaftRole::Follower);
+    assert_eq!(c.log_of(0), c.log_of(1));
+    assert_eq!(c.node(0).commit_index(), c.node(1).commit_index());
+    assert_eq!(
+        c.node(0).state_machine().get(2),
+        None,
+        "the deposed entries never applied"
+    );
+}
+
+fn snapshot_config(nodes: u32) -> RaftConfig {
+    RaftConfig {
+        nodes,
+        snapshot_every: 5,
+        ..RaftConfig::default()
+    }
+}
+
+/// Build a 3-node cluster where n2 was isolated while the others applied
+/// and compacted 20 writes (§5.1).
+fn cluster_with_lagging_follower() -> Cluster {
+    let mut c = Cluster::with(snapshot_config(3));
+    c.elect(0);
+    c.heartbeat(0);
+    c.isolate(2);
+    for seq in 1..=20 {
+        c.request(0, seq, write(seq as i64, seq as i64 * 10));
+        c.deliver_all();
+    }
+    c.heartbeat(0);
+    assert!(c.node(0).snapshot_last_index() >= LogIndex(15));
+    assert!(c.node(1).snapshot_last_index() >= LogIndex(15));
+    assert_eq!(c.node(2).last_log_index(), LogIndex(1));
+    c
+}
+
+/// A follower behind the compacted prefix catches up by InstallSnapshot
+/// and then by appends (§5.3); it can restart from its compacted disk.
+#[test]
+fn lagging_follower_catches_up_by_install_snapshot() {
+    let mut c = cluster_with_lagging_follower();
+    c.heal();
+    c.heartbeat(0);
+    c.heartbeat(0);
+    assert_eq!(c.delivered.get("install_snapshot"), Some(&1));
+    assert!(c.node(2).snapshot_last_index() >= LogIndex(15));
+    assert_eq!(c.node(2).commit_index(), c.node(0).commit_index());
+    assert_eq!(c.node(2).state_machine(), c.node(0).state_machine());
+    assert_eq!(
+        c.node(2).sessions(),
+        c.node(0).sessions(),
+        "sessions travel in snapshots"
+    );
+    assert_eq!(c.log_of(2), c.log_of(0));
+    // Disks stay compact: one rewrite holds hard state, snapshot, entries.
+    assert!(
+        c.disks[0].durable.len() <= 3 + 5,
+        "{}",
+        c.disks[0].durable.len()
+    );
+    let state = c.node(2).state_machine().clone();
+    c.crash(2);
+    c.restart(2).unwrap();
+    assert_eq!(c.node(2).last_log_index(), c.node(0).last_log_index());
+    assert_eq!(c.node(2).last_applied(), c.node(2).snapshot_last_index());
+    c.heartbeat(0);
+    assert_eq!(c.node(2).state_machine(), &state);
+}
+
+/// A snapshot whose bytes do not match its checksum is never applied: on
+/// recovery it is an error, and over the network it is rejected.
+#[test]
+fn corrupt_snapshot_is_rejected_on_recover_and_install() {
+    let mut c = cluster_with_lagging_follower();
+    // On recovery.
+    let mut records = c.disks[1].durable.clone();
+    let mut corrupted = false;
+    for r in &mut records {
+        if let Record::Snapshot { data, .. } = r {
+            let mut bytes = data.to_vec();
+            let last = bytes.len() - 1;
+            bytes[last] ^= 0x40;
+            *data = Rc::from(bytes);
+            corrupted = true;
+        }
+    }
+    assert!(corrupted);
+    let err = Node::recover(N1, c.cfg.clone(), &records).unwrap_err();
+    assert!(matches!(err, RecoverError::CorruptSnapshot { .. }), "{err}");
+
+    // In flight.
+    c.heal();
+    c.fire(0, TIMER_HEARTBEAT);
+    assert!(c.deliver_until(|c| c
+        .queue
+        .iter()
+        .any(|(_, _, m)| matches!(m, Msg::InstallSnapshot { .. }))));
+    for (_, _, m) in c.queue.iter_mut() {
+        if let Msg::InstallSnapshot { data, .. } = m {
+            let mut bytes = data.to_vec();
+            bytes[10] ^= 1;
+            *data = Rc::from(bytes);
+        }
+    }
+    assert!(c.deliver_until(|c| c
+        .queue
+        .iter()
+        .any(|(_, _, m)| matches!(m, Msg::InstallSnapshotResp { .. }))));
+    assert!(c
+        .queue
+        .iter()
+        .any(|(_, _, m)| matches!(m, Msg::InstallSnapshotResp { success: false, .. })));
+    assert_eq!(c.node(2).snapshot_last_index(), LogIndex(0));
+    assert!(c.node(2).state_machine().is_empty());
+    // The leader retries later with good bytes.
+    for _ in 0..6 {
+        c.heartbeat(0);
+    }
+    assert_eq!(c.node(2).state_machine(), c.node(0).state_machine());
+}
+
+/// Crash and recovery: a restarted follower rebuilds its log from synced
+/// records, re-applies after learning the commit index, and the cluster
+/// keeps going (§3.8).
+#[test]
+fn restarted_follower_recovers_log_and_state() {
+    let mut c = Cluster::new(3);
+    c.elect(0);
+    for seq in 1..=10 {
+        c.request(0, seq, write(seq as i64, 1));
+    }
+    c.deliver_all();
+    c.heartbeat(0);
+    let log = c.log_of(1);
+    c.crash(1);
+    c.restart(1).unwrap();
+    assert_eq!(c.log_of(1), log);
+    assert_eq!(c.node(1).current_term(), Term(1));
+    assert_eq!(
+        c.node(1).last_applied(),
+        LogIndex(0),
+        "applied state is volatile"
+    );
+    c.heartbeat(0);
+    assert_eq!(c.node(1).last_applied(), LogIndex(11));
+    assert_eq!(c.node(1).state_machine(), c.node(0).state_machine());
+}
+
+/// A one-node cluster elects itself and commits on its heartbeat tick,
+/// after its own sync.
+#[test]
+fn single_node_cluster_commits() {
+    let mut c = Cluster::new(1);
+    c.timeout(0);
+    assert_eq!(c.node(0).raft_role(), RaftRole::Leader);
+    c.request(0, 1, write(1, 1));
+    c.deliver_all();
+    assert_eq!(c.node(0).commit_index(), LogIndex(0));
+    c.fire(0, TIMER_HEARTBEAT);
+    assert_eq!(c.node(0).commit_index(), LogIndex(2));
+    assert_eq!(
+        c.responses(),
+        vec![(1, ClientResult::Ok(KvOutput::WriteOk))]
+    );
+    assert_eq!(c.node(0).applied_this_step().len(), 2);
+}
+
+/// `applied_this_step` reports exactly what one handler applied.
+#[test]
+fn applied_this_step_is_per_handler() {
+    let mut c = Cluster::new(3);
+    c.elect(0);
+    c.request(0, 1, write(1, 1));
+    assert!(c.deliver_until(|c| c.node(0).commit_index() == LogIndex(2)));
+    let applied = c.node(0).applied_this_step().to_vec();
+    assert_eq!(
+        applied.len(),
+        1,
+        "the no-op was applied during the election"
+    );
+    assert_eq!(applied[0].0, LogIndex(2));
+    assert_eq!(applied[0].1, Term(1));
+    assert_eq!(applied[0].2, c.node(0).entry(LogIndex(2)).unwrap().digest());
+    c.deliver_one();
+    assert!(c.node(0).applied_this_step().is_empty());
+}
+
+/// Safety under random reordering, loss, duplication, timer firings and
+/// crashes (§3.6.3): at most one leader per term, and every index is
+/// applied with the same entry on every node. Then, healed, the cluster
+/// elects a leader and converges. A miniature of what the kernel's checkers
+/// do, so protocol bugs show up here first.
+#[test]
+fn random_faults_preserve_safety() {
+    for seed in 0..30 {
+        random_run(seed, BugSet::NONE).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+    }
+}
+
+/// The same runs with an injected bug (other than `StaleRead`, which only a
+/// linearizability checker sees) break safety on some seed: the checks
+/// above have teeth.
+#[test]
+fn random_faults_catch_injected_bugs() {
+    for bug in [
+        Bug::SkipLogCheck,
+        Bug::CommitPreviousTerm,
+        Bug::DoubleVote,
+        Bug::ForgetVote,
+    ] {
+        let caught = (0..200).any(|seed| random_run(seed, BugSet::only(bug)).is_err());
+        assert!(caught, "{bug} was never caught");
+    }
+}
+
+fn random_run(seed: u64, bugs: BugSet) -> Result<(), String> {
+    let mut cfg = RaftConfig {
+        nodes: if seed % 2 == 0 { 3 } else { 5 },
+        snapshot_every: 7,
+        max_entries_per_append: 3,
+        max_inflight_appends: 2,
+        bugs,
+        ..RaftConfig::default()
+    };
+    cfg.pre_vote = seed % 3 != 0;
+    let n = cfg.nodes as usize;
+    let mut c = Cluster::with(cfg);
+    let mut rng = SimRng::derive(seed, "raft-random-test");
+    let mut leaders: BTreeMap<Term, NodeId> = BTreeMap::new();
+    let mut applied: BTreeMap<LogIndex, (Term, u64)> = BTreeMap::new();
+    let mut seq = 0u64;
+    let check = |c: &Cluster,
+                 leaders: &mut BTreeMap<Term, NodeId>,
+                 applied: &mut BTreeMap<LogIndex, (Term, u64)>,
+                 i: usize|
+     -> Result<(), String> {
+        let Some(node) = c.nodes[i].as_ref() else {
+            return Ok(());
+        };
+        if node.raft_role() == RaftRole::Leader {
+            let l = *leaders.entry(node.current_term()).or_insert(node.id());
+            if l != node.id() {
+                return Err(format!(
+                    "two leaders in {}: {l} and {}",
+                    node.current_term(),
+                    node.id()
+                ));
+            }
+        }
+        for &(index, term, digest) in node.applied_this_step() {
+            let first = *applied.entry(index).or_insert((term, digest));
+            if first != (term, digest) {
+                return Err(format!(
+                    "n{i} applied {index} as {term}/{digest:x}, others as {first:?}"
+                ));
+            }
+        }
+        Ok(())
+    };
+    for _ in 0..3_000 {
+        let roll = rng.range_inclusive(0, 99);
+        let i = rng.index(n);
+        match roll {
+            0..=59 if !c.queue.is_empty() => {
+                let k = rng.index(c.queue.len());
+                let (from, to, msg) = c.queue.remove(k).expect("in range");
+                match rng.range_inclusive(0, 19) {
+                    0 => continue,                                   // lost
+                    1 => c.queue.push_back((from, to, msg.clone())), // duplicated
+                    _ => {}
+                }
+                if c.nodes[to.index()].is_some() {
+                    c.step(to.index(), |nd, ctx| nd.on_message(ctx, from, msg));
+                    check(&c, &mut leaders, &mut applied, to.index())?;
+                }
+            }
+            60..=79 => {
+                if let Some(node) = c.nodes[i].as_ref() {
+                    if node.raft_role() == RaftRole::Leader {
+                        seq += 1;
+                        c.request(i, seq, write(rng.range_inclusive(0, 4) as i64, seq as i64));
+                    }
+                }
+            }
+            80..=95 => {
+                c.advance_ms(rng.range_inclusive(1, 60));
+                let armed: Vec<TimerId> = c.timers[i].keys().copied().collect();
+                if !armed.is_empty() && c.nodes[i].is_some() {
+                    let id = armed[rng.index(armed.len())];
+                    c.fire(i, id);
+                    check(&c, &mut leaders, &mut applied, i)?;
+                }
+            }
+            _ => {
+                if c.nodes[i].is_some() {
+                    c.crash(i);
+                } else {
+                    c.restart(i).map_err(|e| e.to_string())?;
+                }
+            }
+        }
+    }
+    // Heal: everyone up, network reliable, time-ordered timers.
+    for i in 0..n {
+        if c.nodes[i].is_none() {
+            c.restart(i).map_err(|e| e.to_string())?;
+        }
+    }
+    c.deliver_all();
+    for _ in 0..50 {
+        if let Some(l) = (0..n).find(|&i| c.node(i).raft_role() == RaftRole::Leader) {
+            for _ in 0..10 {
+                if c.node(l).raft_role() != RaftRole::Leader {
+                    break;
+                }
+                c.advance_ms(50);
+                c.heartbeat(l);
+                for j in 0..n {
+                    check(&c, &mut leaders, &mut applied, j)?;
+                }
+            }
+            if c.node(l).raft_role() == RaftRole::Leader {
+                let commit = c.node(l).commit_index();
+                for j in 0..n {
+                    if c.node(j).commit_index() != commit {
+                        return Err(format!("n{j} did not converge to {commit}"));
+                    }
+                }
+                return Ok(());
+            }
+        }
+        let i = rng.index(n);
+        c.advance_ms(300);
+        if c.timers[i].contains_key(&TIMER_ELECTION) {
+            c.timeout(i);
+        }
+        c.deliver_all();
+    }
+    Err("no stable leader after healing".into())
+}
