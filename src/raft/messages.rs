@@ -451,6 +451,6 @@ mod tests {
         };
         assert_eq!(m.kind(), "append_entries");
         assert_eq!(m.size_bytes(), 48 + 32 + 17);
-        assert_eq!(format!("{:016x}", digest_of(&m)), "1ea1012957a81218");
+        assert_eq!(format!("{:016x}", digest_of(&m)), "aea45626dbf5808e");
     }
 }
