@@ -2,3 +2,4 @@
 //! steer it.
 
 pub mod linearizability;
+pub mod raft_safety;

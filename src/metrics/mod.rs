@@ -1,5 +1,7 @@
 //! Metrics and the run report.
 
+pub mod hist;
+pub mod raft;
 pub mod report;
 
 pub use report::{CheckFailure, Checks, Report};

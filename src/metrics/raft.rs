@@ -1,0 +1,332 @@
+//! Raft metrics gathered by observing a run: elections, leader-loss
+//! downtime, commit latency, availability, time per role.
+//!
+//! Definitions (also in the README):
+//! - A leader is **known to a majority** when it is up, leads term `t`, and
+//!   a majority of the cluster (itself included) is up, in term `t`, names it
+//!   as leader, and can exchange messages with it both ways.
+//! - **Leader-loss downtime** is each interval from the moment no leader is
+//!   known to a majority (after one was) until one is again: a crash, pause
+//!   or isolation of the leader starts it at once.
+//! - **Commit latency** is from the leader appending an entry to the leader
+//!   advancing its commit index over it.
+//! - **Availability** is the fraction of 10 ms slots `t` (up to
+//!   `end - timeout`) for which some entry appended at or after `t` commits
+//!   by `t + timeout`: a write submitted at `t` would have committed in time.
+
+use super::hist::LatencyHist;
+use crate::ids::{LogIndex, NodeId};
+use crate::process::Process;
+use crate::raft::{RaftNode, RaftRole, StateMachine};
+use crate::sim::{NodeStatus, World};
+use crate::time::{SimDuration, SimTime};
+use serde_json::{json, Value};
+use std::collections::VecDeque;
+
+const SLOT_US: u64 = 10_000;
+
+/// One election won.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Election {
+    /// The term.
+    pub term: u64,
+    /// Who won it.
+    pub winner: NodeId,
+    /// When it was first seen leading.
+    pub time: SimTime,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Follower,
+    Candidate,
+    Leader,
+    Down,
+}
+
+/// Accumulates Raft metrics over a run.
+#[derive(Debug)]
+pub struct RaftMetrics {
+    n: u32,
+    /// Elections in the order they were seen.
+    pub elections: Vec<Election>,
+    last_elected_term: Vec<u64>,
+    phase: Vec<(Phase, SimTime)>,
+    role_us: Vec<[u64; 4]>,
+    /// Highest term seen.
+    pub max_term: u64,
+    known: Option<(NodeId, u64)>,
+    /// Start of the current leader loss, if in one.
+    loss_since: Option<SimTime>,
+    ever_known: bool,
+    /// Completed leader-loss durations, µs.
+    pub downtime_us: Vec<u64>,
+    /// Times at which a leader became known to a majority.
+    pub leader_known_at: Vec<SimTime>,
+    // Commit latency at the leader.
+    leader: Option<(NodeId, u64)>,
+    pending: VecDeque<(LogIndex, SimTime)>,
+    leader_last: LogIndex,
+    leader_commit: LogIndex,
+    /// Leader append → commit latency.
+    pub commit_latency: LatencyHist,
+    /// Per 10 ms slot: earliest commit time of an entry appended in it.
+    slot_min_commit: Vec<u64>,
+}
+
+impl RaftMetrics {
+    /// Metrics for a cluster of `n` servers.
+    pub fn new(n: u32) -> Self {
+        RaftMetrics {
+            n,
+            elections: Vec::new(),
+            last_elected_term: vec![0; n as usize],
+            phase: vec![(Phase::Follower, SimTime::ZERO); n as usize],
+            role_us: vec![[0; 4]; n as usize],
+            max_term: 0,
+            known: None,
+            loss_since: None,
+            ever_known: false,
+            downtime_us: Vec::new(),
+            leader_known_at: Vec::new(),
+            leader: None,
+            pending: VecDeque::new(),
+            leader_last: LogIndex(0),
+            leader_commit: LogIndex(0),
+            commit_latency: LatencyHist::new(),
+            slot_min_commit: Vec::new(),
+        }
+    }
+
+    fn set_phase(&mut self, i: usize, p: Phase, now: SimTime) {
+        let (old, since) = self.phase[i];
+        if old != p {
+            self.role_us[i][old as usize] += now.saturating_since(since).0;
+            self.phase[i] = (p, now);
+        }
+    }
+
+    /// Look at the world after an event. `raft` extracts the Raft node
+    /// from a process (None for clients).
+    pub fn observe<P: Process, S: StateMachine>(
+        &mut self,
+        world: &World<P>,
+        touched: Option<NodeId>,
+        raft: impl Fn(&P) -> Option<&RaftNode<S>>,
+    ) {
+        let now = world.now();
+        for i in 0..self.n {
+            let id = NodeId(i);
+            let phase = match (world.status(id), world.node(id).and_then(&raft)) {
+                (NodeStatus::Up, Some(r)) => match r.raft_role() {
+                    RaftRole::Leader => Phase::Leader,
+                    RaftRole::Candidate | RaftRole::PreCandidate => Phase::Candidate,
+                    RaftRole::Follower => Phase::Follower,
+                },
+                _ => Phase::Down,
+            };
+            self.set_phase(i as usize, phase, now);
+        }
+        if let Some(id) = touched.filter(|t| t.0 < self.n) {
+            if let Some(r) = world.node(id).and_then(&raft) {
+                self.observe_node(now, r);
+            }
+        }
+        self.track_known_leader(world, &raft);
+    }
+
+    fn observe_node<S: StateMachine>(&mut self, now: SimTime, r: &RaftNode<S>) {
+        let id = r.id();
+        let term = r.current_term().0;
+        self.max_term = self.max_term.max(term);
+        if r.raft_role() != RaftRole::Leader {
+            return;
+        }
+        if self.last_elected_term[id.index()] < term && !self.elections.iter().any(|e| e.term == term) {
+            self.elections.push(Election { term, winner: id, time: now });
+        }
+        self.last_elected_term[id.index()] = term;
+        if self.leader != Some((id, term)) {
+            // A new leadership: latency tracking starts from its log end.
+            self.leader = Some((id, term));
+            self.pending.clear();
+            self.leader_last = r.commit_index().max(r.last_log_index());
+            self.leader_commit = r.commit_index();
+            let mut i = r.commit_index().0 + 1;
+            while i <= r.last_log_index().0 {
+                self.pending.push_back((LogIndex(i), now));
+                i += 1;
+            }
+            self.leader_last = r.last_log_index();
+        }
+        let mut i = self.leader_last.0 + 1;
+        while i <= r.last_log_index().0 {
+            self.pending.push_back((LogIndex(i), now));
+            i += 1;
+        }
+        self.leader_last = self.leader_last.max(r.last_log_index());
+        if r.commit_index() > self.leader_commit {
+            self.leader_commit = r.commit_index();
+            while let Some(&(idx, appended)) = self.pending.front() {
+                if idx > r.commit_index() {
+                    break;
+                }
+                self.pending.pop_front();
+                self.commit_latency.record_us(now.saturating_since(appended).0);
+                let slot = (appended.0 / SLOT_US) as usize;
+                if self.slot_min_commit.len() <= slot {
+                    self.slot_min_commit.resize(slot + 1, u64::MAX);
+                }
+                self.slot_min_commit[slot] = self.slot_min_commit[slot].min(now.0);
+            }
+        }
+    }
+
+    fn track_known_leader<P: Process, S: StateMachine>(
+        &mut self,
+        world: &World<P>,
+        raft: &impl Fn(&P) -> Option<&RaftNode<S>>,
+    ) {
+        let now = world.now();
+        let known = known_leader(world, self.n, raft);
+        match (self.known, known) {
+            (Some(_), None) => {
+                if self.loss_since.is_none() {
+                    self.loss_since = Some(now);
+                }
+            }
+            (None, Some(_)) => {
+                self.leader_known_at.push(now);
+                if let Some(since) = self.loss_since.take() {
+                    self.downtime_us.push(now.saturating_since(since).0);
+                }
+                self.ever_known = true;
+            }
+            _ => {}
+        }
+        self.known = known;
+    }
+
+    /// True if a leader is known to a majority right now.
+    pub fn leader_known(&self) -> bool {
+        self.known.is_some()
+    }
+
+    /// Close open intervals at the end of the run.
+    pub fn finish(&mut self, end: SimTime) {
+        for i in 0..self.n as usize {
+            let (p, since) = self.phase[i];
+            self.role_us[i][p as usize] += end.saturating_since(since).0;
+            self.phase[i] = (p, end);
+        }
+    }
+
+    /// Fraction of slots in which a write would have committed within
+    /// `timeout`; `None` when the run is shorter than the timeout.
+    pub fn availability(&self, end: SimTime, timeout: SimDuration) -> Option<f64> {
+        let last_slot = end.0.checked_sub(timeout.0)? / SLOT_US;
+        if last_slot == 0 {
+            return None;
+        }
+        let mut best = u64::MAX;
+        let mut suffix = vec![u64::MAX; last_slot as usize + 1];
+        let upto = self.slot_min_commit.len().max(last_slot as usize + 1);
+        for s in (0..upto).rev() {
+            best = best.min(self.slot_min_commit.get(s).copied().unwrap_or(u64::MAX));
+            if s <= last_slot as usize {
+                suffix[s] = best;
+            }
+        }
+        let ok = (0..last_slot as usize)
+            .filter(|&s| suffix[s] <= s as u64 * SLOT_US + timeout.0)
+            .count();
+        Some(ok as f64 / last_slot as f64)
+    }
+
+    /// Downtime summary `{"count", "mean", "p50", "p90", "p99", "max", "samples"}` in ms.
+    pub fn downtime_json(&self) -> Value {
+        let mut v: Vec<f64> = self.downtime_us.iter().map(|&u| u as f64 / 1000.0).collect();
+        let samples = v.clone();
+        v.sort_by(f64::total_cmp);
+        let q = |p: f64| -> f64 {
+            if v.is_empty() {
+                0.0
+            } else {
+                v[((p * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1]
+            }
+        };
+        json!({
+            "count": v.len(),
+            "mean": if v.is_empty() { 0.0 } else { v.iter().sum::<f64>() / v.len() as f64 },
+            "p50": q(0.5),
+            "p90": q(0.9),
+            "p99": q(0.99),
+            "max": v.last().copied().unwrap_or(0.0),
+            "samples": samples,
+        })
+    }
+
+    /// Time per role per node, ms.
+    pub fn role_time_json(&self) -> Value {
+        let per: Vec<Value> = self
+            .role_us
+            .iter()
+            .map(|r| {
+                json!({
+                    "follower": r[Phase::Follower as usize] as f64 / 1000.0,
+                    "candidate": r[Phase::Candidate as usize] as f64 / 1000.0,
+                    "leader": r[Phase::Leader as usize] as f64 / 1000.0,
+                    "down": r[Phase::Down as usize] as f64 / 1000.0,
+                })
+            })
+            .collect();
+        Value::Array(per)
+    }
+
+    /// Elections as report JSON.
+    pub fn elections_json(&self) -> Value {
+        Value::Array(
+            self.elections
+                .iter()
+                .map(|e| json!({"term": e.term, "winner": e.winner.0, "time_ms": e.time.as_millis_f64()}))
+                .collect(),
+        )
+    }
+}
+
+/// The leader known to a majority right now, if any (see module docs).
+pub fn known_leader<P: Process, S: StateMachine>(
+    world: &World<P>,
+    n: u32,
+    raft: &impl Fn(&P) -> Option<&RaftNode<S>>,
+) -> Option<(NodeId, u64)> {
+    let up = |id: NodeId| -> Option<&RaftNode<S>> {
+        (world.status(id) == NodeStatus::Up)
+            .then(|| world.node(id).and_then(raft))
+            .flatten()
+    };
+    for l in (0..n).map(NodeId) {
+        let Some(lr) = up(l) else { continue };
+        if lr.raft_role() != RaftRole::Leader {
+            continue;
+        }
+        let term = lr.current_term();
+        let net = world.network();
+        let mut count = 1;
+        for f in (0..n).map(NodeId).filter(|&f| f != l) {
+            if let Some(fr) = up(f) {
+                if fr.current_term() == term
+                    && fr.leader_hint() == Some(l)
+                    && net.connected(l, f)
+                    && net.connected(f, l)
+                {
+                    count += 1;
+                }
+            }
+        }
+        if count * 2 > n as usize {
+            return Some((l, term.0));
+        }
+    }
+    None
+}
