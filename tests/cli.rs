@@ -221,3 +221,46 @@ fn scenarios_marks_invalid_files() {
     assert!(lines[0].contains("a.json") && lines[0].contains("a leader crash"));
     assert!(lines[1].contains("b.json") && lines[1].contains("agentsim validate"));
 }
+
+/// Every complete scenario shown in `docs/scenario-format.md` is valid, and
+/// the annotated heartbeat example runs with its expectation met.
+#[test]
+fn documented_examples_are_valid() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let doc = std::fs::read_to_string(root.join("docs/scenario-format.md")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut full = Vec::new();
+    for (i, block) in doc.split("```json\n").skip(1).enumerate() {
+        let body = block.split("```").next().unwrap();
+        if body.contains("\"name\"") {
+            let path = dir.path().join(format!("example{i}.json"));
+            std::fs::write(&path, body).unwrap();
+            full.push(path);
+        }
+    }
+    assert!(full.len() >= 2, "the doc shows full examples");
+    let mut args = vec!["validate"];
+    args.extend(full.iter().map(|p| p.to_str().unwrap()));
+    ok(&agentsim(&args, dir.path()));
+
+    let heartbeat = full
+        .iter()
+        .find(|p| {
+            std::fs::read_to_string(p)
+                .unwrap()
+                .contains("\"heartbeat\"")
+        })
+        .expect("a heartbeat example");
+    let out = dir.path().join("out");
+    ok(&agentsim(
+        &[
+            "run",
+            heartbeat.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        dir.path(),
+    ));
+    let report = read_json(&out.join("report.json"));
+    assert_eq!(report["checks"]["ran"][0], "expect.min_delivery_ratio");
+}
