@@ -83,7 +83,7 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.inner();
-        let position = (inner.line() > 0).then(|| (inner.line(), inner.column()));
+        let position = (inner.line() > 0).then(|| (inner.line(), inner.column().max(1)));
         // serde_json appends " at line L column C"; we print it ourselves.
         let mut message = inner.to_string();
         if let Some(cut) = message.rfind(" at line ") {

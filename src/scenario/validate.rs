@@ -356,6 +356,8 @@ fn fault(p: &mut Problems, base: &str, f: &FaultSpec, nodes: u32, duration: f64)
 }
 
 fn groups(p: &mut Problems, path: &str, groups: &[Vec<u32>], nodes: u32) {
+    // Over the limit `cluster.nodes` is already reported; sizing `seen` by it could abort.
+    let nodes = nodes.min(1000);
     if groups.len() < 2 {
         p.add(path, "a partition needs at least two groups");
     }

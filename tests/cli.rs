@@ -1,0 +1,266 @@
+//! The happy path of the `agentsim` binary, read like a session at the
+//! terminal: run the quickstart scenario, look at what it wrote, replay it,
+//! tamper with it, list the shipped scenarios.
+
+use serde_json::Value;
+use std::path::Path;
+use std::process::{Command, Output};
+
+const QUICKSTART: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/quickstart.json");
+
+fn agentsim(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_agentsim"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("run agentsim")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Assert exit 0 and return stdout.
+fn ok(o: &Output) -> String {
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "stdout:\n{}\nstderr:\n{}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+    text(&o.stdout)
+}
+
+fn read_json(path: &Path) -> Value {
+    let s = std::fs::read_to_string(path).expect("read report");
+    serde_json::from_str(&s).expect("report is JSON")
+}
+
+/// Run quickstart into `dir/<sub>` with extra args; return the report.
+fn run_quickstart(dir: &Path, sub: &str, extra: &[&str]) -> (Output, Value) {
+    let out = dir.join(sub);
+    let mut args = vec!["run", QUICKSTART, "--out", out.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let o = agentsim(&args, dir);
+    ok(&o);
+    let report = read_json(&out.join("report.json"));
+    (o, report)
+}
+
+/// `agentsim run` exits 0, writes report.json with every top-level section,
+/// and the summary points at the report and the replay command.
+#[test]
+fn run_writes_report_with_all_sections() {
+    let dir = tempfile::tempdir().unwrap();
+    let (o, report) = run_quickstart(dir.path(), "q", &[]);
+    for key in [
+        "seed",
+        "scenario",
+        "trace_hash",
+        "events",
+        "sim_time_ms",
+        "wall_ms",
+        "network",
+        "faults",
+        "checks",
+    ] {
+        assert!(report.get(key).is_some(), "report lacks `{key}`");
+    }
+    assert_eq!(report["seed"], 1, "the scenario's own seed");
+    assert_eq!(report["scenario"]["name"], "quickstart");
+    assert_eq!(report["sim_time_ms"].as_f64(), Some(20000.0));
+    assert!(report["events"].as_u64().unwrap() > 0);
+    let hash = report["trace_hash"].as_str().unwrap();
+    assert_eq!(hash.len(), 64, "hex BLAKE3: {hash}");
+    assert!(hash.bytes().all(|b| b.is_ascii_hexdigit()));
+    assert_eq!(report["checks"]["ok"], true);
+    assert!(report["faults"].as_array().is_some_and(|f| !f.is_empty()));
+
+    let stdout = text(&o.stdout);
+    assert!(
+        stdout.contains("agentsim run: quickstart (seed 1)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains(hash), "summary shows the hash: {stdout}");
+    assert!(stdout.contains("agentsim replay"), "{stdout}");
+    // Only report.json: no temp files beside it.
+    let names: Vec<_> = std::fs::read_dir(dir.path().join("q"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["report.json"]);
+}
+
+/// `--json` prints the report itself on stdout, and it matches the file
+/// (same trace hash: the run is deterministic).
+#[test]
+fn json_flag_prints_parseable_report_with_same_hash() {
+    let dir = tempfile::tempdir().unwrap();
+    let (o, report) = run_quickstart(dir.path(), "j", &["--json"]);
+    let printed: Value = serde_json::from_slice(&o.stdout).expect("stdout is one JSON value");
+    assert_eq!(printed["trace_hash"], report["trace_hash"]);
+    assert_eq!(printed["events"], report["events"]);
+
+    let (_, again) = run_quickstart(dir.path(), "j2", &[]);
+    assert_eq!(
+        again["trace_hash"], report["trace_hash"],
+        "same seed, same hash"
+    );
+}
+
+/// `--seed` overrides the scenario's seed: the report records it and the
+/// trace hash changes.
+#[test]
+fn seed_flag_changes_trace_hash() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, base) = run_quickstart(dir.path(), "s1", &[]);
+    let (_, seven) = run_quickstart(dir.path(), "s7", &["--seed", "7"]);
+    assert_eq!(seven["seed"], 7);
+    assert_eq!(seven["scenario"]["seed"], 7, "the embedded scenario too");
+    assert_ne!(seven["trace_hash"], base["trace_hash"]);
+}
+
+/// `--trace FILE` writes one JSON object per line, in non-decreasing
+/// virtual time: a line per event the report counts (and per node start).
+#[test]
+fn trace_flag_writes_json_lines_in_time_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("trace.jsonl");
+    let (_, report) = run_quickstart(dir.path(), "t", &["--trace", trace.to_str().unwrap()]);
+    let body = std::fs::read_to_string(&trace).expect("trace written");
+    let mut last = 0u64;
+    let mut lines = 0u64;
+    for (i, line) in body.lines().enumerate() {
+        let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("line {i}: {e}"));
+        assert!(v.is_object(), "line {i} is an object");
+        assert!(v["kind"].is_string(), "line {i} has a kind: {line}");
+        let t = v["time_us"].as_u64().expect("time_us");
+        assert!(t >= last, "line {i}: time went back from {last} to {t}");
+        last = t;
+        lines += 1;
+    }
+    assert!(lines > 0);
+    // One line per dispatched event, plus the `start` line a restart
+    // produces inside its fault event.
+    let restarts = report["faults"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["kind"] == "restart" && f.get("skipped").is_none())
+        .count() as u64;
+    assert!(restarts > 0, "quickstart restarts node 1");
+    assert_eq!(Some(lines - restarts), report["events"].as_u64());
+    assert!(last <= 20_000_000, "no event after the end of the run");
+}
+
+/// `agentsim replay` re-runs a report and confirms the hash (exit 0);
+/// a report whose hash was edited makes replay exit 1 saying DIVERGED.
+#[test]
+fn replay_confirms_hash_and_detects_divergence() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, mut report) = run_quickstart(dir.path(), "r", &["--seed", "3"]);
+    let path = dir.path().join("r/report.json");
+
+    let o = agentsim(&["replay", path.to_str().unwrap()], dir.path());
+    ok(&o);
+    let err = text(&o.stderr);
+    assert!(err.contains("replay ok: trace hash matches"), "{err}");
+    assert!(err.contains(report["trace_hash"].as_str().unwrap()));
+
+    let o = agentsim(&["replay", "--json", path.to_str().unwrap()], dir.path());
+    let replayed: Value = serde_json::from_slice(&o.stdout).expect("--json prints JSON");
+    assert_eq!(replayed["seed"], 3, "replay uses the recorded seed");
+    assert_eq!(replayed["trace_hash"], report["trace_hash"]);
+
+    report["trace_hash"] = Value::from("0".repeat(64));
+    let tampered = dir.path().join("tampered.json");
+    std::fs::write(&tampered, serde_json::to_string_pretty(&report).unwrap()).unwrap();
+    let o = agentsim(&["replay", tampered.to_str().unwrap()], dir.path());
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    let err = text(&o.stderr);
+    assert!(err.contains("DIVERGED"), "{err}");
+    assert!(
+        err.contains(&"0".repeat(64)),
+        "names the recorded hash: {err}"
+    );
+}
+
+/// `agentsim scenarios` lists the shipped scenarios with their descriptions.
+#[test]
+fn scenarios_lists_quickstart_with_description() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let stdout = ok(&agentsim(&["scenarios"], root));
+    let line = stdout
+        .lines()
+        .find(|l| l.contains("quickstart.json"))
+        .unwrap_or_else(|| panic!("quickstart not listed:\n{stdout}"));
+    assert!(
+        line.contains("5 nodes, a leader crash, a partition that heals"),
+        "{line}"
+    );
+    assert!(
+        !stdout.contains("(invalid"),
+        "every shipped scenario is valid:\n{stdout}"
+    );
+}
+
+/// `agentsim scenarios --dir` lists another folder, and marks invalid files
+/// instead of failing.
+#[test]
+fn scenarios_marks_invalid_files() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(QUICKSTART, dir.path().join("a.json")).unwrap();
+    std::fs::write(dir.path().join("b.json"), "{").unwrap();
+    let stdout = ok(&agentsim(
+        &["scenarios", "--dir", dir.path().to_str().unwrap()],
+        dir.path(),
+    ));
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    assert!(lines[0].contains("a.json") && lines[0].contains("a leader crash"));
+    assert!(lines[1].contains("b.json") && lines[1].contains("agentsim validate"));
+}
+
+/// Every complete scenario shown in `docs/scenario-format.md` is valid, and
+/// the annotated heartbeat example runs with its expectation met.
+#[test]
+fn documented_examples_are_valid() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let doc = std::fs::read_to_string(root.join("docs/scenario-format.md")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut full = Vec::new();
+    for (i, block) in doc.split("```json\n").skip(1).enumerate() {
+        let body = block.split("```").next().unwrap();
+        if body.contains("\"name\"") {
+            let path = dir.path().join(format!("example{i}.json"));
+            std::fs::write(&path, body).unwrap();
+            full.push(path);
+        }
+    }
+    assert!(full.len() >= 2, "the doc shows full examples");
+    let mut args = vec!["validate"];
+    args.extend(full.iter().map(|p| p.to_str().unwrap()));
+    ok(&agentsim(&args, dir.path()));
+
+    let heartbeat = full
+        .iter()
+        .find(|p| {
+            std::fs::read_to_string(p)
+                .unwrap()
+                .contains("\"heartbeat\"")
+        })
+        .expect("a heartbeat example");
+    let out = dir.path().join("out");
+    ok(&agentsim(
+        &[
+            "run",
+            heartbeat.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        dir.path(),
+    ));
+    let report = read_json(&out.join("report.json"));
+    assert_eq!(report["checks"]["ran"][0], "expect.min_delivery_ratio");
+}
