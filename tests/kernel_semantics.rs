@@ -273,3 +273,41 @@ fn unresolvable_dynamic_target_is_skipped_and_logged() {
     assert_eq!(f.skipped.as_deref(), Some("no leader"));
     assert!((0..3).all(|i| w.status(NodeId(i)) == NodeStatus::Up));
 }
+
+/// A timed fault's undo removes only its own fault: a partition that ends
+/// does not lift a newer partition, and a link cut that ends does not
+/// restore a link re-cut since.
+#[test]
+fn undo_removes_only_its_own_fault() {
+    let p1 = FaultAction::Partition {
+        groups: vec![vec![NodeId(0)], vec![NodeId(1), NodeId(2)]],
+        duration: Some(SimDuration::from_millis(50)),
+    };
+    let p2 = FaultAction::Partition {
+        groups: vec![vec![NodeId(0), NodeId(1)], vec![NodeId(2)]],
+        duration: None,
+    };
+    let mut w = world(3, 100, vec![at(10, p1), at(20, p2)], Dist::ZERO);
+    w.run(&mut ());
+    // p1's undo at 60 ms must not heal p2: 2 stays cut off from 0 and 1.
+    assert!(!w.network().connected(NodeId(0), NodeId(2)));
+    assert!(w.network().connected(NodeId(0), NodeId(1)));
+
+    let cut = |dur: Option<u64>| FaultAction::Link {
+        from: Target::Node(NodeId(0)),
+        to: Target::Node(NodeId(1)),
+        both_ways: true,
+        drop: 1.0,
+        extra_latency: SimDuration::ZERO,
+        duration: dur.map(SimDuration::from_millis),
+    };
+    let mut w = world(
+        2,
+        100,
+        vec![at(10, cut(Some(50))), at(20, cut(None))],
+        Dist::ZERO,
+    );
+    w.run(&mut ());
+    assert!(!w.network().connected(NodeId(0), NodeId(1)));
+    assert!(!w.network().connected(NodeId(1), NodeId(0)));
+}

@@ -161,14 +161,20 @@ impl RaftSafety {
                     self.violate(
                         "leader_append_only",
                         now,
-                        format!("leader {id} of term {} shrank its log from index {} to {}", term.0, prev_last.0, last.0),
+                        format!(
+                            "leader {id} of term {} shrank its log from index {} to {}",
+                            term.0, prev_last.0, last.0
+                        ),
                     );
                 } else if let (Some(before), Some(e)) = (prev_digest, n.entry(prev_last)) {
                     if e.digest() != before {
                         self.violate(
                             "leader_append_only",
                             now,
-                            format!("leader {id} of term {} overwrote its entry at index {}", term.0, prev_last.0),
+                            format!(
+                                "leader {id} of term {} overwrote its entry at index {}",
+                                term.0, prev_last.0
+                            ),
                         );
                     }
                 }
@@ -255,7 +261,15 @@ impl RaftSafety {
         self.nodes[id.index()] = view;
     }
 
-    fn decide(&mut self, now: SimTime, property: &'static str, node: NodeId, idx: LogIndex, term: Term, digest: u64) {
+    fn decide(
+        &mut self,
+        now: SimTime,
+        property: &'static str,
+        node: NodeId,
+        idx: LogIndex,
+        term: Term,
+        digest: u64,
+    ) {
         match self.decided.get(&idx) {
             None => {
                 self.decided.insert(
@@ -304,7 +318,12 @@ impl RaftSafety {
     /// Forget facts below every node's snapshot: nothing can contradict
     /// them any more without first contradicting a snapshot-covered entry.
     fn prune(&mut self) {
-        let floor = self.nodes.iter().map(|v| v.snapshot).min().unwrap_or_default();
+        let floor = self
+            .nodes
+            .iter()
+            .map(|v| v.snapshot)
+            .min()
+            .unwrap_or_default();
         if floor.0 == 0 {
             return;
         }

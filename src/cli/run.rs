@@ -86,10 +86,10 @@ pub fn run(a: RunArgs) -> Result<u8, UsageError> {
         trace: None,
     };
     let scenario = runner::effective(&base, &opts);
-    let scenario = Scenario::from_spec(scenario.spec).map_err(|e| {
+    let file = a.scenario.display().to_string();
+    let scenario = Scenario::from_spec_in(&file, scenario.spec).map_err(|e| {
         UsageError(format!(
-            "{}: after applying command-line overrides:\n{e}",
-            a.scenario.display()
+            "{file}: invalid after applying command-line overrides:\n{e}"
         ))
     })?;
 

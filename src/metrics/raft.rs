@@ -61,8 +61,9 @@ pub struct RaftMetrics {
     ever_known: bool,
     /// Completed leader-loss durations, µs.
     pub downtime_us: Vec<u64>,
-    /// Times at which a leader became known to a majority.
-    pub leader_known_at: Vec<SimTime>,
+    /// Times at which a leader became known to a majority (true) or
+    /// stopped being known (false), in order.
+    pub known_changes: Vec<(SimTime, bool)>,
     // Commit latency at the leader.
     leader: Option<(NodeId, u64)>,
     pending: VecDeque<(LogIndex, SimTime)>,
@@ -88,7 +89,7 @@ impl RaftMetrics {
             loss_since: None,
             ever_known: false,
             downtime_us: Vec::new(),
-            leader_known_at: Vec::new(),
+            known_changes: Vec::new(),
             leader: None,
             pending: VecDeque::new(),
             leader_last: LogIndex(0),
@@ -142,8 +143,14 @@ impl RaftMetrics {
         if r.raft_role() != RaftRole::Leader {
             return;
         }
-        if self.last_elected_term[id.index()] < term && !self.elections.iter().any(|e| e.term == term) {
-            self.elections.push(Election { term, winner: id, time: now });
+        if self.last_elected_term[id.index()] < term
+            && !self.elections.iter().any(|e| e.term == term)
+        {
+            self.elections.push(Election {
+                term,
+                winner: id,
+                time: now,
+            });
         }
         self.last_elected_term[id.index()] = term;
         if self.leader != Some((id, term)) {
@@ -172,7 +179,8 @@ impl RaftMetrics {
                     break;
                 }
                 self.pending.pop_front();
-                self.commit_latency.record_us(now.saturating_since(appended).0);
+                self.commit_latency
+                    .record_us(now.saturating_since(appended).0);
                 let slot = (appended.0 / SLOT_US) as usize;
                 if self.slot_min_commit.len() <= slot {
                     self.slot_min_commit.resize(slot + 1, u64::MAX);
@@ -191,12 +199,13 @@ impl RaftMetrics {
         let known = known_leader(world, self.n, raft);
         match (self.known, known) {
             (Some(_), None) => {
+                self.known_changes.push((now, false));
                 if self.loss_since.is_none() {
                     self.loss_since = Some(now);
                 }
             }
             (None, Some(_)) => {
-                self.leader_known_at.push(now);
+                self.known_changes.push((now, true));
                 if let Some(since) = self.loss_since.take() {
                     self.downtime_us.push(now.saturating_since(since).0);
                 }
@@ -210,6 +219,24 @@ impl RaftMetrics {
     /// True if a leader is known to a majority right now.
     pub fn leader_known(&self) -> bool {
         self.known.is_some()
+    }
+
+    /// The first time at or after `t` when a leader was known to a
+    /// majority (`t` itself if one was known then).
+    pub fn leader_known_from(&self, t: SimTime) -> Option<SimTime> {
+        let known_at_t = self
+            .known_changes
+            .iter()
+            .take_while(|(at, _)| *at <= t)
+            .last()
+            .is_some_and(|(_, k)| *k);
+        if known_at_t {
+            return Some(t);
+        }
+        self.known_changes
+            .iter()
+            .find(|(at, k)| *at > t && *k)
+            .map(|(at, _)| *at)
     }
 
     /// Close open intervals at the end of the run.
@@ -245,7 +272,11 @@ impl RaftMetrics {
 
     /// Downtime summary `{"count", "mean", "p50", "p90", "p99", "max", "samples"}` in ms.
     pub fn downtime_json(&self) -> Value {
-        let mut v: Vec<f64> = self.downtime_us.iter().map(|&u| u as f64 / 1000.0).collect();
+        let mut v: Vec<f64> = self
+            .downtime_us
+            .iter()
+            .map(|&u| u as f64 / 1000.0)
+            .collect();
         let samples = v.clone();
         v.sort_by(f64::total_cmp);
         let q = |p: f64| -> f64 {

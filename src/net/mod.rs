@@ -146,6 +146,9 @@ pub enum Route {
 }
 
 const UNGROUPED: u32 = u32::MAX;
+/// Above this many addresses the FIFO table is a map (a dense table would
+/// be addresses² entries).
+const DENSE_FIFO_MAX: usize = 256;
 
 /// The network state of one run.
 #[derive(Debug)]
@@ -154,11 +157,16 @@ pub struct Network {
     addresses: usize,
     /// Partition group of each address (`UNGROUPED` reaches everyone).
     group: Vec<u32>,
-    /// Active link faults by directed link.
-    faults: BTreeMap<(u32, u32), LinkFault>,
-    /// Last scheduled delivery per directed link, for FIFO (empty when
-    /// `reorder` is true).
+    /// Active link faults by directed link, with the generation of the
+    /// fault that installed them (so an undo removes only its own fault).
+    faults: BTreeMap<(u32, u32), (LinkFault, u64)>,
+    /// Generation of the active partition (0 = none).
+    partition_gen: u64,
+    next_gen: u64,
+    /// Last scheduled delivery per directed link, for FIFO: a dense table
+    /// for small worlds, a map for large ones (empty when `reorder`).
     last_delivery: Vec<SimTime>,
+    last_delivery_sparse: BTreeMap<(u32, u32), SimTime>,
     /// Counters for the report.
     pub counters: NetCounters,
 }
@@ -166,7 +174,7 @@ pub struct Network {
 impl Network {
     /// A healed network over `addresses` nodes.
     pub fn new(cfg: NetConfig, addresses: usize) -> Self {
-        let fifo = if cfg.reorder {
+        let fifo = if cfg.reorder || addresses > DENSE_FIFO_MAX {
             Vec::new()
         } else {
             vec![SimTime::ZERO; addresses * addresses]
@@ -176,7 +184,10 @@ impl Network {
             addresses,
             group: vec![UNGROUPED; addresses],
             faults: BTreeMap::new(),
+            partition_gen: 0,
+            next_gen: 1,
             last_delivery: fifo,
+            last_delivery_sparse: BTreeMap::new(),
             counters: NetCounters::default(),
         }
     }
@@ -186,44 +197,86 @@ impl Network {
         &self.cfg
     }
 
+    fn gen(&mut self) -> u64 {
+        self.next_gen += 1;
+        self.next_gen
+    }
+
     /// Split nodes into groups; nodes in different groups cannot talk. Nodes
-    /// not listed keep reaching everyone.
-    pub fn partition(&mut self, groups: &[Vec<NodeId>]) {
+    /// not listed keep reaching everyone. Returns the partition's generation.
+    pub fn partition(&mut self, groups: &[Vec<NodeId>]) -> u64 {
         self.group.fill(UNGROUPED);
         for (g, members) in groups.iter().enumerate() {
             for n in members {
                 self.group[n.index()] = g as u32;
             }
         }
+        self.partition_gen = self.gen();
+        self.partition_gen
     }
 
-    /// Cut or degrade the directed link `from → to`.
-    pub fn set_link_fault(&mut self, from: NodeId, to: NodeId, fault: LinkFault) {
-        self.faults.insert((from.0, to.0), fault);
+    /// End partition `gen`, unless a later partition or a heal replaced it.
+    pub fn end_partition(&mut self, gen: u64) {
+        if self.partition_gen == gen {
+            self.group.fill(UNGROUPED);
+            self.partition_gen = 0;
+        }
     }
 
-    /// Remove a link fault.
-    pub fn clear_link_fault(&mut self, from: NodeId, to: NodeId) {
-        self.faults.remove(&(from.0, to.0));
+    /// Cut or degrade the directed link `from → to`; returns the fault's
+    /// generation.
+    pub fn set_link_fault(&mut self, from: NodeId, to: NodeId, fault: LinkFault) -> u64 {
+        let gen = self.gen();
+        self.faults.insert((from.0, to.0), (fault, gen));
+        gen
     }
 
-    /// Cut every link between `node` and every other node, both ways.
-    pub fn isolate(&mut self, node: NodeId, cluster: u32) {
+    /// Like [`Network::set_link_fault`], joining an existing generation
+    /// (the reverse direction of a two-way cut).
+    pub fn set_link_fault_in(&mut self, from: NodeId, to: NodeId, fault: LinkFault, gen: u64) {
+        self.faults.insert((from.0, to.0), (fault, gen));
+    }
+
+    /// Remove the fault on `from → to` if it is still the one from `gen`.
+    pub fn end_link_fault(&mut self, from: NodeId, to: NodeId, gen: u64) {
+        if self
+            .faults
+            .get(&(from.0, to.0))
+            .is_some_and(|(_, g)| *g == gen)
+        {
+            self.faults.remove(&(from.0, to.0));
+        }
+    }
+
+    /// Cut every link between `node` and every other cluster node, both
+    /// ways; returns the generation shared by those cuts.
+    pub fn isolate(&mut self, node: NodeId, cluster: u32) -> u64 {
         let cut = LinkFault {
             drop: 1.0,
             extra_latency: SimDuration::ZERO,
         };
+        let gen = self.gen();
         for other in 0..cluster {
             if other != node.0 {
-                self.faults.insert((node.0, other), cut);
-                self.faults.insert((other, node.0), cut);
+                self.faults.insert((node.0, other), (cut, gen));
+                self.faults.insert((other, node.0), (cut, gen));
             }
+        }
+        gen
+    }
+
+    /// Undo isolation `gen` of `node` (links re-cut since then stay cut).
+    pub fn end_isolation(&mut self, node: NodeId, cluster: u32, gen: u64) {
+        for other in (0..cluster).filter(|&o| o != node.0).map(NodeId) {
+            self.end_link_fault(node, other, gen);
+            self.end_link_fault(other, node, gen);
         }
     }
 
     /// Remove every partition and link fault.
     pub fn heal(&mut self) {
         self.group.fill(UNGROUPED);
+        self.partition_gen = 0;
         self.faults.clear();
     }
 
@@ -233,7 +286,7 @@ impl Network {
         if gf != UNGROUPED && gt != UNGROUPED && gf != gt {
             return false;
         }
-        !matches!(self.faults.get(&(from.0, to.0)), Some(f) if f.drop >= 1.0)
+        !matches!(self.faults.get(&(from.0, to.0)), Some((f, _)) if f.drop >= 1.0)
     }
 
     /// Decide the fate of one message sent at `now`.
@@ -256,7 +309,7 @@ impl Network {
         }
         let mut extra = SimDuration::ZERO;
         if !self.faults.is_empty() {
-            if let Some(f) = self.faults.get(&(from.0, to.0)) {
+            if let Some((f, _)) = self.faults.get(&(from.0, to.0)) {
                 if rng.chance(f.drop) {
                     self.counters.record_drop(DropCause::LinkFault);
                     return Route::Dropped(DropCause::LinkFault);
@@ -283,13 +336,17 @@ impl Network {
         } else {
             None
         };
-        let (at, dup) = if self.last_delivery.is_empty() {
+        let (at, dup) = if self.cfg.reorder {
             (at, dup)
         } else {
             // FIFO: never deliver before the previous message on this link;
             // equal times keep send order because the queue breaks ties by
             // insertion sequence.
-            let slot = &mut self.last_delivery[from.index() * self.addresses + to.index()];
+            let slot = if self.last_delivery.is_empty() {
+                self.last_delivery_sparse.entry((from.0, to.0)).or_default()
+            } else {
+                &mut self.last_delivery[from.index() * self.addresses + to.index()]
+            };
             let at = at.max(*slot);
             *slot = at;
             let dup = dup.map(|d| {

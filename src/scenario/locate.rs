@@ -59,7 +59,8 @@ pub fn locate(text: &str, path: &str) -> Option<(usize, usize)> {
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    // Bytes, like serde_json's columns, so both kinds of error agree.
+    let col = before.rsplit('\n').next().map_or(0, str::len) + 1;
     (line, col)
 }
 

@@ -81,7 +81,9 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(
 ) -> Result<T, InputErrors> {
     let mut de = serde_json::Deserializer::from_str(text);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        // serde_path_to_error marks an unknown position with `?`.
         let path = e.path().to_string();
+        let path = path.trim_end_matches('?').trim_end_matches('.').to_string();
         let inner = e.inner();
         let position = (inner.line() > 0).then(|| (inner.line(), inner.column().max(1)));
         // serde_json appends " at line L column C"; we print it ourselves.
@@ -133,6 +135,12 @@ impl Scenario {
     /// Validate a spec built in code (errors carry no positions).
     pub fn from_spec(spec: ScenarioSpec) -> Result<Scenario, InputErrors> {
         Scenario::from_spec_located("<scenario>", spec, None)
+    }
+
+    /// Validate a spec that came from `file` and was changed since
+    /// (command-line overrides): errors name the file, without positions.
+    pub fn from_spec_in(file: &str, spec: ScenarioSpec) -> Result<Scenario, InputErrors> {
+        Scenario::from_spec_located(file, spec, None)
     }
 
     fn from_spec_located(

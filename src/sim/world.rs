@@ -154,12 +154,13 @@ enum Undo {
     Restart(NodeId),
     Resume(NodeId),
     ClockReset(NodeId),
-    HealPartition,
-    Unisolate(NodeId),
+    EndPartition(u64),
+    Unisolate(NodeId, u64),
     Unlink {
         from: NodeId,
         to: NodeId,
         both_ways: bool,
+        gen: u64,
     },
 }
 
@@ -858,21 +859,21 @@ impl<P: Process> World<P> {
                     }
                 }
                 FaultAction::Partition { groups, duration } => {
-                    self.net.partition(groups);
+                    let gen = self.net.partition(groups);
                     rec.groups = groups.clone();
                     if let Some(d) = duration {
                         self.queue
-                            .push(self.now + *d, Event::Undo(Undo::HealPartition, "undo"));
+                            .push(self.now + *d, Event::Undo(Undo::EndPartition(gen), "undo"));
                     }
                 }
                 FaultAction::Isolate { node, duration } => {
                     let nodes = self.resolve(*node, None)?;
                     rec.nodes = nodes.clone();
                     for n in nodes {
-                        self.net.isolate(n, self.cfg.cluster);
+                        let gen = self.net.isolate(n, self.cfg.cluster);
                         if let Some(d) = duration {
                             self.queue
-                                .push(self.now + *d, Event::Undo(Undo::Unisolate(n), "undo"));
+                                .push(self.now + *d, Event::Undo(Undo::Unisolate(n, gen), "undo"));
                         }
                     }
                 }
@@ -893,7 +894,7 @@ impl<P: Process> World<P> {
                     rec.drop = Some(*drop);
                     rec.extra_latency = Some(*extra_latency);
                     rec.both_ways = *both_ways;
-                    self.cut(from, to, *both_ways, *drop, *extra_latency);
+                    let gen = self.cut(from, to, *both_ways, *drop, *extra_latency);
                     if let Some(d) = duration {
                         self.queue.push(
                             self.now + *d,
@@ -902,6 +903,7 @@ impl<P: Process> World<P> {
                                     from,
                                     to,
                                     both_ways: *both_ways,
+                                    gen,
                                 },
                                 "undo",
                             ),
@@ -925,15 +927,16 @@ impl<P: Process> World<P> {
         both_ways: bool,
         drop: f64,
         extra_latency: SimDuration,
-    ) {
+    ) -> u64 {
         let f = LinkFault {
             drop,
             extra_latency,
         };
-        self.net.set_link_fault(from, to, f);
+        let gen = self.net.set_link_fault(from, to, f);
         if both_ways {
-            self.net.set_link_fault(to, from, f);
+            self.net.set_link_fault_in(to, from, f, gen);
         }
+        gen
     }
 
     fn crash(&mut self, n: NodeId) {
@@ -1005,31 +1008,27 @@ impl<P: Process> World<P> {
                     .clock
                     .set_rate(self.now, Clock::TRUE_RATE);
             }
-            Undo::HealPartition => {
+            Undo::EndPartition(gen) => {
                 rec = AppliedFault::new(self.now, "heal", source);
-                self.net.partition(&[]);
+                self.net.end_partition(gen);
             }
-            Undo::Unisolate(n) => {
+            Undo::Unisolate(n, gen) => {
                 rec = AppliedFault::new(self.now, "heal", source);
                 rec.nodes = vec![n];
-                for o in 0..self.cfg.cluster {
-                    if o != n.0 {
-                        self.net.clear_link_fault(n, NodeId(o));
-                        self.net.clear_link_fault(NodeId(o), n);
-                    }
-                }
+                self.net.end_isolation(n, self.cfg.cluster, gen);
             }
             Undo::Unlink {
                 from,
                 to,
                 both_ways,
+                gen,
             } => {
                 rec = AppliedFault::new(self.now, "link_restore", source);
                 rec.nodes = vec![from, to];
                 rec.both_ways = both_ways;
-                self.net.clear_link_fault(from, to);
+                self.net.end_link_fault(from, to, gen);
                 if both_ways {
-                    self.net.clear_link_fault(to, from);
+                    self.net.end_link_fault(to, from, gen);
                 }
             }
         }
@@ -1079,10 +1078,12 @@ impl<P: Process> World<P> {
                 a.sort();
                 b.sort();
                 let groups = vec![a, b];
-                self.net.partition(&groups);
+                let gen = self.net.partition(&groups);
                 rec.groups = groups;
-                self.queue
-                    .push(self.now + dur, Event::Undo(Undo::HealPartition, "nemesis"));
+                self.queue.push(
+                    self.now + dur,
+                    Event::Undo(Undo::EndPartition(gen), "nemesis"),
+                );
             }
             NemesisKind::Link => {
                 if cluster < 2 {
@@ -1097,7 +1098,7 @@ impl<P: Process> World<P> {
                     rec.nodes = vec![from, to];
                     rec.drop = Some(1.0);
                     rec.both_ways = both_ways;
-                    self.cut(from, to, both_ways, 1.0, SimDuration::ZERO);
+                    let gen = self.cut(from, to, both_ways, 1.0, SimDuration::ZERO);
                     self.queue.push(
                         self.now + dur,
                         Event::Undo(
@@ -1105,6 +1106,7 @@ impl<P: Process> World<P> {
                                 from,
                                 to,
                                 both_ways,
+                                gen,
                             },
                             "nemesis",
                         ),
