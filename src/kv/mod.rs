@@ -1,7 +1,9 @@
 //! A replicated key-value store: the first [`StateMachine`](crate::raft::StateMachine)
-//! Raft runs. The client process and history recording live beside it
-//! (written with the kernel).
+//! Raft runs, the closed-loop client process that drives it, and the
+//! history that client records for the linearizability checker.
 
+pub mod client;
+pub mod history;
 pub mod store;
 
 pub use store::{KvCommand, KvOutput, KvStore};
