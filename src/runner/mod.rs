@@ -3,6 +3,7 @@
 //! process kind; the CLI, sweeps and tests all come through [`run`].
 
 mod heartbeat;
+pub mod raft;
 
 use crate::fault::AppliedFault;
 use crate::metrics::report::{fault_json, network_json};
@@ -60,34 +61,7 @@ pub fn effective(scenario: &Scenario, opts: &RunOptions) -> Scenario {
 pub fn run(scenario: &Scenario, opts: &RunOptions) -> RunOutput {
     match scenario.spec.cluster.process {
         ProcessKind::Heartbeat => heartbeat::run(scenario, opts),
-        ProcessKind::Raft => RunOutput {
-            report: base_report_empty(scenario),
-            history: None,
-        },
-    }
-}
-
-fn base_report_empty(scenario: &Scenario) -> Report {
-    let mut checks = Checks {
-        ok: false,
-        ..Default::default()
-    };
-    checks.record(
-        "process",
-        Some("the raft process is not available in this build".into()),
-    );
-    Report {
-        seed: scenario.spec.seed,
-        scenario: scenario.spec.clone(),
-        trace_hash: String::new(),
-        events: 0,
-        sim_time_ms: 0.0,
-        wall_ms: 0.0,
-        events_per_s: 0.0,
-        network: json!({}),
-        faults: Vec::new(),
-        checks,
-        extra: Map::new(),
+        ProcessKind::Raft => raft::run(scenario, opts),
     }
 }
 
