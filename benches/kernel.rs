@@ -117,6 +117,7 @@ fn world(c: &mut Criterion) {
                     disk_sync: Dist::ZERO,
                     faults: Vec::new(),
                     nemesis: None,
+                    start_jitter: SimDuration::ZERO,
                 };
                 World::new(cfg, nodes, Box::new(|_, _| Ok(Ticker))).expect("builds")
             },

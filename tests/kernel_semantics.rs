@@ -81,6 +81,7 @@ fn world(n: u32, ms: u64, faults: Vec<ScheduledFault>, sync: Dist) -> World<Prob
         disk_sync: sync,
         faults,
         nemesis: None,
+        start_jitter: SimDuration::ZERO,
     };
     World::new(
         cfg,

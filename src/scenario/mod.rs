@@ -182,6 +182,7 @@ impl Scenario {
             disk_sync: dist(&s.disk.sync_ms),
             faults: s.faults.iter().map(fault).collect(),
             nemesis: s.nemesis.as_ref().map(|n| nemesis(n, s.cluster.nodes)),
+            start_jitter: ms(s.cluster.start_jitter_ms),
         }
     }
 }

@@ -53,6 +53,10 @@ pub struct ClusterSpec {
     pub nodes: u32,
     /// The process every server runs.
     pub process: ProcessKind,
+    /// Cluster nodes boot at a random time in `[0, start_jitter_ms]`
+    /// (default 0: all at once).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub start_jitter_ms: f64,
     /// Settings of the heartbeat process.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub heartbeat: Option<HeartbeatSpec>,
@@ -78,6 +82,10 @@ pub struct HeartbeatSpec {
     /// Ping interval in milliseconds (default 50).
     #[serde(default = "default_heartbeat_ms")]
     pub interval_ms: f64,
+}
+
+fn is_zero(v: &f64) -> bool {
+    *v == 0.0
 }
 
 fn default_heartbeat_ms() -> f64 {

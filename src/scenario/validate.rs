@@ -122,6 +122,7 @@ pub fn validate(s: &ScenarioSpec) -> Problems {
 }
 
 fn cluster(p: &mut Problems, c: &ClusterSpec) {
+    p.non_neg("cluster.start_jitter_ms", c.start_jitter_ms);
     if let Some(h) = &c.heartbeat {
         p.positive("cluster.heartbeat.interval_ms", h.interval_ms);
         if c.process != ProcessKind::Heartbeat {

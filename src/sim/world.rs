@@ -31,6 +31,10 @@ pub struct WorldConfig {
     pub faults: Vec<ScheduledFault>,
     /// Random faults, if any.
     pub nemesis: Option<NemesisConfig>,
+    /// Cluster nodes boot at a uniform random time in `[0, start_jitter]`
+    /// (real machines never boot in the same microsecond); zero boots all
+    /// at time 0 and draws nothing.
+    pub start_jitter: SimDuration,
 }
 
 /// Whether a node is running.
@@ -297,8 +301,14 @@ impl<P: Process> World<P> {
             });
         }
         let mut queue = EventQueue::new();
+        let mut boot_rng = SimRng::derive(cfg.seed, "boot");
         for i in 0..addresses {
-            queue.push(SimTime::ZERO, Event::Start(NodeId(i)));
+            let at = if cfg.start_jitter.0 > 0 && i < cfg.cluster {
+                SimTime(boot_rng.range_inclusive(0, cfg.start_jitter.0))
+            } else {
+                SimTime::ZERO
+            };
+            queue.push(at, Event::Start(NodeId(i)));
         }
         for (i, f) in cfg.faults.iter().enumerate() {
             queue.push(f.at, Event::Scripted(i));
