@@ -59,6 +59,30 @@ fn stale_read_is_caught_by_linearizability() {
     check("scenarios/bugs/stale-read.json", "linearizability");
 }
 
+/// Two candidates that cannot hear each other campaign in one term; voters
+/// that grant a second vote in that term elect both, and the safety checker
+/// reports two leaders in one term (Election Safety, §3.4 / Figure 3).
+#[test]
+fn double_vote_is_caught_by_safety() {
+    check("scenarios/bugs/double-vote.json", "safety");
+}
+
+/// A voter that crashes and restarts within a term forgets whom it voted
+/// for and votes again, electing two leaders in that term; the safety
+/// checker reports it (persistent state before responding, §3.8).
+#[test]
+fn forget_vote_is_caught_by_safety() {
+    check("scenarios/bugs/forget-vote.json", "safety");
+}
+
+/// A follower with a divergent uncommitted tail accepts an append whose
+/// prevLog entry it does not match, and the safety checker reports the
+/// broken Log Matching property (AppendEntries consistency check, §3.5).
+#[test]
+fn skip_log_check_is_caught_by_safety() {
+    check("scenarios/bugs/skip-log-check.json", "safety");
+}
+
 /// Every shipped bug scenario switches a known bug on and says what
 /// exposes it.
 #[test]
