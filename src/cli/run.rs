@@ -84,6 +84,7 @@ pub fn run(a: RunArgs) -> Result<u8, UsageError> {
         duration_ms: a.duration_ms,
         bug: a.bug.clone(),
         trace: None,
+        skip_checkers: false,
     };
     let scenario = runner::effective(&base, &opts);
     let file = a.scenario.display().to_string();
@@ -127,10 +128,10 @@ pub fn run(a: RunArgs) -> Result<u8, UsageError> {
     let report_path = dir.join("report.json");
     write_report(&report_path, &out.report)?;
     if let Some(h) = &a.history {
-        let lines = out.history.as_deref().unwrap_or(&[]);
+        let events = out.history.as_deref().unwrap_or(&[]);
         let mut text = String::new();
-        for l in lines {
-            text.push_str(&l.to_string());
+        for e in events {
+            text.push_str(&crate::metrics::report::history_line(e).to_string());
             text.push('\n');
         }
         write_atomic(h, text.as_bytes())

@@ -70,8 +70,8 @@ pub struct ClientConfig {
     pub index: u32,
     /// Cluster size: the servers are `NodeId(0..servers)`.
     pub servers: u32,
-    /// Mean of the exponential gap between one completion and the next
-    /// invocation.
+    /// Mean of the exponential gap between one invocation and the next
+    /// (the next waits for the previous to complete).
     pub think: SimDuration,
     /// Relative weights of read, write and cas (normalised; must be
     /// non-negative with a positive sum).
@@ -89,6 +89,9 @@ pub struct ClientConfig {
     pub backoff_max: SimDuration,
     /// No new operation is invoked at or after this time.
     pub stop_at: SimTime,
+    /// Keep the history and per-op latencies (memory grows with the run;
+    /// long runs that do not check linearizability switch it off).
+    pub record_history: bool,
 }
 
 impl ClientConfig {
@@ -107,6 +110,7 @@ impl ClientConfig {
             backoff_min: SimDuration::from_millis(5),
             backoff_max: SimDuration::from_millis(200),
             stop_at: SimTime(u64::MAX),
+            record_history: true,
         }
     }
 }
@@ -171,6 +175,8 @@ pub struct KvClient {
     seen: BTreeMap<i64, Vec<i64>>,
     /// Set once `stop_at` has stopped the loop.
     finished: bool,
+    /// When the previous operation was invoked (pacing starts from there).
+    last_invoke: Option<SimTime>,
     history: Vec<HistoryEvent>,
     stats: ClientStats,
     /// Invoke-to-completion time of each ok or fail operation.
@@ -215,6 +221,7 @@ impl KvClient {
             leader: None,
             seen: BTreeMap::new(),
             finished: false,
+            last_invoke: None,
             history: Vec::new(),
             stats: ClientStats::default(),
             latencies: Vec::new(),
@@ -263,21 +270,29 @@ impl KvClient {
     // The loop.
     // ------------------------------------------------------------------
 
-    /// Wait a think time before the next invocation, unless that would be
-    /// at or after `stop_at`.
+    /// Wait before the next invocation, unless that would be at or after
+    /// `stop_at`. Gaps are paced from the previous *invocation*, so a client
+    /// offers `1 / think` operations per second as long as operations take
+    /// less than the gap; a slower operation delays the next one (closed
+    /// loop: never more than one outstanding).
     fn schedule_next(&mut self, ctx: &mut Ctx<'_>) {
         assert!(self.op.is_none(), "thinking with an operation outstanding");
         let mean = self.cfg.think.as_micros() as f64;
         let gap = SimDuration(ctx.rng().exponential(mean).round() as u64);
-        if ctx.now() + gap >= self.cfg.stop_at {
+        let now = ctx.now();
+        let at = self
+            .last_invoke
+            .map_or(now + gap, |last| (last + gap).max(now));
+        if at >= self.cfg.stop_at {
             self.finished = true;
             return;
         }
-        ctx.set_timer(THINK_TIMER, gap);
+        ctx.set_timer(THINK_TIMER, at.saturating_since(now));
     }
 
     fn invoke(&mut self, ctx: &mut Ctx<'_>) {
         assert!(self.op.is_none(), "closed loop: one operation at a time");
+        self.last_invoke = Some(ctx.now());
         let cmd = self.draw_command(ctx);
         let seq = self.next_seq;
         self.next_seq += 1;
@@ -447,7 +462,7 @@ impl KvClient {
             EventType::Fail => self.stats.fail += 1,
             _ => self.stats.info += 1,
         }
-        if kind != EventType::Info {
+        if kind != EventType::Info && self.cfg.record_history {
             self.latencies.push(now.saturating_since(op.invoked_at));
         }
         ctx.cancel_timer(OP_TIMEOUT_TIMER);
@@ -513,6 +528,9 @@ impl KvClient {
     }
 
     fn record(&mut self, kind: EventType, f: OpFn, key: i64, value: HistValue, time: SimTime) {
+        if !self.cfg.record_history {
+            return;
+        }
         debug_assert!(self.history.last().is_none_or(|e| e.time <= time));
         self.history.push(HistoryEvent {
             process: self.cfg.index,
@@ -627,6 +645,7 @@ mod tests {
             backoff_min: SimDuration::from_millis(5),
             backoff_max: SimDuration::from_millis(40),
             stop_at: SimTime(u64::MAX),
+            record_history: true,
         }
     }
 

@@ -115,6 +115,10 @@ impl RaftMetrics {
         touched: Option<NodeId>,
         raft: impl Fn(&P) -> Option<&RaftNode<S>>,
     ) {
+        // Events at clients change no server state: nothing to look at.
+        if touched.is_some_and(|t| t.0 >= self.n) {
+            return;
+        }
         let now = world.now();
         for i in 0..self.n {
             let id = NodeId(i);

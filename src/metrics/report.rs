@@ -4,6 +4,7 @@
 //! beside them (`heartbeat`, and for Raft `elections`, `safety`, ...).
 
 use crate::fault::AppliedFault;
+use crate::kv::history::{HistValue, HistoryEvent};
 use crate::net::{DropCause, NetCounters};
 use crate::scenario::{FaultKind, FaultSpec, ScenarioSpec, TargetSpec};
 use serde::{Deserialize, Serialize};
@@ -224,4 +225,22 @@ pub fn scripted_faults(applied: &[AppliedFault]) -> Vec<FaultSpec> {
         }
     }
     out
+}
+
+/// One client history event as a JSON line (docs/history-format.md): time
+/// in virtual nanoseconds.
+pub fn history_line(e: &HistoryEvent) -> Value {
+    let value = match e.value {
+        HistValue::None => Value::Null,
+        HistValue::Int(v) => json!(v),
+        HistValue::Pair(a, b) => json!([a, b]),
+    };
+    json!({
+        "process": e.process,
+        "type": e.kind.as_str(),
+        "f": e.f.as_str(),
+        "key": e.key,
+        "value": value,
+        "time": e.time.0 * 1000,
+    })
 }

@@ -11,7 +11,7 @@ use crate::metrics::{Checks, Report};
 use crate::process::{Message, Process};
 use crate::scenario::{ProcessKind, Scenario};
 use crate::sim::{TraceEvent, World};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Map};
 use std::cell::RefCell;
 use std::io::Write;
 use std::rc::Rc;
@@ -30,6 +30,11 @@ pub struct RunOptions {
     pub bug: Option<String>,
     /// Write one JSON line per event here.
     pub trace: Option<TraceSink>,
+    /// Run without the safety and linearizability checkers (metrics still
+    /// gathered). Only for measuring what the checkers cost; a run without
+    /// checkers reports `checks.ok` true without having checked anything,
+    /// so the CLI never sets this.
+    pub skip_checkers: bool,
 }
 
 /// The result of a run: the report plus by-products the CLI may write.
@@ -37,8 +42,9 @@ pub struct RunOptions {
 pub struct RunOutput {
     /// The report.
     pub report: Report,
-    /// Client history as JSON lines (Raft workloads), when recorded.
-    pub history: Option<Vec<Value>>,
+    /// Client history (Raft workloads), when recorded; encoded as JSON
+    /// lines only if asked for (`metrics::report::history_line`).
+    pub history: Option<Vec<crate::kv::history::HistoryEvent>>,
 }
 
 /// Apply overrides to a scenario, giving the scenario as it will run.

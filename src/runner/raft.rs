@@ -7,7 +7,7 @@ use crate::check::linearizability;
 use crate::check::raft_safety::RaftSafety;
 use crate::ids::{NodeId, TimerId};
 use crate::kv::client::{ClientConfig, KvClient};
-use crate::kv::history::{self, HistValue, HistoryEvent};
+use crate::kv::history;
 use crate::kv::{KvCommand, KvStore};
 use crate::metrics::hist::LatencyHist;
 use crate::metrics::raft::RaftMetrics;
@@ -101,11 +101,12 @@ struct RaftObserver {
     safety: RaftSafety,
     metrics: RaftMetrics,
     nodes: u32,
+    check_safety: bool,
 }
 
 impl Observer<KvNode> for RaftObserver {
     fn after_event(&mut self, world: &World<KvNode>, ev: &Dispatched) {
-        if let Some(id) = ev.node.filter(|n| n.0 < self.nodes) {
+        if let Some(id) = ev.node.filter(|n| self.check_safety && n.0 < self.nodes) {
             if ev.kind == DispatchKind::Start {
                 self.safety.node_restarted(id);
             }
@@ -142,6 +143,7 @@ pub(super) fn run(scenario: &Scenario, opts: &RunOptions) -> RunOutput {
             backoff_min: SimDuration::from_millis(5),
             backoff_max: SimDuration::from_millis(200),
             stop_at: SimTime(end.0.saturating_sub(timeout.0)),
+            record_history: w.check_linearizability,
         }
     });
     let factory_config = config.clone();
@@ -170,6 +172,7 @@ pub(super) fn run(scenario: &Scenario, opts: &RunOptions) -> RunOutput {
         safety: RaftSafety::new(nodes),
         metrics: RaftMetrics::new(nodes),
         nodes,
+        check_safety: !opts.skip_checkers,
     };
     world.run(&mut obs);
     let stop = world.now();
@@ -177,13 +180,19 @@ pub(super) fn run(scenario: &Scenario, opts: &RunOptions) -> RunOutput {
 
     // Client history and its verdict.
     let mut histories = Vec::new();
+    let mut sum = history::HistorySummary::default();
     for i in nodes..nodes + clients {
         if let Some(KvNode::Client(c)) = world.node(NodeId(i)) {
             histories.push(c.history().to_vec());
+            let s = c.stats();
+            sum.invoked += s.invoked;
+            sum.ok += s.ok;
+            sum.fail += s.fail;
+            sum.info += s.info;
         }
     }
+    sum.open = sum.invoked - sum.ok - sum.fail - sum.info;
     let events = history::merge(histories);
-    let sum = history::summary(&events);
     let mut client_latency = LatencyHist::new();
     for d in history::latencies(&events) {
         client_latency.record_us(d.0);
@@ -198,8 +207,12 @@ pub(super) fn run(scenario: &Scenario, opts: &RunOptions) -> RunOutput {
         .violations()
         .first()
         .map(|v| format!("{} violated at {}: {}", v.property, v.time, v.message));
-    checks.record("safety", safety_failure);
-    let lin_json = if workload.as_ref().is_some_and(|w| w.check_linearizability) {
+    if !opts.skip_checkers {
+        checks.record("safety", safety_failure);
+    }
+    let lin_json = if !opts.skip_checkers
+        && workload.as_ref().is_some_and(|w| w.check_linearizability)
+    {
         let ops = history::to_lin_ops(&events);
         match linearizability::check(&ops) {
             Ok(r) => {
@@ -277,9 +290,7 @@ pub(super) fn run(scenario: &Scenario, opts: &RunOptions) -> RunOutput {
             "bug": spec.bug,
         }),
     );
-    let history = workload
-        .as_ref()
-        .map(|_| events.iter().map(history_json).collect());
+    let history = workload.as_ref().map(|_| events);
     RunOutput { report, history }
 }
 
@@ -342,21 +353,4 @@ fn expectations(
         };
         checks.record("expect.min_availability", failure);
     }
-}
-
-/// One history event as a JSON line (time in virtual nanoseconds).
-pub fn history_json(e: &HistoryEvent) -> Value {
-    let value = match e.value {
-        HistValue::None => Value::Null,
-        HistValue::Int(v) => json!(v),
-        HistValue::Pair(a, b) => json!([a, b]),
-    };
-    json!({
-        "process": e.process,
-        "type": e.kind.as_str(),
-        "f": e.f.as_str(),
-        "key": e.key,
-        "value": value,
-        "time": e.time.0 * 1000,
-    })
 }

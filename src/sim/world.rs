@@ -226,13 +226,26 @@ impl Clock {
     }
 }
 
+/// An armed timer. Re-arming to a later deadline while an event for it is
+/// already queued only moves `deadline`: the queued event, when it pops,
+/// re-queues itself at the deadline. Election timers are re-armed on every
+/// heartbeat, so this keeps one queue entry per timer instead of one per
+/// re-arm.
+#[derive(Clone, Copy, Debug)]
+struct ArmedTimer {
+    id: TimerId,
+    gen: u64,
+    deadline: SimTime,
+    queued_at: SimTime,
+}
+
 struct Slot<P: Process> {
     process: Option<P>,
     status: NodeStatus,
     incarnation: u32,
     rng: SimRng,
     disk: Disk<P::Record>,
-    timers: Vec<(TimerId, u64)>,
+    timers: Vec<ArmedTimer>,
     next_gen: u64,
     clock: Clock,
     backlog: Vec<Event<P::Msg, P::Record>>,
@@ -590,9 +603,19 @@ impl<P: Process> World<P> {
 
     fn fire_timer(&mut self, node: NodeId, id: TimerId, gen: u64) -> Option<Dispatched> {
         let slot = &mut self.slots[node.index()];
-        let pos = slot.timers.iter().position(|&(t, g)| t == id && g == gen)?;
+        let pos = slot
+            .timers
+            .iter()
+            .position(|t| t.id == id && t.gen == gen)?;
         if slot.status == NodeStatus::Paused {
             slot.backlog.push(Event::Timer { node, id, gen });
+            return None;
+        }
+        let deadline = slot.timers[pos].deadline;
+        if deadline > self.now {
+            // Re-armed later since this event was queued: follow it.
+            slot.timers[pos].queued_at = deadline;
+            self.queue.push(deadline, Event::Timer { node, id, gen });
             return None;
         }
         slot.timers.swap_remove(pos);
@@ -665,7 +688,7 @@ impl<P: Process> World<P> {
                 Effect::SetTimer { id, after } => self.set_timer(node, id, after),
                 Effect::CancelTimer { id } => {
                     let timers = &mut self.slots[node.index()].timers;
-                    if let Some(p) = timers.iter().position(|&(t, _)| t == id) {
+                    if let Some(p) = timers.iter().position(|t| t.id == id) {
                         timers.swap_remove(p);
                     }
                 }
@@ -728,15 +751,26 @@ impl<P: Process> World<P> {
 
     fn set_timer(&mut self, node: NodeId, id: TimerId, after: SimDuration) {
         let slot = &mut self.slots[node.index()];
+        let deadline = self.now + slot.clock.real(after);
+        if let Some(t) = slot.timers.iter_mut().find(|t| t.id == id) {
+            if t.queued_at <= deadline {
+                t.deadline = deadline;
+                return;
+            }
+        }
         let gen = slot.next_gen;
         slot.next_gen += 1;
-        match slot.timers.iter_mut().find(|(t, _)| *t == id) {
-            Some(entry) => entry.1 = gen,
-            None => slot.timers.push((id, gen)),
+        let armed = ArmedTimer {
+            id,
+            gen,
+            deadline,
+            queued_at: deadline,
+        };
+        match slot.timers.iter_mut().find(|t| t.id == id) {
+            Some(entry) => *entry = armed,
+            None => slot.timers.push(armed),
         }
-        let real = slot.clock.real(after);
-        self.queue
-            .push(self.now + real, Event::Timer { node, id, gen });
+        self.queue.push(deadline, Event::Timer { node, id, gen });
     }
 
     // ----- faults -----
