@@ -4,21 +4,34 @@
 //! with the bug switched off passes. `scenarios/figure8.json` scripts
 //! Figure 8 of the Raft paper (§5.4.2; thesis §3.6.2) the same way.
 
+use agentsim::metrics::Report;
+use agentsim::raft::Bug;
 use agentsim::runner::{self, RunOptions};
 use agentsim::scenario::Scenario;
 use std::path::Path;
 
 /// Run `file` as shipped (bug on) and expect `checker` (`safety` or
 /// `linearizability`) to fail with a message; then run it again with the
-/// bug stripped and expect every check to hold.
-fn check(file: &str, checker: &str) {
-    let shipped = Scenario::load(Path::new(file))
-        .unwrap_or_else(|e| panic!("{file} is a valid scenario: {e:?}"));
-    let bug = shipped.spec.bug.clone();
-    assert!(bug.is_some(), "{file} must switch a bug on");
-    let opts = RunOptions::default();
+/// bug stripped and expect every check to hold. Returns the failure
+/// message, for tests that pin which property broke.
+fn check(file: &str, checker: &str) -> String {
+    let shipped = load(file);
+    assert!(shipped.spec.bug.is_some(), "{file} must switch a bug on");
+    caught_and_passes_without(file, shipped, checker)
+}
 
-    let buggy = runner::run(&runner::effective(&shipped, &opts), &opts).report;
+fn load(file: &str) -> Scenario {
+    Scenario::load(Path::new(file)).unwrap_or_else(|e| panic!("{file} is a valid scenario: {e:?}"))
+}
+
+fn run(scenario: &Scenario) -> Report {
+    let opts = RunOptions::default();
+    runner::run(&runner::effective(scenario, &opts), &opts).report
+}
+
+fn caught_and_passes_without(file: &str, buggy_scenario: Scenario, checker: &str) -> String {
+    let bug = buggy_scenario.spec.bug.clone();
+    let buggy = run(&buggy_scenario);
     assert!(
         !buggy.checks.ok,
         "{file}: with bug {bug:?} every check held (seed {}); the scenario no longer exposes it",
@@ -40,15 +53,16 @@ fn check(file: &str, checker: &str) {
         "{file}: the {checker} failure has no message"
     );
 
-    let mut correct = shipped.clone();
+    let mut correct = buggy_scenario.clone();
     correct.spec.bug = None;
-    let fixed = runner::run(&runner::effective(&correct, &opts), &opts).report;
+    let fixed = run(&correct);
     assert!(
         fixed.checks.ok,
         "{file}: without the bug the run must pass (seed {}), got {:?}",
         fixed.seed, fixed.checks.failures
     );
     assert_eq!(buggy.seed, fixed.seed, "both runs use the shipped seed");
+    failure.message.clone()
 }
 
 /// A leader cut off from the other servers (check-quorum off) keeps
@@ -56,7 +70,8 @@ fn check(file: &str, checker: &str) {
 /// read the linearizability checker rejects (§6.4).
 #[test]
 fn stale_read_is_caught_by_linearizability() {
-    check("scenarios/bugs/stale-read.json", "linearizability");
+    let msg = check("scenarios/bugs/stale-read.json", "linearizability");
+    assert!(msg.contains("read"), "{msg}");
 }
 
 /// Two candidates that cannot hear each other campaign in one term; voters
@@ -64,7 +79,8 @@ fn stale_read_is_caught_by_linearizability() {
 /// reports two leaders in one term (Election Safety, §3.4 / Figure 3).
 #[test]
 fn double_vote_is_caught_by_safety() {
-    check("scenarios/bugs/double-vote.json", "safety");
+    let msg = check("scenarios/bugs/double-vote.json", "safety");
+    assert!(msg.starts_with("election_safety"), "{msg}");
 }
 
 /// A voter that crashes and restarts within a term forgets whom it voted
@@ -72,7 +88,8 @@ fn double_vote_is_caught_by_safety() {
 /// checker reports it (persistent state before responding, §3.8).
 #[test]
 fn forget_vote_is_caught_by_safety() {
-    check("scenarios/bugs/forget-vote.json", "safety");
+    let msg = check("scenarios/bugs/forget-vote.json", "safety");
+    assert!(msg.starts_with("election_safety"), "{msg}");
 }
 
 /// A follower with a divergent uncommitted tail accepts an append whose
@@ -80,11 +97,50 @@ fn forget_vote_is_caught_by_safety() {
 /// broken Log Matching property (AppendEntries consistency check, §3.5).
 #[test]
 fn skip_log_check_is_caught_by_safety() {
-    check("scenarios/bugs/skip-log-check.json", "safety");
+    let msg = check("scenarios/bugs/skip-log-check.json", "safety");
+    assert!(msg.starts_with("log_matching"), "{msg}");
+}
+
+/// A leader commits an entry of an earlier term by counting replicas, then
+/// crashes; a later leader without that entry is elected and the safety
+/// checker reports Leader Completeness (the Figure 8 rule, §5.4.2 / §3.6.2).
+#[test]
+fn commit_previous_term_is_caught_by_safety() {
+    let msg = check("scenarios/bugs/commit-previous-term.json", "safety");
+    assert!(msg.starts_with("leader_completeness"), "{msg}");
+}
+
+/// The scripted Figure 8 passes with the correct commit rule and fails the
+/// safety checker with `commit-previous-term` switched on.
+#[test]
+fn figure8_passes_and_commit_previous_term_breaks_it() {
+    let file = "scenarios/figure8.json";
+    let mut buggy = load(file);
+    assert_eq!(buggy.spec.bug, None, "{file} ships the correct protocol");
+    buggy.spec.bug = Some("commit-previous-term".into());
+    let msg = caught_and_passes_without(file, buggy, "safety");
+    assert!(
+        msg.starts_with("leader_completeness") && msg.contains("term 5") && msg.contains("index 2"),
+        "{msg}"
+    );
+}
+
+/// Figure 8 happens as drawn: S5 leads term 1, then S1 (term 2), S5 (term
+/// 3), S1 (term 4) and S5 again (term 5); nodes are 0-based, S1 = node 0.
+#[test]
+fn figure8_elects_the_leaders_of_the_figure() {
+    let report = run(&load("scenarios/figure8.json"));
+    let elections: Vec<(u64, u64)> = report.extra["elections"]
+        .as_array()
+        .expect("elections is an array")
+        .iter()
+        .map(|e| (e["term"].as_u64().unwrap(), e["winner"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(elections, [(1, 4), (2, 0), (3, 4), (4, 0), (5, 4)]);
 }
 
 /// Every shipped bug scenario switches a known bug on and says what
-/// exposes it.
+/// exposes it, and every bug has one.
 #[test]
 fn every_bug_scenario_names_its_bug_and_describes_it() {
     let mut files: Vec<_> = std::fs::read_dir("scenarios/bugs")
@@ -93,7 +149,7 @@ fn every_bug_scenario_names_its_bug_and_describes_it() {
         .filter(|p| p.extension().is_some_and(|x| x == "json"))
         .collect();
     files.sort();
-    assert!(!files.is_empty(), "scenarios/bugs holds no scenario");
+    let mut covered = Vec::new();
     for path in files {
         let s = Scenario::load(&path).unwrap_or_else(|e| panic!("{path:?}: {e:?}"));
         let bug = s
@@ -103,9 +159,13 @@ fn every_bug_scenario_names_its_bug_and_describes_it() {
             .unwrap_or_else(|| panic!("{path:?} has no \"bug\" field"));
         let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
         assert_eq!(bug, stem, "{path:?}: the file is named for its bug");
+        covered.push(bug.to_string());
         assert!(
             !s.spec.description.trim().is_empty(),
             "{path:?} has no description"
         );
     }
+    let mut all: Vec<String> = Bug::ALL.iter().map(|b| b.name().to_string()).collect();
+    all.sort();
+    assert_eq!(covered, all, "one scenario per bug in scenarios/bugs");
 }
