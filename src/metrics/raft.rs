@@ -24,6 +24,8 @@ use serde_json::{json, Value};
 use std::collections::VecDeque;
 
 const SLOT_US: u64 = 10_000;
+/// Most role changes kept for the timeline.
+pub const TIMELINE_MAX: usize = 50_000;
 
 /// One election won.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -42,6 +44,19 @@ enum Phase {
     Candidate,
     Leader,
     Down,
+    Paused,
+}
+
+impl Phase {
+    fn name(self) -> &'static str {
+        match self {
+            Phase::Follower => "follower",
+            Phase::Candidate => "candidate",
+            Phase::Leader => "leader",
+            Phase::Down => "crashed",
+            Phase::Paused => "paused",
+        }
+    }
 }
 
 /// Accumulates Raft metrics over a run.
@@ -52,7 +67,13 @@ pub struct RaftMetrics {
     pub elections: Vec<Election>,
     last_elected_term: Vec<u64>,
     phase: Vec<(Phase, SimTime)>,
-    role_us: Vec<[u64; 4]>,
+    last_term: Vec<u64>,
+    /// Role changes `(time, node, role, term)` in order, for timelines
+    /// (at most `TIMELINE_MAX`; later changes are counted, not kept).
+    pub timeline: Vec<(SimTime, NodeId, &'static str, u64)>,
+    /// Role changes not kept because the timeline was full.
+    pub timeline_dropped: u64,
+    role_us: Vec<[u64; 5]>,
     /// Highest term seen.
     pub max_term: u64,
     known: Option<(NodeId, u64)>,
@@ -82,8 +103,11 @@ impl RaftMetrics {
             n,
             elections: Vec::new(),
             last_elected_term: vec![0; n as usize],
-            phase: vec![(Phase::Follower, SimTime::ZERO); n as usize],
-            role_us: vec![[0; 4]; n as usize],
+            phase: vec![(Phase::Down, SimTime::ZERO); n as usize],
+            last_term: vec![0; n as usize],
+            timeline: Vec::new(),
+            timeline_dropped: 0,
+            role_us: vec![[0; 5]; n as usize],
             max_term: 0,
             known: None,
             loss_since: None,
@@ -99,8 +123,16 @@ impl RaftMetrics {
         }
     }
 
-    fn set_phase(&mut self, i: usize, p: Phase, now: SimTime) {
+    fn set_phase(&mut self, i: usize, p: Phase, term: u64, now: SimTime) {
         let (old, since) = self.phase[i];
+        if old != p || self.last_term[i] != term {
+            self.last_term[i] = term;
+            if self.timeline.len() < TIMELINE_MAX {
+                self.timeline.push((now, NodeId(i as u32), p.name(), term));
+            } else {
+                self.timeline_dropped += 1;
+            }
+        }
         if old != p {
             self.role_us[i][old as usize] += now.saturating_since(since).0;
             self.phase[i] = (p, now);
@@ -122,15 +154,18 @@ impl RaftMetrics {
         let now = world.now();
         for i in 0..self.n {
             let id = NodeId(i);
-            let phase = match (world.status(id), world.node(id).and_then(&raft)) {
+            let r = world.node(id).and_then(&raft);
+            let phase = match (world.status(id), r) {
                 (NodeStatus::Up, Some(r)) => match r.raft_role() {
                     RaftRole::Leader => Phase::Leader,
                     RaftRole::Candidate | RaftRole::PreCandidate => Phase::Candidate,
                     RaftRole::Follower => Phase::Follower,
                 },
+                (NodeStatus::Paused, Some(_)) => Phase::Paused,
                 _ => Phase::Down,
             };
-            self.set_phase(i as usize, phase, now);
+            let term = r.map_or(self.last_term[i as usize], |r| r.current_term().0);
+            self.set_phase(i as usize, phase, term, now);
         }
         if let Some(id) = touched.filter(|t| t.0 < self.n) {
             if let Some(r) = world.node(id).and_then(&raft) {
@@ -312,10 +347,22 @@ impl RaftMetrics {
                     "candidate": r[Phase::Candidate as usize] as f64 / 1000.0,
                     "leader": r[Phase::Leader as usize] as f64 / 1000.0,
                     "down": r[Phase::Down as usize] as f64 / 1000.0,
+                    "paused": r[Phase::Paused as usize] as f64 / 1000.0,
                 })
             })
             .collect();
         Value::Array(per)
+    }
+
+    /// Role changes as report JSON: `{"changes": [[t_ms, node, role,
+    /// term], ...], "dropped": n}`.
+    pub fn timeline_json(&self) -> Value {
+        let changes: Vec<Value> = self
+            .timeline
+            .iter()
+            .map(|(t, n, r, term)| json!([t.as_millis_f64(), n.0, r, term]))
+            .collect();
+        json!({"changes": changes, "dropped": self.timeline_dropped})
     }
 
     /// Elections as report JSON.

@@ -85,6 +85,9 @@ pub(crate) fn install_tracer<P: Process>(world: &mut World<P>, sink: TraceSink) 
         if let Some(f) = ev.from {
             m.insert("from".into(), json!(f.0));
         }
+        if let Some(t) = ev.sent {
+            m.insert("sent_us".into(), json!(t.0));
+        }
         if let Some(msg) = ev.msg {
             m.insert("msg".into(), json!(msg.kind()));
             m.insert("detail".into(), json!(format!("{msg:?}")));

@@ -271,6 +271,7 @@ pub(super) fn run(scenario: &Scenario, opts: &RunOptions) -> RunOutput {
     );
     extra.insert("bytes".into(), report.network["bytes_sent"].clone());
     extra.insert("role_time_ms".into(), m.role_time_json());
+    extra.insert("role_timeline".into(), m.timeline_json());
     let violations: Vec<Value> = obs
         .safety
         .violations()

@@ -116,6 +116,8 @@ pub struct TraceEvent<'a, M> {
     pub node: Option<NodeId>,
     /// Sender, for deliveries.
     pub from: Option<NodeId>,
+    /// When a delivered message was sent.
+    pub sent: Option<SimTime>,
     /// The message, for deliveries.
     pub msg: Option<&'a M>,
     /// The timer, for timer events.
@@ -174,6 +176,7 @@ enum Event<M, R> {
     Deliver {
         from: NodeId,
         to: NodeId,
+        sent: SimTime,
         msg: M,
     },
     Timer {
@@ -456,7 +459,12 @@ impl<P: Process> World<P> {
                 self.start_node(node);
                 Some(self.dispatched(DispatchKind::Start, Some(node), None))
             }
-            Event::Deliver { from, to, msg } => self.deliver(from, to, msg),
+            Event::Deliver {
+                from,
+                to,
+                sent,
+                msg,
+            } => self.deliver(from, to, sent, msg),
             Event::Timer { node, id, gen } => self.fire_timer(node, id, gen),
             Event::Deferred {
                 node,
@@ -533,6 +541,7 @@ impl<P: Process> World<P> {
                 kind: DispatchKind::Fault,
                 node: last.nodes.first().copied(),
                 from: None,
+                sent: None,
                 msg: None,
                 timer: None,
                 fault: Some(last),
@@ -561,6 +570,7 @@ impl<P: Process> World<P> {
             kind,
             node: Some(node),
             from: None,
+            sent: None,
             msg: None,
             timer: None,
             fault: None,
@@ -573,7 +583,13 @@ impl<P: Process> World<P> {
         self.call(node, |p, ctx| p.on_start(ctx));
     }
 
-    fn deliver(&mut self, from: NodeId, to: NodeId, msg: P::Msg) -> Option<Dispatched> {
+    fn deliver(
+        &mut self,
+        from: NodeId,
+        to: NodeId,
+        sent: SimTime,
+        msg: P::Msg,
+    ) -> Option<Dispatched> {
         let slot = &mut self.slots[to.index()];
         match slot.status {
             NodeStatus::Crashed => {
@@ -581,7 +597,12 @@ impl<P: Process> World<P> {
                 return None;
             }
             NodeStatus::Paused => {
-                slot.backlog.push(Event::Deliver { from, to, msg });
+                slot.backlog.push(Event::Deliver {
+                    from,
+                    to,
+                    sent,
+                    msg,
+                });
                 return None;
             }
             NodeStatus::Up => {}
@@ -593,6 +614,7 @@ impl<P: Process> World<P> {
         let digest = d.finish();
         let ev = TraceEvent {
             from: Some(from),
+            sent: Some(sent),
             msg: Some(&msg),
             ..self.node_event(DispatchKind::Deliver, to)
         };
@@ -738,12 +760,31 @@ impl<P: Process> World<P> {
                         Event::Deliver {
                             from,
                             to,
+                            sent: self.now,
                             msg: msg.clone(),
                         },
                     );
-                    self.queue.push(at.max(d), Event::Deliver { from, to, msg });
+                    let sent = self.now;
+                    self.queue.push(
+                        at.max(d),
+                        Event::Deliver {
+                            from,
+                            to,
+                            sent,
+                            msg,
+                        },
+                    );
                 } else {
-                    self.queue.push(at, Event::Deliver { from, to, msg });
+                    let sent = self.now;
+                    self.queue.push(
+                        at,
+                        Event::Deliver {
+                            from,
+                            to,
+                            sent,
+                            msg,
+                        },
+                    );
                 }
             }
         }
