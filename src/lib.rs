@@ -13,5 +13,6 @@ pub mod raft;
 pub mod rng;
 pub mod runner;
 pub mod scenario;
+pub mod shrink;
 pub mod sim;
 pub mod time;

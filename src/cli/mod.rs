@@ -7,6 +7,7 @@ mod output;
 mod replay;
 mod run;
 mod scenarios;
+mod shrink;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -30,6 +31,9 @@ enum Command {
     /// Re-run the scenario and seed recorded in a report and confirm the
     /// trace hash matches.
     Replay(replay::ReplayArgs),
+    /// Shrink a failing scenario, report or sweep failure to a minimal
+    /// scenario that fails the same way.
+    Shrink(shrink::ShrinkArgs),
     /// Check scenario files without running them.
     Validate {
         /// Scenario files.
@@ -61,6 +65,7 @@ pub fn main(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Run(a) => run::run(a),
         Command::Replay(a) => replay::replay(a),
+        Command::Shrink(a) => shrink::shrink(a),
         Command::Validate { files } => scenarios::validate(&files),
         Command::Schema => {
             let schema = crate::scenario::json_schema();
