@@ -20,6 +20,9 @@ pub struct ShrinkArgs {
     /// Most scenario runs to spend.
     #[arg(long, default_value_t = 400)]
     pub max_runs: usize,
+    /// Use this seed instead of the recorded one.
+    #[arg(long)]
+    pub seed: Option<u64>,
     /// Switch on a bug variant first (as `run --bug`).
     #[arg(long, value_name = "NAME")]
     pub bug: Option<String>,
@@ -54,9 +57,17 @@ pub fn shrink(a: ShrinkArgs) -> Result<u8, UsageError> {
     if a.bug.is_some() {
         spec.bug = a.bug.clone();
     }
+    if let Some(seed) = a.seed {
+        spec.seed = seed;
+    }
     let scenario = Scenario::from_spec_in(&file, spec)
         .map_err(|e| UsageError(format!("{file}: invalid scenario:\n{e}")))?;
     let before = shrink::size(&scenario.spec);
+    let had_nemesis = if scenario.spec.nemesis.is_some() {
+        " + a nemesis"
+    } else {
+        ""
+    };
     let opts = ShrinkOptions {
         max_runs: a.max_runs,
         ..Default::default()
@@ -67,7 +78,7 @@ pub fn shrink(a: ShrinkArgs) -> Result<u8, UsageError> {
     let mut min = out.scenario.spec.clone();
     min.name = format!("{}-min", scenario.spec.name.trim_end_matches("-min"));
     min.description = format!(
-        "Shrunk from {file} ({} faults, {} nodes, {} ms → {} faults, {} nodes, {} ms); fails with {}. {}",
+        "Shrunk from {file} ({} faults{had_nemesis}, {} nodes, {} ms → {} faults, {} nodes, {} ms); fails with {}. {}",
         before.0, before.1, before.2, after.0, after.1, after.2, out.kind, scenario.spec.description
     );
     let path = a
@@ -83,7 +94,7 @@ pub fn shrink(a: ShrinkArgs) -> Result<u8, UsageError> {
         println!("  - {s}");
     }
     println!(
-        "  {} runs; {} faults, {} nodes, {} ms  →  {} faults, {} nodes, {} ms",
+        "  {} runs; {} faults{had_nemesis}, {} nodes, {} ms  →  {} faults, {} nodes, {} ms",
         out.runs, before.0, before.1, before.2, after.0, after.1, after.2
     );
     if let Some(f) = out.report.checks.failures.first() {
