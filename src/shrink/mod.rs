@@ -195,7 +195,6 @@ fn script_nemesis(s: &mut Search) {
 /// The report's applied nemesis faults as scripted faults.
 fn scripted_from_report(r: &Report) -> Vec<FaultSpec> {
     use crate::fault::AppliedFault;
-    use crate::ids::NodeId;
     use crate::time::{SimDuration, SimTime};
     // The report carries applied faults as JSON; rebuild the core records
     // of those the nemesis drew (and their undos) and script them.
@@ -222,18 +221,10 @@ fn scripted_from_report(r: &Report) -> Vec<FaultSpec> {
             kind,
             "nemesis",
         );
-        let ids = |v: &Value| -> Vec<NodeId> {
-            v.as_array().map_or_else(Vec::new, |a| {
-                a.iter()
-                    .filter_map(|x| x.as_u64())
-                    .map(|x| NodeId(x as u32))
-                    .collect()
-            })
-        };
-        a.nodes = ids(&f["nodes"]);
+        a.nodes = node_ids(&f["nodes"]);
         a.groups = f["groups"]
             .as_array()
-            .map_or_else(Vec::new, |g| g.iter().map(ids).collect());
+            .map_or_else(Vec::new, |g| g.iter().map(node_ids).collect());
         a.drop = f["drop"].as_f64();
         a.extra_latency = f["extra_latency_ms"]
             .as_f64()
@@ -246,6 +237,15 @@ fn scripted_from_report(r: &Report) -> Vec<FaultSpec> {
         applied.push(a);
     }
     scripted_faults(&applied)
+}
+
+fn node_ids(v: &Value) -> Vec<crate::ids::NodeId> {
+    v.as_array().map_or_else(Vec::new, |a| {
+        a.iter()
+            .filter_map(|x| x.as_u64())
+            .map(|x| crate::ids::NodeId(x as u32))
+            .collect()
+    })
 }
 
 /// Cut the run shortly after the failure (safety stops at the violation;
