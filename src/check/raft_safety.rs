@@ -47,6 +47,9 @@ struct Decided {
     digest: u64,
     node: NodeId,
     time: SimTime,
+    /// Term of the first node that knew it committed (the committing
+    /// leader's term): Leader Completeness binds leaders of later terms.
+    commit_term: Term,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -191,7 +194,13 @@ impl RaftSafety {
         let id = n.id();
         let snap = n.snapshot_last_index();
         let mut problem = None;
+        let term = n.current_term();
         for (&idx, d) in self.decided.range(LogIndex(snap.0 + 1)..) {
+            if d.commit_term >= term {
+                // Committed in this term or later (this leader is stale):
+                // not this leader's obligation.
+                continue;
+            }
             match n.entry(idx) {
                 Some(e) if e.digest() == d.digest && e.term() == d.term => {}
                 Some(e) => {
@@ -261,11 +270,13 @@ impl RaftSafety {
         self.nodes[id.index()] = view;
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn decide(
         &mut self,
         now: SimTime,
         property: &'static str,
         node: NodeId,
+        commit_term: Term,
         idx: LogIndex,
         term: Term,
         digest: u64,
@@ -279,6 +290,7 @@ impl RaftSafety {
                         digest,
                         node,
                         time: now,
+                        commit_term,
                     },
                 );
             }
@@ -301,7 +313,15 @@ impl RaftSafety {
         let mut i = LogIndex(from.0 + 1);
         while i <= commit {
             if let Some(e) = n.entry(i) {
-                self.decide(now, "state_machine_safety", id, i, e.term(), e.digest());
+                self.decide(
+                    now,
+                    "state_machine_safety",
+                    id,
+                    n.current_term(),
+                    i,
+                    e.term(),
+                    e.digest(),
+                );
             }
             i = LogIndex(i.0 + 1);
         }
@@ -311,7 +331,15 @@ impl RaftSafety {
     fn check_applied<S: StateMachine>(&mut self, now: SimTime, n: &RaftNode<S>) {
         let id = n.id();
         for &(idx, term, digest) in n.applied_this_step() {
-            self.decide(now, "state_machine_safety", id, idx, term, digest);
+            self.decide(
+                now,
+                "state_machine_safety",
+                id,
+                n.current_term(),
+                idx,
+                term,
+                digest,
+            );
         }
     }
 

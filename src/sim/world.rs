@@ -456,6 +456,16 @@ impl<P: Process> World<P> {
     fn dispatch(&mut self, ev: Event<P::Msg, P::Record>) -> Option<Dispatched> {
         match ev {
             Event::Start(node) => {
+                // A node crashed before its (jittered) boot boots when it
+                // is restarted instead; a paused one boots at resume.
+                match self.slots[node.index()].status {
+                    NodeStatus::Crashed => return None,
+                    NodeStatus::Paused => {
+                        self.slots[node.index()].backlog.push(Event::Start(node));
+                        return None;
+                    }
+                    NodeStatus::Up => {}
+                }
                 self.start_node(node);
                 Some(self.dispatched(DispatchKind::Start, Some(node), None))
             }

@@ -1,0 +1,367 @@
+//! Property-based testing of consensus. Strategies generate whole
+//! scenarios (cluster size, Raft timings, network, fault schedule,
+//! workload); the property is that the safety checker and the
+//! linearizability checker find nothing. For the correct build the
+//! property holds; for each `--bug` variant proptest finds a failing
+//! scenario and shrinks it on the scenario itself (fewer faults, fewer
+//! nodes, shorter run, simpler network), then the minimal case is written
+//! as a scenario file that `agentsim run` reproduces.
+//!
+//! `PROPTEST_CASES=N` runs more cases for the correct build (default 64).
+
+use agentsim::runner::{self, RunOptions};
+use agentsim::scenario::*;
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestCaseError, TestError, TestRunner};
+use std::path::PathBuf;
+
+/// How hard the generated scenarios push: `aggressive` means tight
+/// timeouts, no pre-vote, frequent faults (for finding injected bugs).
+#[derive(Clone, Copy)]
+struct Mode {
+    aggressive: bool,
+}
+
+fn target(nodes: u32) -> impl Strategy<Value = TargetSpec> {
+    prop_oneof![
+        4 => (0..nodes).prop_map(TargetSpec::Index),
+        2 => Just(TargetSpec::Leader),
+        1 => Just(TargetSpec::Follower),
+    ]
+}
+
+fn fault(nodes: u32, duration: u32, mode: Mode) -> impl Strategy<Value = FaultSpec> {
+    let at = 0..duration;
+    let repeat = if mode.aggressive { 3 } else { 0 };
+    prop_oneof![
+        // a node crashed again and again, back after a short while
+        repeat => (at.clone(), target(nodes), 1u32..20, 3u32..100).prop_map(|(at, node, back, every)| {
+            let mut f = FaultSpec::new(at as f64, FaultKind::Crash);
+            f.node = Some(node);
+            f.restart_after_ms = Some(back as f64);
+            f.every_ms = Some((every.max(back + 1)) as f64);
+            f
+        }),
+        // crash, restarted later
+        1 => (at.clone(), target(nodes), 1u32..1500).prop_map(|(at, node, back)| {
+            let mut f = FaultSpec::new(at as f64, FaultKind::Crash);
+            f.node = Some(node);
+            f.restart_after_ms = Some(back as f64);
+            f
+        }),
+        // pause
+        1 => (at.clone(), target(nodes), 10u32..1500).prop_map(|(at, node, d)| {
+            let mut f = FaultSpec::new(at as f64, FaultKind::Pause);
+            f.node = Some(node);
+            f.for_ms = Some(d as f64);
+            f
+        }),
+        // symmetric partition: a random subset against the rest
+        1 => (
+            at.clone(),
+            proptest::collection::vec(any::<bool>(), nodes as usize),
+            50u32..3000
+        )
+            .prop_filter_map("two non-empty sides", |(at, side, d)| {
+                let a: Vec<u32> = (0..side.len() as u32)
+                    .filter(|&i| side[i as usize])
+                    .collect();
+                let b: Vec<u32> = (0..side.len() as u32)
+                    .filter(|&i| !side[i as usize])
+                    .collect();
+                (!a.is_empty() && !b.is_empty()).then(|| {
+                    let mut f = FaultSpec::new(at as f64, FaultKind::Partition);
+                    f.groups = Some(vec![a, b]);
+                    f.for_ms = Some(d as f64);
+                    f
+                })
+            }),
+        // one-way or two-way link cut (partial partition)
+        1 => (at.clone(), 0..nodes, 1..nodes, any::<bool>(), 50u32..3000).prop_map(
+            move |(at, from, off, both, d)| {
+                let mut f = FaultSpec::new(at as f64, FaultKind::Link);
+                f.from = Some(TargetSpec::Index(from));
+                f.to = Some(TargetSpec::Index((from + off) % nodes));
+                f.both_ways = Some(both);
+                f.for_ms = Some(d as f64);
+                f
+            }
+        ),
+        // clock skew
+        1 => (at, target(nodes), 50u32..200, 100u32..3000).prop_map(|(at, node, rate, d)| {
+            let mut f = FaultSpec::new(at as f64, FaultKind::Clock);
+            f.node = Some(node);
+            f.rate = Some(rate as f64 / 100.0);
+            f.for_ms = Some(d as f64);
+            f
+        }),
+    ]
+}
+
+fn scenario(mode: Mode) -> impl Strategy<Value = ScenarioSpec> {
+    let timing = if mode.aggressive {
+        (8u32..30, 0u32..20)
+    } else {
+        (40u32..200, 0u32..200)
+    };
+    (3u32..=7, 1500u32..5000, timing.0, timing.1, any::<u64>())
+        .prop_flat_map(move |(nodes, duration, emin, spread, seed)| {
+            let faults = proptest::collection::vec(
+                fault(nodes, duration, mode),
+                0..if mode.aggressive { 10 } else { 6 },
+            );
+            let latency = prop_oneof![
+                (1u32..8).prop_map(|v| DistSpec::Fixed { value: v as f64 }),
+                (1u32..5, 0u32..10).prop_map(|(a, b)| DistSpec::Uniform {
+                    min: a as f64,
+                    max: (a + b) as f64
+                }),
+            ];
+            let flags = if mode.aggressive {
+                (Just(false).boxed(), Just(false).boxed())
+            } else {
+                (any::<bool>().boxed(), any::<bool>().boxed())
+            };
+            (
+                Just((nodes, duration, emin, spread, seed)),
+                faults,
+                latency,
+                0u32..5,
+                0u32..3,
+                any::<bool>(),
+                flags.0,
+                flags.1,
+                1u32..4,
+                1u32..4,
+            )
+        })
+        .prop_map(
+            |(
+                (nodes, duration, emin, spread, seed),
+                faults,
+                latency,
+                drop,
+                dup,
+                reorder,
+                pre_vote,
+                check_quorum,
+                clients,
+                keys,
+            )| {
+                ScenarioSpec {
+                    name: "proptest".into(),
+                    description: "generated by tests/proptest_raft.rs".into(),
+                    seed,
+                    duration_ms: duration as f64,
+                    cluster: ClusterSpec {
+                        nodes,
+                        process: ProcessKind::Raft,
+                        start_jitter_ms: 5.0,
+                        heartbeat: None,
+                        raft: Some(RaftSpec {
+                            election_timeout_ms: [emin as f64, (emin + spread) as f64],
+                            heartbeat_ms: (emin as f64 / 3.0).max(1.0),
+                            pre_vote,
+                            check_quorum,
+                            snapshot_every: 50,
+                            ..RaftSpec::default()
+                        }),
+                    },
+                    network: NetworkSpec {
+                        latency_ms: latency,
+                        drop: drop as f64 / 100.0,
+                        duplicate: dup as f64 / 100.0,
+                        reorder,
+                        links: Vec::new(),
+                    },
+                    disk: DiskSpec {
+                        sync_ms: DistSpec::Fixed { value: 0.5 },
+                    },
+                    faults,
+                    nemesis: None,
+                    workload: Some(WorkloadSpec {
+                        clients,
+                        rate_per_s: 100.0 * clients as f64,
+                        mix: MixSpec::default(),
+                        keys,
+                        timeout_ms: 500.0,
+                        check_linearizability: true,
+                    }),
+                    expect: None,
+                    bug: None,
+                }
+            },
+        )
+}
+
+/// The property: no safety violation, no linearizability violation. An
+/// undecided linearizability search is not a violation.
+fn holds(spec: &ScenarioSpec) -> Result<(), TestCaseError> {
+    let s = Scenario::from_spec(spec.clone()).map_err(|e| TestCaseError::reject(e.to_string()))?;
+    let r = runner::run(&s, &RunOptions::default()).report;
+    for f in &r.checks.failures {
+        let undecided = f.check == "linearizability" && r.extra["linearizability"]["ok"].is_null();
+        if !undecided {
+            return Err(TestCaseError::fail(format!("{}: {}", f.check, f.message)));
+        }
+    }
+    Ok(())
+}
+
+fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// The correct Raft keeps every safety property and a linearizable history
+/// under generated fault schedules.
+#[test]
+fn correct_raft_is_safe_and_linearizable_under_generated_faults() {
+    let mut runner = TestRunner::new(Config {
+        cases: cases(64),
+        failure_persistence: None,
+        ..Config::default()
+    });
+    let result = runner.run(&scenario(Mode { aggressive: false }), |spec| holds(&spec));
+    if let Err(TestError::Fail(why, spec)) = &result {
+        let file = write_case("correct-build-failure", spec);
+        panic!(
+            "correct build failed: {why}\nminimal scenario: {}",
+            file.display()
+        );
+    }
+    result.unwrap();
+}
+
+fn write_case(name: &str, spec: &ScenarioSpec) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("proptest-failures");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join(format!("{name}.json"));
+    std::fs::write(&file, serde_json::to_string_pretty(spec).unwrap()).unwrap();
+    file
+}
+
+/// With `bug` switched on, proptest finds a failing scenario within
+/// `budget` cases, shrinks it, and the minimal case written to a file
+/// fails again when run from that file.
+fn bug_is_found_and_shrunk(bug: &str, budget: u32) {
+    let mut runner = TestRunner::new(Config {
+        cases: budget,
+        failure_persistence: None,
+        max_shrink_iters: 150,
+        ..Config::default()
+    });
+    let strategy = scenario(Mode { aggressive: true }).prop_map({
+        let bug = bug.to_string();
+        move |mut s| {
+            s.bug = Some(bug.clone());
+            s
+        }
+    });
+    match runner.run(&strategy, |spec| holds(&spec)) {
+        Err(TestError::Fail(why, minimal)) => {
+            let file = write_case(bug, &minimal);
+            let again = Scenario::load(&file).unwrap();
+            let r = runner::run(&again, &RunOptions::default()).report;
+            assert!(
+                !r.checks.ok,
+                "{bug}: the minimal case written to {} passes",
+                file.display()
+            );
+            assert!(
+                minimal.faults.len() <= 10 && minimal.cluster.nodes <= 7,
+                "{bug}: shrunk case is not small: {} faults",
+                minimal.faults.len()
+            );
+            eprintln!(
+                "{bug}: {why}; minimal case {} ({} faults, {} nodes, {} ms)",
+                file.display(),
+                minimal.faults.len(),
+                minimal.cluster.nodes,
+                minimal.duration_ms
+            );
+        }
+        Err(e) => panic!("{bug}: unexpected proptest error {e}"),
+        Ok(()) => panic!("{bug}: not found in {budget} generated scenarios"),
+    }
+}
+
+/// Figure 8 bug: committing an old-term entry by counting replicas. Purely
+/// random schedules did not hit the Figure 8 interleaving in 3000 cases,
+/// so this property varies the Figure 8 skeleton instead: every scripted
+/// fault moves by up to ±3 ms, latencies and the seed vary, and random
+/// extra faults are added. Proptest then shrinks the jitter and the extras
+/// away.
+#[test]
+fn proptest_finds_commit_previous_term_around_figure8() {
+    let base = Scenario::load(std::path::Path::new("scenarios/figure8.json"))
+        .unwrap()
+        .spec;
+    let n = base.faults.len();
+    let strategy = (
+        proptest::collection::vec(-3i32..=3, n),
+        proptest::collection::vec(
+            fault(
+                base.cluster.nodes,
+                base.duration_ms as u32,
+                Mode { aggressive: false },
+            ),
+            0..3,
+        ),
+        any::<u64>(),
+    )
+        .prop_map(move |(jitter, extra, seed)| {
+            let mut s = base.clone();
+            for (f, j) in s.faults.iter_mut().zip(jitter) {
+                f.at_ms = (f.at_ms + j as f64).max(0.0);
+            }
+            s.faults.extend(extra);
+            s.seed = seed;
+            s.bug = Some("commit-previous-term".into());
+            s
+        });
+    let mut runner = TestRunner::new(Config {
+        cases: 200,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    match runner.run(&strategy, |spec| holds(&spec)) {
+        Err(TestError::Fail(why, minimal)) => {
+            let file = write_case("commit-previous-term", &minimal);
+            let r = runner::run(&Scenario::load(&file).unwrap(), &RunOptions::default()).report;
+            assert!(
+                !r.checks.ok,
+                "the minimal case written to {} passes",
+                file.display()
+            );
+            assert!(why.message().contains("safety"), "{why}");
+        }
+        other => panic!("commit-previous-term not found around Figure 8: {other:?}"),
+    }
+}
+
+/// A vote that is not persisted is forgotten across a restart.
+#[test]
+fn proptest_finds_forget_vote() {
+    bug_is_found_and_shrunk("forget-vote", 3000);
+}
+
+/// AppendEntries accepted without the prevLog check.
+#[test]
+fn proptest_finds_skip_log_check() {
+    bug_is_found_and_shrunk("skip-log-check", 300);
+}
+
+/// Reads answered locally by a leader that may be deposed.
+#[test]
+fn proptest_finds_stale_read() {
+    bug_is_found_and_shrunk("stale-read", 300);
+}
+
+/// Two votes in one term.
+#[test]
+fn proptest_finds_double_vote() {
+    bug_is_found_and_shrunk("double-vote", 300);
+}
