@@ -140,15 +140,16 @@ mod tests {
         assert_ne!(a1, c);
     }
 
-    /// The derivation is pinned: this value must never change across releases.
+    /// The derivation is pinned: this value must never change across
+    /// releases (it is the first draw of seed 1's network stream, so a
+    /// change here changes every recorded trace hash).
     #[test]
     fn derivation_is_stable() {
         let mut r = SimRng::derive(1, "network");
         let first = r.next_u64();
         let mut again = SimRng::derive(1, "network");
         assert_eq!(first, again.next_u64());
-        // Golden value: if this changes, every recorded trace hash changes.
-        assert_eq!(format!("{first:016x}").len(), 16);
+        assert_eq!(format!("{first:016x}"), "3356ced389f3d713");
     }
 
     #[test]
