@@ -39,6 +39,15 @@ impl Problems {
         }
     }
 
+    /// A `[min, max]` pair of positive numbers with min ≤ max.
+    fn positive_range(&mut self, path: &str, [lo, hi]: [f64; 2]) {
+        self.positive(&format!("{path}[0]"), lo);
+        self.positive(&format!("{path}[1]"), hi);
+        if lo > hi {
+            self.add(path, format!("min {lo} is greater than max {hi}"));
+        }
+    }
+
     fn node(&mut self, path: &str, n: u32, nodes: u32) {
         if n >= nodes {
             self.add(
@@ -136,15 +145,7 @@ fn cluster(p: &mut Problems, c: &ClusterSpec) {
         if c.process != ProcessKind::Raft {
             p.add("cluster.raft", "raft settings need \"process\": \"raft\"");
         }
-        let [lo, hi] = r.election_timeout_ms;
-        p.positive("cluster.raft.election_timeout_ms[0]", lo);
-        p.positive("cluster.raft.election_timeout_ms[1]", hi);
-        if lo > hi {
-            p.add(
-                "cluster.raft.election_timeout_ms",
-                format!("min {lo} is greater than max {hi}"),
-            );
-        }
+        p.positive_range("cluster.raft.election_timeout_ms", r.election_timeout_ms);
         p.positive("cluster.raft.heartbeat_ms", r.heartbeat_ms);
         if r.max_entries_per_append == 0 {
             p.add("cluster.raft.max_entries_per_append", "must be at least 1");
@@ -406,15 +407,7 @@ fn nemesis(p: &mut Problems, n: &NemesisSpec, nodes: u32) {
     if n.kinds.is_empty() {
         p.add("nemesis.kinds", "must list at least one kind");
     }
-    let [lo, hi] = n.duration_ms;
-    p.positive("nemesis.duration_ms[0]", lo);
-    p.positive("nemesis.duration_ms[1]", hi);
-    if lo > hi {
-        p.add(
-            "nemesis.duration_ms",
-            format!("min {lo} is greater than max {hi}"),
-        );
-    }
+    p.positive_range("nemesis.duration_ms", n.duration_ms);
     if let Some(m) = n.max_down {
         if m > nodes {
             p.add(
