@@ -14,4 +14,5 @@ pub mod rng;
 pub mod runner;
 pub mod scenario;
 pub mod sim;
+pub mod sweep;
 pub mod time;

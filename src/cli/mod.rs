@@ -3,10 +3,12 @@
 //! every check held, 1 ran and a check failed (or a replay diverged), 2 bad
 //! input or usage.
 
+mod merge;
 mod output;
 mod replay;
 mod run;
 mod scenarios;
+mod sweep;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -30,6 +32,11 @@ enum Command {
     /// Re-run the scenario and seed recorded in a report and confirm the
     /// trace hash matches.
     Replay(replay::ReplayArgs),
+    /// Run a scenario over a range of seeds in parallel; write sweep.json,
+    /// per-seed results and a replayable file per failing seed.
+    Sweep(sweep::SweepArgs),
+    /// Combine the output folders of sweep shards into one sweep.json.
+    Merge(merge::MergeArgs),
     /// Check scenario files without running them.
     Validate {
         /// Scenario files.
@@ -61,6 +68,8 @@ pub fn main(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Run(a) => run::run(a),
         Command::Replay(a) => replay::replay(a),
+        Command::Sweep(a) => sweep::sweep(a),
+        Command::Merge(a) => merge::merge(a),
         Command::Validate { files } => scenarios::validate(&files),
         Command::Schema => {
             let schema = crate::scenario::json_schema();
