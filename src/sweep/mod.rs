@@ -512,37 +512,54 @@ fn availability_json(per_seed: &[(u64, f64)]) -> Value {
     })
 }
 
-/// Sparse histogram buckets as one flat JSON array `[v0, c0, dv1, c1, ...]`
-/// with each value a delta from the previous one: about a third of the
-/// size of `[[v, c], ...]`.
+/// Sparse histogram buckets as one flat JSON array of integers: each
+/// bucket's value is written as the delta from the previous bucket's value
+/// (always ≥ 1, values ascend); a bucket holding one sample is just `delta`,
+/// one holding `c > 1` samples is `-delta, c`. Most buckets of one run hold
+/// a single sample, so this is about a quarter of the size of `[[v, c], ...]`.
 mod sparse {
     use serde::{de::Error, Deserialize, Deserializer, Serializer};
 
     pub fn serialize<S: Serializer>(pairs: &[(u64, u64)], s: S) -> Result<S::Ok, S::Error> {
-        let mut flat = Vec::with_capacity(pairs.len() * 2);
+        let mut flat: Vec<i64> = Vec::with_capacity(pairs.len() + pairs.len() / 4);
         let mut prev = 0;
         for &(v, c) in pairs {
-            flat.push(v - prev);
-            flat.push(c);
+            assert!(v > prev, "histogram buckets ascend from 1");
+            let delta = i64::try_from(v - prev).expect("latencies fit in i64");
+            if c == 1 {
+                flat.push(delta);
+            } else {
+                flat.push(-delta);
+                flat.push(i64::try_from(c).expect("counts fit in i64"));
+            }
             prev = v;
         }
         s.collect_seq(flat)
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(u64, u64)>, D::Error> {
-        let flat = Vec::<u64>::deserialize(d)?;
-        if flat.len() % 2 != 0 {
-            return Err(D::Error::custom("histogram pairs: odd number of values"));
-        }
+        let flat = Vec::<i64>::deserialize(d)?;
+        let mut out = Vec::with_capacity(flat.len());
         let mut prev = 0u64;
-        flat.chunks(2)
-            .map(|p| {
-                prev = prev
-                    .checked_add(p[0])
-                    .ok_or_else(|| D::Error::custom("histogram value overflows"))?;
-                Ok((prev, p[1]))
-            })
-            .collect()
+        let mut it = flat.into_iter();
+        while let Some(x) = it.next() {
+            let (delta, count) = match x {
+                0 => return Err(D::Error::custom("histogram: zero delta")),
+                x if x > 0 => (x.unsigned_abs(), 1),
+                x => {
+                    let c = it
+                        .next()
+                        .filter(|c| *c > 1)
+                        .ok_or_else(|| D::Error::custom("histogram: count > 1 missing after a negative delta"))?;
+                    (x.unsigned_abs(), c as u64)
+                }
+            };
+            prev = prev
+                .checked_add(delta)
+                .ok_or_else(|| D::Error::custom("histogram value overflows"))?;
+            out.push((prev, count));
+        }
+        Ok(out)
     }
 }
 
@@ -590,7 +607,7 @@ mod tests {
             ..Default::default()
         };
         let text = serde_json::to_string(&stats).unwrap();
-        assert!(text.contains("\"client_latency_us\":[5,1,995,3,599000,2]"), "{text}");
+        assert!(text.contains("\"client_latency_us\":[5,-995,3,-599000,2]"), "{text}");
         assert_eq!(serde_json::from_str::<SeedStats>(&text).unwrap(), stats);
     }
 }
