@@ -61,7 +61,10 @@ pub fn merge(a: MergeArgs) -> Result<u8, UsageError> {
         }
         let file = path.display().to_string();
         let rf = read_results(&path, |h, r| {
-            let whole = SweepHeader { shard: None, ..h.clone() };
+            let whole = SweepHeader {
+                shard: None,
+                ..h.clone()
+            };
             let expected = header.get_or_insert_with(|| whole.clone());
             if *expected != whole {
                 return Err(UsageError(format!(
@@ -148,7 +151,10 @@ pub fn merge(a: MergeArgs) -> Result<u8, UsageError> {
         let path = dir.join(RESULTS);
         let bytes = fs::read(&path).map_err(|e| io(&path, e))?;
         let body = &bytes[..*len as usize];
-        let first = body.iter().position(|&b| b == b'\n').map_or(body.len(), |i| i + 1);
+        let first = body
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(body.len(), |i| i + 1);
         results
             .write_all(&body[first..])
             .map_err(|e| io(&out.join(RESULTS), e))?;
@@ -165,9 +171,7 @@ pub fn merge(a: MergeArgs) -> Result<u8, UsageError> {
             write_atomic(&dst, &text).map_err(|e| io(&dst, e))?;
         }
     }
-    results
-        .sync_all()
-        .map_err(|e| io(&out.join(RESULTS), e))?;
+    results.sync_all().map_err(|e| io(&out.join(RESULTS), e))?;
     let timing = json!({
         "note": "wall-clock figures: they vary between runs and machines; everything outside `timing` is deterministic",
         "merged_from": a.dirs.len(),
@@ -184,7 +188,12 @@ pub fn merge(a: MergeArgs) -> Result<u8, UsageError> {
         agg.seeds(),
         agg.failed().len()
     );
-    for f in summary["failures"].as_array().into_iter().flatten().take(10) {
+    for f in summary["failures"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .take(10)
+    {
         println!(
             "  FAILED      seed {}: {}\n              {}",
             f["seed"],
@@ -210,7 +219,9 @@ fn incomplete(
         header.seeds
     );
     let Some(n) = count else {
-        msg.push_str(" the sweep is not sharded and did not finish: `agentsim sweep --resume` it first");
+        msg.push_str(
+            " the sweep is not sharded and did not finish: `agentsim sweep --resume` it first",
+        );
         return msg;
     };
     for index in 0..n {

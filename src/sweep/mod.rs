@@ -43,9 +43,9 @@ pub struct SeedRange {
 impl SeedRange {
     /// Parse `A..B` (half-open, `A < B`).
     pub fn parse(s: &str) -> Result<SeedRange, String> {
-        let (a, b) = s
-            .split_once("..")
-            .ok_or_else(|| format!("--seeds {s:?}: expected a half-open range A..B, like 0..1000"))?;
+        let (a, b) = s.split_once("..").ok_or_else(|| {
+            format!("--seeds {s:?}: expected a half-open range A..B, like 0..1000")
+        })?;
         let num = |x: &str| {
             x.trim().parse::<u64>().map_err(|_| {
                 format!("--seeds {s:?}: {x:?} is not a seed (an integer ≥ 0); expected A..B")
@@ -129,9 +129,9 @@ impl Shard {
 
     /// Parse `I/N`.
     pub fn parse(s: &str) -> Result<Shard, String> {
-        let (i, n) = s
-            .split_once('/')
-            .ok_or_else(|| format!("--shard {s:?}: expected I/N (0-based index I of N shards, like 0/4) or `env`"))?;
+        let (i, n) = s.split_once('/').ok_or_else(|| {
+            format!("--shard {s:?}: expected I/N (0-based index I of N shards, like 0/4) or `env`")
+        })?;
         let num = |x: &str| {
             x.trim()
                 .parse::<u64>()
@@ -547,10 +547,9 @@ mod sparse {
                 0 => return Err(D::Error::custom("histogram: zero delta")),
                 x if x > 0 => (x.unsigned_abs(), 1),
                 x => {
-                    let c = it
-                        .next()
-                        .filter(|c| *c > 1)
-                        .ok_or_else(|| D::Error::custom("histogram: count > 1 missing after a negative delta"))?;
+                    let c = it.next().filter(|c| *c > 1).ok_or_else(|| {
+                        D::Error::custom("histogram: count > 1 missing after a negative delta")
+                    })?;
                     (x.unsigned_abs(), c as u64)
                 }
             };
@@ -607,7 +606,10 @@ mod tests {
             ..Default::default()
         };
         let text = serde_json::to_string(&stats).unwrap();
-        assert!(text.contains("\"client_latency_us\":[5,-995,3,-599000,2]"), "{text}");
+        assert!(
+            text.contains("\"client_latency_us\":[5,-995,3,-599000,2]"),
+            "{text}"
+        );
         assert_eq!(serde_json::from_str::<SeedStats>(&text).unwrap(), stats);
     }
 }
