@@ -15,4 +15,5 @@ pub mod runner;
 pub mod scenario;
 pub mod shrink;
 pub mod sim;
+pub mod sweep;
 pub mod time;

@@ -3,11 +3,13 @@
 //! every check held, 1 ran and a check failed (or a replay diverged), 2 bad
 //! input or usage.
 
+mod merge;
 mod output;
 mod replay;
 mod run;
 mod scenarios;
 mod shrink;
+mod sweep;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -34,6 +36,11 @@ enum Command {
     /// Shrink a failing scenario, report or sweep failure to a minimal
     /// scenario that fails the same way.
     Shrink(shrink::ShrinkArgs),
+    /// Run a scenario over a range of seeds in parallel; write sweep.json,
+    /// per-seed results and a replayable file per failing seed.
+    Sweep(sweep::SweepArgs),
+    /// Combine the output folders of sweep shards into one sweep.json.
+    Merge(merge::MergeArgs),
     /// Check scenario files without running them.
     Validate {
         /// Scenario files.
@@ -66,6 +73,8 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Run(a) => run::run(a),
         Command::Replay(a) => replay::replay(a),
         Command::Shrink(a) => shrink::shrink(a),
+        Command::Sweep(a) => sweep::sweep(a),
+        Command::Merge(a) => merge::merge(a),
         Command::Validate { files } => scenarios::validate(&files),
         Command::Schema => {
             let schema = crate::scenario::json_schema();

@@ -39,6 +39,32 @@ impl LatencyHist {
         self.h.add(&other.h).expect("same bounds");
     }
 
+    /// Record `count` latencies of `us` microseconds (clamped into range).
+    pub fn record_n_us(&mut self, us: u64, count: u64) {
+        self.h.saturating_record_n(us.max(1), count);
+    }
+
+    /// The recorded buckets as sparse `(value_us, count)` pairs in
+    /// ascending value order, each value the highest equivalent value of
+    /// its bucket. Recording the pairs into an empty histogram with
+    /// [`LatencyHist::record_n_us`] gives back the same histogram, so this
+    /// is a compact, mergeable encoding (sweeps store one per seed).
+    pub fn to_sparse(&self) -> Vec<(u64, u64)> {
+        self.h
+            .iter_recorded()
+            .map(|v| (v.value_iterated_to(), v.count_at_value()))
+            .collect()
+    }
+
+    /// Inverse of [`LatencyHist::to_sparse`].
+    pub fn from_sparse(pairs: &[(u64, u64)]) -> Self {
+        let mut h = LatencyHist::new();
+        for &(v, c) in pairs {
+            h.record_n_us(v, c);
+        }
+        h
+    }
+
     /// Quantile `q` in milliseconds (0 when empty).
     pub fn quantile_ms(&self, q: f64) -> f64 {
         if self.h.is_empty() {
@@ -59,5 +85,24 @@ impl LatencyHist {
             "p999": self.quantile_ms(0.999),
             "max": if self.h.is_empty() { 0.0 } else { self.h.max() as f64 / 1000.0 },
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LatencyHist;
+
+    /// The sparse encoding round-trips: same buckets, count, quantiles.
+    #[test]
+    fn sparse_pairs_round_trip() {
+        let mut h = LatencyHist::new();
+        for us in [1, 7, 7, 999, 1_000, 1_001, 52_345, 600_000, 4_000_000_000] {
+            h.record_us(us);
+        }
+        let pairs = h.to_sparse();
+        let back = LatencyHist::from_sparse(&pairs);
+        assert_eq!(back.to_sparse(), pairs);
+        assert_eq!(back.count(), h.count());
+        assert_eq!(back.summary_json(), h.summary_json());
     }
 }

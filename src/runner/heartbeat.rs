@@ -86,5 +86,6 @@ pub(super) fn run(scenario: &Scenario, opts: &RunOptions) -> RunOutput {
     RunOutput {
         report,
         history: None,
+        latency: None,
     }
 }

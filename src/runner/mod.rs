@@ -45,6 +45,18 @@ pub struct RunOutput {
     /// Client history (Raft workloads), when recorded; encoded as JSON
     /// lines only if asked for (`metrics::report::history_line`).
     pub history: Option<Vec<crate::kv::history::HistoryEvent>>,
+    /// Latency histograms behind the report's percentiles (Raft runs), so
+    /// sweeps can merge them across seeds.
+    pub latency: Option<LatencyHists>,
+}
+
+/// The full latency histograms of a Raft run.
+#[derive(Debug, Clone)]
+pub struct LatencyHists {
+    /// Client operation latency (invoke → ok/fail).
+    pub client: crate::metrics::hist::LatencyHist,
+    /// Leader append → commit latency.
+    pub commit: crate::metrics::hist::LatencyHist,
 }
 
 /// Apply overrides to a scenario, giving the scenario as it will run.

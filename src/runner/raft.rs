@@ -297,7 +297,15 @@ pub(super) fn run(scenario: &Scenario, opts: &RunOptions) -> RunOutput {
         }),
     );
     let history = workload.as_ref().map(|_| events);
-    RunOutput { report, history }
+    let latency = Some(super::LatencyHists {
+        client: client_latency,
+        commit: obs.metrics.commit_latency,
+    });
+    RunOutput {
+        report,
+        history,
+        latency,
+    }
 }
 
 /// End-of-run liveness and availability expectations.

@@ -1,0 +1,759 @@
+//! `agentsim sweep`: run a scenario over a range of seeds in parallel.
+//!
+//! Output folder:
+//! - `results.jsonl`: a header line ([`SweepHeader`]) then one
+//!   [`SeedResult`] per finished seed, in finishing order. Each line is
+//!   written with one `write` as soon as its seed finishes (so a killed
+//!   process loses nothing it reported) and fsynced in small batches (so a
+//!   power loss costs at most a batch). `--resume` reads it back, drops a
+//!   torn last line, and runs only the seeds it lacks.
+//! - `failures/seed-N.json`: the report of each failing seed, written
+//!   before its result line; `agentsim replay` reproduces it.
+//! - `sweep.json`: the summary, written last (atomically), computed from
+//!   the result lines alone, so an interrupted-and-resumed sweep, a sweep
+//!   with any `--jobs`, and merged shards all give the same file (its
+//!   `timing` section apart).
+
+use super::output::write_atomic;
+use super::run::check_overrides;
+use super::UsageError;
+use crate::metrics::report::CheckFailure;
+use crate::metrics::{Checks, Report};
+use crate::runner::{self, RunOptions};
+use crate::scenario::Scenario;
+use crate::sweep::{
+    self, Aggregate, SeedRange, SeedResult, SeedRun, SeedStats, Shard, SweepHeader, FORMAT,
+};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use rayon::prelude::*;
+use serde_json::{json, Map, Value};
+use std::fs::{self, File, OpenOptions};
+use std::io::{IsTerminal, Write};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// Arguments of `agentsim sweep`.
+#[derive(Args, Debug)]
+pub struct SweepArgs {
+    /// Scenario file.
+    pub scenario: PathBuf,
+    /// Seeds to run: a half-open range A..B (runs A, A+1, ..., B-1).
+    #[arg(long, value_name = "A..B")]
+    pub seeds: String,
+    /// Worker threads (default: the number of CPUs).
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Run only part I of N of the seeds (0-based, contiguous blocks), or
+    /// `env` to read I from JOB_COMPLETION_INDEX (Kubernetes Indexed Job)
+    /// or SLURM_ARRAY_TASK_ID (Slurm job array).
+    #[arg(long, value_name = "I/N|env")]
+    pub shard: Option<String>,
+    /// With `--shard env`: the number of shards N (else AGENTSIM_SHARDS
+    /// or SLURM_ARRAY_TASK_COUNT).
+    #[arg(long, value_name = "N")]
+    pub shards: Option<u64>,
+    /// Output folder (default: out/<scenario name>/sweep/).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Continue an interrupted sweep in --out: skip the seeds it finished.
+    #[arg(long)]
+    pub resume: bool,
+    /// Swarm testing: each seed draws its own nemesis (kinds, interval,
+    /// durations, max_down) and network drop/duplicate rates.
+    #[arg(long)]
+    pub nemesis: bool,
+    /// Switch on a deliberately wrong protocol variant in every seed.
+    #[arg(long, value_name = "NAME")]
+    pub bug: Option<String>,
+    /// Override the scenario's duration (virtual ms).
+    #[arg(long)]
+    pub duration_ms: Option<f64>,
+}
+
+/// How many result lines may wait for an fsync, and for how long.
+const SYNC_EVERY_LINES: usize = 64;
+const SYNC_EVERY: Duration = Duration::from_secs(1);
+/// Failing seeds printed in the summary (all are in sweep.json).
+const PRINT_FAILURES: usize = 10;
+
+pub const RESULTS: &str = "results.jsonl";
+pub const SUMMARY: &str = "sweep.json";
+pub const FAILURES: &str = "failures";
+
+/// A failure file's path relative to the output folder.
+pub fn failure_file(seed: u64) -> String {
+    format!("{FAILURES}/seed-{seed}.json")
+}
+
+/// Everything a sweep needs, checked before anything is written.
+struct Plan {
+    base: Scenario,
+    header: SweepHeader,
+    dir: PathBuf,
+    jobs: usize,
+}
+
+fn plan(a: &SweepArgs) -> Result<Plan, UsageError> {
+    let seeds = SeedRange::parse(&a.seeds).map_err(|e| UsageError(format!("error: {e}")))?;
+    let shard = match (a.shard.as_deref(), a.shards) {
+        (Some("env"), n) => Some(shard_from_env(n)?),
+        (Some(s), None) => Some(Shard::parse(s).map_err(|e| UsageError(format!("error: {e}")))?),
+        (Some(_), Some(_)) => {
+            return Err(UsageError(
+                "error: --shards N goes with --shard env; with --shard I/N the count is already given"
+                    .into(),
+            ))
+        }
+        (None, Some(_)) => {
+            return Err(UsageError(
+                "error: --shards N needs --shard env (it gives the shard count when the index comes from the environment)".into(),
+            ))
+        }
+        (None, None) => None,
+    };
+    let jobs = match a.jobs {
+        Some(0) => return Err(UsageError("error: --jobs must be at least 1".into())),
+        Some(n) => n,
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
+    check_overrides(a.duration_ms, a.bug.as_deref())?;
+    let loaded = Scenario::load(&a.scenario).map_err(|e| UsageError(e.to_string()))?;
+    let opts = RunOptions {
+        duration_ms: a.duration_ms,
+        bug: a.bug.clone(),
+        ..Default::default()
+    };
+    let file = a.scenario.display().to_string();
+    let base =
+        Scenario::from_spec_in(&file, runner::effective(&loaded, &opts).spec).map_err(|e| {
+            UsageError(format!(
+                "{file}: invalid after applying command-line overrides:\n{e}"
+            ))
+        })?;
+    let dir = a
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("out").join(&base.spec.name).join("sweep"));
+    let header = SweepHeader {
+        agentsim_sweep: FORMAT,
+        scenario: base.spec.clone(),
+        seeds,
+        shard,
+        nemesis: a.nemesis,
+    };
+    Ok(Plan {
+        base,
+        header,
+        dir,
+        jobs,
+    })
+}
+
+/// `--shard env`: the index from the batch system, the count from
+/// `--shards`, AGENTSIM_SHARDS or SLURM_ARRAY_TASK_COUNT.
+fn shard_from_env(shards: Option<u64>) -> Result<Shard, UsageError> {
+    let var = |name: &str| -> Result<Option<u64>, UsageError> {
+        match std::env::var(name) {
+            Ok(v) => v.trim().parse::<u64>().map(Some).map_err(|_| {
+                UsageError(format!(
+                    "error: --shard env: {name}={v:?} is not a non-negative integer"
+                ))
+            }),
+            Err(_) => Ok(None),
+        }
+    };
+    let index = if let Some(i) = var("AGENTSIM_SHARD_INDEX")? {
+        i
+    } else if let Some(i) = var("JOB_COMPLETION_INDEX")? {
+        i
+    } else if let Some(i) = var("SLURM_ARRAY_TASK_ID")? {
+        // Arrays may start anywhere (--array=1-8): count from the first task.
+        let min = var("SLURM_ARRAY_TASK_MIN")?.unwrap_or(0);
+        i.checked_sub(min).ok_or_else(|| {
+            UsageError(format!(
+                "error: --shard env: SLURM_ARRAY_TASK_ID={i} is below SLURM_ARRAY_TASK_MIN={min}"
+            ))
+        })?
+    } else {
+        return Err(UsageError(
+            "error: --shard env: no shard index in the environment: set AGENTSIM_SHARD_INDEX, or run as a Kubernetes Indexed Job (JOB_COMPLETION_INDEX) or a Slurm job array (SLURM_ARRAY_TASK_ID); see docs/sweeps-at-scale.md".into(),
+        ));
+    };
+    let count = match shards {
+        Some(n) => n,
+        None => var("AGENTSIM_SHARDS")?
+            .or(var("SLURM_ARRAY_TASK_COUNT")?)
+            .ok_or_else(|| {
+                UsageError(
+                    "error: --shard env: the number of shards is unknown: pass --shards N (or set AGENTSIM_SHARDS; Slurm sets SLURM_ARRAY_TASK_COUNT)".into(),
+                )
+            })?,
+    };
+    Shard::new(index, count).map_err(|e| UsageError(format!("error: --shard env: {e}")))
+}
+
+/// A results file read back: its header, the byte length of its good
+/// prefix, and whether a torn last line follows it.
+pub struct ResultsFile {
+    pub header: SweepHeader,
+    pub good_len: u64,
+    pub torn: bool,
+}
+
+/// Read `path`, calling `each` on every complete result line. A last line
+/// without its newline, or one that does not parse, is torn (an
+/// interrupted write) and skipped; a bad line elsewhere is an error.
+pub fn read_results(
+    path: &Path,
+    mut each: impl FnMut(&SweepHeader, SeedResult) -> Result<(), UsageError>,
+) -> Result<ResultsFile, UsageError> {
+    let file = path.display().to_string();
+    let text =
+        fs::read(path).map_err(|e| UsageError(format!("error: {file}: cannot read: {e}")))?;
+    let mut header: Option<SweepHeader> = None;
+    let mut at = 0usize;
+    let mut line_no = 0usize;
+    while at < text.len() {
+        line_no += 1;
+        let Some(nl) = text[at..].iter().position(|&b| b == b'\n') else {
+            // No newline: the write of this line never finished.
+            return finish(header, &file, at, true);
+        };
+        let line = &text[at..at + nl];
+        let last = at + nl + 1 == text.len();
+        if let Some(h) = &header {
+            match serde_json::from_slice::<SeedResult>(line) {
+                Ok(r) => each(h, r)?,
+                Err(_) if last => return finish(header, &file, at, true),
+                Err(e) => {
+                    return Err(UsageError(format!(
+                        "error: {file}:{line_no}: damaged result line ({e}); only a torn last line can be repaired"
+                    )))
+                }
+            }
+        } else {
+            let h = serde_json::from_slice::<SweepHeader>(line).map_err(|e| {
+                UsageError(format!(
+                    "error: {file}:1: not an agentsim sweep results file ({e})"
+                ))
+            })?;
+            header = Some(h);
+        }
+        at += nl + 1;
+    }
+    finish(header, &file, at, false)
+}
+
+fn finish(
+    header: Option<SweepHeader>,
+    file: &str,
+    good_len: usize,
+    torn: bool,
+) -> Result<ResultsFile, UsageError> {
+    let header = header.ok_or_else(|| {
+        UsageError(format!(
+            "error: {file}: has no complete header line; remove the folder and start the sweep again"
+        ))
+    })?;
+    Ok(ResultsFile {
+        header,
+        good_len: good_len as u64,
+        torn,
+    })
+}
+
+/// Which seeds of a range are done: one bit per seed.
+pub struct SeedSet {
+    range: SeedRange,
+    bits: Vec<u64>,
+}
+
+impl SeedSet {
+    pub fn new(range: SeedRange) -> Self {
+        SeedSet {
+            range,
+            bits: vec![0; range.len().div_ceil(64) as usize],
+        }
+    }
+    /// Mark `seed`; false if it was already marked or is out of range.
+    pub fn insert(&mut self, seed: u64) -> bool {
+        if !self.range.contains(seed) {
+            return false;
+        }
+        let i = (seed - self.range.start) as usize;
+        let had = self.bits[i / 64] & (1 << (i % 64)) != 0;
+        self.bits[i / 64] |= 1 << (i % 64);
+        !had
+    }
+    pub fn contains(&self, seed: u64) -> bool {
+        self.range.contains(seed) && {
+            let i = (seed - self.range.start) as usize;
+            self.bits[i / 64] & (1 << (i % 64)) != 0
+        }
+    }
+    /// Seeds of `r` marked.
+    pub fn count_in(&self, r: SeedRange) -> u64 {
+        (r.start..r.end).filter(|&s| self.contains(s)).count() as u64
+    }
+}
+
+/// Quote a path for a shell command line when it needs it.
+fn shell_quote(s: &str) -> String {
+    if s.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"/._-+:,=@%".contains(&b))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+/// The command that reproduces a failing seed written under `dir`.
+pub fn replay_command(dir: &Path, seed: u64) -> String {
+    let path = dir.join(failure_file(seed));
+    format!(
+        "agentsim replay {}",
+        shell_quote(&path.display().to_string())
+    )
+}
+
+/// The summary (`sweep.json`): deterministic fields, then `timing`.
+pub fn summary_json(header: &SweepHeader, agg: &Aggregate, dir: &Path, timing: Value) -> Value {
+    let failures: Vec<Value> = agg
+        .failed_sorted()
+        .iter()
+        .map(|f| {
+            json!({
+                "seed": f.seed,
+                "kind": f.failures[0].check,
+                "message": f.failures[0].message,
+                "checks": f.failures.iter().map(|c| c.check.as_str()).collect::<Vec<_>>(),
+                "file": failure_file(f.seed),
+                "replay": replay_command(dir, f.seed),
+            })
+        })
+        .collect();
+    let mut m = Map::new();
+    m.insert("agentsim_sweep".into(), json!(header.agentsim_sweep));
+    m.insert("scenario".into(), json!(header.scenario));
+    m.insert("seeds".into(), json!(header.seeds.to_string()));
+    if let Some(s) = header.shard {
+        m.insert(
+            "shard".into(),
+            json!({"index": s.index, "count": s.count, "seeds": header.own_seeds().to_string()}),
+        );
+    }
+    m.insert("nemesis".into(), json!(header.nemesis));
+    m.insert("bug".into(), json!(header.scenario.bug));
+    m.insert("seeds_run".into(), json!(agg.seeds()));
+    m.insert("seeds_failed".into(), json!(failures.len()));
+    m.insert("failures".into(), Value::Array(failures));
+    m.insert("stats".into(), agg.stats_json());
+    m.insert("timing".into(), timing);
+    Value::Object(m)
+}
+
+/// Write `sweep.json` into `dir`.
+pub fn write_summary(dir: &Path, summary: &Value) -> Result<(), UsageError> {
+    let path = dir.join(SUMMARY);
+    let mut text = serde_json::to_string_pretty(summary).expect("summary serializes");
+    text.push('\n');
+    write_atomic(&path, text.as_bytes())
+        .map_err(|e| UsageError(format!("error: {}: cannot write: {e}", path.display())))
+}
+
+/// Remove what an earlier sweep left in `dir` (only files a sweep writes).
+pub fn clear_outputs(dir: &Path) -> Result<(), UsageError> {
+    let io = |p: &Path, e: std::io::Error| {
+        UsageError(format!("error: {}: cannot remove: {e}", p.display()))
+    };
+    for name in [SUMMARY, RESULTS] {
+        let p = dir.join(name);
+        match fs::remove_file(&p) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(&p, e)),
+            _ => {}
+        }
+    }
+    let fdir = dir.join(FAILURES);
+    if let Ok(entries) = fs::read_dir(&fdir) {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with("seed-") && name.ends_with(".json") {
+                fs::remove_file(e.path()).map_err(|err| io(&e.path(), err))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Create `dir/results.jsonl` holding only `header`, durably.
+pub fn create_results(dir: &Path, header: &SweepHeader) -> Result<File, UsageError> {
+    let path = dir.join(RESULTS);
+    let err =
+        |e: std::io::Error| UsageError(format!("error: {}: cannot create: {e}", path.display()));
+    fs::create_dir_all(dir).map_err(err)?;
+    let mut f = File::create(&path).map_err(err)?;
+    let mut line = serde_json::to_string(header).expect("header serializes");
+    line.push('\n');
+    f.write_all(line.as_bytes()).map_err(err)?;
+    f.sync_all().map_err(err)?;
+    // Make the new directory entry durable too.
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(f)
+}
+
+/// Open the results file for appending, resuming if asked and possible.
+/// Returns the file and the aggregate and seed set of what it holds.
+fn open_results(
+    p: &Plan,
+    resume: bool,
+    own: SeedRange,
+) -> Result<(File, Aggregate, SeedSet), UsageError> {
+    let path = p.dir.join(RESULTS);
+    let mut agg = Aggregate::new();
+    let mut done = SeedSet::new(own);
+    if resume && path.exists() {
+        let file = path.display().to_string();
+        let mut bad_seed = None;
+        let rf = read_results(&path, |_, r| {
+            if done.insert(r.seed) {
+                agg.add(&r);
+            } else {
+                bad_seed.get_or_insert(r.seed);
+            }
+            Ok(())
+        })?;
+        if rf.header != p.header {
+            return Err(UsageError(format!(
+                "error: {}: holds a different sweep ({}); --resume needs the same scenario, --seeds, --shard, --nemesis, --bug and --duration-ms. Use another --out, or drop --resume to start over.",
+                p.dir.display(),
+                header_difference(&rf.header, &p.header)
+            )));
+        }
+        if rf.torn {
+            eprintln!("note: {file}: dropped a torn last line (an interrupted write); that seed runs again");
+        }
+        if let Some(seed) = bad_seed {
+            return Err(UsageError(format!(
+                "error: {file}: seed {seed} is outside this sweep's seeds {own} or listed twice; the file is damaged"
+            )));
+        }
+        let f = OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .map_err(|e| UsageError(format!("error: {file}: cannot open: {e}")))?;
+        // Drop a torn last line; new lines go after the good prefix.
+        f.set_len(rf.good_len)
+            .and_then(|_| f.sync_all())
+            .map_err(|e| UsageError(format!("error: {file}: cannot repair: {e}")))?;
+        let f = OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .map_err(|e| UsageError(format!("error: {file}: cannot open: {e}")))?;
+        return Ok((f, agg, done));
+    }
+    clear_outputs(&p.dir)?;
+    Ok((create_results(&p.dir, &p.header)?, agg, done))
+}
+
+/// Name what differs between two headers.
+pub fn header_difference(a: &SweepHeader, b: &SweepHeader) -> String {
+    let mut d = Vec::new();
+    if a.agentsim_sweep != b.agentsim_sweep {
+        d.push(format!(
+            "format {} vs {}",
+            a.agentsim_sweep, b.agentsim_sweep
+        ));
+    }
+    if a.scenario != b.scenario {
+        d.push("the scenario differs".to_string());
+    }
+    if a.seeds != b.seeds {
+        d.push(format!("seeds {} vs {}", a.seeds, b.seeds));
+    }
+    if a.shard != b.shard {
+        let s = |x: Option<Shard>| x.map_or("none".to_string(), |s| s.to_string());
+        d.push(format!("shard {} vs {}", s(a.shard), s(b.shard)));
+    }
+    if a.nemesis != b.nemesis {
+        d.push(format!("nemesis {} vs {}", a.nemesis, b.nemesis));
+    }
+    d.join(", ")
+}
+
+/// A seed whose run panicked: recorded as a failure with check `panic`.
+fn panicked(base: &Scenario, seed: u64, swarm: bool, message: String) -> SeedRun {
+    let (scenario, draw) = sweep::seed_scenario(base, seed, swarm);
+    let failure = CheckFailure {
+        check: "panic".into(),
+        message,
+    };
+    let mut extra = Map::new();
+    if let Some(d) = &draw {
+        extra.insert("swarm".into(), json!(d));
+    }
+    let report = Report {
+        seed,
+        scenario: scenario.spec,
+        trace_hash: "unknown: the run panicked".into(),
+        events: 0,
+        sim_time_ms: 0.0,
+        wall_ms: 0.0,
+        events_per_s: 0.0,
+        network: Value::Null,
+        faults: Vec::new(),
+        checks: Checks {
+            ok: false,
+            ran: vec!["panic".into()],
+            failures: vec![failure.clone()],
+        },
+        extra,
+    };
+    SeedRun {
+        result: SeedResult {
+            seed,
+            trace_hash: report.trace_hash.clone(),
+            events: 0,
+            sim_time_ms: 0.0,
+            failures: vec![failure],
+            swarm: draw,
+            stats: SeedStats::default(),
+            wall_us: 0,
+        },
+        failure_report: Some(report),
+    }
+}
+
+fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic with a non-text payload".into())
+}
+
+/// Appends result lines and failure files, fsyncing in small batches.
+struct Sink<'a> {
+    dir: &'a Path,
+    file: File,
+    unsynced: usize,
+    last_sync: Instant,
+}
+
+impl Sink<'_> {
+    fn record(&mut self, run: &SeedRun) -> std::io::Result<()> {
+        if let Some(report) = &run.failure_report {
+            // The failure file first: a result line always has its file.
+            let mut text = serde_json::to_string_pretty(report).expect("report serializes");
+            text.push('\n');
+            write_atomic(
+                &self.dir.join(failure_file(run.result.seed)),
+                text.as_bytes(),
+            )?;
+        }
+        let mut line = serde_json::to_string(&run.result).expect("result serializes");
+        line.push('\n');
+        // One write per line: once it returns, a killed process keeps it.
+        self.file.write_all(line.as_bytes())?;
+        self.unsynced += 1;
+        if self.unsynced >= SYNC_EVERY_LINES || self.last_sync.elapsed() >= SYNC_EVERY {
+            self.sync()?;
+        }
+        Ok(())
+    }
+
+    // Wall time only paces fsyncs; it never reaches a result.
+    #[allow(clippy::disallowed_methods)]
+    fn sync(&mut self) -> std::io::Result<()> {
+        if self.unsynced > 0 {
+            self.file.sync_data()?;
+            self.unsynced = 0;
+        }
+        self.last_sync = Instant::now();
+        Ok(())
+    }
+}
+
+fn progress(total: u64, done: u64) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let pb = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+    pb.set_style(
+        ProgressStyle::with_template(
+            "{elapsed_precise} [{bar:40}] {pos}/{len} seeds, {per_sec}, eta {eta} {msg}",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    pb.set_position(done);
+    pb
+}
+
+// Wall time is measured at this CLI edge, and only reported (`timing`).
+#[allow(clippy::disallowed_methods)]
+pub fn sweep(a: SweepArgs) -> Result<u8, UsageError> {
+    let p = plan(&a)?;
+    let own = p.header.own_seeds();
+    let (file, mut agg, done) = open_results(&p, a.resume, own)?;
+    let resumed = agg.seeds();
+    let pending: Vec<u64> = (own.start..own.end)
+        .filter(|&s| !done.contains(s))
+        .collect();
+    drop(done);
+
+    let started = Instant::now();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(p.jobs)
+        .thread_name(|i| format!("sweep-{i}"))
+        .build()
+        .map_err(|e| {
+            UsageError(format!(
+                "error: cannot start {} worker threads: {e}",
+                p.jobs
+            ))
+        })?;
+    let pb = progress(own.len(), resumed);
+    let mut sink = Sink {
+        dir: &p.dir,
+        file,
+        unsynced: 0,
+        last_sync: Instant::now(),
+    };
+    let stop = AtomicBool::new(false);
+    let mut io_error: Option<String> = None;
+    let (tx, rx) = std::sync::mpsc::sync_channel::<SeedRun>(p.jobs * 4);
+    let (base, swarm) = (&p.base, p.header.nemesis);
+    std::thread::scope(|scope| {
+        let stop = &stop;
+        let pending = &pending;
+        scope.spawn(move || {
+            pool.install(|| {
+                pending.par_iter().for_each_with(tx, |tx, &seed| {
+                    if stop.load(Ordering::Relaxed) {
+                        return;
+                    }
+                    let t0 = Instant::now();
+                    let run = catch_unwind(AssertUnwindSafe(|| sweep::run_seed(base, seed, swarm)));
+                    let wall_us = t0.elapsed().as_micros() as u64;
+                    let mut run =
+                        run.unwrap_or_else(|p| panicked(base, seed, swarm, panic_message(p)));
+                    run.result.wall_us = wall_us;
+                    let _ = tx.send(run);
+                })
+            })
+        });
+        for run in rx {
+            if io_error.is_some() {
+                continue;
+            }
+            if let Err(e) = sink.record(&run) {
+                io_error = Some(format!(
+                    "error: {}: writing results failed: {e}",
+                    p.dir.display()
+                ));
+                stop.store(true, Ordering::Relaxed);
+                continue;
+            }
+            agg.add(&run.result);
+            if let Some(f) = run.result.failures.first() {
+                pb.println(format!(
+                    "seed {} failed: {}: {}\n  {}",
+                    run.result.seed,
+                    f.check,
+                    f.message,
+                    replay_command(&p.dir, run.result.seed)
+                ));
+                pb.set_message(format!("{} failed", agg.failed().len()));
+            }
+            pb.inc(1);
+        }
+    });
+    pb.finish_and_clear();
+    if let Some(e) = io_error {
+        return Err(UsageError(e));
+    }
+    sink.sync()
+        .map_err(|e| UsageError(format!("error: {}: sync failed: {e}", p.dir.display())))?;
+    assert_eq!(agg.seeds(), own.len(), "every seed of the shard ran");
+
+    let wall = started.elapsed().as_secs_f64();
+    let ran_now = agg.seeds() - resumed;
+    let timing = json!({
+        "note": "wall-clock figures: they vary between runs and machines; everything outside `timing` is deterministic",
+        "jobs": p.jobs,
+        "wall_ms": wall * 1000.0,
+        "seeds_this_invocation": ran_now,
+        "seeds_resumed": resumed,
+        "seeds_per_s": if wall > 0.0 { ran_now as f64 / wall } else { 0.0 },
+        "seed_wall_ms_total": agg.wall_us() as f64 / 1000.0,
+        "events_per_core_s": if agg.wall_us() > 0 { agg.events() as f64 * 1e6 / agg.wall_us() as f64 } else { 0.0 },
+    });
+    let summary = summary_json(&p.header, &agg, &p.dir, timing);
+    write_summary(&p.dir, &summary)?;
+    print_summary(&p, &summary, resumed, wall);
+    Ok(u8::from(!agg.failed().is_empty()))
+}
+
+fn print_summary(p: &Plan, s: &Value, resumed: u64, wall: f64) {
+    let h = &p.header;
+    let mut what = format!("seeds {}", h.seeds);
+    if let Some(sh) = h.shard {
+        what.push_str(&format!(", shard {sh} (seeds {})", h.own_seeds()));
+    }
+    if h.nemesis {
+        what.push_str(", swarm nemesis");
+    }
+    if let Some(b) = &h.scenario.bug {
+        what.push_str(&format!(", bug {b}"));
+    }
+    println!("agentsim sweep: {} ({what})", h.scenario.name);
+    let st = &s["stats"];
+    println!(
+        "  seeds       {} run ({resumed} from an earlier run), {} failed",
+        s["seeds_run"], s["seeds_failed"]
+    );
+    println!(
+        "  wall        {:.1} s with {} jobs ({:.1} seeds/s, {:.2} M events/s per core)",
+        wall,
+        p.jobs,
+        s["timing"]["seeds_per_s"].as_f64().unwrap_or(0.0),
+        s["timing"]["events_per_core_s"].as_f64().unwrap_or(0.0) / 1e6
+    );
+    if st["client_latency_ms"]["count"].as_u64().unwrap_or(0) > 0 {
+        println!(
+            "  latency     client p50 {} ms, p99 {} ms; commit p50 {} ms, p99 {} ms",
+            st["client_latency_ms"]["p50"],
+            st["client_latency_ms"]["p99"],
+            st["commit_latency_ms"]["p50"],
+            st["commit_latency_ms"]["p99"]
+        );
+    }
+    if let Some(mean) = st["availability"]["mean"].as_f64() {
+        println!(
+            "  availability mean {:.4}, min {} (seed {})",
+            mean, st["availability"]["min"]["value"], st["availability"]["min"]["seed"]
+        );
+    }
+    let failures = s["failures"].as_array().map_or(&[][..], |v| &v[..]);
+    for f in failures.iter().take(PRINT_FAILURES) {
+        println!(
+            "  FAILED      seed {}: {}: {}",
+            f["seed"],
+            f["kind"].as_str().unwrap_or(""),
+            f["message"].as_str().unwrap_or("")
+        );
+        println!("              {}", f["replay"].as_str().unwrap_or(""));
+    }
+    if failures.len() > PRINT_FAILURES {
+        println!(
+            "  ...         {} more failing seeds in sweep.json",
+            failures.len() - PRINT_FAILURES
+        );
+    }
+    println!("  summary     {}", p.dir.join(SUMMARY).display());
+}
