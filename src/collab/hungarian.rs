@@ -364,7 +364,8 @@ fn shortest_augmenting_paths(cost: &CostMatrix) -> Vec<Option<usize>> {
         if free_rows.is_empty() {
             break;
         }
-        assert!(phase < max_phases, "more phases than min(rows, cols)");
+        // Each phase but the last (which finds no path) adds one pair.
+        assert!(phase <= max_phases, "more phases than min(rows, cols) + 1");
         min_dist.fill(f64::INFINITY);
         way.fill(NONE);
         settled.fill(false);
