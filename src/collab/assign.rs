@@ -116,7 +116,7 @@ pub fn capability_score(
         "mean_tokens must be finite and >= 0, got {}",
         agent.mean_tokens
     );
-    if !agent.skills.iter().any(|s| *s == task.skill) || agent.accuracy < task.min_accuracy {
+    if !agent.skills.contains(&task.skill) || agent.accuracy < task.min_accuracy {
         return None;
     }
     let speed = LATENCY_HALF_MS / (LATENCY_HALF_MS + agent.mean_latency_ms);
