@@ -21,6 +21,9 @@
 //!
 //! Cost: at most `min(rows, cols)` phases, each `O(rows * cols)`, so
 //! `O(rows * cols * min(rows, cols))`: the `O(n²m)` of the classic method.
+//! The multi-source start is made cheap by keeping, per column, its cheapest
+//! cell over the free rows, so a phase costs `O(cols)` plus the rows it
+//! actually reaches, as in single-source Jonker–Volgenant.
 //!
 //! # Potentials
 //!
@@ -352,6 +355,17 @@ fn shortest_augmenting_paths(cost: &CostMatrix) -> Vec<Option<usize>> {
         .filter(|&r| cost.row(r).iter().any(|x| x.is_finite()))
         .collect();
 
+    // Since free rows share u, the best first step into column c from any
+    // free row is min over free rows of cost[r][c]: keep that minimum (and
+    // its lowest-indexed row) per column instead of rescanning every free row
+    // each phase. Only the columns whose minimum came from the row that just
+    // got matched need a rescan.
+    let mut free_min = vec![f64::INFINITY; m];
+    let mut free_arg = vec![NONE; m];
+    for c in 0..m {
+        rescan_free_min(cost, &free_rows, c, &mut free_min, &mut free_arg);
+    }
+
     // Per-phase buffers, reused.
     let mut min_dist = vec![f64::INFINITY; m]; // tentative distance to column
     let mut way = vec![NONE; m]; // row that reached the column
@@ -373,17 +387,10 @@ fn shortest_augmenting_paths(cost: &CostMatrix) -> Vec<Option<usize>> {
         tree_rows.clear();
 
         // Every free row is a source at distance 0 (they share u).
-        for &r in &free_rows {
-            relax_from_row(
-                cost.row(r),
-                u[r],
-                0.0,
-                r,
-                &v,
-                &settled,
-                &mut min_dist,
-                &mut way,
-            );
+        let u_free = u[free_rows[0]];
+        for c in 0..m {
+            min_dist[c] = free_min[c] - u_free - v[c];
+            way[c] = free_arg[c];
         }
         // Dense Dijkstra over columns; a settled matched column leads, at no
         // extra cost (its matched cell is tight), to its row.
@@ -453,6 +460,11 @@ fn shortest_augmenting_paths(cost: &CostMatrix) -> Vec<Option<usize>> {
         let pos = free_rows.iter().position(|&r| r == start_row);
         assert!(pos.is_some(), "augmenting path must start at a free row");
         free_rows.remove(pos.unwrap_or(0));
+        for c in 0..m {
+            if free_arg[c] == start_row {
+                rescan_free_min(cost, &free_rows, c, &mut free_min, &mut free_arg);
+            }
+        }
     }
 
     check_certificate(cost, &u, &v, &row_to_col, &col_to_row, &free_rows);
@@ -462,9 +474,29 @@ fn shortest_augmenting_paths(cost: &CostMatrix) -> Vec<Option<usize>> {
         .collect()
 }
 
+/// Recomputes the cheapest cell of column `c` over the free rows (lowest
+/// row index on ties; infinite with no row if none is feasible).
+fn rescan_free_min(
+    cost: &CostMatrix,
+    free_rows: &[usize],
+    c: usize,
+    free_min: &mut [f64],
+    free_arg: &mut [usize],
+) {
+    let (mut best, mut arg) = (f64::INFINITY, NONE);
+    for &r in free_rows {
+        let x = cost.data[r * cost.cols + c];
+        if x < best {
+            best = x;
+            arg = r;
+        }
+    }
+    free_min[c] = best;
+    free_arg[c] = arg;
+}
+
 /// Offers the cells of row `r` (reached at distance `dist`) to the unsettled
-/// columns. Strict `<` keeps the earliest (lowest-indexed, for sources) row
-/// on ties. Infeasible cells give an infinite slack and never win.
+/// columns. Strict `<` keeps the earlier row on ties. Infeasible cells give an infinite slack and never win.
 #[allow(clippy::too_many_arguments)]
 #[inline]
 fn relax_from_row(
