@@ -1,0 +1,3 @@
+//! Multi-agent collaboration: assigning tasks to agents.
+pub mod assign;
+pub mod hungarian;
