@@ -352,3 +352,68 @@ fn node_crashed_before_its_boot_boots_at_restart() {
     );
     assert!(n0.ticks >= 6);
 }
+
+/// Answers every note; persists and syncs only on note 1.
+#[derive(Debug, Default)]
+struct Echo {
+    got: Vec<(u64, SimTime)>,
+}
+
+impl Process for Echo {
+    type Msg = Note;
+    type Record = u64;
+    fn on_start(&mut self, ctx: &mut Context<'_, Note, u64>) {
+        if ctx.id() == NodeId(0) {
+            // Two notes back to back to node 1.
+            ctx.send(NodeId(1), Note(1));
+            ctx.send(NodeId(1), Note(2));
+        }
+    }
+    fn on_message(&mut self, ctx: &mut Context<'_, Note, u64>, from: NodeId, msg: Note) {
+        self.got.push((msg.0, ctx.now()));
+        if ctx.id() == NodeId(1) {
+            if msg.0 == 1 {
+                ctx.persist(1);
+                ctx.sync();
+            }
+            ctx.send(from, Note(100 + msg.0));
+        }
+    }
+    fn on_timer(&mut self, _: &mut Context<'_, Note, u64>, _: TimerId) {}
+}
+
+/// A node's output waits behind its in-flight sync across handlers: note 2
+/// arrives while the sync for note 1 runs, and its answer cannot overtake
+/// that sync (otherwise a node could acknowledge data it has not made
+/// durable; a seed sweep found Raft followers doing exactly that when a
+/// duplicated AppendEntries arrived mid-fsync).
+#[test]
+fn output_waits_behind_an_in_flight_sync_across_handlers() {
+    let cfg = WorldConfig {
+        seed: 1,
+        duration: SimDuration::from_millis(100),
+        cluster: 2,
+        net: NetConfig {
+            default: LinkParams {
+                latency: Dist::Fixed(1.0),
+                drop: 0.0,
+                duplicate: 0.0,
+            },
+            reorder: false,
+            links: BTreeMap::new(),
+        },
+        disk_sync: Dist::Fixed(25.0),
+        faults: Vec::new(),
+        nemesis: None,
+        start_jitter: SimDuration::ZERO,
+    };
+    let mut w: World<Echo> = World::new(cfg, 2, Box::new(|_, _| Ok(Echo::default()))).unwrap();
+    w.run(&mut ());
+    let n1 = w.node(NodeId(1)).unwrap();
+    assert_eq!(n1.got, vec![(1, SimTime(1_000)), (2, SimTime(1_000))]);
+    // Both answers leave when the sync completes (1 + 25 ms) and arrive
+    // 1 ms later, in order.
+    let n0 = w.node(NodeId(0)).unwrap();
+    assert_eq!(n0.got, vec![(101, SimTime(27_000)), (102, SimTime(27_000))]);
+    assert_eq!(w.durable(NodeId(1)), &[1]);
+}

@@ -171,7 +171,7 @@ enum Undo {
 }
 
 #[derive(Debug)]
-enum Event<M, R> {
+enum Event<M> {
     Start(NodeId),
     Deliver {
         from: NodeId,
@@ -184,11 +184,10 @@ enum Event<M, R> {
         id: TimerId,
         gen: u64,
     },
-    Deferred {
+    SyncDone {
         node: NodeId,
         inc: u32,
         flush: usize,
-        effects: Vec<Effect<M, R>>,
     },
     Scripted(usize),
     Undo(Undo, &'static str),
@@ -251,7 +250,14 @@ struct Slot<P: Process> {
     timers: Vec<ArmedTimer>,
     next_gen: u64,
     clock: Clock,
-    backlog: Vec<Event<P::Msg, P::Record>>,
+    backlog: Vec<Event<P::Msg>>,
+    /// True while a disk sync is in flight.
+    syncing: bool,
+    /// Effects waiting for the in-flight sync, in order: everything the
+    /// node does after asking for a sync, in this handler or later ones,
+    /// happens after the sync completes (its output queue sits behind its
+    /// disk, so it can never acknowledge what is not yet durable).
+    waiting: Vec<Effect<P::Msg, P::Record>>,
     crashes: u32,
     restarts: u32,
 }
@@ -274,7 +280,7 @@ pub struct World<P: Process> {
     cfg: WorldConfig,
     now: SimTime,
     end: SimTime,
-    queue: EventQueue<Event<P::Msg, P::Record>>,
+    queue: EventQueue<Event<P::Msg>>,
     slots: Vec<Slot<P>>,
     factory: Factory<P>,
     net: Network,
@@ -312,6 +318,8 @@ impl<P: Process> World<P> {
                     base_local: SimTime::ZERO,
                 },
                 backlog: Vec::new(),
+                syncing: false,
+                waiting: Vec::new(),
                 crashes: 0,
                 restarts: 0,
             });
@@ -453,7 +461,7 @@ impl<P: Process> World<P> {
         }
     }
 
-    fn dispatch(&mut self, ev: Event<P::Msg, P::Record>) -> Option<Dispatched> {
+    fn dispatch(&mut self, ev: Event<P::Msg>) -> Option<Dispatched> {
         match ev {
             Event::Start(node) => {
                 // A node crashed before its (jittered) boot boots when it
@@ -476,12 +484,7 @@ impl<P: Process> World<P> {
                 msg,
             } => self.deliver(from, to, sent, msg),
             Event::Timer { node, id, gen } => self.fire_timer(node, id, gen),
-            Event::Deferred {
-                node,
-                inc,
-                flush,
-                effects,
-            } => self.deferred(node, inc, flush, effects),
+            Event::SyncDone { node, inc, flush } => self.sync_done(node, inc, flush),
             Event::Scripted(i) => {
                 let f = self.cfg.faults[i].clone();
                 self.apply_action(&f.action, "scripted");
@@ -660,13 +663,7 @@ impl<P: Process> World<P> {
         Some(self.dispatched(DispatchKind::Timer, Some(node), None))
     }
 
-    fn deferred(
-        &mut self,
-        node: NodeId,
-        inc: u32,
-        flush: usize,
-        effects: Vec<Effect<P::Msg, P::Record>>,
-    ) -> Option<Dispatched> {
+    fn sync_done(&mut self, node: NodeId, inc: u32, flush: usize) -> Option<Dispatched> {
         let slot = &mut self.slots[node.index()];
         if slot.incarnation != inc || slot.status == NodeStatus::Crashed {
             // The node crashed while the sync was in flight: the writes and
@@ -674,25 +671,23 @@ impl<P: Process> World<P> {
             return None;
         }
         if slot.status == NodeStatus::Paused {
-            slot.backlog.push(Event::Deferred {
-                node,
-                inc,
-                flush,
-                effects,
-            });
+            slot.backlog.push(Event::SyncDone { node, inc, flush });
             return None;
         }
         slot.disk.flush(flush);
+        slot.syncing = false;
+        let mut waiting = std::mem::take(&mut slot.waiting);
         self.trace_event(
             flush as u64,
-            effects.len() as u64,
+            waiting.len() as u64,
             self.node_event(DispatchKind::SyncDone, node),
         );
-        let mut buf = std::mem::take(&mut self.effects);
-        buf.clear();
-        buf.extend(effects);
-        self.apply_effects(node, &mut buf);
-        self.effects = buf;
+        self.apply_effects(node, &mut waiting);
+        let slot = &mut self.slots[node.index()];
+        if slot.waiting.is_empty() {
+            // Keep the buffer's capacity for the next sync.
+            slot.waiting = waiting;
+        }
         Some(self.dispatched(DispatchKind::SyncDone, Some(node), None))
     }
 
@@ -713,6 +708,11 @@ impl<P: Process> World<P> {
     }
 
     fn apply_effects(&mut self, node: NodeId, buf: &mut Vec<Effect<P::Msg, P::Record>>) {
+        let slot = &mut self.slots[node.index()];
+        if slot.syncing {
+            slot.waiting.append(buf);
+            return;
+        }
         let mut it = buf.drain(..);
         while let Some(e) = it.next() {
             match e {
@@ -733,15 +733,16 @@ impl<P: Process> World<P> {
                     if delay == SimDuration::ZERO {
                         slot.disk.flush(upto);
                     } else {
-                        let rest: Vec<_> = it.by_ref().collect();
+                        slot.syncing = true;
+                        debug_assert!(slot.waiting.is_empty());
+                        slot.waiting.extend(it.by_ref());
                         let inc = slot.incarnation;
                         self.queue.push(
                             self.now + delay,
-                            Event::Deferred {
+                            Event::SyncDone {
                                 node,
                                 inc,
                                 flush: upto,
-                                effects: rest,
                             },
                         );
                         return;
@@ -1044,6 +1045,8 @@ impl<P: Process> World<P> {
         slot.incarnation += 1;
         slot.timers.clear();
         slot.backlog.clear();
+        slot.syncing = false;
+        slot.waiting.clear();
         slot.disk.lose_pending();
         slot.crashes += 1;
     }
