@@ -4,6 +4,7 @@
 //! input or usage.
 
 mod output;
+mod plot;
 mod replay;
 mod run;
 mod scenarios;
@@ -30,6 +31,9 @@ enum Command {
     /// Re-run the scenario and seed recorded in a report and confirm the
     /// trace hash matches.
     Replay(replay::ReplayArgs),
+    /// Draw charts from reports (re-running each to get per-op and
+    /// per-message detail).
+    Plot(plot::PlotArgs),
     /// Check scenario files without running them.
     Validate {
         /// Scenario files.
@@ -61,6 +65,7 @@ pub fn main(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Run(a) => run::run(a),
         Command::Replay(a) => replay::replay(a),
+        Command::Plot(a) => plot::plot(a),
         Command::Validate { files } => scenarios::validate(&files),
         Command::Schema => {
             let schema = crate::scenario::json_schema();

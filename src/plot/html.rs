@@ -1,0 +1,1 @@
+//! The self-contained `index.html` of `agentsim report` (filled in below).
