@@ -6,6 +6,7 @@
 mod output;
 mod plot;
 mod replay;
+mod report;
 mod run;
 mod scenarios;
 
@@ -34,6 +35,9 @@ enum Command {
     /// Draw charts from reports (re-running each to get per-op and
     /// per-message detail).
     Plot(plot::PlotArgs),
+    /// Run (or read) a set of scenarios and write a self-contained HTML
+    /// report with a summary table and every chart.
+    Report(report::ReportArgs),
     /// Check scenario files without running them.
     Validate {
         /// Scenario files.
@@ -66,6 +70,7 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Run(a) => run::run(a),
         Command::Replay(a) => replay::replay(a),
         Command::Plot(a) => plot::plot(a),
+        Command::Report(a) => report::report(a),
         Command::Validate { files } => scenarios::validate(&files),
         Command::Schema => {
             let schema = crate::scenario::json_schema();

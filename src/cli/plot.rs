@@ -73,6 +73,21 @@ pub fn parse_panel(s: &str) -> Result<(String, Vec<String>), String> {
     ))
 }
 
+/// Writes everything to both sinks (the `--trace` file and a collector).
+pub struct Tee(pub crate::runner::TraceSink, pub crate::runner::TraceSink);
+
+impl std::io::Write for Tee {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.borrow_mut().write_all(buf)?;
+        self.1.borrow_mut().write_all(buf)?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.borrow_mut().flush()?;
+        self.1.borrow_mut().flush()
+    }
+}
+
 /// Every report.json under `dir`, sorted.
 fn find_reports(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
