@@ -9,12 +9,12 @@
 
 use super::output::write_atomic;
 use super::plot::{
-    file_stem, labels, parse_panel, parse_window, read_report, rerun, say_rerun,
+    file_stem, labels, parse_panel, parse_window, read_report, rerun, run_collecting, say_rerun,
 };
 use super::run::{check_overrides, write_report};
 use super::UsageError;
 use crate::metrics::Report;
-use crate::plot::figures::{overlay_figures, run_figures, RunView};
+use crate::plot::figures::{overlay_figures, run_figures, RunView, MAX_MESSAGES};
 use crate::plot::html::{markdown_table, page_html, Page, PageRun, SummaryRow};
 use crate::plot::Format;
 use crate::runner::{self, RunOptions};
@@ -78,8 +78,8 @@ fn is_report(path: &Path) -> bool {
         .is_some_and(|v| v.get("trace_hash").is_some())
 }
 
-/// Run a scenario file (with the duration override) into a report.
-fn run_scenario(path: &Path, duration_ms: Option<f64>) -> Result<Report, UsageError> {
+/// Load a scenario file with the duration override applied.
+fn load_scenario(path: &Path, duration_ms: Option<f64>) -> Result<Scenario, UsageError> {
     let base = Scenario::load(path).map_err(|e| UsageError(e.to_string()))?;
     let opts = RunOptions {
         duration_ms,
@@ -87,62 +87,139 @@ fn run_scenario(path: &Path, duration_ms: Option<f64>) -> Result<Report, UsageEr
     };
     let file = path.display().to_string();
     let spec = runner::effective(&base, &opts).spec;
-    let scenario = Scenario::from_spec_in(&file, spec).map_err(|e| {
+    Scenario::from_spec_in(&file, spec).map_err(|e| {
         UsageError(format!(
             "{file}: invalid after applying command-line overrides:\n{e}"
         ))
-    })?;
-    Ok(runner::run(&scenario, &RunOptions::default()).report)
+    })
+}
+
+/// The diagram window of a scenario known before running it: around its
+/// first scripted fault (the default of `plot` uses the first *applied*
+/// fault; they agree unless that fault is skipped). `None` when random
+/// faults (a nemesis) decide it.
+fn scenario_window(s: &Scenario) -> Option<(f64, f64)> {
+    if s.spec.nemesis.is_some() {
+        return None;
+    }
+    let first = s
+        .spec
+        .faults
+        .iter()
+        .map(|f| f.at_ms)
+        .fold(f64::INFINITY, f64::min);
+    Some(if first.is_finite() {
+        ((first - 100.0).max(0.0), first + 400.0)
+    } else {
+        (0.0, 500.0_f64.min(s.spec.duration_ms))
+    })
+}
+
+/// One run of a report: the report, the re-run or collecting run's output
+/// and detail, and a note for the page.
+struct Gathered {
+    report: Report,
+    history: Option<Vec<crate::kv::history::HistoryEvent>>,
+    detail: crate::plot::data::TraceDetail,
+    window: (f64, f64),
+    note: String,
+    ok: bool,
+}
+
+fn gather(path: &Path, a: &ReportArgs, label_hint: &str) -> Result<Gathered, UsageError> {
+    let file = path.display().to_string();
+    let (report, window) = if is_report(path) {
+        let r = read_report(path)?;
+        let w = RunView::window_for(&r, a.window);
+        (r, w)
+    } else {
+        let s = load_scenario(path, a.duration_ms)?;
+        match a.window.or_else(|| scenario_window(&s)) {
+            // Window known up front: one run collects everything.
+            Some(w) => {
+                let (out, detail) = run_collecting(&s, w, MAX_MESSAGES);
+                return Ok(Gathered {
+                    note: format!(
+                        "Ran {file} (seed {}); trace hash {}.",
+                        out.report.seed, out.report.trace_hash
+                    ),
+                    report: out.report,
+                    history: out.history,
+                    detail,
+                    window: w,
+                    ok: true,
+                });
+            }
+            None => {
+                // A nemesis decides the first fault: run once to find it,
+                // then again with the collector.
+                let r = runner::run(&s, &RunOptions::default()).report;
+                let w = RunView::window_for(&r, None);
+                (r, w)
+            }
+        }
+    };
+    let (out, detail, same) = rerun(&report, &file, window)?;
+    let ok = say_rerun(label_hint, &report, same, &out.report.trace_hash);
+    let note = if same {
+        format!(
+            "Re-run for the per-operation and per-message charts: trace hash matches ({}).",
+            report.trace_hash
+        )
+    } else {
+        format!(
+            "Re-run DIVERGED: this build produced trace hash {}; per-operation and per-message charts show that run.",
+            out.report.trace_hash
+        )
+    };
+    Ok(Gathered {
+        report,
+        history: out.history,
+        detail,
+        window,
+        note,
+        ok,
+    })
 }
 
 pub fn report(a: ReportArgs) -> Result<u8, UsageError> {
     check_overrides(a.duration_ms, None)?;
     let files = scenario_files(&a.inputs)?;
     println!("agentsim report: {} input(s)", files.len());
-    let mut reports = Vec::new();
+    let mut gathered = Vec::new();
     for f in &files {
-        let r = if is_report(f) {
-            read_report(f)?
-        } else {
-            run_scenario(f, a.duration_ms)?
-        };
-        reports.push(r);
+        gathered.push(gather(f, &a, &f.display().to_string())?);
     }
+    let reports: Vec<Report> = gathered.iter().map(|g| g.report.clone()).collect();
     let labels = labels(&reports);
     let mut views = Vec::new();
     let mut page_runs = Vec::new();
     let mut all_ok = true;
-    for ((report, file), label) in reports.into_iter().zip(&files).zip(&labels) {
-        // A second run with the trace collector: gives the per-message
-        // detail and shows the run repeats to the same hash.
-        let window = RunView::window_for(&report, a.window);
-        let (out, detail, same) = rerun(&report, &file.display().to_string(), window)?;
-        all_ok &= say_rerun(label, &report, same, &out.report.trace_hash);
-        all_ok &= report.checks.ok;
+    for (g, label) in gathered.into_iter().zip(&labels) {
+        all_ok &= g.ok && g.report.checks.ok;
         let stem = file_stem(label);
         let report_path = a.out.join(&stem).join("report.json");
-        write_report(&report_path, &report)?;
+        write_report(&report_path, &g.report)?;
         let replay = format!("agentsim replay {}", report_path.display());
-        let note = if same {
-            format!(
-                "Re-run for the per-operation and per-message charts: trace hash matches ({}).",
-                report.trace_hash
-            )
-        } else {
-            format!(
-                "Re-run DIVERGED: this build produced trace hash {}; per-operation and per-message charts show that run.",
-                out.report.trace_hash
-            )
-        };
-        let view = RunView::new(label.clone(), report, out.history.as_deref(), detail, window);
+        let view = RunView::new(
+            label.clone(),
+            g.report,
+            g.history.as_deref(),
+            g.detail,
+            g.window,
+        );
         let figures =
             run_figures(&view, Format::Svg).map_err(|e| UsageError(format!("error: {e}")))?;
+        println!(
+            "  {label}: {} event(s), trace hash {}",
+            view.report.events, view.report.trace_hash
+        );
         page_runs.push(PageRun {
             label: label.clone(),
             report: view.report.clone(),
             replay,
             figures,
-            notes: vec![note],
+            notes: vec![g.note],
         });
         views.push(view);
     }

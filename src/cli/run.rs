@@ -162,10 +162,11 @@ pub fn run(a: RunArgs) -> Result<u8, UsageError> {
             .map_err(|e| UsageError(format!("error: {}: {e}", p.display())))?;
     }
     if let Some(p) = &a.metrics {
-        let text = crate::metrics::openmetrics::encode(&[crate::metrics::openmetrics::MetricsInput {
-            report: &out.report,
-            history: out.history.as_deref(),
-        }]);
+        let text =
+            crate::metrics::openmetrics::encode(&[crate::metrics::openmetrics::MetricsInput {
+                report: &out.report,
+                history: out.history.as_deref(),
+            }]);
         write_atomic(p, text.as_bytes())
             .map_err(|e| UsageError(format!("error: {}: {e}", p.display())))?;
     }

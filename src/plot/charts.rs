@@ -209,11 +209,11 @@ impl ThroughputOverTime<'_> {
 
 impl Chart for ThroughputOverTime<'_> {
     fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<(), PlotError> {
-        let all: Vec<(Outcome, (f64, Vec<(f64, f64)>))> =
-            [Outcome::Ok, Outcome::Fail, Outcome::Info]
-                .into_iter()
-                .map(|o| (o, self.series(o)))
-                .collect();
+        type Rates = (f64, Vec<(f64, f64)>);
+        let all: Vec<(Outcome, Rates)> = [Outcome::Ok, Outcome::Fail, Outcome::Info]
+            .into_iter()
+            .map(|o| (o, self.series(o)))
+            .collect();
         let bucket = all[0].1 .0;
         let ymax = all
             .iter()
@@ -261,6 +261,9 @@ pub struct Series {
     pub label: String,
     /// Samples in ms (any order).
     pub samples: Vec<f64>,
+    /// Colour index into [`PALETTE`] (the run's position, so a run keeps
+    /// its colour across charts).
+    pub color: usize,
 }
 
 /// One panel of a CDF chart.
@@ -328,15 +331,20 @@ where
         .max_light_lines(2)
         .draw()
         .map_err(err)?;
-    for (i, s) in panel.series.iter().enumerate() {
-        let c = PALETTE[i % PALETTE.len()];
+    for s in &panel.series {
+        let c = PALETTE[s.color % PALETTE.len()];
         let mut v = s.samples.clone();
         v.sort_by(f64::total_cmp);
         let n = v.len();
-        let mut pts = Vec::with_capacity(2 * n);
+        // At most ~1000 steps per series: enough for the eye, and keeps
+        // the SVG small.
+        let stride = n.div_ceil(1000).max(1);
+        let mut pts = Vec::with_capacity(2 * n / stride + 2);
         for (k, &x) in v.iter().enumerate() {
-            pts.push((x, k as f64 * 100.0 / n as f64));
-            pts.push((x, (k + 1) as f64 * 100.0 / n as f64));
+            if k % stride == 0 || k + 1 == n {
+                pts.push((x, k as f64 * 100.0 / n as f64));
+                pts.push((x, (k + 1) as f64 * 100.0 / n as f64));
+            }
         }
         let (p50, p99) = (quantile(&v, 0.5), quantile(&v, 0.99));
         chart
@@ -403,18 +411,18 @@ pub struct HistogramChart {
 
 impl Chart for HistogramChart {
     fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<(), PlotError> {
-        // Buckets up to the largest p99.9 so a few stragglers do not squash
-        // the body; values beyond land in the last bucket.
+        // Buckets up to 1.5 x the largest p99 so a few stragglers do not
+        // squash the body; values beyond land in the last bucket.
         let hi = self
             .series
             .iter()
             .map(|s| {
                 let mut v = s.samples.clone();
                 v.sort_by(f64::total_cmp);
-                quantile(&v, 0.999)
+                quantile(&v, 0.99) * 1.5
             })
             .fold(1.0, f64::max);
-        let step = nice_step(hi, 50.0);
+        let step = nice_step(hi, 60.0);
         let nb = (hi / step).ceil() as usize + 1;
         let mut hists = Vec::new();
         let mut ymax: f64 = 1.0;
@@ -436,12 +444,14 @@ impl Chart for HistogramChart {
         chart
             .configure_mesh()
             .x_desc(&self.x_desc)
-            .y_desc(format!("% of operations per {step} ms bucket"))
+            .y_desc(format!(
+                "% of operations per {step} ms bucket (last: all above)"
+            ))
             .max_light_lines(2)
             .draw()
             .map_err(err)?;
         for (i, (s, pct)) in self.series.iter().zip(&hists).enumerate() {
-            let c = PALETTE[i % PALETTE.len()];
+            let c = PALETTE[s.color % PALETTE.len()];
             let mut pts = vec![(0.0, 0.0)];
             for (b, &p) in pct.iter().enumerate() {
                 pts.push((b as f64 * step, p));

@@ -200,22 +200,26 @@ pub fn overlay_figures(
     let mut out = Vec::new();
     let lat: Vec<Series> = runs
         .iter()
-        .filter(|v| !v.ops.is_empty())
-        .map(|v| Series {
+        .enumerate()
+        .filter(|(_, v)| !v.ops.is_empty())
+        .map(|(i, v)| Series {
             label: v.label.clone(),
             samples: v.latencies_ms(),
+            color: i,
         })
         .collect();
     if !lat.is_empty() {
+        // Latencies span decades (a few ms to the client timeout): the
+        // latency CDF is always drawn on a log axis.
         let title = "Client latency CDF (ok and fail completions)".to_string();
         let c = CdfChart {
             title: title.clone(),
-            x_desc: "latency (ms)".into(),
+            x_desc: "latency (ms, log scale)".into(),
             panels: vec![CdfPanel {
                 title: String::new(),
                 series: lat.clone(),
             }],
-            log_x,
+            log_x: true,
         };
         out.push(Figure {
             name: "latency_cdf".into(),
@@ -236,9 +240,11 @@ pub fn overlay_figures(
     }
     let down: Vec<Series> = runs
         .iter()
-        .map(|v| Series {
+        .enumerate()
+        .map(|(i, v)| Series {
             label: v.label.clone(),
             samples: downtime_samples(&v.report),
+            color: i,
         })
         .filter(|s| !s.samples.is_empty())
         .collect();
@@ -264,7 +270,11 @@ pub fn overlay_figures(
             "Leader-loss downtime CDF (time without a leader known to a majority)".to_string();
         let c = CdfChart {
             title: title.clone(),
-            x_desc: "time without leader (ms)".into(),
+            x_desc: if log_x {
+                "time without leader (ms, log scale)".into()
+            } else {
+                "time without leader (ms)".into()
+            },
             panels,
             log_x,
         };

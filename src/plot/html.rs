@@ -210,9 +210,19 @@ pub fn page_html(p: &Page) -> String {
         h.push_str("<tr>");
         for (i, c) in row.cells().iter().enumerate() {
             if i == 0 {
-                let _ = write!(h, "<td><a href=\"#{}\">{}</a></td>", anchor(&r.label), escape(c));
+                let _ = write!(
+                    h,
+                    "<td><a href=\"#{}\">{}</a></td>",
+                    anchor(&r.label),
+                    escape(c)
+                );
             } else if i == 2 {
-                let _ = write!(h, "<td title=\"{}\"><code>{}</code></td>", escape(&row.trace_hash), escape(c));
+                let _ = write!(
+                    h,
+                    "<td title=\"{}\"><code>{}</code></td>",
+                    escape(&row.trace_hash),
+                    escape(c)
+                );
             } else {
                 let _ = write!(h, "<td>{}</td>", escape(c));
             }
@@ -245,7 +255,12 @@ pub fn page_html(p: &Page) -> String {
         if !r.report.checks.ok {
             h.push_str("<ul>\n");
             for f in &r.report.checks.failures {
-                let _ = writeln!(h, "<li><b>{}</b>: {}</li>", escape(&f.check), escape(&f.message));
+                let _ = writeln!(
+                    h,
+                    "<li><b>{}</b>: {}</li>",
+                    escape(&f.check),
+                    escape(&f.message)
+                );
             }
             h.push_str("</ul>\n");
         }
