@@ -9,6 +9,7 @@ pub mod ids;
 pub mod kv;
 pub mod metrics;
 pub mod net;
+pub mod plot;
 pub mod process;
 pub mod raft;
 pub mod rng;

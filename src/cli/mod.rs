@@ -5,7 +5,9 @@
 
 mod merge;
 mod output;
+mod plot;
 mod replay;
+mod report;
 mod run;
 mod scenarios;
 mod shrink;
@@ -41,6 +43,12 @@ enum Command {
     Sweep(sweep::SweepArgs),
     /// Combine the output folders of sweep shards into one sweep.json.
     Merge(merge::MergeArgs),
+    /// Draw charts from reports (re-running each to get per-op and
+    /// per-message detail).
+    Plot(plot::PlotArgs),
+    /// Run (or read) a set of scenarios and write a self-contained HTML
+    /// report with a summary table and every chart.
+    Report(report::ReportArgs),
     /// Check scenario files without running them.
     Validate {
         /// Scenario files.
@@ -75,6 +83,8 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Shrink(a) => shrink::shrink(a),
         Command::Sweep(a) => sweep::sweep(a),
         Command::Merge(a) => merge::merge(a),
+        Command::Plot(a) => plot::plot(a),
+        Command::Report(a) => report::report(a),
         Command::Validate { files } => scenarios::validate(&files),
         Command::Schema => {
             let schema = crate::scenario::json_schema();

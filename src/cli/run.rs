@@ -38,6 +38,13 @@ pub struct RunArgs {
     /// Print the report JSON on stdout instead of the summary.
     #[arg(long)]
     pub json: bool,
+    /// Write counters and histograms in the OpenMetrics text format to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub metrics: Option<PathBuf>,
+    /// Write the event timeline as Chrome trace-event JSON to FILE (opens
+    /// in Perfetto or chrome://tracing).
+    #[arg(long, value_name = "FILE")]
+    pub chrome_trace: Option<PathBuf>,
 }
 
 /// Check command-line overrides before running anything.
@@ -108,6 +115,16 @@ pub fn run(a: RunArgs) -> Result<u8, UsageError> {
         }
         None => None,
     };
+    // The Chrome trace is built from the same JSON-lines trace, parsed as
+    // it is produced (teed when --trace is also given).
+    let chrome = a.chrome_trace.as_ref().map(|_| {
+        let c = crate::plot::data::TraceCollector::new((0, u64::MAX), usize::MAX);
+        opts.trace = Some(match opts.trace.take() {
+            Some(file) => Rc::new(RefCell::new(super::plot::Tee(file, c.clone()))),
+            None => c.clone(),
+        });
+        c
+    });
     let out = timed_run(&scenario, &opts);
     drop(opts);
     if let Some((staged, w, p)) = trace {
@@ -136,6 +153,22 @@ pub fn run(a: RunArgs) -> Result<u8, UsageError> {
         }
         write_atomic(h, text.as_bytes())
             .map_err(|e| UsageError(format!("error: {}: {e}", h.display())))?;
+    }
+    if let (Some(p), Some(c)) = (&a.chrome_trace, chrome) {
+        let detail = c.borrow_mut().take();
+        let doc = crate::plot::chrome_trace::chrome_trace(&out.report, &detail);
+        let text = serde_json::to_string(&doc).expect("trace serializes");
+        write_atomic(p, text.as_bytes())
+            .map_err(|e| UsageError(format!("error: {}: {e}", p.display())))?;
+    }
+    if let Some(p) = &a.metrics {
+        let text =
+            crate::metrics::openmetrics::encode(&[crate::metrics::openmetrics::MetricsInput {
+                report: &out.report,
+                history: out.history.as_deref(),
+            }]);
+        write_atomic(p, text.as_bytes())
+            .map_err(|e| UsageError(format!("error: {}: {e}", p.display())))?;
     }
     if a.json {
         println!(

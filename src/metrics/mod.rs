@@ -1,6 +1,7 @@
 //! Metrics and the run report.
 
 pub mod hist;
+pub mod openmetrics;
 pub mod raft;
 pub mod report;
 

@@ -1,0 +1,344 @@
+//! Counters and histograms of one or more runs in the OpenMetrics text
+//! format (`run --metrics FILE`), readable by Prometheus and friends:
+//! `# TYPE`/`# HELP` per family, then its samples; histograms as
+//! cumulative `_bucket{le=...}` plus `_sum` and `_count`; `# EOF` last.
+//!
+//! Every sample carries `scenario` and `seed` labels so the output of many
+//! runs (a sweep) can be concatenated into one family list. Times are in
+//! seconds, as OpenMetrics recommends. Nothing wall-clock is exported, so
+//! the file is a deterministic function of the run.
+
+use crate::kv::history::{EventType, HistoryEvent};
+use crate::metrics::Report;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+/// Histogram bucket upper bounds, seconds (`+Inf` is added).
+pub const BUCKETS_S: [f64; 17] = [
+    0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0,
+    120.0,
+];
+
+/// One run to export: its report and, if recorded, its client history.
+pub struct MetricsInput<'a> {
+    /// The report.
+    pub report: &'a Report,
+    /// Client history (for the client latency histogram).
+    pub history: Option<&'a [HistoryEvent]>,
+}
+
+#[derive(Default)]
+struct Family {
+    kind: &'static str,
+    help: &'static str,
+    lines: Vec<String>,
+}
+
+#[derive(Default)]
+struct Families {
+    order: Vec<&'static str>,
+    by_name: BTreeMap<&'static str, Family>,
+}
+
+fn escape(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+fn labels(base: &[(&str, String)], extra: &[(&str, String)]) -> String {
+    let all: Vec<String> = base
+        .iter()
+        .chain(extra)
+        .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
+        .collect();
+    format!("{{{}}}", all.join(","))
+}
+
+fn num(v: f64) -> String {
+    if v.is_finite() && v.fract() == 0.0 && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v}")
+    }
+}
+
+impl Families {
+    fn family(
+        &mut self,
+        name: &'static str,
+        kind: &'static str,
+        help: &'static str,
+    ) -> &mut Family {
+        if !self.by_name.contains_key(name) {
+            self.order.push(name);
+        }
+        self.by_name.entry(name).or_insert_with(|| Family {
+            kind,
+            help,
+            lines: Vec::new(),
+        })
+    }
+
+    fn counter(&mut self, name: &'static str, help: &'static str, l: &str, v: f64) {
+        let f = self.family(name, "counter", help);
+        f.lines.push(format!("{name}_total{l} {}", num(v)));
+    }
+
+    fn gauge(&mut self, name: &'static str, help: &'static str, l: &str, v: f64) {
+        let f = self.family(name, "gauge", help);
+        f.lines.push(format!("{name}{l} {}", num(v)));
+    }
+
+    fn histogram(
+        &mut self,
+        name: &'static str,
+        help: &'static str,
+        base: &[(&str, String)],
+        samples_s: &[f64],
+    ) {
+        let f = self.family(name, "histogram", help);
+        for &le in &BUCKETS_S {
+            let c = samples_s.iter().filter(|&&s| s <= le).count();
+            let l = labels(base, &[("le", num(le))]);
+            f.lines.push(format!("{name}_bucket{l} {c}"));
+        }
+        let l = labels(base, &[("le", "+Inf".into())]);
+        f.lines
+            .push(format!("{name}_bucket{l} {}", samples_s.len()));
+        let l = labels(base, &[]);
+        f.lines
+            .push(format!("{name}_sum{l} {}", num(samples_s.iter().sum())));
+        f.lines.push(format!("{name}_count{l} {}", samples_s.len()));
+    }
+
+    fn text(&self) -> String {
+        let mut out = String::new();
+        for name in &self.order {
+            let f = &self.by_name[name];
+            let _ = writeln!(out, "# TYPE {name} {}", f.kind);
+            let _ = writeln!(out, "# HELP {name} {}", f.help);
+            for l in &f.lines {
+                out.push_str(l);
+                out.push('\n');
+            }
+        }
+        out.push_str("# EOF\n");
+        out
+    }
+}
+
+fn f(v: &Value, path: &[&str]) -> Option<f64> {
+    let mut cur = v;
+    for p in path {
+        cur = cur.get(p)?;
+    }
+    cur.as_f64()
+}
+
+/// Client operation latencies (ok and fail completions), seconds.
+pub fn client_latencies_s(history: &[HistoryEvent]) -> Vec<f64> {
+    let mut open: BTreeMap<u32, u64> = BTreeMap::new();
+    let mut out = Vec::new();
+    for e in history {
+        match e.kind {
+            EventType::Invoke => {
+                open.insert(e.process, e.time.0);
+            }
+            EventType::Ok | EventType::Fail => {
+                if let Some(t) = open.remove(&e.process) {
+                    out.push(e.time.0.saturating_sub(t) as f64 / 1e6);
+                }
+            }
+            EventType::Info => {
+                open.remove(&e.process);
+            }
+        }
+    }
+    out
+}
+
+fn add_run(fam: &mut Families, input: &MetricsInput<'_>) {
+    let r = input.report;
+    let base = vec![
+        ("scenario", r.scenario.name.clone()),
+        ("seed", r.seed.to_string()),
+    ];
+    let l = labels(&base, &[]);
+    fam.counter(
+        "agentsim_events",
+        "Events dispatched by the simulation kernel.",
+        &l,
+        r.events as f64,
+    );
+    fam.gauge(
+        "agentsim_sim_time_seconds",
+        "Virtual time the run reached.",
+        &l,
+        r.sim_time_ms / 1000.0,
+    );
+    fam.gauge(
+        "agentsim_checks_ok",
+        "1 if every check held, 0 otherwise.",
+        &l,
+        if r.checks.ok { 1.0 } else { 0.0 },
+    );
+    let n = &r.network;
+    for (name, key, help) in [
+        (
+            "agentsim_messages_sent",
+            "sent",
+            "Messages put on the simulated network.",
+        ),
+        (
+            "agentsim_messages_delivered",
+            "delivered",
+            "Messages delivered.",
+        ),
+        (
+            "agentsim_messages_duplicated",
+            "duplicated",
+            "Extra copies made by the network.",
+        ),
+        (
+            "agentsim_bytes_sent",
+            "bytes_sent",
+            "Bytes put on the simulated network.",
+        ),
+    ] {
+        fam.counter(name, help, &l, f(n, &[key]).unwrap_or(0.0));
+    }
+    if let Some(causes) = n.get("dropped_by_cause").and_then(Value::as_object) {
+        for (cause, v) in causes {
+            let l = labels(&base, &[("cause", cause.clone())]);
+            fam.counter(
+                "agentsim_messages_dropped",
+                "Messages dropped, by cause.",
+                &l,
+                v.as_f64().unwrap_or(0.0),
+            );
+        }
+    }
+    if let Some(types) = n.get("messages_by_type").and_then(Value::as_object) {
+        for (t, v) in types {
+            if let Some(v) = v.as_f64() {
+                let l = labels(&base, &[("type", t.clone())]);
+                fam.counter(
+                    "agentsim_messages_by_type",
+                    "Messages sent, by type.",
+                    &l,
+                    v,
+                );
+            }
+        }
+    }
+    let mut faults: BTreeMap<String, u64> = BTreeMap::new();
+    for x in &r.faults {
+        let kind = x.get("kind").and_then(Value::as_str).unwrap_or("?");
+        let state = if x.get("skipped").is_some() {
+            "skipped"
+        } else {
+            "applied"
+        };
+        *faults.entry(format!("{kind}\u{0}{state}")).or_default() += 1;
+    }
+    for (k, c) in faults {
+        let (kind, state) = k.split_once('\u{0}').unwrap_or((&k, ""));
+        let l = labels(&base, &[("kind", kind.into()), ("state", state.into())]);
+        fam.counter(
+            "agentsim_faults",
+            "Faults, by kind and whether applied or skipped.",
+            &l,
+            c as f64,
+        );
+    }
+    let x = &r.extra;
+    if let Some(e) = x.get("elections").and_then(Value::as_array) {
+        fam.counter(
+            "agentsim_raft_elections",
+            "Raft elections won.",
+            &l,
+            e.len() as f64,
+        );
+    }
+    if let Some(t) = x.get("max_term").and_then(Value::as_f64) {
+        fam.gauge("agentsim_raft_max_term", "Highest Raft term seen.", &l, t);
+    }
+    if let Some(a) = x.get("availability").and_then(Value::as_f64) {
+        fam.gauge(
+            "agentsim_availability_ratio",
+            "Share of 10 ms slots in which a write would have committed within the client timeout.",
+            &l,
+            a,
+        );
+    }
+    if let Some(ops) = x.get("client_ops").and_then(Value::as_object) {
+        for o in ["ok", "fail", "info"] {
+            let l = labels(&base, &[("outcome", o.into())]);
+            fam.counter(
+                "agentsim_client_ops",
+                "Client operations completed, by outcome.",
+                &l,
+                ops.get(o).and_then(Value::as_f64).unwrap_or(0.0),
+            );
+        }
+    }
+    if let Some(h) = input.history {
+        fam.histogram(
+            "agentsim_client_latency_seconds",
+            "Client operation latency (ok and fail completions), virtual seconds.",
+            &base,
+            &client_latencies_s(h),
+        );
+    }
+    if let Some(s) = x
+        .get("leader_loss_downtime_ms")
+        .and_then(|d| d.get("samples"))
+        .and_then(Value::as_array)
+    {
+        let v: Vec<f64> = s
+            .iter()
+            .filter_map(Value::as_f64)
+            .map(|m| m / 1000.0)
+            .collect();
+        fam.histogram(
+            "agentsim_leader_loss_downtime_seconds",
+            "Intervals without a leader known to a majority, virtual seconds.",
+            &base,
+            &v,
+        );
+    }
+    if let Some(c) = x.get("commit_latency_ms") {
+        let fm = fam.family(
+            "agentsim_commit_latency_seconds",
+            "summary",
+            "Leader append to commit, virtual seconds (quantiles from an HdrHistogram).",
+        );
+        for (q, key) in [("0.5", "p50"), ("0.9", "p90"), ("0.99", "p99")] {
+            let l = labels(&base, &[("quantile", q.into())]);
+            let v = f(c, &[key]).unwrap_or(0.0) / 1000.0;
+            fm.lines
+                .push(format!("agentsim_commit_latency_seconds{l} {}", num(v)));
+        }
+        let count = f(c, &["count"]).unwrap_or(0.0);
+        let sum = f(c, &["mean"]).unwrap_or(0.0) * count / 1000.0;
+        fm.lines.push(format!(
+            "agentsim_commit_latency_seconds_sum{l} {}",
+            num(sum)
+        ));
+        fm.lines.push(format!(
+            "agentsim_commit_latency_seconds_count{l} {}",
+            num(count)
+        ));
+    }
+}
+
+/// The OpenMetrics text for `runs`.
+pub fn encode(runs: &[MetricsInput<'_>]) -> String {
+    let mut fam = Families::default();
+    for r in runs {
+        add_run(&mut fam, r);
+    }
+    fam.text()
+}

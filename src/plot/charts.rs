@@ -1,0 +1,743 @@
+//! The charts. Each is a plain struct of what it shows plus a
+//! [`Chart`](super::Chart) impl; titles, axis names and series names are
+//! part of the output that tests check.
+
+use super::data::{quantile, ClientOp, Delivery, FaultWindow, Outcome, RoleSpan};
+use super::{err, Chart, PlotError};
+use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
+use plotters::coord::types::RangedCoordf64;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+/// Series colours, chosen to stay distinct when overlaid.
+pub const PALETTE: [RGBColor; 10] = [
+    RGBColor(31, 119, 180),
+    RGBColor(214, 39, 40),
+    RGBColor(44, 160, 44),
+    RGBColor(255, 127, 14),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+];
+
+const FAULT_FILL: RGBColor = RGBColor(255, 140, 0);
+const FONT: &str = "sans-serif";
+
+fn outcome_color(o: Outcome) -> RGBColor {
+    match o {
+        Outcome::Ok => RGBColor(44, 160, 44),
+        Outcome::Fail => RGBColor(255, 127, 14),
+        Outcome::Info => RGBColor(214, 39, 40),
+    }
+}
+
+/// Colour of a role band in the leadership timeline.
+pub fn role_color(role: &str) -> RGBColor {
+    match role {
+        "leader" => RGBColor(44, 160, 44),
+        "candidate" => RGBColor(255, 127, 14),
+        "follower" => RGBColor(174, 199, 232),
+        "crashed" => RGBColor(60, 60, 60),
+        "paused" => RGBColor(148, 103, 189),
+        _ => RGBColor(200, 200, 200),
+    }
+}
+
+fn legend_box(c: RGBColor) -> impl Fn((i32, i32)) -> Rectangle<(i32, i32)> {
+    move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], c.filled())
+}
+
+fn legend_line(c: RGBColor) -> impl Fn((i32, i32)) -> PathElement<(i32, i32)> {
+    move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], c.stroke_width(2))
+}
+
+/// A "nice" bucket width close to `span / target`.
+fn nice_step(span: f64, target: f64) -> f64 {
+    let raw = (span / target).max(1e-9);
+    let mag = 10f64.powf(raw.log10().floor());
+    for m in [1.0, 2.0, 5.0, 10.0] {
+        if raw <= m * mag {
+            return m * mag;
+        }
+    }
+    10.0 * mag
+}
+
+/// Shade fault windows (x in seconds) over `[y0, y1]` and label them,
+/// staggering labels over three rows so neighbours do not overlap.
+fn shade_faults<DB: DrawingBackend>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    faults: &[FaultWindow],
+    y0: f64,
+    y1: f64,
+) -> Result<(), PlotError> {
+    let mut first = true;
+    for (i, f) in faults.iter().enumerate() {
+        let (a, b) = (f.start_ms / 1000.0, f.end_ms / 1000.0);
+        let row = (i % 3) as f64;
+        let ly = y1 - (y1 - y0) * (0.03 + 0.06 * row);
+        let rect = if b > a {
+            Rectangle::new([(a, y0), (b, y1)], FAULT_FILL.mix(0.15).filled())
+        } else {
+            Rectangle::new([(a, y0), (a, y1)], FAULT_FILL.stroke_width(1))
+        };
+        let s = chart.draw_series(std::iter::once(rect)).map_err(err)?;
+        if first {
+            s.label("fault window").legend(legend_box(FAULT_FILL));
+            first = false;
+        }
+        chart
+            .draw_series(std::iter::once(Text::new(
+                f.label.clone(),
+                (a, ly),
+                (FONT, 11).into_font().color(&RGBColor(150, 70, 0)),
+            )))
+            .map_err(err)?;
+    }
+    Ok(())
+}
+
+fn caption<'a, 'b, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, Shift>,
+    title: &str,
+) -> ChartBuilder<'a, 'b, DB> {
+    let mut b = ChartBuilder::on(area);
+    b.caption(title, (FONT, 18))
+        .margin(12)
+        .x_label_area_size(42)
+        .y_label_area_size(64);
+    b
+}
+
+/// Each client operation as a point: invocation time vs latency, coloured
+/// by outcome, over shaded fault windows.
+pub struct LatencyOverTime<'a> {
+    /// Chart title.
+    pub title: String,
+    /// Completed operations.
+    pub ops: &'a [ClientOp],
+    /// Fault windows to shade.
+    pub faults: &'a [FaultWindow],
+    /// End of the run, ms.
+    pub end_ms: f64,
+}
+
+impl Chart for LatencyOverTime<'_> {
+    fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<(), PlotError> {
+        let ymax = self
+            .ops
+            .iter()
+            .map(ClientOp::latency_ms)
+            .fold(1.0, f64::max)
+            * 1.15;
+        let mut chart = caption(area, &self.title)
+            .build_cartesian_2d(0.0..self.end_ms / 1000.0, 0.0..ymax)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("virtual time (s)")
+            .y_desc("latency (ms)")
+            .max_light_lines(2)
+            .draw()
+            .map_err(err)?;
+        shade_faults(&mut chart, self.faults, 0.0, ymax)?;
+        for o in [Outcome::Ok, Outcome::Fail, Outcome::Info] {
+            let pts: Vec<(f64, f64)> = self
+                .ops
+                .iter()
+                .filter(|op| op.outcome == o)
+                .map(|op| (op.invoke_ms / 1000.0, op.latency_ms()))
+                .collect();
+            let c = outcome_color(o);
+            chart
+                .draw_series(pts.iter().map(|&p| Circle::new(p, 2, c.filled())))
+                .map_err(err)?
+                .label(format!("{} ({})", o.name(), pts.len()))
+                .legend(move |(x, y)| Circle::new((x + 6, y), 4, c.filled()));
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .label_font((FONT, 12))
+            .draw()
+            .map_err(err)?;
+        Ok(())
+    }
+}
+
+/// Completions per second over time, by outcome, over shaded fault
+/// windows.
+pub struct ThroughputOverTime<'a> {
+    /// Chart title.
+    pub title: String,
+    /// Completed operations.
+    pub ops: &'a [ClientOp],
+    /// Fault windows to shade.
+    pub faults: &'a [FaultWindow],
+    /// End of the run, ms.
+    pub end_ms: f64,
+}
+
+impl ThroughputOverTime<'_> {
+    /// Bucket width (ms) and per-bucket rates (ops/s) for `o`.
+    pub fn series(&self, o: Outcome) -> (f64, Vec<(f64, f64)>) {
+        let bucket = nice_step(self.end_ms, 200.0).max(1.0);
+        let n = (self.end_ms / bucket).ceil().max(1.0) as usize;
+        let mut counts = vec![0u64; n];
+        for op in self.ops.iter().filter(|op| op.outcome == o) {
+            let i = ((op.complete_ms / bucket) as usize).min(n - 1);
+            counts[i] += 1;
+        }
+        let pts = counts
+            .iter()
+            .enumerate()
+            .map(|(i, &c)| {
+                (
+                    (i as f64 + 0.5) * bucket / 1000.0,
+                    c as f64 * 1000.0 / bucket,
+                )
+            })
+            .collect();
+        (bucket, pts)
+    }
+}
+
+impl Chart for ThroughputOverTime<'_> {
+    fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<(), PlotError> {
+        type Rates = (f64, Vec<(f64, f64)>);
+        let all: Vec<(Outcome, Rates)> = [Outcome::Ok, Outcome::Fail, Outcome::Info]
+            .into_iter()
+            .map(|o| (o, self.series(o)))
+            .collect();
+        let bucket = all[0].1 .0;
+        let ymax = all
+            .iter()
+            .flat_map(|(_, (_, s))| s.iter().map(|p| p.1))
+            .fold(1.0, f64::max)
+            * 1.2;
+        let mut chart = caption(area, &self.title)
+            .build_cartesian_2d(0.0..self.end_ms / 1000.0, 0.0..ymax)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("virtual time (s)")
+            .y_desc(format!("completions per s ({bucket} ms buckets)"))
+            .max_light_lines(2)
+            .draw()
+            .map_err(err)?;
+        shade_faults(&mut chart, self.faults, 0.0, ymax)?;
+        for (o, (_, pts)) in all {
+            if o != Outcome::Ok && pts.iter().all(|p| p.1 == 0.0) {
+                continue;
+            }
+            let c = outcome_color(o);
+            chart
+                .draw_series(LineSeries::new(pts, c.stroke_width(2)))
+                .map_err(err)?
+                .label(format!("{} ops/s", o.name()))
+                .legend(legend_line(c));
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .label_font((FONT, 12))
+            .draw()
+            .map_err(err)?;
+        Ok(())
+    }
+}
+
+/// One named set of samples (ms).
+#[derive(Clone, Debug)]
+pub struct Series {
+    /// Legend name.
+    pub label: String,
+    /// Samples in ms (any order).
+    pub samples: Vec<f64>,
+    /// Colour index into [`PALETTE`] (the run's position, so a run keeps
+    /// its colour across charts).
+    pub color: usize,
+}
+
+/// One panel of a CDF chart.
+#[derive(Clone, Debug)]
+pub struct CdfPanel {
+    /// Panel title.
+    pub title: String,
+    /// The series overlaid in it.
+    pub series: Vec<Series>,
+}
+
+/// Cumulative distributions (y: cumulative %), one or more panels stacked
+/// vertically, several series overlaid per panel; p50 and p99 marked.
+/// With `log_x` the x axis is logarithmic (Figure 16 of the Raft paper).
+pub struct CdfChart {
+    /// Title of the whole figure (drawn above the panels).
+    pub title: String,
+    /// X axis description.
+    pub x_desc: String,
+    /// The panels, top to bottom.
+    pub panels: Vec<CdfPanel>,
+    /// Logarithmic x axis.
+    pub log_x: bool,
+}
+
+impl CdfChart {
+    fn x_range(&self) -> (f64, f64) {
+        let all = self
+            .panels
+            .iter()
+            .flat_map(|p| p.series.iter().flat_map(|s| s.samples.iter().copied()));
+        let (lo, hi) = all.fold((f64::INFINITY, 0.0f64), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
+        if !lo.is_finite() {
+            return (1.0, 10.0);
+        }
+        if self.log_x {
+            let lo = 10f64.powf(lo.max(0.1).log10().floor());
+            let hi = 10f64.powf(hi.max(lo * 10.0).log10().ceil());
+            (lo, hi)
+        } else {
+            (0.0, hi.max(1.0) * 1.05)
+        }
+    }
+}
+
+fn cdf_panel<DB: DrawingBackend, X>(
+    area: &DrawingArea<DB, Shift>,
+    panel: &CdfPanel,
+    x: X,
+    x_desc: &str,
+) -> Result<(), PlotError>
+where
+    X: AsRangedCoord<Value = f64>,
+    X::CoordDescType: ValueFormatter<f64>,
+{
+    let mut chart = caption(area, &panel.title)
+        .build_cartesian_2d(x, 0.0..100.0)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc(x_desc)
+        .y_desc("cumulative %")
+        .max_light_lines(2)
+        .draw()
+        .map_err(err)?;
+    for s in &panel.series {
+        let c = PALETTE[s.color % PALETTE.len()];
+        let mut v = s.samples.clone();
+        v.sort_by(f64::total_cmp);
+        let n = v.len();
+        // At most ~1000 steps per series: enough for the eye, and keeps
+        // the SVG small.
+        let stride = n.div_ceil(1000).max(1);
+        let mut pts = Vec::with_capacity(2 * n / stride + 2);
+        for (k, &x) in v.iter().enumerate() {
+            if k % stride == 0 || k + 1 == n {
+                pts.push((x, k as f64 * 100.0 / n as f64));
+                pts.push((x, (k + 1) as f64 * 100.0 / n as f64));
+            }
+        }
+        let (p50, p99) = (quantile(&v, 0.5), quantile(&v, 0.99));
+        chart
+            .draw_series(LineSeries::new(pts, c.stroke_width(2)))
+            .map_err(err)?
+            .label(format!(
+                "{} (n={n}, p50 {p50:.1}, p99 {p99:.1}, max {:.1})",
+                s.label,
+                v.last().copied().unwrap_or(0.0)
+            ))
+            .legend(legend_line(c));
+        if n > 0 {
+            chart
+                .draw_series([(p50, 50.0), (p99, 99.0)].map(|p| Circle::new(p, 4, c.filled())))
+                .map_err(err)?;
+            chart
+                .draw_series([("p50", p50, 50.0), ("p99", p99, 99.0)].map(|(q, x, y)| {
+                    Text::new(q.to_string(), (x, y), (FONT, 11).into_font().color(&c))
+                }))
+                .map_err(err)?;
+        }
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font((FONT, 12))
+        .draw()
+        .map_err(err)?;
+    Ok(())
+}
+
+impl Chart for CdfChart {
+    fn size(&self) -> (u32, u32) {
+        (960, 40 + 460 * self.panels.len().max(1) as u32)
+    }
+    fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<(), PlotError> {
+        let area = area.titled(&self.title, (FONT, 20)).map_err(err)?;
+        let parts = area.split_evenly((self.panels.len().max(1), 1));
+        let (lo, hi) = self.x_range();
+        for (panel, part) in self.panels.iter().zip(parts.iter()) {
+            if self.log_x {
+                cdf_panel(part, panel, (lo..hi).log_scale(), &self.x_desc)?;
+            } else {
+                cdf_panel(part, panel, lo..hi, &self.x_desc)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Latency histograms of several series overlaid as step outlines (share
+/// of samples per bucket, so runs of different lengths compare), with p50
+/// and p99 marked as vertical lines.
+pub struct HistogramChart {
+    /// Title.
+    pub title: String,
+    /// X axis description.
+    pub x_desc: String,
+    /// The series.
+    pub series: Vec<Series>,
+}
+
+impl Chart for HistogramChart {
+    fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<(), PlotError> {
+        // Buckets up to 1.5 x the largest p99 so a few stragglers do not
+        // squash the body; values beyond land in the last bucket.
+        let hi = self
+            .series
+            .iter()
+            .map(|s| {
+                let mut v = s.samples.clone();
+                v.sort_by(f64::total_cmp);
+                quantile(&v, 0.99) * 1.5
+            })
+            .fold(1.0, f64::max);
+        let step = nice_step(hi, 60.0);
+        let nb = (hi / step).ceil() as usize + 1;
+        let mut hists = Vec::new();
+        let mut ymax: f64 = 1.0;
+        for s in &self.series {
+            let mut counts = vec![0u64; nb];
+            for &x in &s.samples {
+                counts[((x / step) as usize).min(nb - 1)] += 1;
+            }
+            let n = s.samples.len().max(1) as f64;
+            let pct: Vec<f64> = counts.iter().map(|&c| c as f64 * 100.0 / n).collect();
+            ymax = pct.iter().copied().fold(ymax, f64::max);
+            hists.push(pct);
+        }
+        let ymax = ymax * 1.15;
+        let xmax = nb as f64 * step;
+        let mut chart = caption(area, &self.title)
+            .build_cartesian_2d(0.0..xmax, 0.0..ymax)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc(&self.x_desc)
+            .y_desc(format!(
+                "% of operations per {step} ms bucket (last: all above)"
+            ))
+            .max_light_lines(2)
+            .draw()
+            .map_err(err)?;
+        for (i, (s, pct)) in self.series.iter().zip(&hists).enumerate() {
+            let c = PALETTE[s.color % PALETTE.len()];
+            let mut pts = vec![(0.0, 0.0)];
+            for (b, &p) in pct.iter().enumerate() {
+                pts.push((b as f64 * step, p));
+                pts.push(((b + 1) as f64 * step, p));
+            }
+            pts.push((xmax, 0.0));
+            let mut v = s.samples.clone();
+            v.sort_by(f64::total_cmp);
+            let (p50, p99) = (quantile(&v, 0.5), quantile(&v, 0.99));
+            chart
+                .draw_series(LineSeries::new(pts, c.stroke_width(2)))
+                .map_err(err)?
+                .label(format!(
+                    "{} (n={}, p50 {p50:.1} ms, p99 {p99:.1} ms)",
+                    s.label,
+                    v.len()
+                ))
+                .legend(legend_line(c));
+            for (q, x) in [("p50", p50), ("p99", p99)] {
+                chart
+                    .draw_series(LineSeries::new(
+                        vec![(x, 0.0), (x, ymax * 0.9)],
+                        c.mix(0.7).stroke_width(1),
+                    ))
+                    .map_err(err)?;
+                let y = ymax * (0.92 - 0.05 * i as f64);
+                chart
+                    .draw_series(std::iter::once(Text::new(
+                        format!("{q} {x:.1}"),
+                        (x, y),
+                        (FONT, 11).into_font().color(&c),
+                    )))
+                    .map_err(err)?;
+            }
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .label_font((FONT, 12))
+            .draw()
+            .map_err(err)?;
+        Ok(())
+    }
+}
+
+/// One band per node showing its role over time, terms written on leader
+/// and candidate spans wide enough to hold them, faults as vertical lines.
+pub struct Timeline<'a> {
+    /// Title.
+    pub title: String,
+    /// Number of server nodes (bands).
+    pub nodes: u32,
+    /// Role spans.
+    pub spans: &'a [RoleSpan],
+    /// Faults (marked at their start).
+    pub faults: &'a [FaultWindow],
+    /// Time range shown, ms.
+    pub range_ms: (f64, f64),
+}
+
+impl Chart for Timeline<'_> {
+    fn size(&self) -> (u32, u32) {
+        (1100, 140 + 48 * self.nodes.max(1))
+    }
+    fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<(), PlotError> {
+        let (t0, t1) = (self.range_ms.0 / 1000.0, self.range_ms.1 / 1000.0);
+        let n = self.nodes.max(1) as f64;
+        let mut chart = caption(area, &self.title)
+            .build_cartesian_2d(t0..t1, -0.6..n - 0.4)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("virtual time (s)")
+            .y_desc("node")
+            .y_labels(self.nodes as usize + 1)
+            .y_label_formatter(&|y| {
+                let r = y.round();
+                if (y - r).abs() < 0.01 && r >= 0.0 {
+                    format!("n{}", r as u32)
+                } else {
+                    String::new()
+                }
+            })
+            .disable_y_mesh()
+            .max_light_lines(2)
+            .draw()
+            .map_err(err)?;
+        let px_per_s = 1000.0 / (t1 - t0).max(1e-9);
+        let visible = |s: &&RoleSpan| s.end_ms / 1000.0 > t0 && s.start_ms / 1000.0 < t1;
+        chart
+            .draw_series(self.spans.iter().filter(visible).map(|s| {
+                let y = s.node as f64;
+                let a = (s.start_ms / 1000.0).max(t0);
+                let b = (s.end_ms / 1000.0).min(t1);
+                Rectangle::new([(a, y - 0.35), (b, y + 0.35)], role_color(&s.role).filled())
+            }))
+            .map_err(err)?;
+        let labels = self.spans.iter().filter(visible).filter(|s| {
+            (s.role == "leader" || s.role == "candidate")
+                && (s.end_ms.min(t1 * 1000.0) - s.start_ms.max(t0 * 1000.0)) / 1000.0 * px_per_s
+                    > 28.0
+        });
+        chart
+            .draw_series(labels.map(|s| {
+                let a = (s.start_ms / 1000.0).max(t0);
+                Text::new(
+                    format!("t{}", s.term),
+                    (a, s.node as f64 - 0.12),
+                    (FONT, 11).into_font().color(&WHITE),
+                )
+            }))
+            .map_err(err)?;
+        for f in self.faults {
+            let a = f.start_ms / 1000.0;
+            if a < t0 || a > t1 {
+                continue;
+            }
+            chart
+                .draw_series(LineSeries::new(
+                    vec![(a, -0.5), (a, n - 0.5)],
+                    RED.stroke_width(1),
+                ))
+                .map_err(err)?;
+            chart
+                .draw_series(std::iter::once(Text::new(
+                    f.label.clone(),
+                    (a, n - 0.45),
+                    (FONT, 11).into_font().color(&RED),
+                )))
+                .map_err(err)?;
+        }
+        for role in ["follower", "candidate", "leader", "crashed", "paused"] {
+            chart
+                .draw_series(std::iter::empty::<Rectangle<(f64, f64)>>())
+                .map_err(err)?
+                .label(role)
+                .legend(legend_box(role_color(role)));
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .background_style(WHITE.mix(0.9))
+            .border_style(BLACK)
+            .label_font((FONT, 12))
+            .draw()
+            .map_err(err)?;
+        Ok(())
+    }
+}
+
+/// A message sequence (Lamport) diagram: one vertical line per address,
+/// time flowing down, each delivered message an arrow from (sender, send
+/// time) to (receiver, delivery time), coloured by message type.
+pub struct Sequence<'a> {
+    /// Title.
+    pub title: String,
+    /// Column names, by address (`n0`.. for servers, `c0`.. for clients).
+    pub columns: Vec<String>,
+    /// The messages.
+    pub deliveries: &'a [Delivery],
+    /// Time range shown, ms.
+    pub range_ms: (f64, f64),
+    /// Faults, marked as horizontal lines.
+    pub faults: &'a [FaultWindow],
+}
+
+impl Chart for Sequence<'_> {
+    fn size(&self) -> (u32, u32) {
+        (1000, 1100)
+    }
+    fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<(), PlotError> {
+        let ncol = self.columns.len().max(1) as f64;
+        let (t0, t1) = self.range_ms;
+        // Time flows down: y is minus the time.
+        let mut chart = caption(area, &self.title)
+            .build_cartesian_2d(-0.6..ncol - 0.4, -t1..-t0)
+            .map_err(err)?;
+        let columns = &self.columns;
+        chart
+            .configure_mesh()
+            .x_desc("address")
+            .y_desc("virtual time (ms)")
+            .x_labels(self.columns.len() + 1)
+            .x_label_formatter(&|x| {
+                let r = x.round();
+                if (x - r).abs() < 0.01 && r >= 0.0 {
+                    columns.get(r as usize).cloned().unwrap_or_default()
+                } else {
+                    String::new()
+                }
+            })
+            .y_label_formatter(&|y| format!("{:.0}", -y))
+            .disable_x_mesh()
+            .max_light_lines(1)
+            .draw()
+            .map_err(err)?;
+        for i in 0..self.columns.len() {
+            chart
+                .draw_series(LineSeries::new(
+                    vec![(i as f64, -t0), (i as f64, -t1)],
+                    BLACK.mix(0.5).stroke_width(1),
+                ))
+                .map_err(err)?;
+        }
+        for f in self.faults {
+            if f.start_ms < t0 || f.start_ms > t1 {
+                continue;
+            }
+            chart
+                .draw_series(LineSeries::new(
+                    vec![(-0.5, -f.start_ms), (ncol - 0.5, -f.start_ms)],
+                    RED.stroke_width(1),
+                ))
+                .map_err(err)?;
+            chart
+                .draw_series(std::iter::once(Text::new(
+                    f.label.clone(),
+                    (-0.5, -f.start_ms),
+                    (FONT, 12).into_font().color(&RED),
+                )))
+                .map_err(err)?;
+        }
+        // Colour by message type, in order of first appearance.
+        let mut kinds: Vec<&str> = Vec::new();
+        for d in self.deliveries {
+            if !kinds.contains(&d.kind.as_str()) {
+                kinds.push(&d.kind);
+            }
+        }
+        for (k, kind) in kinds.iter().enumerate() {
+            let c = PALETTE[k % PALETTE.len()];
+            let msgs: Vec<&Delivery> = self.deliveries.iter().filter(|d| d.kind == *kind).collect();
+            let mut arrows = Vec::new();
+            for d in &msgs {
+                let a = (d.from as f64, -(d.sent_us as f64 / 1000.0));
+                let b = (d.to as f64, -(d.recv_us as f64 / 1000.0));
+                let (pa, pb) = (chart.backend_coord(&a), chart.backend_coord(&b));
+                let (dx, dy) = ((pb.0 - pa.0) as f64, (pb.1 - pa.1) as f64);
+                let len = (dx * dx + dy * dy).sqrt().max(1.0);
+                let (ux, uy) = (dx / len, dy / len);
+                let head = |side: f64| {
+                    (
+                        (-ux * 8.0 + side * uy * 4.0).round() as i32,
+                        (-uy * 8.0 - side * ux * 4.0).round() as i32,
+                    )
+                };
+                arrows.push((a, b, head(1.0), head(-1.0)));
+            }
+            let s = chart
+                .draw_series(
+                    arrows
+                        .iter()
+                        .map(|&(a, b, _, _)| PathElement::new(vec![a, b], c.stroke_width(1))),
+                )
+                .map_err(err)?;
+            s.label(format!("{kind} ({})", msgs.len()))
+                .legend(legend_line(c));
+            chart
+                .draw_series(arrows.iter().map(|&(_, b, h1, h2)| {
+                    EmptyElement::at(b) + Polygon::new(vec![(0, 0), h1, h2], c.filled())
+                }))
+                .map_err(err)?;
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .background_style(WHITE.mix(0.9))
+            .border_style(BLACK)
+            .label_font((FONT, 12))
+            .draw()
+            .map_err(err)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Buckets snap to 1-2-5 steps.
+    #[test]
+    fn nice_steps_are_one_two_five() {
+        assert_eq!(nice_step(20_000.0, 200.0), 100.0);
+        assert_eq!(nice_step(2_600_000.0, 200.0), 20_000.0);
+        assert_eq!(nice_step(300.0, 50.0), 10.0);
+    }
+}

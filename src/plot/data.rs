@@ -1,0 +1,420 @@
+//! What the charts draw, extracted from a report, its client history and
+//! (for message diagrams) the per-event trace of a re-run.
+//!
+//! Nothing here touches files: the CLI reads reports and writes outputs.
+
+use crate::kv::history::{EventType, HistoryEvent, OpFn};
+use crate::metrics::Report;
+use serde::Deserialize;
+use serde_json::Value;
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+use std::rc::Rc;
+
+/// How a client operation ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Outcome {
+    /// It took effect.
+    Ok,
+    /// It definitely did not take effect.
+    Fail,
+    /// Unknown (timed out).
+    Info,
+}
+
+impl Outcome {
+    /// Lower-case name, as in the history format.
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Fail => "fail",
+            Outcome::Info => "info",
+        }
+    }
+}
+
+/// One completed client operation.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ClientOp {
+    /// Client number.
+    pub process: u32,
+    /// Which operation.
+    pub f: OpFn,
+    /// Invocation time, virtual ms.
+    pub invoke_ms: f64,
+    /// Completion time, virtual ms.
+    pub complete_ms: f64,
+    /// How it ended.
+    pub outcome: Outcome,
+}
+
+impl ClientOp {
+    /// Completion minus invocation, ms.
+    pub fn latency_ms(&self) -> f64 {
+        self.complete_ms - self.invoke_ms
+    }
+}
+
+/// Pair each invocation with the next completion of the same client.
+/// Operations still open when the run ended are left out.
+pub fn client_ops(history: &[HistoryEvent]) -> Vec<ClientOp> {
+    let mut open: BTreeMap<u32, &HistoryEvent> = BTreeMap::new();
+    let mut ops = Vec::new();
+    for e in history {
+        let outcome = match e.kind {
+            EventType::Invoke => {
+                open.insert(e.process, e);
+                continue;
+            }
+            EventType::Ok => Outcome::Ok,
+            EventType::Fail => Outcome::Fail,
+            EventType::Info => Outcome::Info,
+        };
+        if let Some(inv) = open.remove(&e.process) {
+            ops.push(ClientOp {
+                process: e.process,
+                f: inv.f,
+                invoke_ms: inv.time.as_millis_f64(),
+                complete_ms: e.time.as_millis_f64(),
+                outcome,
+            });
+        }
+    }
+    ops
+}
+
+/// A fault interval (or instant, when `end_ms == start_ms`) to shade.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FaultWindow {
+    /// When it began, ms.
+    pub start_ms: f64,
+    /// When it was undone (or the end of the run), ms.
+    pub end_ms: f64,
+    /// Short label, e.g. `crash n3` or `partition [0,1|2,3,4]`.
+    pub label: String,
+}
+
+fn nodes_of(f: &Value) -> Vec<u64> {
+    f.get("nodes")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_u64).collect())
+        .unwrap_or_default()
+}
+
+fn fault_label(kind: &str, f: &Value) -> String {
+    let nodes = nodes_of(f);
+    let names: Vec<String> = nodes.iter().map(|n| format!("n{n}")).collect();
+    match kind {
+        "partition" => {
+            let groups: Vec<String> = f
+                .get("groups")
+                .and_then(Value::as_array)
+                .map(|gs| {
+                    gs.iter()
+                        .map(|g| {
+                            g.as_array()
+                                .map(|g| {
+                                    g.iter()
+                                        .map(|v| v.to_string())
+                                        .collect::<Vec<_>>()
+                                        .join(",")
+                                })
+                                .unwrap_or_default()
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            format!("partition {}", groups.join("|"))
+        }
+        "link" => format!("link {}", names.join("-")),
+        _ if names.is_empty() => kind.to_string(),
+        _ => format!("{kind} {}", names.join(",")),
+    }
+}
+
+/// The fault windows of a report: crash→restart, pause→resume,
+/// partition/isolate→heal, link→link_restore; a fault never undone lasts
+/// to the end of the run; a clock change is an instant. Skipped faults are
+/// left out.
+pub fn fault_windows(report: &Report) -> Vec<FaultWindow> {
+    let end = report.sim_time_ms;
+    let faults: Vec<&Value> = report
+        .faults
+        .iter()
+        .filter(|f| f.get("skipped").is_none())
+        .collect();
+    let mut out = Vec::new();
+    for (i, f) in faults.iter().enumerate() {
+        let kind = f.get("kind").and_then(Value::as_str).unwrap_or("?");
+        let at = f.get("at_ms").and_then(Value::as_f64).unwrap_or(0.0);
+        let undo: &[&str] = match kind {
+            "crash" => &["restart"],
+            "pause" => &["resume"],
+            "partition" | "isolate" => &["heal"],
+            "link" => &["link_restore", "heal"],
+            "clock" => &[],
+            _ => continue,
+        };
+        let nodes = nodes_of(f);
+        let end_ms = if undo.is_empty() {
+            at
+        } else {
+            faults[i + 1..]
+                .iter()
+                .find(|g| {
+                    let k = g.get("kind").and_then(Value::as_str).unwrap_or("");
+                    undo.contains(&k) && (k == "heal" || nodes_of(g) == nodes)
+                })
+                .and_then(|g| g.get("at_ms").and_then(Value::as_f64))
+                .unwrap_or(end)
+        };
+        out.push(FaultWindow {
+            start_ms: at,
+            end_ms,
+            label: fault_label(kind, f),
+        });
+    }
+    out
+}
+
+/// One delivered message.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Delivery {
+    /// Sender address.
+    pub from: u32,
+    /// Receiver address.
+    pub to: u32,
+    /// Send time, virtual µs.
+    pub sent_us: u64,
+    /// Delivery time, virtual µs.
+    pub recv_us: u64,
+    /// Message type (`append_entries`, `request_vote`, ...).
+    pub kind: String,
+}
+
+/// A non-delivery event of the trace (timers, starts, faults).
+#[derive(Clone, Debug, PartialEq)]
+pub struct NodeEvent {
+    /// Virtual µs.
+    pub time_us: u64,
+    /// `timer`, `start`, `sync_done` or `fault`.
+    pub kind: String,
+    /// Node concerned, if any.
+    pub node: Option<u32>,
+    /// Timer number, or a fault's label.
+    pub detail: String,
+}
+
+/// The per-event detail gathered from a re-run's trace.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TraceDetail {
+    /// Deliveries sent within the window, in delivery order.
+    pub deliveries: Vec<Delivery>,
+    /// Other events within the window, in order.
+    pub events: Vec<NodeEvent>,
+    /// Deliveries sent within the window that were not kept (over `max`).
+    pub deliveries_dropped: u64,
+}
+
+#[derive(Deserialize)]
+struct Line {
+    time_us: u64,
+    kind: String,
+    node: Option<u32>,
+    from: Option<u32>,
+    sent_us: Option<u64>,
+    msg: Option<String>,
+    timer: Option<u64>,
+    fault: Option<Value>,
+}
+
+/// A `Write` sink for `RunOptions::trace` that parses the JSON-lines trace
+/// as it is produced and keeps a compact [`TraceDetail`] for a time window
+/// (so a long run never holds its whole trace in memory).
+pub struct TraceCollector {
+    buf: Vec<u8>,
+    window_us: (u64, u64),
+    max_deliveries: usize,
+    detail: TraceDetail,
+}
+
+impl TraceCollector {
+    /// Keep events in `[start_us, end_us]` (deliveries by send time), at
+    /// most `max_deliveries` deliveries.
+    pub fn new(window_us: (u64, u64), max_deliveries: usize) -> Rc<RefCell<TraceCollector>> {
+        Rc::new(RefCell::new(TraceCollector {
+            buf: Vec::new(),
+            window_us,
+            max_deliveries,
+            detail: TraceDetail::default(),
+        }))
+    }
+
+    /// What was collected.
+    pub fn take(&mut self) -> TraceDetail {
+        std::mem::take(&mut self.detail)
+    }
+
+    fn line(&mut self, bytes: &[u8]) -> io::Result<()> {
+        let l: Line = serde_json::from_slice(bytes).map_err(io::Error::other)?;
+        let (lo, hi) = self.window_us;
+        let d = &mut self.detail;
+        if l.kind == "deliver" {
+            let sent = l.sent_us.unwrap_or(l.time_us);
+            if sent < lo || sent > hi {
+                return Ok(());
+            }
+            if d.deliveries.len() >= self.max_deliveries {
+                d.deliveries_dropped += 1;
+                return Ok(());
+            }
+            d.deliveries.push(Delivery {
+                from: l.from.unwrap_or(0),
+                to: l.node.unwrap_or(0),
+                sent_us: sent,
+                recv_us: l.time_us,
+                kind: l.msg.unwrap_or_default(),
+            });
+        } else if (lo..=hi).contains(&l.time_us) {
+            let detail = match (&l.timer, &l.fault) {
+                (Some(t), _) => t.to_string(),
+                (_, Some(f)) => {
+                    fault_label(f.get("kind").and_then(Value::as_str).unwrap_or("?"), f)
+                }
+                _ => String::new(),
+            };
+            d.events.push(NodeEvent {
+                time_us: l.time_us,
+                kind: l.kind,
+                node: l.node,
+                detail,
+            });
+        }
+        Ok(())
+    }
+}
+
+impl Write for TraceCollector {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        while let Some(pos) = self.buf.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = self.buf.drain(..=pos).collect();
+            self.line(&line[..line.len() - 1])?;
+        }
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A role span of one node: `[start_ms, end_ms)` in `role` during `term`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RoleSpan {
+    /// Node index.
+    pub node: u32,
+    /// Start, ms.
+    pub start_ms: f64,
+    /// End, ms.
+    pub end_ms: f64,
+    /// `follower`, `candidate`, `leader`, `crashed` or `paused`.
+    pub role: String,
+    /// Term at the start of the span.
+    pub term: u64,
+}
+
+/// Role spans from the report's `role_timeline`, closed at the end of the
+/// run. Empty for reports without one (heartbeat runs).
+pub fn role_spans(report: &Report) -> Vec<RoleSpan> {
+    let changes = report
+        .extra
+        .get("role_timeline")
+        .and_then(|t| t.get("changes"))
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let mut open: BTreeMap<u32, RoleSpan> = BTreeMap::new();
+    let mut out = Vec::new();
+    for c in &changes {
+        let Some(a) = c.as_array() else { continue };
+        let (Some(t), Some(node), Some(role), Some(term)) = (
+            a.first().and_then(Value::as_f64),
+            a.get(1).and_then(Value::as_u64),
+            a.get(2).and_then(Value::as_str),
+            a.get(3).and_then(Value::as_u64),
+        ) else {
+            continue;
+        };
+        let node = node as u32;
+        if let Some(mut s) = open.remove(&node) {
+            s.end_ms = t;
+            if s.end_ms > s.start_ms {
+                out.push(s);
+            }
+        }
+        open.insert(
+            node,
+            RoleSpan {
+                node,
+                start_ms: t,
+                end_ms: t,
+                role: role.to_string(),
+                term,
+            },
+        );
+    }
+    // If the timeline was capped, the last spans end where it stopped.
+    let dropped = report
+        .extra
+        .get("role_timeline")
+        .and_then(|t| t.get("dropped"))
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
+    let last = out.iter().map(|s| s.end_ms).fold(0.0, f64::max);
+    for (_, mut s) in open {
+        s.end_ms = if dropped > 0 {
+            last.max(s.start_ms)
+        } else {
+            report.sim_time_ms
+        };
+        out.push(s);
+    }
+    out.sort_by(|a, b| a.start_ms.total_cmp(&b.start_ms).then(a.node.cmp(&b.node)));
+    out
+}
+
+/// Leader-loss downtime samples of a report, ms.
+pub fn downtime_samples(report: &Report) -> Vec<f64> {
+    report
+        .extra
+        .get("leader_loss_downtime_ms")
+        .and_then(|d| d.get("samples"))
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_f64).collect())
+        .unwrap_or_default()
+}
+
+/// The `q` quantile (nearest rank) of sorted `v`; 0 when empty.
+pub fn quantile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+/// The default message-diagram window: 100 ms before the first applied
+/// fault to 400 ms after it, or the first 500 ms without faults.
+pub fn default_window_ms(report: &Report) -> (f64, f64) {
+    let first = report
+        .faults
+        .iter()
+        .filter(|f| f.get("skipped").is_none())
+        .filter_map(|f| f.get("at_ms").and_then(Value::as_f64))
+        .next();
+    match first {
+        Some(t) => ((t - 100.0).max(0.0), t + 400.0),
+        None => (0.0, 500.0_f64.min(report.sim_time_ms)),
+    }
+}

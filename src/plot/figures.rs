@@ -1,0 +1,288 @@
+//! The standard set of figures for one run and for several runs overlaid,
+//! shared by `agentsim plot` and `agentsim report`.
+
+use super::charts::{
+    CdfChart, CdfPanel, HistogramChart, LatencyOverTime, Sequence, Series, ThroughputOverTime,
+    Timeline,
+};
+use super::chrome_trace::address_name;
+use super::data::{
+    client_ops, default_window_ms, downtime_samples, fault_windows, role_spans, ClientOp,
+    FaultWindow, Outcome, RoleSpan, TraceDetail,
+};
+use super::{render, Format, PlotError};
+use crate::kv::history::HistoryEvent;
+use crate::metrics::Report;
+
+/// Most messages drawn in a sequence diagram (more is unreadable).
+pub const MAX_MESSAGES: usize = 200;
+/// Longest run whose timeline is drawn whole; longer runs show a 30 s
+/// excerpt starting 5 s before the diagram window.
+pub const TIMELINE_WHOLE_MS: f64 = 60_000.0;
+
+/// Everything the figures of one run need.
+#[derive(Clone, Debug)]
+pub struct RunView {
+    /// Name used in legends and file names.
+    pub label: String,
+    /// The report.
+    pub report: Report,
+    /// Completed client operations.
+    pub ops: Vec<ClientOp>,
+    /// Fault windows.
+    pub faults: Vec<FaultWindow>,
+    /// Role spans.
+    pub spans: Vec<RoleSpan>,
+    /// Messages and events of the diagram window (from a re-run).
+    pub detail: TraceDetail,
+    /// The sequence-diagram window, ms.
+    pub window_ms: (f64, f64),
+}
+
+impl RunView {
+    /// Assemble the view of a run.
+    pub fn new(
+        label: String,
+        report: Report,
+        history: Option<&[HistoryEvent]>,
+        detail: TraceDetail,
+        window_ms: (f64, f64),
+    ) -> RunView {
+        RunView {
+            label,
+            ops: history.map(client_ops).unwrap_or_default(),
+            faults: fault_windows(&report),
+            spans: role_spans(&report),
+            report,
+            detail,
+            window_ms,
+        }
+    }
+
+    /// The sequence-diagram window: `requested` or the default around the
+    /// first fault.
+    pub fn window_for(report: &Report, requested: Option<(f64, f64)>) -> (f64, f64) {
+        requested.unwrap_or_else(|| default_window_ms(report))
+    }
+
+    /// Latencies of ok and fail completions, ms.
+    pub fn latencies_ms(&self) -> Vec<f64> {
+        self.ops
+            .iter()
+            .filter(|o| o.outcome != Outcome::Info)
+            .map(ClientOp::latency_ms)
+            .collect()
+    }
+
+    fn timeline_range(&self) -> (f64, f64) {
+        let end = self.report.sim_time_ms;
+        if end <= TIMELINE_WHOLE_MS {
+            (0.0, end)
+        } else {
+            let a = (self.window_ms.0 - 5_000.0).max(0.0);
+            (a, (a + 30_000.0).min(end))
+        }
+    }
+}
+
+/// A rendered figure.
+#[derive(Clone, Debug)]
+pub struct Figure {
+    /// File stem (`latency_over_time`, ...).
+    pub name: String,
+    /// Human title.
+    pub title: String,
+    /// File bytes (SVG text or PNG).
+    pub bytes: Vec<u8>,
+}
+
+/// The figures of one run: latency and throughput over time (when it has
+/// client operations), leadership timeline (Raft), message diagram.
+pub fn run_figures(v: &RunView, format: Format) -> Result<Vec<Figure>, PlotError> {
+    let mut out = Vec::new();
+    let r = &v.report;
+    let end = r.sim_time_ms;
+    let mut push = |name: &str, title: String, bytes: Vec<u8>| {
+        out.push(Figure {
+            name: name.to_string(),
+            title,
+            bytes,
+        })
+    };
+    if !v.ops.is_empty() {
+        let title = format!("{}: client latency over time", v.label);
+        let c = LatencyOverTime {
+            title: title.clone(),
+            ops: &v.ops,
+            faults: &v.faults,
+            end_ms: end,
+        };
+        push("latency_over_time", title, render(&c, format)?);
+        let title = format!("{}: throughput over time", v.label);
+        let c = ThroughputOverTime {
+            title: title.clone(),
+            ops: &v.ops,
+            faults: &v.faults,
+            end_ms: end,
+        };
+        push("throughput", title, render(&c, format)?);
+    }
+    if !v.spans.is_empty() {
+        let range = v.timeline_range();
+        let mut title = format!("{}: leadership timeline", v.label);
+        if range != (0.0, end) {
+            title.push_str(&format!(
+                " ({:.0}-{:.0} s of {:.0} s)",
+                range.0 / 1000.0,
+                range.1 / 1000.0,
+                end / 1000.0
+            ));
+        }
+        let c = Timeline {
+            title: title.clone(),
+            nodes: r.scenario.cluster.nodes,
+            spans: &v.spans,
+            faults: &v.faults,
+            range_ms: range,
+        };
+        push("timeline", title, render(&c, format)?);
+    }
+    let d = &v.detail;
+    let shown = d.deliveries.len();
+    let total = shown as u64 + d.deliveries_dropped;
+    let (w0, w1) = v.window_ms;
+    let last_recv = d
+        .deliveries
+        .iter()
+        .map(|x| x.recv_us as f64 / 1000.0)
+        .fold(w0, f64::max);
+    // When capped, end the picture where the last drawn message lands.
+    let range = if d.deliveries_dropped > 0 {
+        (w0, last_recv.max(w0 + 1.0))
+    } else {
+        (w0, w1.max(last_recv))
+    };
+    let mut title = format!("{}: messages sent {w0:.0}-{w1:.0} ms", v.label);
+    if d.deliveries_dropped > 0 {
+        title.push_str(&format!(
+            " (first {shown} of {total}; narrow with --window)"
+        ));
+    } else {
+        title.push_str(&format!(" ({total} messages)"));
+    }
+    let servers = r.scenario.cluster.nodes;
+    let clients = r.scenario.workload.as_ref().map_or(0, |w| w.clients);
+    let c = Sequence {
+        title: title.clone(),
+        columns: (0..servers + clients)
+            .map(|i| address_name(i, servers))
+            .collect(),
+        deliveries: &d.deliveries,
+        range_ms: range,
+        faults: &v.faults,
+    };
+    push("messages", title, render(&c, format)?);
+    Ok(out)
+}
+
+/// How to group runs into panels of the downtime CDF: `(title, labels)`;
+/// empty means one panel with every run.
+pub type Panels = Vec<(String, Vec<String>)>;
+
+/// Figures comparing runs: latency CDF and histogram (runs with client
+/// operations), leader-loss downtime CDF (runs with downtime samples).
+pub fn overlay_figures(
+    runs: &[RunView],
+    panels: &Panels,
+    log_x: bool,
+    format: Format,
+) -> Result<Vec<Figure>, PlotError> {
+    let mut out = Vec::new();
+    let lat: Vec<Series> = runs
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| !v.ops.is_empty())
+        .map(|(i, v)| Series {
+            label: v.label.clone(),
+            samples: v.latencies_ms(),
+            color: i,
+        })
+        .collect();
+    if !lat.is_empty() {
+        // Latencies span decades (a few ms to the client timeout): the
+        // latency CDF is always drawn on a log axis.
+        let title = "Client latency CDF (ok and fail completions)".to_string();
+        let c = CdfChart {
+            title: title.clone(),
+            x_desc: "latency (ms, log scale)".into(),
+            panels: vec![CdfPanel {
+                title: String::new(),
+                series: lat.clone(),
+            }],
+            log_x: true,
+        };
+        out.push(Figure {
+            name: "latency_cdf".into(),
+            title,
+            bytes: render(&c, format)?,
+        });
+        let title = "Client latency histogram".to_string();
+        let c = HistogramChart {
+            title: title.clone(),
+            x_desc: "latency (ms)".into(),
+            series: lat,
+        };
+        out.push(Figure {
+            name: "latency_histogram".into(),
+            title,
+            bytes: render(&c, format)?,
+        });
+    }
+    let down: Vec<Series> = runs
+        .iter()
+        .enumerate()
+        .map(|(i, v)| Series {
+            label: v.label.clone(),
+            samples: downtime_samples(&v.report),
+            color: i,
+        })
+        .filter(|s| !s.samples.is_empty())
+        .collect();
+    if !down.is_empty() {
+        let panels: Vec<CdfPanel> = if panels.is_empty() {
+            vec![CdfPanel {
+                title: String::new(),
+                series: down,
+            }]
+        } else {
+            panels
+                .iter()
+                .map(|(t, labels)| CdfPanel {
+                    title: t.clone(),
+                    series: labels
+                        .iter()
+                        .filter_map(|l| down.iter().find(|s| &s.label == l).cloned())
+                        .collect(),
+                })
+                .collect()
+        };
+        let title =
+            "Leader-loss downtime CDF (time without a leader known to a majority)".to_string();
+        let c = CdfChart {
+            title: title.clone(),
+            x_desc: if log_x {
+                "time without leader (ms, log scale)".into()
+            } else {
+                "time without leader (ms)".into()
+            },
+            panels,
+            log_x,
+        };
+        out.push(Figure {
+            name: "downtime_cdf".into(),
+            title,
+            bytes: render(&c, format)?,
+        });
+    }
+    Ok(out)
+}

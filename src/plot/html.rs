@@ -1,0 +1,273 @@
+//! The self-contained report page (`agentsim report`): one HTML file with
+//! a summary table, every chart inline as SVG, and the replay command of
+//! each run. No scripts, no external stylesheets, fonts or images, so it
+//! opens offline and can be archived as one file. Also the same summary
+//! as a Markdown table, for READMEs.
+
+use super::figures::Figure;
+use crate::metrics::Report;
+use serde_json::Value;
+use std::fmt::Write;
+
+/// One row of the summary table.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SummaryRow {
+    /// Run label.
+    pub label: String,
+    /// Seed.
+    pub seed: u64,
+    /// Trace hash (hex).
+    pub trace_hash: String,
+    /// `ok` or `FAILED: check, ...`.
+    pub checks: String,
+    /// Client latency p50 / p99 / max, ms (None without a workload).
+    pub latency_ms: Option<(f64, f64, f64)>,
+    /// Availability (share of 10 ms slots).
+    pub availability: Option<f64>,
+    /// Leader-loss downtime: count, p50, max (ms).
+    pub downtime_ms: Option<(u64, f64, f64)>,
+    /// Elections won.
+    pub elections: Option<u64>,
+    /// Highest term.
+    pub max_term: Option<u64>,
+}
+
+fn get_f(v: Option<&Value>, key: &str) -> Option<f64> {
+    v.and_then(|v| v.get(key)).and_then(Value::as_f64)
+}
+
+impl SummaryRow {
+    /// The summary of `report`, labelled `label`.
+    pub fn new(label: &str, report: &Report) -> SummaryRow {
+        let x = &report.extra;
+        let checks = if report.checks.ok {
+            format!("ok ({})", report.checks.ran.len())
+        } else {
+            let names: Vec<&str> = report
+                .checks
+                .failures
+                .iter()
+                .map(|f| f.check.as_str())
+                .collect();
+            format!("FAILED: {}", names.join(", "))
+        };
+        let lat = x.get("client_latency_ms");
+        let latency_ms = match get_f(lat, "count") {
+            Some(c) if c > 0.0 => Some((
+                get_f(lat, "p50").unwrap_or(0.0),
+                get_f(lat, "p99").unwrap_or(0.0),
+                get_f(lat, "max").unwrap_or(0.0),
+            )),
+            _ => None,
+        };
+        let d = x.get("leader_loss_downtime_ms");
+        let downtime_ms = get_f(d, "count").map(|c| {
+            (
+                c as u64,
+                get_f(d, "p50").unwrap_or(0.0),
+                get_f(d, "max").unwrap_or(0.0),
+            )
+        });
+        SummaryRow {
+            label: label.to_string(),
+            seed: report.seed,
+            trace_hash: report.trace_hash.clone(),
+            checks,
+            latency_ms,
+            availability: x.get("availability").and_then(Value::as_f64),
+            downtime_ms,
+            elections: x
+                .get("elections")
+                .and_then(Value::as_array)
+                .map(|a| a.len() as u64),
+            max_term: x.get("max_term").and_then(Value::as_u64),
+        }
+    }
+
+    /// The cells, in [`HEADERS`] order.
+    pub fn cells(&self) -> Vec<String> {
+        let opt = |v: Option<String>| v.unwrap_or_else(|| "–".into());
+        vec![
+            self.label.clone(),
+            self.seed.to_string(),
+            self.trace_hash.chars().take(16).collect(),
+            self.checks.clone(),
+            opt(self
+                .latency_ms
+                .map(|(a, b, c)| format!("{a:.1} / {b:.1} / {c:.1}"))),
+            opt(self.availability.map(|a| format!("{:.2}%", a * 100.0))),
+            opt(self
+                .downtime_ms
+                .map(|(n, p, m)| format!("{n} / {p:.1} / {m:.1}"))),
+            opt(self.elections.map(|e| e.to_string())),
+            opt(self.max_term.map(|t| t.to_string())),
+        ]
+    }
+}
+
+/// Column headers of the summary table.
+pub const HEADERS: [&str; 9] = [
+    "scenario",
+    "seed",
+    "trace hash (first 16)",
+    "checks",
+    "client latency p50 / p99 / max (ms)",
+    "availability",
+    "downtime n / p50 / max (ms)",
+    "elections",
+    "max term",
+];
+
+/// The summary as a Markdown table.
+pub fn markdown_table(rows: &[SummaryRow]) -> String {
+    let mut s = format!("| {} |\n", HEADERS.join(" | "));
+    s.push_str(&format!("|{}\n", "---|".repeat(HEADERS.len())));
+    for r in rows {
+        s.push_str(&format!("| {} |\n", r.cells().join(" | ")));
+    }
+    s
+}
+
+/// Escape text for HTML.
+pub fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// One run's section of the page.
+pub struct PageRun {
+    /// Label (also the anchor).
+    pub label: String,
+    /// Its report.
+    pub report: Report,
+    /// The command that replays it.
+    pub replay: String,
+    /// Its figures (SVG).
+    pub figures: Vec<Figure>,
+    /// Notes printed under the heading (e.g. the re-run's hash check).
+    pub notes: Vec<String>,
+}
+
+/// The whole page.
+pub struct Page {
+    /// Title.
+    pub title: String,
+    /// Introductory paragraph (plain text).
+    pub intro: String,
+    /// The runs.
+    pub runs: Vec<PageRun>,
+    /// Figures comparing runs (SVG).
+    pub overlays: Vec<Figure>,
+}
+
+const STYLE: &str = "body{font-family:sans-serif;margin:2em;max-width:1200px;color:#222}\
+table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #bbb;padding:4px 8px;text-align:left;font-size:14px}\
+th{background:#eee}code,pre{background:#f4f4f4;padding:2px 4px}pre{padding:8px;overflow-x:auto}\
+figure{margin:1em 0}figcaption{font-size:13px;color:#555}svg{max-width:100%;height:auto}";
+
+fn inline_svg(f: &Figure) -> String {
+    let text = String::from_utf8_lossy(&f.bytes);
+    // Drop an XML declaration if a backend wrote one: it is not allowed
+    // inside HTML.
+    let body = match text.find("<svg") {
+        Some(i) => &text[i..],
+        None => &text[..],
+    };
+    format!(
+        "<figure id=\"{}\">\n{}\n<figcaption>{}</figcaption></figure>\n",
+        escape(&f.name),
+        body.trim_end(),
+        escape(&f.title)
+    )
+}
+
+fn anchor(label: &str) -> String {
+    label
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect()
+}
+
+/// The page as HTML text.
+pub fn page_html(p: &Page) -> String {
+    let mut h = String::new();
+    let _ = write!(
+        h,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<h1>{}</h1>\n<p>{}</p>\n",
+        escape(&p.title),
+        escape(&p.title),
+        escape(&p.intro)
+    );
+    h.push_str("<h2>Summary</h2>\n<table>\n<tr>");
+    for c in HEADERS {
+        let _ = write!(h, "<th>{}</th>", escape(c));
+    }
+    h.push_str("</tr>\n");
+    for r in &p.runs {
+        let row = SummaryRow::new(&r.label, &r.report);
+        h.push_str("<tr>");
+        for (i, c) in row.cells().iter().enumerate() {
+            if i == 0 {
+                let _ = write!(
+                    h,
+                    "<td><a href=\"#{}\">{}</a></td>",
+                    anchor(&r.label),
+                    escape(c)
+                );
+            } else if i == 2 {
+                let _ = write!(
+                    h,
+                    "<td title=\"{}\"><code>{}</code></td>",
+                    escape(&row.trace_hash),
+                    escape(c)
+                );
+            } else {
+                let _ = write!(h, "<td>{}</td>", escape(c));
+            }
+        }
+        h.push_str("</tr>\n");
+    }
+    h.push_str("</table>\n");
+    if !p.overlays.is_empty() {
+        h.push_str("<h2>Comparisons</h2>\n");
+        for f in &p.overlays {
+            h.push_str(&inline_svg(f));
+        }
+    }
+    for r in &p.runs {
+        let _ = write!(
+            h,
+            "<h2 id=\"{}\">{}</h2>\n<p>{}</p>\n<p>Seed {}, trace hash <code>{}</code>, {} events, {:.0} ms simulated.</p>\n<pre>{}</pre>\n",
+            anchor(&r.label),
+            escape(&r.label),
+            escape(&r.report.scenario.description),
+            r.report.seed,
+            escape(&r.report.trace_hash),
+            r.report.events,
+            r.report.sim_time_ms,
+            escape(&r.replay)
+        );
+        for n in &r.notes {
+            let _ = writeln!(h, "<p>{}</p>", escape(n));
+        }
+        if !r.report.checks.ok {
+            h.push_str("<ul>\n");
+            for f in &r.report.checks.failures {
+                let _ = writeln!(
+                    h,
+                    "<li><b>{}</b>: {}</li>",
+                    escape(&f.check),
+                    escape(&f.message)
+                );
+            }
+            h.push_str("</ul>\n");
+        }
+        for f in &r.figures {
+            h.push_str(&inline_svg(f));
+        }
+    }
+    h.push_str("</body>\n</html>\n");
+    h
+}

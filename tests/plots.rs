@@ -1,0 +1,594 @@
+//! Plots, report pages, OpenMetrics and Chrome-trace exports, driven
+//! through the binary like a user would: every shipped scenario gets a page
+//! whose charts are well-formed SVG with the expected titles, axes and
+//! series; the page is self-contained; `plot` re-runs a report to the same
+//! trace hash; exports parse; and a checked-in report regenerates byte for
+//! byte.
+
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+fn agentsim(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_agentsim"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("run agentsim")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Assert the exit code is one of `codes`; return stdout.
+fn expect_code(o: &Output, codes: &[i32]) -> String {
+    let code = o.status.code().unwrap_or(-1);
+    assert!(
+        codes.contains(&code),
+        "exit {code}\nstdout:\n{}\nstderr:\n{}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+    text(&o.stdout)
+}
+
+fn scenario_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    v.sort();
+    for p in v {
+        if p.is_dir() {
+            scenario_files(&p, out);
+        } else if p.extension().is_some_and(|x| x == "json") {
+            out.push(p);
+        }
+    }
+}
+
+/// Check `svg` is well-formed XML with an `<svg>` root.
+fn assert_well_formed(svg: &str, what: &str) {
+    let mut r = quick_xml::Reader::from_str(svg);
+    let mut depth = 0i32;
+    let mut root = None;
+    loop {
+        match r.read_event() {
+            Ok(quick_xml::events::Event::Start(e)) => {
+                if root.is_none() {
+                    root = Some(String::from_utf8_lossy(e.name().as_ref()).into_owned());
+                }
+                depth += 1;
+            }
+            Ok(quick_xml::events::Event::End(_)) => depth -= 1,
+            Ok(quick_xml::events::Event::Eof) => break,
+            Ok(_) => {}
+            Err(e) => panic!("{what}: not well-formed XML: {e}"),
+        }
+    }
+    assert_eq!(depth, 0, "{what}: unbalanced tags");
+    assert_eq!(root.as_deref(), Some("svg"), "{what}: root is not <svg>");
+}
+
+/// The inline `<svg>...</svg>` blocks of a page.
+fn inline_svgs(html: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = html;
+    while let Some(i) = rest.find("<svg") {
+        let end = rest[i..].find("</svg>").expect("closed svg") + i + "</svg>".len();
+        out.push(&rest[i..end]);
+        rest = &rest[end..];
+    }
+    out
+}
+
+/// The page loads nothing from elsewhere and runs no scripts.
+fn assert_self_contained(html: &str) {
+    for bad in [
+        "src=\"http",
+        "href=\"http",
+        "src='http",
+        "href='http",
+        "<script",
+        "<link",
+        "@import",
+        "url(",
+    ] {
+        assert!(!html.contains(bad), "page contains {bad:?}");
+    }
+}
+
+fn read_json(p: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+}
+
+/// A duration that keeps every scripted fault but caps long runs (the
+/// Figure 16 and one-hour scenarios) at a few seconds of virtual time.
+fn short_duration(spec: &Value) -> f64 {
+    let d = spec["duration_ms"].as_f64().unwrap();
+    let last_fault = spec["faults"]
+        .as_array()
+        .map(|fs| {
+            fs.iter()
+                .map(|f| f["at_ms"].as_f64().unwrap_or(0.0))
+                .fold(0.0, f64::max)
+        })
+        .unwrap_or(0.0);
+    d.min((last_fault + 2_000.0).max(8_000.0))
+}
+
+/// Every shipped scenario, shortened, gets a report page with a summary
+/// row, a replay command, and charts that are well-formed SVG carrying
+/// their titles, axis names and series names.
+#[test]
+fn every_shipped_scenario_gets_a_page_with_charts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    scenario_files(&Path::new(ROOT).join("scenarios"), &mut files);
+    assert!(files.len() >= 20, "found {} scenarios", files.len());
+    for (i, f) in files.iter().enumerate() {
+        let spec = read_json(f);
+        let name = spec["name"].as_str().unwrap().to_string();
+        let out = tmp.path().join(format!("r{i}"));
+        let dur = short_duration(&spec).to_string();
+        let o = agentsim(
+            &[
+                "report",
+                f.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+                "--duration-ms",
+                &dur,
+            ],
+            tmp.path(),
+        );
+        // Bug scenarios fail their checks on purpose (exit 1).
+        expect_code(&o, &[0, 1]);
+        let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+        assert_self_contained(&html);
+        assert!(html.contains("<td><a href=\"#"), "{name}: summary row");
+        assert!(html.contains(&name), "{name}: named on its page");
+        let report_json = out.join(&name).join("report.json");
+        assert!(report_json.exists(), "{name}: report.json beside the page");
+        assert!(html.contains(&format!("agentsim replay {}", report_json.display())));
+        let svgs = inline_svgs(&html);
+        assert!(!svgs.is_empty(), "{name}: no charts");
+        for s in &svgs {
+            assert_well_formed(s, &name);
+        }
+        assert!(
+            html.contains(&format!("{name}: messages sent")),
+            "{name}: message diagram"
+        );
+        assert!(
+            html.contains("virtual time (ms)"),
+            "{name}: diagram time axis"
+        );
+        if spec["cluster"]["process"] == "raft" {
+            for want in [
+                "leadership timeline",
+                "follower",
+                "leader",
+                "candidate",
+                "crashed",
+                "paused",
+                "virtual time (s)",
+            ] {
+                assert!(html.contains(want), "{name}: timeline lacks {want:?}");
+            }
+        }
+        if spec.get("workload").is_some() && spec["workload"]["check_linearizability"] != false {
+            for want in [
+                "client latency over time",
+                "latency (ms)",
+                "throughput over time",
+                "ok ops/s",
+                "Client latency CDF",
+                "Client latency histogram",
+                "p50",
+                "p99",
+            ] {
+                assert!(html.contains(want), "{name}: latency charts lack {want:?}");
+            }
+        }
+    }
+}
+
+/// `plot` re-runs a report, confirms the trace hash, and writes every chart
+/// as SVG (default) or PNG; several reports are overlaid in the CDFs.
+#[test]
+fn plot_reruns_reports_and_writes_svg_and_png() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let quick = format!("{ROOT}/scenarios/quickstart.json");
+    let none = format!("{ROOT}/scenarios/partial/none.json");
+    expect_code(&agentsim(&["run", &quick, "--out", "a"], d), &[0]);
+    expect_code(&agentsim(&["run", &none, "--out", "b"], d), &[0]);
+    let o = agentsim(
+        &[
+            "plot",
+            "a/report.json",
+            "b",
+            "--out",
+            "svg",
+            "--window",
+            "4990..5300",
+        ],
+        d,
+    );
+    let stdout = expect_code(&o, &[0]);
+    assert_eq!(stdout.matches("trace hash matches").count(), 2, "{stdout}");
+    for (file, wants) in [
+        (
+            "svg/quickstart/latency_over_time.svg",
+            &[
+                "quickstart: client latency over time",
+                "virtual time (s)",
+                "latency (ms)",
+                "ok (",
+                "fail (",
+                "info (",
+                "fault window",
+                "crash n3",
+                "partition 0,1|2,3,4",
+            ][..],
+        ),
+        (
+            "svg/quickstart/throughput.svg",
+            &["throughput over time", "ok ops/s", "fault window"][..],
+        ),
+        (
+            "svg/quickstart/timeline.svg",
+            &["leadership timeline", "n0", "n4", "leader", "t1"][..],
+        ),
+        (
+            "svg/quickstart/messages.svg",
+            &[
+                "messages sent 4990-5300 ms",
+                "address",
+                "append_entries",
+                "crash n3",
+                "c0",
+            ][..],
+        ),
+        (
+            "svg/latency_cdf.svg",
+            &[
+                "Client latency CDF",
+                "cumulative %",
+                "quickstart (n=",
+                "partial-none (n=",
+                "p50",
+                "p99",
+            ][..],
+        ),
+        (
+            "svg/latency_histogram.svg",
+            &["Client latency histogram", "quickstart", "partial-none"][..],
+        ),
+        (
+            "svg/downtime_cdf.svg",
+            &[
+                "Leader-loss downtime CDF",
+                "time without leader (ms)",
+                "quickstart (n=",
+            ][..],
+        ),
+    ] {
+        let svg = std::fs::read_to_string(d.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert_well_formed(&svg, file);
+        for w in wants {
+            assert!(svg.contains(w), "{file} lacks {w:?}");
+        }
+    }
+    expect_code(
+        &agentsim(
+            &["plot", "a/report.json", "--out", "png", "--format", "png"],
+            d,
+        ),
+        &[0],
+    );
+    for f in [
+        "quickstart/latency_over_time.png",
+        "quickstart/timeline.png",
+        "quickstart/messages.png",
+        "latency_cdf.png",
+    ] {
+        let b = std::fs::read(d.join("png").join(f)).unwrap();
+        assert_eq!(&b[..8], b"\x89PNG\r\n\x1a\n", "{f}: PNG signature");
+        assert!(
+            b.len() > 10_000,
+            "{f}: suspiciously small ({} bytes)",
+            b.len()
+        );
+    }
+    // The same inputs draw the same bytes.
+    expect_code(
+        &agentsim(
+            &[
+                "plot",
+                "a/report.json",
+                "b",
+                "--out",
+                "svg2",
+                "--window",
+                "4990..5300",
+            ],
+            d,
+        ),
+        &[0],
+    );
+    for f in [
+        "quickstart/messages.svg",
+        "latency_cdf.svg",
+        "quickstart/latency_over_time.svg",
+    ] {
+        assert_eq!(
+            std::fs::read(d.join("svg").join(f)).unwrap(),
+            std::fs::read(d.join("svg2").join(f)).unwrap(),
+            "{f} differs between two identical plot runs"
+        );
+    }
+}
+
+/// A tampered report (wrong trace hash) still plots, but `plot` says the
+/// re-run diverged and exits 1.
+#[test]
+fn plot_reports_a_diverged_rerun() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let none = format!("{ROOT}/scenarios/partial/none.json");
+    expect_code(&agentsim(&["run", &none, "--out", "a"], d), &[0]);
+    let mut r = read_json(&d.join("a/report.json"));
+    r["trace_hash"] = Value::String("0".repeat(64));
+    std::fs::write(d.join("a/report.json"), r.to_string()).unwrap();
+    let o = agentsim(&["plot", "a/report.json", "--out", "p"], d);
+    expect_code(&o, &[1]);
+    assert!(text(&o.stderr).contains("DIVERGED"), "{}", text(&o.stderr));
+    assert!(d.join("p/partial-none/timeline.svg").exists());
+}
+
+/// `run --metrics` writes OpenMetrics text: every family has `# TYPE` and
+/// `# HELP` before its samples, every sample line is `name{labels} value`,
+/// histogram buckets are cumulative and end at `+Inf` = `_count`, and the
+/// file ends with `# EOF`.
+#[test]
+fn run_metrics_are_openmetrics_text() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let quick = format!("{ROOT}/scenarios/quickstart.json");
+    expect_code(
+        &agentsim(&["run", &quick, "--out", "a", "--metrics", "m.txt"], d),
+        &[0],
+    );
+    let t = std::fs::read_to_string(d.join("m.txt")).unwrap();
+    assert!(t.ends_with("# EOF\n"));
+    let mut types: BTreeMap<String, String> = BTreeMap::new();
+    let mut helped = Vec::new();
+    let mut buckets: BTreeMap<String, Vec<(String, f64)>> = BTreeMap::new();
+    let mut counts: BTreeMap<String, f64> = BTreeMap::new();
+    for line in t.lines().filter(|l| *l != "# EOF") {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = rest.split_once(' ').unwrap();
+            assert!(
+                ["counter", "gauge", "histogram", "summary"].contains(&kind),
+                "{line}"
+            );
+            assert!(
+                types.insert(name.into(), kind.into()).is_none(),
+                "family {name} declared twice"
+            );
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("# HELP ") {
+            helped.push(rest.split_once(' ').unwrap().0.to_string());
+            continue;
+        }
+        assert!(!line.starts_with('#'), "unknown comment {line}");
+        let (name, rest) = line.split_once('{').expect("labels");
+        let (labels, value) = rest.rsplit_once("} ").expect("value");
+        let v: f64 = value.parse().unwrap_or_else(|_| panic!("value of {line}"));
+        assert!(
+            labels.contains("scenario=\"quickstart\"") && labels.contains("seed=\"1\""),
+            "{line}"
+        );
+        let family = types
+            .keys()
+            .filter(|f| name == f.as_str() || name.starts_with(&format!("{f}_")))
+            .max_by_key(|f| f.len())
+            .unwrap_or_else(|| panic!("sample {name} before its # TYPE"))
+            .clone();
+        assert!(helped.contains(&family), "{family} has no # HELP");
+        match types[&family].as_str() {
+            "counter" => assert_eq!(name, format!("{family}_total")),
+            "histogram" => {
+                if name.ends_with("_bucket") {
+                    let le = labels.split("le=\"").nth(1).unwrap().trim_end_matches('"');
+                    buckets.entry(family).or_default().push((le.to_string(), v));
+                } else if name.ends_with("_count") {
+                    counts.insert(family, v);
+                }
+            }
+            _ => {}
+        }
+    }
+    for f in [
+        "agentsim_events",
+        "agentsim_messages_dropped",
+        "agentsim_client_ops",
+        "agentsim_raft_elections",
+        "agentsim_client_latency_seconds",
+        "agentsim_leader_loss_downtime_seconds",
+        "agentsim_commit_latency_seconds",
+    ] {
+        assert!(types.contains_key(f), "no family {f}");
+    }
+    for (f, bs) in &buckets {
+        assert!(
+            bs.windows(2).all(|w| w[0].1 <= w[1].1),
+            "{f}: buckets not cumulative"
+        );
+        let last = bs.last().unwrap();
+        assert_eq!(last.0, "+Inf", "{f}: last bucket");
+        assert_eq!(Some(&last.1), counts.get(f), "{f}: +Inf bucket != _count");
+    }
+    assert_eq!(counts["agentsim_leader_loss_downtime_seconds"], 3.0);
+}
+
+/// `run --chrome-trace` writes trace-event JSON: metadata naming a track
+/// per node, role spans (`X`), timer and fault instants (`i`), and one
+/// `s`/`f` flow pair per delivered message.
+#[test]
+fn run_chrome_trace_is_trace_event_json() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let quick = format!("{ROOT}/scenarios/quickstart.json");
+    expect_code(
+        &agentsim(
+            &[
+                "run",
+                &quick,
+                "--out",
+                "a",
+                "--chrome-trace",
+                "t.json",
+                "--trace",
+                "t.jsonl",
+            ],
+            d,
+        ),
+        &[0],
+    );
+    let doc = read_json(&d.join("t.json"));
+    let evs = doc["traceEvents"].as_array().unwrap();
+    let mut phases: BTreeMap<String, usize> = BTreeMap::new();
+    let mut flows: BTreeMap<u64, (usize, usize)> = BTreeMap::new();
+    for e in evs {
+        let ph = e["ph"].as_str().unwrap().to_string();
+        if ph != "M" {
+            assert!(e["ts"].is_u64(), "ts of {e}");
+        }
+        match ph.as_str() {
+            "s" => flows.entry(e["id"].as_u64().unwrap()).or_default().0 += 1,
+            "f" => flows.entry(e["id"].as_u64().unwrap()).or_default().1 += 1,
+            "X" => assert!(e["dur"].is_u64()),
+            _ => {}
+        }
+        *phases.entry(ph).or_default() += 1;
+    }
+    for p in ["M", "X", "i", "s", "f"] {
+        assert!(phases.contains_key(p), "no {p} events: {phases:?}");
+    }
+    assert!(flows.values().all(|&(s, f)| s == 1 && f == 1));
+    let delivered = std::fs::read_to_string(d.join("t.jsonl"))
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains("\"kind\":\"deliver\""))
+        .count();
+    assert_eq!(flows.len(), delivered, "one flow per delivery");
+    let names: Vec<&str> = evs
+        .iter()
+        .filter(|e| e["name"] == "thread_name")
+        .map(|e| e["args"]["name"].as_str().unwrap())
+        .collect();
+    for n in ["faults", "n0", "n4", "c0"] {
+        assert!(names.contains(&n), "no track {n}: {names:?}");
+    }
+    assert!(evs
+        .iter()
+        .any(|e| e["cat"] == "fault" && e["name"] == "crash n3"));
+}
+
+/// The checked-in `reports/partitions/` regenerates byte for byte with the
+/// command in `reports/README.md` (no timestamps or wall-clock numbers).
+#[test]
+fn checked_in_partitions_report_regenerates_identically() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let src = Path::new(ROOT).join("scenarios/partial");
+    std::fs::create_dir_all(d.join("scenarios/partial")).unwrap();
+    for e in std::fs::read_dir(&src).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, d.join("scenarios/partial").join(p.file_name().unwrap())).unwrap();
+    }
+    let readme = std::fs::read_to_string(Path::new(ROOT).join("reports/README.md")).unwrap();
+    let cmd = readme
+        .lines()
+        .find(|l| l.contains("agentsim report scenarios/partial"))
+        .expect("README gives the command");
+    let args = shell_words(cmd.split_once("agentsim ").unwrap().1);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    expect_code(&agentsim(&args, d), &[0]);
+    let want_dir = Path::new(ROOT).join("reports/partitions");
+    let mut want = Vec::new();
+    list_files(&want_dir, &mut want);
+    let mut got = Vec::new();
+    list_files(&d.join("reports/partitions"), &mut got);
+    let rel = |base: &Path, v: &[PathBuf]| -> Vec<PathBuf> {
+        v.iter()
+            .map(|p| p.strip_prefix(base).unwrap().to_path_buf())
+            .collect()
+    };
+    let got_base = d.join("reports/partitions");
+    assert_eq!(rel(&want_dir, &want), rel(&got_base, &got), "same files");
+    for f in rel(&want_dir, &want) {
+        let a = std::fs::read(want_dir.join(&f)).unwrap();
+        let b = std::fs::read(got_base.join(&f)).unwrap();
+        assert!(
+            a == b,
+            "reports/partitions/{} differs from a fresh run",
+            f.display()
+        );
+    }
+}
+
+fn list_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    v.sort();
+    for p in v {
+        if p.is_dir() {
+            list_files(&p, out);
+        } else {
+            out.push(p);
+        }
+    }
+}
+
+/// Split a one-line shell command with double-quoted words (enough for the
+/// README's commands). A trailing backquote (Markdown) ends the command.
+fn shell_words(s: &str) -> Vec<String> {
+    let s = s.split('`').next().unwrap();
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    let mut any = false;
+    for c in s.chars() {
+        match c {
+            '"' => {
+                quoted = !quoted;
+                any = true;
+            }
+            ' ' if !quoted => {
+                if any {
+                    out.push(std::mem::take(&mut cur));
+                    any = false;
+                }
+            }
+            _ => {
+                cur.push(c);
+                any = true;
+            }
+        }
+    }
+    if any {
+        out.push(cur);
+    }
+    out
+}
