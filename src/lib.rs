@@ -1,6 +1,7 @@
 //! agentsim: a deterministic discrete-event simulator for distributed systems.
 pub mod check;
 pub mod cli;
+pub mod collab;
 pub mod dist;
 pub mod fault;
 pub mod heartbeat;
