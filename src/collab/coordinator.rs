@@ -1276,8 +1276,21 @@ impl WorkflowState {
             outcome: *outcome,
             at,
         });
-        // The route not taken is skipped before dependents are released,
-        // so a join below the branch sees it final.
+        self.route(task, branch, outcome, at);
+        self.finish(task, true, at);
+        CollabOutput::Applied
+    }
+
+    /// A conditional edge: skip the route not taken (before dependents are
+    /// released, so a join below the branch sees it final).
+    fn route(
+        &mut self,
+        task: u32,
+        branch: Option<(u16, u32, u32)>,
+        outcome: &Outcome,
+        at: SimTime,
+    ) {
+        let _ = task;
         if let Some((threshold, above, below)) = branch {
             let good = outcome.correct && outcome.quality() * 1000.0 >= f64::from(threshold);
             let not_taken = if good { below } else { above };
@@ -1285,8 +1298,6 @@ impl WorkflowState {
                 self.close(not_taken, TaskStatus::Skipped, at);
             }
         }
-        self.finish(task, true, at);
-        CollabOutput::Applied
     }
 
     fn apply_fail(
@@ -1471,6 +1482,9 @@ impl WorkflowState {
                 }
                 self.close(e, TaskStatus::Cancelled, at);
             }
+        }
+        if let (Some(o), Some(b)) = (outcome, self.tasks[judge as usize].spec.branch) {
+            self.route(judge, Some(b), &o, at);
         }
         self.finish(judge, true, at);
         CollabOutput::Applied
