@@ -925,6 +925,11 @@ impl WorkflowState {
     /// Changes after `seq`, oldest first. `None` if some were already
     /// evicted (the reader must rebuild from the state).
     pub fn changes_since(&self, seq: u64) -> Option<impl Iterator<Item = &(u64, Change)> + '_> {
+        if seq > self.journal_seq {
+            // The sequence went back: the state was replaced (a snapshot
+            // was installed), so the reader's view is of another state.
+            return None;
+        }
         let oldest = self.journal.front().map_or(self.journal_seq + 1, |c| c.0);
         if seq + 1 < oldest && seq < self.journal_seq {
             return None;
