@@ -1281,21 +1281,14 @@ impl WorkflowState {
             outcome: *outcome,
             at,
         });
-        self.route(task, branch, outcome, at);
+        self.route(branch, outcome, at);
         self.finish(task, true, at);
         CollabOutput::Applied
     }
 
     /// A conditional edge: skip the route not taken (before dependents are
     /// released, so a join below the branch sees it final).
-    fn route(
-        &mut self,
-        task: u32,
-        branch: Option<(u16, u32, u32)>,
-        outcome: &Outcome,
-        at: SimTime,
-    ) {
-        let _ = task;
+    fn route(&mut self, branch: Option<(u16, u32, u32)>, outcome: &Outcome, at: SimTime) {
         if let Some((threshold, above, below)) = branch {
             let good = outcome.correct && outcome.quality() * 1000.0 >= f64::from(threshold);
             let not_taken = if good { below } else { above };
@@ -1489,7 +1482,7 @@ impl WorkflowState {
             }
         }
         if let (Some(o), Some(b)) = (outcome, self.tasks[judge as usize].spec.branch) {
-            self.route(judge, Some(b), &o, at);
+            self.route(Some(b), &o, at);
         }
         self.finish(judge, true, at);
         CollabOutput::Applied

@@ -363,7 +363,6 @@ impl Dispatcher {
             id
         } else {
             // A resend keeps the message id so the agent can drop it.
-            self.counter += 1;
             let env = Envelope {
                 message_id: f.msg_id,
                 sender: self.id,

@@ -141,7 +141,7 @@ impl Coordinator {
                 Payload::TaskResult { .. } | Payload::Heartbeat { .. }
             ) {
                 self.counter += 1;
-                let hint = self.raft.leader_hint().filter(|&h| h != id || active);
+                let hint = self.raft.leader_hint();
                 outbox.push((
                     from,
                     Envelope {
