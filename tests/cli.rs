@@ -234,7 +234,7 @@ fn documented_examples_are_valid() {
     let mut full = Vec::new();
     for (i, block) in doc.split("```json\n").skip(1).enumerate() {
         let body = block.split("```").next().unwrap();
-        if body.contains("\"name\"") {
+        if body.trim_start().starts_with('{') && body.contains("\"name\"") {
             let path = dir.path().join(format!("example{i}.json"));
             std::fs::write(&path, body).unwrap();
             full.push(path);

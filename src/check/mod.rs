@@ -3,3 +3,4 @@
 
 pub mod linearizability;
 pub mod raft_safety;
+pub mod workflow;

@@ -1,3 +1,285 @@
-//! Multi-agent collaboration: assigning tasks to agents.
+//! Multi-agent collaboration: a Raft-replicated coordinator hands tasks of
+//! workflows to simulated LLM-style agents, in four modes.
+//!
+//! Codemap:
+//! - [`coordinator`]: [`WorkflowState`], the replicated state machine
+//!   (workflows, tasks with versions, results, dead letters, approvals) and
+//!   its [`CollabCommand`]s. Every change is a committed log entry; a stale
+//!   update is rejected and counted; a result is committed at most once.
+//! - [`node`]: [`CollabNode`], the world's process: a Raft server wrapping
+//!   `RaftNode<WorkflowState>` plus the volatile [`dispatcher`] that runs
+//!   only while the server leads, or an [`agent`].
+//! - [`dispatcher`]: the leader's scheduler: arrivals, agent choice,
+//!   assignment delivery with retries, timeouts, circuit breakers, arbiter,
+//!   approvals. Rebuilt from committed state after every failover.
+//! - [`agent`]: an agent process: capability profile, priority inbox,
+//!   outcomes drawn from its own random stream, heartbeats.
+//! - [`messages`]: the envelope, the world's message type, the dedupe
+//!   window and the retry backoff.
+//! - [`breaker`]: the per-agent circuit breaker.
+//! - [`modes`]: how a workflow's stages become tasks in each mode, the
+//!   arbiter rule, batch assignment, the hybrid analyzer.
+//! - [`hungarian`]: optimal assignment over a rectangular cost matrix with
+//!   infeasible cells (most pairs first, then least cost); [`assign`]:
+//!   capability scores and the greedy baseline.
+//!
+//! Dependencies point inward: this module uses `ids`, `time`, `process`,
+//! `rng`, `dist` and `raft`, never the kernel (`sim`, `net`, `fault`).
+
+pub mod agent;
 pub mod assign;
+pub mod breaker;
+pub mod coordinator;
+pub mod dispatcher;
 pub mod hungarian;
+pub mod messages;
+pub mod modes;
+pub mod node;
+
+pub use coordinator::{
+    Change, CollabCommand, CollabOutput, FailReason, Outcome, RejectReason, TaskId, TaskKind,
+    TaskSpec, TaskStatus, WorkflowState,
+};
+pub use messages::{CollabMsg, Envelope, Payload};
+pub use node::CollabNode;
+
+use crate::dist::Dist;
+use crate::time::{SimDuration, SimTime};
+
+/// Task priority: higher values overtake lower ones in agent inboxes and
+/// the dispatcher's ready queue, raise the accuracy floor of the agent
+/// chosen, and (competitive) add competitors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub enum Priority {
+    /// Background work.
+    Low = 0,
+    /// The default.
+    #[default]
+    Normal = 1,
+    /// Prefer accurate agents (accuracy ≥ 0.8 when any is free).
+    High = 2,
+    /// Overtakes everything queued; accuracy ≥ 0.9 when any is free.
+    Critical = 3,
+}
+
+impl Priority {
+    /// From the encoded byte (unknown values are `Normal`).
+    pub fn from_u8(v: u8) -> Priority {
+        match v {
+            0 => Priority::Low,
+            2 => Priority::High,
+            3 => Priority::Critical,
+            _ => Priority::Normal,
+        }
+    }
+    /// The accuracy an agent must have to be preferred for this priority.
+    pub fn accuracy_floor(self) -> f64 {
+        match self {
+            Priority::Low | Priority::Normal => 0.0,
+            Priority::High => 0.8,
+            Priority::Critical => 0.9,
+        }
+    }
+    /// How many agents compete on a task of this priority, given the
+    /// arbiter's base `k`.
+    pub fn competitors(self, k: u32) -> u32 {
+        match self {
+            Priority::Low => k.saturating_sub(1).max(1),
+            Priority::Normal => k,
+            Priority::High => k + 1,
+            Priority::Critical => k + 2,
+        }
+    }
+    /// Name used in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Priority::Low => "low",
+            Priority::Normal => "normal",
+            Priority::High => "high",
+            Priority::Critical => "critical",
+        }
+    }
+}
+
+/// How a workflow's stages are turned into tasks and dispatched.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Mode {
+    /// One agent per stage, stages in DAG order.
+    Pipeline,
+    /// k agents per stage, an arbiter picks the winner.
+    Competitive,
+    /// Ready tasks assigned in batches by capability (Hungarian).
+    Division,
+    /// A task analyzer routes each task to one of the other three.
+    Hybrid,
+}
+
+impl Mode {
+    /// Name used in scenarios and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Pipeline => "pipeline",
+            Mode::Competitive => "competitive",
+            Mode::Division => "division",
+            Mode::Hybrid => "hybrid",
+        }
+    }
+}
+
+/// Batch assignment algorithm for division mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AssignAlgo {
+    /// Optimal (minimum total cost) assignment.
+    Hungarian,
+    /// Cheapest cell first: the baseline.
+    Greedy,
+}
+
+/// One agent's capability profile.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AgentProfile {
+    /// Group name from the scenario (`researcher`).
+    pub group: String,
+    /// Skill indices (into [`CollabConfig::skills`]).
+    pub skills: Vec<u16>,
+    /// Probability a completed task is correct.
+    pub accuracy: f64,
+    /// Latency of a size-1 task, ms.
+    pub latency: Dist,
+    /// Tokens of a size-1 task.
+    pub tokens: Dist,
+    /// Probability a task runs without a transient failure.
+    pub availability: f64,
+    /// The agent dies (stops answering for good) at this time.
+    pub fail_at: Option<SimTime>,
+}
+
+impl AgentProfile {
+    /// True if the agent offers `skill`.
+    pub fn has_skill(&self, skill: u16) -> bool {
+        self.skills.contains(&skill)
+    }
+}
+
+/// A conditional edge: the stage's outcome routes to one of two stages.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BranchDef {
+    /// Quality (mean of the three scores) at or above which, for a correct
+    /// result, the `above` stage runs; otherwise `below` runs.
+    pub threshold: f64,
+    /// Stage index taken on a good outcome.
+    pub above: usize,
+    /// Stage index taken otherwise.
+    pub below: usize,
+}
+
+/// One stage of the workflow template.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StageDef {
+    /// Name from the scenario.
+    pub id: String,
+    /// Skill index.
+    pub skill: u16,
+    /// Stage indices this one depends on (branch edges included).
+    pub after: Vec<usize>,
+    /// Priority of the stage's tasks.
+    pub priority: Priority,
+    /// Relative task size (scales latency and tokens).
+    pub size: f64,
+    /// Wait for an approval before the stage may start.
+    pub interrupt_before: bool,
+    /// Conditional routing after this stage.
+    pub branch: Option<BranchDef>,
+}
+
+/// One workflow arrival, drawn by the runner from the seed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Arrival {
+    /// When the workflow is due.
+    pub at: SimTime,
+    /// Per-stage size multiplier.
+    pub sizes: Vec<f64>,
+    /// Raise every task of this workflow to critical.
+    pub critical: bool,
+}
+
+/// Arbiter settings (competitive mode).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ArbiterConfig {
+    /// Weights of relevance, innovation, feasibility.
+    pub weights: [f64; 3],
+    /// Competitors at normal priority.
+    pub k: u32,
+    /// Decide this long after the first competitor started.
+    pub deadline: SimDuration,
+    /// Utility lost per 1000 tokens (cost efficiency).
+    pub cost_per_1k_tokens: f64,
+}
+
+/// Everything the coordinator and agents need, built from the scenario.
+#[derive(Clone, Debug)]
+pub struct CollabConfig {
+    /// Number of Raft servers (agents have ids `servers..`).
+    pub servers: u32,
+    /// Workflow mode.
+    pub mode: Mode,
+    /// Skill names; indices are the skill ids.
+    pub skills: Vec<String>,
+    /// One profile per agent, in id order.
+    pub agents: Vec<AgentProfile>,
+    /// The workflow template.
+    pub stages: Vec<StageDef>,
+    /// Arrivals in time order.
+    pub arrivals: Vec<Arrival>,
+    /// Message send attempts before giving up (assignments, results).
+    pub send_attempts: u32,
+    /// Backoff range for resends.
+    pub backoff_min: SimDuration,
+    /// Backoff cap.
+    pub backoff_max: SimDuration,
+    /// Task attempts before a task is dead-lettered.
+    pub task_attempts: u32,
+    /// Times a dead-lettered task is re-driven.
+    pub redrives: u32,
+    /// Breaker opens after this many consecutive failures.
+    pub breaker_failures: u32,
+    /// Breaker stays open this long before a half-open probe.
+    pub breaker_open: SimDuration,
+    /// Arbiter.
+    pub arbiter: ArbiterConfig,
+    /// Division mode algorithm.
+    pub assign: AssignAlgo,
+    /// Division mode: most tasks in one batch.
+    pub batch: usize,
+    /// Hybrid: complexity at or above which a task competes.
+    pub competitive_above: f64,
+    /// Hybrid: independent tasks at or below this complexity go to division.
+    pub division_below: f64,
+    /// Scripted approvals: (from, stage index).
+    pub approvals: Vec<(SimTime, usize)>,
+    /// Modelled human approval delay.
+    pub human_delay: Option<Dist>,
+    /// Agent heartbeat period.
+    pub heartbeat: SimDuration,
+    /// An agent silent this long is considered lost.
+    pub agent_timeout: SimDuration,
+    /// Dispatcher tick.
+    pub tick: SimDuration,
+    /// Tasks an agent may hold (running + queued).
+    pub agent_slots: u32,
+    /// Agent inbox bound; beyond it an assignment is refused.
+    pub inbox_cap: usize,
+}
+
+impl CollabConfig {
+    /// The profile of agent `id` (ids start at `servers`).
+    pub fn agent(&self, id: crate::ids::NodeId) -> Option<&AgentProfile> {
+        id.0.checked_sub(self.servers)
+            .and_then(|i| self.agents.get(i as usize))
+    }
+    /// The arbiter's utility of an outcome: weighted quality minus token
+    /// cost. The arbiter picks the maximum; ties go to the lower task id.
+    pub fn utility(&self, o: &Outcome) -> f64 {
+        modes::competitive::utility(&self.arbiter, o)
+    }
+}

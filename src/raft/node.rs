@@ -843,7 +843,9 @@ impl<S: StateMachine> RaftNode<S> {
                     Some(out)
                 }
             };
-            if let (RaftRole::Leader, Some(out)) = (self.role, output) {
+            // A command this node proposed itself (`propose`) has no one
+            // to answer: the proposer reads the state machine instead.
+            if let (RaftRole::Leader, Some(out), false) = (self.role, output, client == self.id) {
                 let msg = Msg::ClientResponse {
                     seq,
                     result: ClientResult::Ok(out),
@@ -1329,6 +1331,38 @@ impl<S: StateMachine> RaftNode<S> {
             pr.become_probe();
             pr.probe_sent = true;
         }
+    }
+
+    /// Leader only: append `cmd` to the log as if client `client` had sent
+    /// request `seq`, without any reply message. For a process that embeds
+    /// the node and proposes commands of its own (the collaboration
+    /// coordinator proposes with `client` = its own id and a `seq` that
+    /// grows across its terms, so the session table never mistakes a new
+    /// proposal for a retry). Call it from inside one of the embedding
+    /// process's handlers, with the context the node's handlers use; the
+    /// appended entry is synced before any message that depends on it.
+    ///
+    /// Returns `Err(leader_hint)` if this node is not the leader. A `seq` at
+    /// or below the session's last applied one is ignored (`Ok`), as for a
+    /// client retry.
+    pub fn propose(
+        &mut self,
+        ctx: &mut Ctx<'_, '_, S>,
+        client: NodeId,
+        seq: u64,
+        cmd: S::Command,
+    ) -> Result<(), Option<NodeId>> {
+        if self.role != RaftRole::Leader {
+            return Err(self.leader);
+        }
+        if self.sessions.get(&client).is_some_and(|s| seq <= s.seq) {
+            return Ok(());
+        }
+        let term = self.current_term;
+        self.append_local(ctx, Entry::command(term, client, seq, cmd));
+        self.broadcast_append(ctx);
+        self.flush(ctx);
+        Ok(())
     }
 
     fn handle_client_request(

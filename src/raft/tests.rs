@@ -1128,3 +1128,32 @@ fn random_run(seed: u64, bugs: BugSet) -> Result<(), String> {
     }
     Err("no stable leader after healing".into())
 }
+
+/// `propose` is the leader's own client path (used by an embedding process
+/// such as the collaboration coordinator): a follower refuses with the
+/// leader hint; on the leader the command is replicated, applied once on
+/// every node, and no `ClientResponse` is sent (the proposer has no inbox
+/// for it); a repeated `seq` is ignored like a client retry.
+#[test]
+fn propose_replicates_without_reply_and_refuses_on_follower() {
+    let mut c = Cluster::new(3);
+    c.elect(0);
+    let mut refused = None;
+    c.step(1, |n, ctx| {
+        refused = Some(n.propose(ctx, N1, 1, write(7, 70)))
+    });
+    assert_eq!(refused, Some(Err(Some(N0))));
+    let mut ok = None;
+    c.step(0, |n, ctx| ok = Some(n.propose(ctx, N0, 1, write(7, 70))));
+    assert_eq!(ok, Some(Ok(())));
+    c.deliver_all();
+    c.step(0, |n, ctx| ok = Some(n.propose(ctx, N0, 1, write(7, 71))));
+    assert_eq!(ok, Some(Ok(())), "a repeated seq is accepted and ignored");
+    c.deliver_all();
+    c.heartbeat(0);
+    for i in 0..3 {
+        assert_eq!(c.node(i).state_machine().get(7), Some(70), "n{i}");
+    }
+    assert!(c.responses().is_empty(), "no reply for a proposal");
+    assert!(c.client_inbox.is_empty());
+}

@@ -2,6 +2,7 @@
 //! run it with its checkers, and build the report. One function per
 //! process kind; the CLI, sweeps and tests all come through [`run`].
 
+pub mod collab;
 mod heartbeat;
 pub mod raft;
 
@@ -77,6 +78,9 @@ pub fn effective(scenario: &Scenario, opts: &RunOptions) -> Scenario {
 /// Run a scenario to completion. The scenario must already have the
 /// overrides of `opts` applied (see [`effective`]); `opts.trace` is used.
 pub fn run(scenario: &Scenario, opts: &RunOptions) -> RunOutput {
+    if scenario.spec.workflow.is_some() {
+        return collab::run(scenario, opts);
+    }
     match scenario.spec.cluster.process {
         ProcessKind::Heartbeat => heartbeat::run(scenario, opts),
         ProcessKind::Raft => raft::run(scenario, opts),

@@ -1,0 +1,292 @@
+//! What agents and coordinators exchange: one [`Envelope`] type, carried
+//! beside Raft's own messages in the world's [`CollabMsg`]; the receiver's
+//! [`DedupeWindow`]; and the resend [`backoff`].
+//!
+//! Delivery is at-least-once: a sender resends (same `message_id`) with
+//! exponential backoff and jitter until it is acknowledged or its attempts
+//! run out; receivers drop duplicates by `message_id` within a bounded
+//! window (and re-acknowledge them, since the first ack may be what was
+//! lost).
+
+use super::coordinator::{CollabCommand, CollabOutput, Outcome};
+use super::Priority;
+use crate::ids::NodeId;
+use crate::process::{Digest, Message};
+use crate::raft::Msg;
+use crate::rng::SimRng;
+use crate::time::{SimDuration, SimTime};
+use std::collections::{BTreeSet, VecDeque};
+
+/// Raft messages of the coordinator cluster.
+pub type RaftMsg = Msg<CollabCommand, CollabOutput>;
+
+/// The world's message type.
+#[derive(Clone, Debug)]
+pub enum CollabMsg {
+    /// Between coordinator servers.
+    Raft(RaftMsg),
+    /// Between coordinators and agents.
+    Env(Envelope),
+}
+
+/// An assignment's content.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Assignment {
+    /// Task id.
+    pub task: u32,
+    /// Attempt number.
+    pub attempt: u32,
+    /// The task version the attempt was committed at.
+    pub version: u64,
+    /// Skill index.
+    pub skill: u16,
+    /// Size (1.0 = nominal).
+    pub size: f64,
+    /// Mean quality of the inputs (dependencies' results), 1.0 if none.
+    pub input_quality: f64,
+}
+
+/// What an envelope carries.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Payload {
+    /// Coordinator → agent: work on this.
+    TaskAssignment(Assignment),
+    /// Agent → coordinator: the attempt's result (`failed`: a transient
+    /// failure, no usable output).
+    TaskResult {
+        /// Task id.
+        task: u32,
+        /// Attempt number.
+        attempt: u32,
+        /// Version of the attempt.
+        version: u64,
+        /// Transient failure.
+        failed: bool,
+        /// What was produced.
+        outcome: Outcome,
+    },
+    /// Agent → coordinator: alive, with this much work held.
+    Heartbeat {
+        /// Tasks running or queued.
+        load: u32,
+    },
+    /// Coordinator → agent: I am the coordinator now.
+    StateSync {
+        /// The coordinator.
+        leader: NodeId,
+    },
+    /// Either way: `of` arrived.
+    Ack {
+        /// The acknowledged message id.
+        of: u64,
+    },
+    /// Agent → coordinator: inbox full, assignment `of` refused.
+    Refused {
+        /// The refused message id.
+        of: u64,
+        /// The task.
+        task: u32,
+    },
+    /// Follower → agent: not the coordinator; try `hint`.
+    NotLeader {
+        /// The leader this server knows of.
+        hint: Option<NodeId>,
+    },
+}
+
+/// The collaboration message envelope.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Envelope {
+    /// Unique per sender (resends keep it; receivers dedupe on it).
+    pub message_id: u64,
+    /// Sender.
+    pub sender: NodeId,
+    /// Intended receivers (one per send in this simulator).
+    pub receivers: Vec<NodeId>,
+    /// Content.
+    pub payload: Payload,
+    /// Sender's clock at the first send.
+    pub timestamp: SimTime,
+    /// The message this one answers or belongs to (task id for task
+    /// traffic, the acknowledged id for acks).
+    pub correlation_id: u64,
+    /// Delivery priority.
+    pub priority: Priority,
+}
+
+impl Envelope {
+    /// The message type name (`task_assignment`, `ack`, ...).
+    pub fn kind(&self) -> &'static str {
+        match self.payload {
+            Payload::TaskAssignment(_) => "task_assignment",
+            Payload::TaskResult { .. } => "task_result",
+            Payload::Heartbeat { .. } => "heartbeat",
+            Payload::StateSync { .. } => "state_sync",
+            Payload::Ack { .. } => "ack",
+            Payload::Refused { .. } => "refused",
+            Payload::NotLeader { .. } => "not_leader",
+        }
+    }
+}
+
+impl Message for CollabMsg {
+    fn kind(&self) -> &'static str {
+        match self {
+            CollabMsg::Raft(m) => m.kind(),
+            CollabMsg::Env(e) => e.kind(),
+        }
+    }
+    fn digest(&self, d: &mut Digest) {
+        match self {
+            CollabMsg::Raft(m) => {
+                d.write(&[0]);
+                m.digest(d);
+            }
+            CollabMsg::Env(e) => {
+                d.write(&[1]);
+                d.write_u64(e.message_id);
+                d.write_u64(u64::from(e.sender.0));
+                d.write_u64(e.correlation_id);
+                d.write_u64(e.timestamp.0);
+                d.write_u64(e.priority as u64);
+                d.write(e.kind().as_bytes());
+                match &e.payload {
+                    Payload::TaskAssignment(a) => {
+                        d.write_u64(u64::from(a.task));
+                        d.write_u64(u64::from(a.attempt));
+                        d.write_u64(a.version);
+                    }
+                    Payload::TaskResult {
+                        task,
+                        attempt,
+                        version,
+                        failed,
+                        outcome,
+                    } => {
+                        d.write_u64(u64::from(*task));
+                        d.write_u64(u64::from(*attempt));
+                        d.write_u64(*version);
+                        d.write_u64(u64::from(*failed));
+                        outcome.digest(d);
+                    }
+                    Payload::Heartbeat { load } => d.write_u64(u64::from(*load)),
+                    Payload::StateSync { leader } => d.write_u64(u64::from(leader.0)),
+                    Payload::Ack { of } => d.write_u64(*of),
+                    Payload::Refused { of, task } => {
+                        d.write_u64(*of);
+                        d.write_u64(u64::from(*task));
+                    }
+                    Payload::NotLeader { hint } => {
+                        d.write_u64(hint.map_or(u64::MAX, |h| u64::from(h.0)))
+                    }
+                }
+            }
+        }
+    }
+    fn size_bytes(&self) -> usize {
+        match self {
+            CollabMsg::Raft(m) => m.size_bytes(),
+            CollabMsg::Env(e) => match e.payload {
+                Payload::TaskResult { .. } => 120,
+                Payload::TaskAssignment(_) => 80,
+                _ => 48,
+            },
+        }
+    }
+}
+
+/// Message ids: sender in the top 20 bits, the sender's term (0 for
+/// agents) in the next 20, a counter in the low 24, so ids stay unique
+/// across a coordinator's restarts and terms.
+pub fn message_id(sender: NodeId, epoch: u64, counter: u64) -> u64 {
+    (u64::from(sender.0) & 0xf_ffff) << 44 | (epoch & 0xf_ffff) << 24 | (counter & 0xff_ffff)
+}
+
+/// Remembers the last `cap` message ids seen.
+#[derive(Clone, Debug)]
+pub struct DedupeWindow {
+    order: VecDeque<u64>,
+    seen: BTreeSet<u64>,
+    cap: usize,
+}
+
+impl DedupeWindow {
+    /// A window of `cap` ids.
+    pub fn new(cap: usize) -> Self {
+        assert!(cap > 0);
+        DedupeWindow {
+            order: VecDeque::with_capacity(cap),
+            seen: BTreeSet::new(),
+            cap,
+        }
+    }
+    /// Record `id`; false if it was already in the window (a duplicate).
+    pub fn first_time(&mut self, id: u64) -> bool {
+        if self.seen.contains(&id) {
+            return false;
+        }
+        if self.order.len() == self.cap {
+            let old = self.order.pop_front().expect("full window");
+            self.seen.remove(&old);
+        }
+        self.order.push_back(id);
+        self.seen.insert(id);
+        true
+    }
+}
+
+/// The wait before resend number `attempt` (1-based: the wait after the
+/// first send): `min · 2^(attempt-1)`, capped at `max`, then scaled by a
+/// jitter factor uniform in [0.5, 1.0] so senders that failed together do
+/// not resend together.
+pub fn backoff(attempt: u32, min: SimDuration, max: SimDuration, rng: &mut SimRng) -> SimDuration {
+    let exp = attempt.saturating_sub(1).min(30);
+    let base = min
+        .as_micros()
+        .saturating_mul(1u64 << exp)
+        .min(max.as_micros());
+    let jitter = 0.5 + 0.5 * rng.unit();
+    SimDuration::from_micros((base as f64 * jitter) as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The window drops repeats and forgets the oldest id when full.
+    #[test]
+    fn dedupe_window_is_bounded() {
+        let mut w = DedupeWindow::new(2);
+        assert!(w.first_time(1));
+        assert!(!w.first_time(1));
+        assert!(w.first_time(2));
+        assert!(w.first_time(3)); // evicts 1
+        assert!(w.first_time(1));
+        assert!(!w.first_time(3));
+    }
+
+    /// Backoff doubles up to the cap, with jitter in [0.5, 1] of the base.
+    #[test]
+    fn backoff_doubles_with_jitter_and_cap() {
+        let mut r = SimRng::derive(1, "t");
+        let (min, max) = (
+            SimDuration::from_millis(100),
+            SimDuration::from_millis(2000),
+        );
+        for (attempt, base) in [(1u32, 100u64), (2, 200), (3, 400), (6, 2000), (40, 2000)] {
+            for _ in 0..50 {
+                let b = backoff(attempt, min, max, &mut r).as_micros();
+                assert!(b >= base * 500 && b <= base * 1000, "{attempt}: {b}");
+            }
+        }
+    }
+
+    /// Ids of different senders, epochs and counters differ.
+    #[test]
+    fn message_ids_are_unique_per_sender_and_epoch() {
+        let a = message_id(NodeId(1), 2, 3);
+        assert_ne!(a, message_id(NodeId(2), 2, 3));
+        assert_ne!(a, message_id(NodeId(1), 3, 3));
+        assert_ne!(a, message_id(NodeId(1), 2, 4));
+    }
+}

@@ -1,0 +1,80 @@
+//! The four collaboration modes: how a workflow's stages become tasks
+//! ([`expand`]) and the per-mode decisions the dispatcher delegates here.
+//!
+//! - [`pipeline`]: stages in DAG order, one agent each (topological order).
+//! - [`competitive`]: k competitors per stage and the arbiter's rule.
+//! - [`division`]: batch assignment by capability (Hungarian or greedy).
+//! - [`hybrid`]: the task analyzer that routes each task to a mode.
+
+pub mod competitive;
+pub mod division;
+pub mod hybrid;
+pub mod pipeline;
+
+use super::coordinator::{TaskKind, TaskSpec};
+use super::{CollabConfig, Mode, Priority};
+
+/// The tasks of workflow `wf` (local indices), in an order where every
+/// task comes after its dependencies.
+pub fn expand(cfg: &CollabConfig, wf: usize) -> Vec<TaskSpec> {
+    let arrival = &cfg.arrivals[wf];
+    let order = pipeline::topological_order(&cfg.stages).expect("validated: no cycle");
+    let mut head = vec![u32::MAX; cfg.stages.len()];
+    let mut out: Vec<TaskSpec> = Vec::new();
+    let mut branches = Vec::new();
+    for &s in &order {
+        let st = &cfg.stages[s];
+        let size = st.size * arrival.sizes.get(s).copied().unwrap_or(1.0);
+        let priority = if arrival.critical {
+            Priority::Critical
+        } else {
+            st.priority
+        };
+        let deps: Vec<u32> = st.after.iter().map(|&d| head[d]).collect();
+        let kind = match cfg.mode {
+            Mode::Pipeline => TaskKind::Single,
+            Mode::Division => TaskKind::Batch,
+            Mode::Competitive => TaskKind::Judge,
+            Mode::Hybrid => hybrid::route(cfg, size, priority, st.after.is_empty()),
+        };
+        let base = TaskSpec {
+            stage: s as u16,
+            skill: st.skill,
+            priority,
+            kind,
+            size_milli: (size * 1000.0).round().clamp(1.0, u32::MAX as f64) as u32,
+            max_attempts: cfg.task_attempts.min(255) as u8,
+            gated: st.interrupt_before,
+            deps,
+            judge: None,
+            branch: None,
+        };
+        let id = out.len() as u32;
+        head[s] = id;
+        if st.branch.is_some() {
+            branches.push((s, id));
+        }
+        if kind == TaskKind::Judge {
+            let k = priority.competitors(cfg.arbiter.k);
+            out.push(TaskSpec {
+                gated: false,
+                ..base.clone()
+            });
+            for _ in 0..k {
+                out.push(TaskSpec {
+                    kind: TaskKind::Entry,
+                    judge: Some(id),
+                    ..base.clone()
+                });
+            }
+        } else {
+            out.push(base);
+        }
+    }
+    for (s, id) in branches {
+        let b = cfg.stages[s].branch.expect("branch");
+        let t = (b.threshold * 1000.0).round().clamp(0.0, 1000.0) as u16;
+        out[id as usize].branch = Some((t, head[b.above], head[b.below]));
+    }
+    out
+}

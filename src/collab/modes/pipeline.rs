@@ -1,0 +1,79 @@
+//! Pipeline mode: the workflow is a DAG of stages; a stage runs when every
+//! stage it depends on is final, independent branches run in parallel, and
+//! a conditional edge routes an outcome to one of two stages (the other is
+//! skipped). This file holds the DAG helpers shared with validation.
+
+use super::super::StageDef;
+
+/// Stage indices in an order where each comes after its dependencies, or
+/// the stages of one cycle (in edge order, first stage repeated at the
+/// end) if there is one.
+pub fn topological_order(stages: &[StageDef]) -> Result<Vec<usize>, Vec<usize>> {
+    let deps: Vec<Vec<usize>> = stages.iter().map(|s| s.after.clone()).collect();
+    order_of(&deps)
+}
+
+/// Topological order of a graph given as `deps[i]` = nodes `i` depends on;
+/// on a cycle, the cycle's nodes.
+pub fn order_of(deps: &[Vec<usize>]) -> Result<Vec<usize>, Vec<usize>> {
+    // 0 = unvisited, 1 = on the stack, 2 = done. Iterative DFS, bounded by
+    // the number of edges.
+    let n = deps.len();
+    let mut mark = vec![0u8; n];
+    let mut order = Vec::with_capacity(n);
+    for root in 0..n {
+        if mark[root] != 0 {
+            continue;
+        }
+        let mut stack: Vec<(usize, usize)> = vec![(root, 0)];
+        mark[root] = 1;
+        while let Some(&mut (v, ref mut i)) = stack.last_mut() {
+            if *i < deps[v].len() {
+                let w = deps[v][*i];
+                *i += 1;
+                if w >= n {
+                    continue;
+                }
+                match mark[w] {
+                    0 => {
+                        mark[w] = 1;
+                        stack.push((w, 0));
+                    }
+                    1 => {
+                        // w is on the stack: the cycle is w .. v, w. The
+                        // stack follows "depends on" edges; report it in
+                        // flow order (dependency first).
+                        let pos = stack.iter().position(|&(x, _)| x == w).expect("on stack");
+                        let mut cycle: Vec<usize> = stack[pos..].iter().map(|&(x, _)| x).collect();
+                        cycle.reverse();
+                        cycle.push(cycle[0]);
+                        return Err(cycle);
+                    }
+                    _ => {}
+                }
+            } else {
+                mark[v] = 2;
+                order.push(v);
+                stack.pop();
+            }
+        }
+    }
+    Ok(order)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Dependencies come first; a cycle is returned with its members.
+    #[test]
+    fn orders_dags_and_names_cycles() {
+        assert_eq!(
+            order_of(&[vec![], vec![0], vec![0], vec![1, 2]]),
+            Ok(vec![0, 1, 2, 3])
+        );
+        let c = order_of(&[vec![2], vec![0], vec![1]]).unwrap_err();
+        assert_eq!(c.len(), 4);
+        assert_eq!(c[0], c[3]);
+    }
+}
