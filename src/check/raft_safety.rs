@@ -20,7 +20,69 @@
 use crate::ids::{LogIndex, NodeId, Term};
 use crate::raft::{RaftNode, RaftRole, StateMachine};
 use crate::time::SimTime;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
+
+/// Values keyed by log index over a sliding window: O(1) lookups (the
+/// checker does several per committed entry per node), and pruning below
+/// the cluster's snapshot floor just moves the window's base.
+#[derive(Debug)]
+struct IndexWindow<T> {
+    base: u64,
+    items: VecDeque<Option<T>>,
+}
+
+impl<T> Default for IndexWindow<T> {
+    fn default() -> Self {
+        IndexWindow {
+            base: 1,
+            items: VecDeque::new(),
+        }
+    }
+}
+
+impl<T> IndexWindow<T> {
+    fn get(&self, i: LogIndex) -> Option<&T> {
+        let off = i.0.checked_sub(self.base)?;
+        self.items.get(off as usize)?.as_ref()
+    }
+
+    fn get_mut(&mut self, i: LogIndex) -> Option<&mut T> {
+        let off = i.0.checked_sub(self.base)?;
+        self.items.get_mut(off as usize)?.as_mut()
+    }
+
+    /// Store `v` at `i`; indices below the window (pruned) are ignored.
+    fn insert(&mut self, i: LogIndex, v: T) {
+        let Some(off) = i.0.checked_sub(self.base) else {
+            return;
+        };
+        let off = off as usize;
+        while self.items.len() <= off {
+            self.items.push_back(None);
+        }
+        self.items[off] = Some(v);
+    }
+
+    fn iter_from(&self, i: LogIndex) -> impl Iterator<Item = (LogIndex, &T)> + '_ {
+        let skip = i.0.saturating_sub(self.base) as usize;
+        let base = self.base;
+        self.items
+            .iter()
+            .enumerate()
+            .skip(skip)
+            .filter_map(move |(k, v)| v.as_ref().map(|v| (LogIndex(base + k as u64), v)))
+    }
+
+    fn prune_below(&mut self, floor: LogIndex) {
+        while self.base < floor.0 && !self.items.is_empty() {
+            self.items.pop_front();
+            self.base += 1;
+        }
+        if self.items.is_empty() && self.base < floor.0 {
+            self.base = floor.0;
+        }
+    }
+}
 
 /// One safety violation, precise enough to debug from.
 #[derive(Clone, Debug, PartialEq)]
@@ -70,10 +132,10 @@ struct NodeView {
 #[derive(Debug, Default)]
 pub struct RaftSafety {
     leaders: BTreeMap<Term, NodeId>,
-    /// (index, term) → what the first log holding it had there.
-    seen: BTreeMap<(LogIndex, Term), Seen>,
+    /// index → (term → what the first log holding (index, term) had there).
+    seen: IndexWindow<Vec<(Term, Seen)>>,
     /// Committed or applied entries by index.
-    decided: BTreeMap<LogIndex, Decided>,
+    decided: IndexWindow<Decided>,
     nodes: Vec<NodeView>,
     violations: Vec<Violation>,
     observations: u64,
@@ -195,7 +257,7 @@ impl RaftSafety {
         let snap = n.snapshot_last_index();
         let mut problem = None;
         let term = n.current_term();
-        for (&idx, d) in self.decided.range(LogIndex(snap.0 + 1)..) {
+        for (idx, d) in self.decided.iter_from(LogIndex(snap.0 + 1)) {
             if d.commit_term >= term {
                 // Committed in this term or later (this leader is stale):
                 // not this leader's obligation.
@@ -242,18 +304,20 @@ impl RaftSafety {
         while i <= n.last_log_index() {
             let Some(e) = n.entry(i) else { break };
             let prev_term = n.term_at(LogIndex(i.0 - 1)).unwrap_or_default();
-            let key = (i, e.term());
-            match self.seen.get(&key) {
-                None => {
-                    self.seen.insert(
-                        key,
-                        Seen {
-                            digest: e.digest(),
-                            prev_term,
-                            node: id,
-                        },
-                    );
-                }
+            let here = Seen {
+                digest: e.digest(),
+                prev_term,
+                node: id,
+            };
+            let known = self
+                .seen
+                .get(i)
+                .and_then(|v| v.iter().find(|(t, _)| *t == e.term()).map(|(_, s)| *s));
+            match known {
+                None => match self.seen.get_mut(i) {
+                    Some(v) => v.push((e.term(), here)),
+                    None => self.seen.insert(i, vec![(e.term(), here)]),
+                },
                 Some(s) if s.digest != e.digest() || s.prev_term != prev_term => {
                     let msg = format!(
                         "index {} term {}: {} holds digest {:016x} after term {}, but {} held digest {:016x} after term {}",
@@ -281,7 +345,7 @@ impl RaftSafety {
         term: Term,
         digest: u64,
     ) {
-        match self.decided.get(&idx) {
+        match self.decided.get(idx) {
             None => {
                 self.decided.insert(
                     idx,
@@ -355,17 +419,7 @@ impl RaftSafety {
         if floor.0 == 0 {
             return;
         }
-        while let Some((&k, _)) = self.decided.first_key_value() {
-            if k >= floor {
-                break;
-            }
-            self.decided.pop_first();
-        }
-        while let Some((&k, _)) = self.seen.first_key_value() {
-            if k.0 >= floor {
-                break;
-            }
-            self.seen.pop_first();
-        }
+        self.decided.prune_below(floor);
+        self.seen.prune_below(floor);
     }
 }

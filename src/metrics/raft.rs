@@ -68,6 +68,7 @@ pub struct RaftMetrics {
     last_elected_term: Vec<u64>,
     phase: Vec<(Phase, SimTime)>,
     last_term: Vec<u64>,
+    hint: Vec<Option<NodeId>>,
     /// Role changes `(time, node, role, term)` in order, for timelines
     /// (at most `TIMELINE_MAX`; later changes are counted, not kept).
     pub timeline: Vec<(SimTime, NodeId, &'static str, u64)>,
@@ -105,6 +106,7 @@ impl RaftMetrics {
             last_elected_term: vec![0; n as usize],
             phase: vec![(Phase::Down, SimTime::ZERO); n as usize],
             last_term: vec![0; n as usize],
+            hint: vec![None; n as usize],
             timeline: Vec::new(),
             timeline_dropped: 0,
             role_us: vec![[0; 5]; n as usize],
@@ -145,6 +147,7 @@ impl RaftMetrics {
         &mut self,
         world: &World<P>,
         touched: Option<NodeId>,
+        fault: bool,
         raft: impl Fn(&P) -> Option<&RaftNode<S>>,
     ) {
         // Events at clients change no server state: nothing to look at.
@@ -152,9 +155,21 @@ impl RaftMetrics {
             return;
         }
         let now = world.now();
-        for i in 0..self.n {
+        // A node's handler changes only that node; a fault can change any
+        // node's status and the network, so it looks at everything.
+        let range = match touched {
+            Some(t) if !fault => t.0..t.0 + 1,
+            _ => 0..self.n,
+        };
+        let mut changed = fault || touched.is_none();
+        for i in range {
             let id = NodeId(i);
             let r = world.node(id).and_then(&raft);
+            let hint = r.and_then(|r| r.leader_hint());
+            if self.hint[i as usize] != hint {
+                self.hint[i as usize] = hint;
+                changed = true;
+            }
             let phase = match (world.status(id), r) {
                 (NodeStatus::Up, Some(r)) => match r.raft_role() {
                     RaftRole::Leader => Phase::Leader,
@@ -165,6 +180,7 @@ impl RaftMetrics {
                 _ => Phase::Down,
             };
             let term = r.map_or(self.last_term[i as usize], |r| r.current_term().0);
+            changed |= self.phase[i as usize].0 != phase || self.last_term[i as usize] != term;
             self.set_phase(i as usize, phase, term, now);
         }
         if let Some(id) = touched.filter(|t| t.0 < self.n) {
@@ -172,7 +188,11 @@ impl RaftMetrics {
                 self.observe_node(now, r);
             }
         }
-        self.track_known_leader(world, &raft);
+        // Who is known as leader depends only on statuses, roles, terms,
+        // leader hints and connectivity: recompute only when one changed.
+        if changed {
+            self.track_known_leader(world, &raft);
+        }
     }
 
     fn observe_node<S: StateMachine>(&mut self, now: SimTime, r: &RaftNode<S>) {

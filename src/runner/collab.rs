@@ -219,7 +219,12 @@ impl CollabObserver {
 
 impl Observer<CollabNode> for CollabObserver {
     fn after_event(&mut self, world: &World<CollabNode>, ev: &Dispatched) {
-        self.metrics.observe(world, ev.node, CollabNode::raft);
+        self.metrics.observe(
+            world,
+            ev.node,
+            ev.kind == DispatchKind::Fault,
+            CollabNode::raft,
+        );
         if ev.kind == DispatchKind::Fault {
             self.refresh_activity(world);
         }

@@ -114,7 +114,8 @@ impl Observer<KvNode> for RaftObserver {
                 self.safety.observe(world.now(), r);
             }
         }
-        self.metrics.observe(world, ev.node, KvNode::raft);
+        self.metrics
+            .observe(world, ev.node, ev.kind == DispatchKind::Fault, KvNode::raft);
     }
     fn stop_requested(&self) -> bool {
         self.safety.failed()
