@@ -54,7 +54,20 @@ fn round(v: f64, digits: i32) -> f64 {
 }
 
 /// The draw of `seed` for a cluster of `nodes` servers.
-pub fn draw(seed: u64, nodes: u32) -> SwarmDraw {
+pub fn draw(seed: u64, nodes: u32, template: Option<&NemesisSpec>) -> SwarmDraw {
+    // The scenario's own nemesis, if any, sets the time scale: intervals
+    // from a quarter to four times its mean, durations from half its
+    // shortest up to twice its range. A cluster with 20 ms election
+    // timeouts needs faults of a few ms to show some bugs; one with 300 ms
+    // timeouts needs seconds.
+    let (interval, min_duration, extra) = match template {
+        Some(t) => (
+            [t.mean_interval_ms / 4.0, t.mean_interval_ms * 4.0],
+            [t.duration_ms[0] / 2.0, t.duration_ms[1]],
+            2.0 * (t.duration_ms[1] - t.duration_ms[0]).max(t.duration_ms[0]),
+        ),
+        None => (MEAN_INTERVAL_MS, MIN_DURATION_MS, EXTRA_DURATION_MS),
+    };
     let mut rng = SimRng::derive(seed, "sweep/swarm");
     let mask = rng.range_inclusive(1, (1 << KINDS.len()) - 1);
     let kinds = KINDS
@@ -63,16 +76,17 @@ pub fn draw(seed: u64, nodes: u32) -> SwarmDraw {
         .filter(|(i, _)| mask & (1 << i) != 0)
         .map(|(_, k)| *k)
         .collect();
-    let [lo, hi] = MEAN_INTERVAL_MS;
+    let [lo, hi] = interval;
     let mean_interval_ms = round(
         libm::exp(libm::log(lo) + rng.unit() * (libm::log(hi) - libm::log(lo))),
         1,
     );
     let min = round(
-        MIN_DURATION_MS[0] + rng.unit() * (MIN_DURATION_MS[1] - MIN_DURATION_MS[0]),
+        min_duration[0] + rng.unit() * (min_duration[1] - min_duration[0]),
         1,
-    );
-    let max = round(min + rng.unit() * EXTRA_DURATION_MS, 1);
+    )
+    .max(0.1);
+    let max = round(min + rng.unit() * extra, 1);
     let max_down = rng.range_inclusive(0, u64::from(nodes.saturating_sub(1) / 2)) as u32;
     let drop = if rng.chance(0.5) {
         0.0
@@ -86,7 +100,7 @@ pub fn draw(seed: u64, nodes: u32) -> SwarmDraw {
     };
     SwarmDraw {
         kinds,
-        mean_interval_ms: mean_interval_ms.max(MEAN_INTERVAL_MS[0]),
+        mean_interval_ms: mean_interval_ms.max(interval[0]).max(0.1),
         duration_ms: [min, max.max(min)],
         max_down,
         drop,
@@ -115,10 +129,19 @@ mod tests {
     /// documented bounds, and round-trip through JSON unchanged.
     #[test]
     fn draws_are_seeded_bounded_and_round_trip() {
-        assert_eq!(draw(3, 5), draw(3, 5));
-        assert_ne!(draw(3, 5), draw(4, 5));
+        assert_eq!(draw(3, 5, None), draw(3, 5, None));
+        assert_ne!(draw(3, 5, None), draw(4, 5, None));
+        let tight = NemesisSpec {
+            mean_interval_ms: 300.0,
+            kinds: KINDS.to_vec(),
+            duration_ms: [20.0, 600.0],
+            max_down: None,
+        };
         for seed in 0..500 {
-            let d = draw(seed, 5);
+            let t = draw(seed, 5, Some(&tight));
+            assert!((75.0..=1200.0).contains(&t.mean_interval_ms), "{t:?}");
+            assert!(t.duration_ms[0] >= 10.0 && t.duration_ms[0] <= 600.0, "{t:?}");
+            let d = draw(seed, 5, None);
             assert!(!d.kinds.is_empty());
             assert!((200.0..=5000.0).contains(&d.mean_interval_ms));
             assert!(d.duration_ms[0] >= 50.0 && d.duration_ms[0] <= d.duration_ms[1]);
