@@ -81,7 +81,8 @@ pub trait Message: Clone + Debug {
 }
 
 /// An output of a node's handler. The kernel applies effects in order;
-/// everything after a [`Effect::Sync`] waits until the sync completes.
+/// everything after a [`Effect::Sync`] (in this handler and in later ones)
+/// waits until the sync completes.
 #[derive(Debug, Clone)]
 pub enum Effect<M, R> {
     /// Put `msg` on the simulated network towards `to`.
