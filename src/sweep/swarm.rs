@@ -140,7 +140,10 @@ mod tests {
         for seed in 0..500 {
             let t = draw(seed, 5, Some(&tight));
             assert!((75.0..=1200.0).contains(&t.mean_interval_ms), "{t:?}");
-            assert!(t.duration_ms[0] >= 10.0 && t.duration_ms[0] <= 600.0, "{t:?}");
+            assert!(
+                t.duration_ms[0] >= 10.0 && t.duration_ms[0] <= 600.0,
+                "{t:?}"
+            );
             let d = draw(seed, 5, None);
             assert!(!d.kinds.is_empty());
             assert!((200.0..=5000.0).contains(&d.mean_interval_ms));
