@@ -461,3 +461,60 @@ fn bad_arguments_exit_2_and_write_nothing() {
     );
     assert!(!tmp.path().join("o").exists());
 }
+
+/// `--metrics FILE` writes the sweep's counters and merged histograms as
+/// OpenMetrics text: every family typed, cumulative buckets whose `+Inf`
+/// bucket equals `_count`, the seed counter equal to the seeds run, `# EOF`
+/// last.
+#[test]
+fn sweep_metrics_are_openmetrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let metrics = dir.path().join("m.txt");
+    let out = agentsim(
+        &[
+            "sweep",
+            &scenario("raft/nemesis.json"),
+            "--duration-ms",
+            "3000",
+            "--seeds",
+            "0..4",
+            "--out",
+            "s",
+            "--metrics",
+            metrics.to_str().unwrap(),
+        ],
+        dir.path(),
+        &[],
+    );
+    assert_eq!(code(&out), Some(0), "{}", show(&out));
+    let text = std::fs::read_to_string(&metrics).unwrap();
+    assert!(text.ends_with("# EOF\n"));
+    assert!(
+        text.contains("agentsim_sweep_seeds_total{scenario=\"nemesis\"} 4"),
+        "{text}"
+    );
+    for fam in [
+        "agentsim_client_latency_seconds",
+        "agentsim_commit_latency_seconds",
+    ] {
+        assert!(text.contains(&format!("# TYPE {fam} histogram")), "{fam}");
+        let buckets: Vec<u64> = text
+            .lines()
+            .filter(|l| l.starts_with(&format!("{fam}_bucket")))
+            .map(|l| l.rsplit(' ').next().unwrap().parse().unwrap())
+            .collect();
+        assert!(
+            buckets.windows(2).all(|w| w[0] <= w[1]),
+            "{fam}: cumulative"
+        );
+        let count: u64 = text
+            .lines()
+            .find(|l| l.starts_with(&format!("{fam}_count")))
+            .and_then(|l| l.rsplit(' ').next())
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(*buckets.last().unwrap(), count);
+        assert!(count > 0, "{fam} has samples");
+    }
+}

@@ -71,6 +71,10 @@ pub struct SweepArgs {
     /// Override the scenario's duration (virtual ms).
     #[arg(long)]
     pub duration_ms: Option<f64>,
+    /// Also write the sweep's counters and merged histograms in the
+    /// OpenMetrics text format to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub metrics: Option<PathBuf>,
 }
 
 /// How many result lines may wait for an fsync, and for how long.
@@ -695,6 +699,35 @@ pub fn sweep(a: SweepArgs) -> Result<u8, UsageError> {
     });
     let summary = summary_json(&p.header, &agg, &p.dir, timing);
     write_summary(&p.dir, &summary)?;
+    if let Some(path) = &a.metrics {
+        let (client, commit, downtime) = (
+            agg.client_latency().to_sparse(),
+            agg.commit_latency().to_sparse(),
+            agg.downtime().to_sparse(),
+        );
+        let text = crate::metrics::openmetrics::encode_sweep(
+            &summary,
+            &[
+                (
+                    "agentsim_client_latency_seconds",
+                    "Client operation latency, all seeds",
+                    &client,
+                ),
+                (
+                    "agentsim_commit_latency_seconds",
+                    "Leader append to commit, all seeds",
+                    &commit,
+                ),
+                (
+                    "agentsim_leader_loss_downtime_seconds",
+                    "Leader-loss downtime intervals, all seeds",
+                    &downtime,
+                ),
+            ],
+        );
+        write_atomic(path, text.as_bytes())
+            .map_err(|e| UsageError(format!("error: {}: {e}", path.display())))?;
+    }
     print_summary(&p, &summary, resumed, wall);
     Ok(u8::from(!agg.failed().is_empty()))
 }

@@ -113,6 +113,33 @@ impl Families {
         f.lines.push(format!("{name}_count{l} {}", samples_s.len()));
     }
 
+    /// A histogram from sparse `(value µs, count)` pairs.
+    fn histogram_sparse(
+        &mut self,
+        name: &'static str,
+        help: &'static str,
+        base: &[(&str, String)],
+        pairs: &[(u64, u64)],
+    ) {
+        let f = self.family(name, "histogram", help);
+        let total: u64 = pairs.iter().map(|p| p.1).sum();
+        for &le in &BUCKETS_S {
+            let c: u64 = pairs
+                .iter()
+                .filter(|p| p.0 as f64 / 1e6 <= le)
+                .map(|p| p.1)
+                .sum();
+            let l = labels(base, &[("le", num(le))]);
+            f.lines.push(format!("{name}_bucket{l} {c}"));
+        }
+        let l = labels(base, &[("le", "+Inf".into())]);
+        f.lines.push(format!("{name}_bucket{l} {total}"));
+        let l = labels(base, &[]);
+        let sum: f64 = pairs.iter().map(|p| p.0 as f64 / 1e6 * p.1 as f64).sum();
+        f.lines.push(format!("{name}_sum{l} {}", num(sum)));
+        f.lines.push(format!("{name}_count{l} {total}"));
+    }
+
     fn text(&self) -> String {
         let mut out = String::new();
         for name in &self.order {
@@ -339,6 +366,60 @@ pub fn encode(runs: &[MetricsInput<'_>]) -> String {
     let mut fam = Families::default();
     for r in runs {
         add_run(&mut fam, r);
+    }
+    fam.text()
+}
+
+/// Histograms of a sweep, already merged over seeds: `(name, help,
+/// sparse (value µs, count) pairs)`.
+pub type SweepHistogram<'a> = (&'static str, &'static str, &'a [(u64, u64)]);
+
+/// OpenMetrics text for a whole sweep: seed and failure counters (by
+/// kind), event and operation totals from `sweep.json`'s statistics, and
+/// the merged latency histograms. Labelled with the scenario name.
+pub fn encode_sweep(summary: &Value, histograms: &[SweepHistogram<'_>]) -> String {
+    let mut fam = Families::default();
+    let scenario = summary["scenario"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let base = [("scenario", scenario)];
+    let l = labels(&base, &[]);
+    let stats = &summary["stats"];
+    fam.counter(
+        "agentsim_sweep_seeds",
+        "Seeds run",
+        &l,
+        f(summary, &["seeds_run"]).unwrap_or(0.0),
+    );
+    if let Some(kinds) = stats["failures_by_kind"].as_object() {
+        for (kind, n) in kinds {
+            let lk = labels(&base, &[("kind", kind.clone())]);
+            fam.counter(
+                "agentsim_sweep_failed_seeds",
+                "Seeds that failed a check, by the first failing check",
+                &lk,
+                n.as_f64().unwrap_or(0.0),
+            );
+        }
+    }
+    fam.counter(
+        "agentsim_sweep_events",
+        "Events dispatched over all seeds",
+        &l,
+        f(stats, &["events"]).unwrap_or(0.0),
+    );
+    for t in ["invoked", "ok", "fail", "info"] {
+        let lt = labels(&base, &[("type", t.to_string())]);
+        fam.counter(
+            "agentsim_sweep_client_ops",
+            "Client operations over all seeds, by outcome",
+            &lt,
+            f(stats, &["client_ops", t]).unwrap_or(0.0),
+        );
+    }
+    for (name, help, pairs) in histograms {
+        fam.histogram_sparse(name, help, &base, pairs);
     }
     fam.text()
 }

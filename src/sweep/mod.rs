@@ -365,6 +365,21 @@ fn keep_max(cur: &mut (u64, u64), value: u64, seed: u64) {
 }
 
 impl Aggregate {
+    /// Merged client latency histogram (all seeds).
+    pub fn client_latency(&self) -> &LatencyHist {
+        &self.client
+    }
+
+    /// Merged leader-append-to-commit latency histogram (all seeds).
+    pub fn commit_latency(&self) -> &LatencyHist {
+        &self.commit
+    }
+
+    /// Merged leader-loss downtime histogram (all seeds).
+    pub fn downtime(&self) -> &LatencyHist {
+        &self.downtime
+    }
+
     /// Empty.
     pub fn new() -> Self {
         Aggregate {
