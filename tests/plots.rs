@@ -592,3 +592,45 @@ fn shell_words(s: &str) -> Vec<String> {
     }
     out
 }
+
+/// A report over the four collaboration modes draws an agent Gantt chart
+/// per run and a mode comparison (makespan, tokens per task, correct
+/// results) with one bar per mode.
+#[test]
+fn collab_report_has_gantt_and_mode_comparison() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("r");
+    let mut args = vec!["report".to_string()];
+    for m in ["pipeline", "competitive", "division", "hybrid"] {
+        args.push(format!("{ROOT}/scenarios/collab/{m}.json"));
+    }
+    args.extend([
+        "--duration-ms".into(),
+        "20000".into(),
+        "--out".into(),
+        out.to_str().unwrap().into(),
+    ]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = agentsim(&args, dir.path());
+    expect_code(&o, &[0]);
+    let modes = std::fs::read_to_string(out.join("modes.svg")).unwrap();
+    assert_well_formed(&modes, "modes.svg");
+    for want in [
+        "makespan (s)",
+        "tokens per completed task",
+        "correct results (fraction)",
+        "pipeline",
+        "competitive",
+        "division",
+        "hybrid",
+    ] {
+        assert!(modes.contains(want), "modes.svg lacks {want:?}");
+    }
+    let html = std::fs::read_to_string(out.join("index.html")).unwrap();
+    for m in ["pipeline", "competitive", "division", "hybrid"] {
+        assert!(
+            html.contains(&format!("collab-{m}: agent Gantt chart")),
+            "{m}: gantt"
+        );
+    }
+}

@@ -741,3 +741,179 @@ mod tests {
         assert_eq!(nice_step(300.0, 50.0), 10.0);
     }
 }
+
+/// One bar of the agent Gantt chart: an agent working on a task.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GanttBar {
+    /// Agent address.
+    pub agent: u32,
+    /// Task id.
+    pub task: u64,
+    /// Start, ms.
+    pub start_ms: f64,
+    /// End, ms.
+    pub end_ms: f64,
+}
+
+/// Agent Gantt chart: one row per agent, one bar per task execution,
+/// coloured by task id so a task's retries on other agents stand out.
+pub struct Gantt<'a> {
+    /// Title.
+    pub title: String,
+    /// Bars.
+    pub bars: &'a [GanttBar],
+    /// Faults (marked at their start).
+    pub faults: &'a [FaultWindow],
+}
+
+impl Gantt<'_> {
+    fn agents(&self) -> Vec<u32> {
+        let mut a: Vec<u32> = self.bars.iter().map(|b| b.agent).collect();
+        a.sort_unstable();
+        a.dedup();
+        a
+    }
+}
+
+impl Chart for Gantt<'_> {
+    fn size(&self) -> (u32, u32) {
+        (
+            1100,
+            (140 + 14 * self.agents().len() as u32).clamp(260, 1400),
+        )
+    }
+    fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<(), PlotError> {
+        let agents = self.agents();
+        let row = |a: u32| agents.binary_search(&a).unwrap_or(0) as f64;
+        let t1 = self.bars.iter().map(|b| b.end_ms).fold(1.0, f64::max) / 1000.0;
+        let n = agents.len().max(1) as f64;
+        let mut chart = caption(area, &self.title)
+            .build_cartesian_2d(0.0..t1, -0.6..n - 0.4)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("virtual time (s)")
+            .y_desc("agent")
+            .y_labels(agents.len().min(40) + 1)
+            .y_label_formatter(&|y| {
+                let r = y.round();
+                match agents.get(r as usize) {
+                    Some(a) if (y - r).abs() < 0.01 && r >= 0.0 => format!("a{a}"),
+                    _ => String::new(),
+                }
+            })
+            .disable_y_mesh()
+            .max_light_lines(2)
+            .draw()
+            .map_err(err)?;
+        chart
+            .draw_series(self.bars.iter().map(|b| {
+                let y = row(b.agent);
+                let c = PALETTE[(b.task % PALETTE.len() as u64) as usize];
+                Rectangle::new(
+                    [(b.start_ms / 1000.0, y - 0.4), (b.end_ms / 1000.0, y + 0.4)],
+                    c.filled(),
+                )
+            }))
+            .map_err(err)?
+            .label("task execution (colour = task id)")
+            .legend(legend_box(PALETTE[0]));
+        for f in self.faults {
+            let a = f.start_ms / 1000.0;
+            if a > t1 {
+                continue;
+            }
+            chart
+                .draw_series(LineSeries::new(
+                    vec![(a, -0.5), (a, n - 0.5)],
+                    RED.stroke_width(1),
+                ))
+                .map_err(err)?;
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .background_style(WHITE.mix(0.9))
+            .border_style(BLACK)
+            .label_font((FONT, 12))
+            .draw()
+            .map_err(err)?;
+        Ok(())
+    }
+}
+
+/// One bar group of the mode comparison.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModeBar {
+    /// Run label (scenario name).
+    pub label: String,
+    /// Collaboration mode.
+    pub mode: String,
+    /// Makespan, s.
+    pub makespan_s: f64,
+    /// Tokens per completed task.
+    pub tokens_per_task: f64,
+    /// Fraction of correct results.
+    pub correct: f64,
+}
+
+/// Makespan, tokens per task and quality across workflow runs (modes), as
+/// three bar panels side by side.
+pub struct ModeComparison<'a> {
+    /// Title.
+    pub title: String,
+    /// One entry per run.
+    pub runs: &'a [ModeBar],
+}
+
+impl Chart for ModeComparison<'_> {
+    fn size(&self) -> (u32, u32) {
+        (1200, 420)
+    }
+    fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<(), PlotError> {
+        let (top, rest) = area.split_vertically(36);
+        top.titled(&self.title, (FONT, 18)).map_err(err)?;
+        let panels = rest.split_evenly((1, 3));
+        let metrics: [(&str, fn(&ModeBar) -> f64); 3] = [
+            ("makespan (s)", |r| r.makespan_s),
+            ("tokens per completed task", |r| r.tokens_per_task),
+            ("correct results (fraction)", |r| r.correct),
+        ];
+        let n = self.runs.len().max(1);
+        for (panel, (name, get)) in panels.iter().zip(metrics) {
+            let top_v = self.runs.iter().map(get).fold(0.0, f64::max).max(1e-9) * 1.15;
+            let mut chart = ChartBuilder::on(panel)
+                .caption(name, (FONT, 14))
+                .margin(10)
+                .x_label_area_size(40)
+                .y_label_area_size(56)
+                .build_cartesian_2d(-0.5..n as f64 - 0.5, 0.0..top_v)
+                .map_err(err)?;
+            let runs = self.runs;
+            chart
+                .configure_mesh()
+                .x_labels(n)
+                .x_label_formatter(&|x| {
+                    let r = x.round();
+                    match runs.get(r as usize) {
+                        Some(m) if (x - r).abs() < 0.01 && r >= 0.0 => m.mode.clone(),
+                        _ => String::new(),
+                    }
+                })
+                .y_desc(name)
+                .disable_x_mesh()
+                .draw()
+                .map_err(err)?;
+            chart
+                .draw_series(self.runs.iter().enumerate().map(|(i, r)| {
+                    let x = i as f64;
+                    Rectangle::new(
+                        [(x - 0.35, 0.0), (x + 0.35, get(r))],
+                        PALETTE[i % PALETTE.len()].filled(),
+                    )
+                }))
+                .map_err(err)?;
+        }
+        Ok(())
+    }
+}

@@ -2,8 +2,8 @@
 //! shared by `agentsim plot` and `agentsim report`.
 
 use super::charts::{
-    CdfChart, CdfPanel, HistogramChart, LatencyOverTime, Sequence, Series, ThroughputOverTime,
-    Timeline,
+    CdfChart, CdfPanel, Gantt, GanttBar, HistogramChart, LatencyOverTime, ModeBar, ModeComparison,
+    Sequence, Series, ThroughputOverTime, Timeline,
 };
 use super::chrome_trace::address_name;
 use super::data::{
@@ -147,6 +147,24 @@ pub fn run_figures(v: &RunView, format: Format) -> Result<Vec<Figure>, PlotError
         };
         push("timeline", title, render(&c, format)?);
     }
+    let bars = gantt_bars(r);
+    if !bars.is_empty() {
+        let total = r.extra["collab"]["gantt_total"]
+            .as_u64()
+            .unwrap_or(bars.len() as u64);
+        let title = format!(
+            "{}: agent Gantt chart ({} of {} task executions)",
+            v.label,
+            bars.len(),
+            total
+        );
+        let c = Gantt {
+            title: title.clone(),
+            bars: &bars,
+            faults: &v.faults,
+        };
+        push("gantt", title, render(&c, format)?);
+    }
     let d = &v.detail;
     let shown = d.deliveries.len();
     let total = shown as u64 + d.deliveries_dropped;
@@ -238,6 +256,19 @@ pub fn overlay_figures(
             bytes: render(&c, format)?,
         });
     }
+    let modes: Vec<ModeBar> = runs.iter().filter_map(mode_bar).collect();
+    if !modes.is_empty() {
+        let title = "Collaboration modes: makespan, tokens per task, correct results".to_string();
+        let c = ModeComparison {
+            title: title.clone(),
+            runs: &modes,
+        };
+        out.push(Figure {
+            name: "modes".into(),
+            title,
+            bytes: render(&c, format)?,
+        });
+    }
     let down: Vec<Series> = runs
         .iter()
         .enumerate()
@@ -285,4 +316,33 @@ pub fn overlay_figures(
         });
     }
     Ok(out)
+}
+
+/// The agent Gantt rows a workflow report carries (`collab.gantt`).
+fn gantt_bars(r: &Report) -> Vec<GanttBar> {
+    let Some(rows) = r.extra.get("collab").and_then(|c| c["gantt"].as_array()) else {
+        return Vec::new();
+    };
+    rows.iter()
+        .filter_map(|g| {
+            Some(GanttBar {
+                agent: g["agent"].as_u64()? as u32,
+                task: g["task"].as_u64()?,
+                start_ms: g["start_ms"].as_f64()?,
+                end_ms: g["end_ms"].as_f64()?,
+            })
+        })
+        .collect()
+}
+
+/// A workflow run's headline numbers for the mode comparison.
+fn mode_bar(v: &RunView) -> Option<ModeBar> {
+    let c = v.report.extra.get("collab")?;
+    Some(ModeBar {
+        label: v.label.clone(),
+        mode: c["mode"].as_str()?.to_string(),
+        makespan_s: c["makespan_ms"].as_f64()? / 1000.0,
+        tokens_per_task: c["tokens"]["per_completed_task"].as_f64().unwrap_or(0.0),
+        correct: c["quality"]["correct_fraction"].as_f64().unwrap_or(0.0),
+    })
 }
