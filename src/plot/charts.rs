@@ -857,6 +857,9 @@ pub struct ModeBar {
     pub correct: f64,
 }
 
+/// Reads one number of a mode-comparison bar.
+type MetricOf = fn(&ModeBar) -> f64;
+
 /// Makespan, tokens per task and quality across workflow runs (modes), as
 /// three bar panels side by side.
 pub struct ModeComparison<'a> {
@@ -874,7 +877,7 @@ impl Chart for ModeComparison<'_> {
         let (top, rest) = area.split_vertically(36);
         top.titled(&self.title, (FONT, 18)).map_err(err)?;
         let panels = rest.split_evenly((1, 3));
-        let metrics: [(&str, fn(&ModeBar) -> f64); 3] = [
+        let metrics: [(&str, MetricOf); 3] = [
             ("makespan (s)", |r| r.makespan_s),
             ("tokens per completed task", |r| r.tokens_per_task),
             ("correct results (fraction)", |r| r.correct),
