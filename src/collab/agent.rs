@@ -164,15 +164,8 @@ impl Agent {
         prio: Priority,
     ) -> Envelope {
         self.counter += 1;
-        Envelope {
-            message_id: message_id(self.id, 0, self.counter),
-            sender: self.id,
-            receivers: vec![to],
-            payload,
-            timestamp: now,
-            correlation_id: corr,
-            priority: prio,
-        }
+        let id = message_id(self.id, 0, self.counter);
+        Envelope::to_one(id, self.id, to, payload, now, corr, prio)
     }
 
     /// Boot: stagger the first heartbeat over one period.

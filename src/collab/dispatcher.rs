@@ -217,15 +217,8 @@ impl Dispatcher {
         prio: Priority,
     ) -> Envelope {
         self.counter += 1;
-        Envelope {
-            message_id: message_id(self.id, self.epoch, self.counter),
-            sender: self.id,
-            receivers: vec![to],
-            payload,
-            timestamp: now,
-            correlation_id: corr,
-            priority: prio,
-        }
+        let id = message_id(self.id, self.epoch, self.counter);
+        Envelope::to_one(id, self.id, to, payload, now, corr, prio)
     }
 
     fn agent_index(&self, a: NodeId) -> Option<usize> {

@@ -115,6 +115,27 @@ pub struct Envelope {
 }
 
 impl Envelope {
+    /// An envelope for one receiver, stamped at `now`.
+    pub fn to_one(
+        message_id: u64,
+        sender: NodeId,
+        to: NodeId,
+        payload: Payload,
+        now: SimTime,
+        correlation_id: u64,
+        priority: Priority,
+    ) -> Envelope {
+        Envelope {
+            message_id,
+            sender,
+            receivers: vec![to],
+            payload,
+            timestamp: now,
+            correlation_id,
+            priority,
+        }
+    }
+
     /// The message type name (`task_assignment`, `ack`, ...).
     pub fn kind(&self) -> &'static str {
         match self.payload {
