@@ -37,18 +37,12 @@ fn expect_code(o: &Output, codes: &[i32]) -> String {
 }
 
 fn scenario_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    v.sort();
-    for p in v {
-        if p.is_dir() {
-            scenario_files(&p, out);
-        } else if p.extension().is_some_and(|x| x == "json") {
-            out.push(p);
-        }
-    }
+    let mut all = Vec::new();
+    list_files(dir, &mut all);
+    out.extend(
+        all.into_iter()
+            .filter(|p| p.extension().is_some_and(|x| x == "json")),
+    );
 }
 
 /// Check `svg` is well-formed XML with an `<svg>` root.
