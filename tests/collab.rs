@@ -4,7 +4,7 @@
 
 use agentsim::metrics::Report;
 use agentsim::runner::{self, RunOptions};
-use agentsim::scenario::{AssignAlgoSpec, ConsistencySpec, Scenario, ScenarioSpec};
+use agentsim::scenario::{ApSpec, AssignAlgoSpec, Scenario, ScenarioSpec};
 use serde_json::Value;
 use std::path::Path;
 
@@ -196,18 +196,26 @@ fn collab_runs_are_deterministic() {
 }
 
 /// Bad workflow blocks are rejected with field paths: a cycle is named,
-/// `ap` is not implemented yet, unknown skills and stages are caught.
+/// an `ap` block needs `"consistency": "ap"` and a suspicion timeout
+/// longer than the gossip period, unknown skills and stages are caught.
 #[test]
-fn validation_names_cycles_and_rejects_ap() {
+fn validation_names_cycles_and_checks_ap_settings() {
     let mut s = load("scenarios/collab/pipeline.json");
     let w = s.workflow.as_mut().unwrap();
-    w.consistency = ConsistencySpec::Ap;
+    w.ap = Some(ApSpec {
+        gossip_ms: 100.0,
+        suspect_ms: 50.0,
+    });
     w.stages[0].after = vec!["report".into()];
     w.stages[1].skill = "juggling".into();
     w.stages[2].after.push("nowhere".into());
     let e = Scenario::from_spec(s).unwrap_err().to_string();
     assert!(
-        e.contains("workflow.consistency") && e.contains("not implemented yet"),
+        e.contains("`workflow.ap`") && e.contains("only used with"),
+        "{e}"
+    );
+    assert!(
+        e.contains("workflow.ap.suspect_ms") && e.contains("must exceed gossip_ms"),
         "{e}"
     );
     assert!(
@@ -219,6 +227,104 @@ fn validation_names_cycles_and_rejects_ap() {
         "{e}"
     );
     assert!(e.contains("workflow.stages[2].after[2]"), "{e}");
+}
+
+/// CP vs AP under the same partitions (same seed, same faults: a
+/// minority/majority split, then a split with no majority). CP: one
+/// coordinator at a time, no task gets two results, nothing is lost, and
+/// nothing commits while no side has a majority. AP: a coordinator per
+/// side, work continues in every split, and the price shows up as
+/// duplicate executions, conflicting results and results overwritten at
+/// the merge; after each heal every server converges. Both finish every
+/// workflow; AP still passes the checks it promises (DAG order, versions,
+/// arbiter, dead letters) and says which ones it waives.
+#[test]
+fn cp_and_ap_under_the_same_partitions_show_the_tradeoff() {
+    let (cp_r, cp) = run("scenarios/collab/partition-cp.json");
+    let (ap_r, ap) = run("scenarios/collab/partition-ap.json");
+    assert_eq!(cp_r.seed, ap_r.seed);
+    assert_eq!(cp_r.scenario.faults, ap_r.scenario.faults);
+    for c in [&cp, &ap] {
+        assert_eq!(c["workflows"]["completed"], c["workflows"]["scheduled"]);
+    }
+    let (cpm, apm) = (&cp["consistency_metrics"], &ap["consistency_metrics"]);
+    assert_eq!(cp["consistency"], "cp");
+    assert_eq!(ap["consistency"], "ap");
+
+    // CP: one coordinator, exactly once, nothing lost.
+    assert_eq!(cpm["max_coordinators_at_once"], 1);
+    assert_eq!(cpm["conflicting_results"], 0);
+    assert_eq!(cpm["results_lost"], 0);
+    let during = |m: &Value, i: usize| {
+        m["partitions"][i]["tasks_completed_during"]
+            .as_u64()
+            .unwrap()
+    };
+    assert!(during(cpm, 0) > 0, "the majority side keeps working: {cpm}");
+    assert_eq!(during(cpm, 1), 0, "no majority, no commits: {cpm}");
+
+    // AP: split brain, available, and it pays for it.
+    assert!(
+        apm["max_coordinators_at_once"].as_u64().unwrap() >= 3,
+        "{apm}"
+    );
+    assert!(
+        during(apm, 1) > 0,
+        "AP keeps completing tasks with no majority: {apm}"
+    );
+    assert!(apm["conflicting_results"].as_u64().unwrap() > 0, "{apm}");
+    assert!(apm["results_lost"].as_u64().unwrap() > 0, "{apm}");
+    assert!(
+        apm["duplicate_executions"].as_u64().unwrap()
+            > cpm["duplicate_executions"].as_u64().unwrap(),
+        "cp {cpm} ap {apm}"
+    );
+    assert!(
+        apm["ap"]["concurrent_versions"].as_u64().unwrap() > 0,
+        "{apm}"
+    );
+    for m in [cpm, apm] {
+        for w in m["partitions"].as_array().unwrap() {
+            assert!(
+                w["converged_ms_after_heal"].is_number(),
+                "never converged: {m}"
+            );
+        }
+    }
+    let ran: Vec<&str> = ap_r.checks.ran.iter().map(String::as_str).collect();
+    assert_eq!(
+        ran,
+        [
+            "workflow.dag_order",
+            "workflow.versions",
+            "workflow.arbiter",
+            "workflow.dead_letters_reported"
+        ]
+    );
+    assert!(apm["ap"]["waived_checks"]["workflow.exactly_once"].is_string());
+}
+
+/// The AP coordinator is as deterministic as the rest: same seed, same
+/// trace; without partitions it runs a single coordinator and executes
+/// no task twice.
+#[test]
+fn ap_runs_are_deterministic_and_calm_without_faults() {
+    let a = run_spec(load("scenarios/collab/partition-ap.json"));
+    let b = run_spec(load("scenarios/collab/partition-ap.json"));
+    assert_eq!(a.trace_hash, b.trace_hash);
+    let mut calm = load("scenarios/collab/partition-ap.json");
+    calm.faults.clear();
+    let (r, c) = {
+        let r = run_spec(calm);
+        let c = r.extra["collab"].clone();
+        (r, c)
+    };
+    assert!(r.checks.ok, "{:?}", r.checks.failures);
+    let m = &c["consistency_metrics"];
+    assert_eq!(m["max_coordinators_at_once"], 1, "{m}");
+    assert_eq!(m["conflicting_results"], 0, "{m}");
+    assert_eq!(m["results_lost"], 0, "{m}");
+    assert_eq!(c["workflows"]["completed"], c["workflows"]["scheduled"]);
 }
 
 /// Scale: 1,000 agents and 10,000 tasks in one run, all completed and

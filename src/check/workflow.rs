@@ -23,6 +23,7 @@
 
 use crate::collab::coordinator::{Change, Outcome, TaskStatus, WorkflowState};
 use crate::collab::ArbiterConfig;
+use crate::time::SimTime;
 
 #[derive(Clone, Debug, Default)]
 struct ServerView {
@@ -62,6 +63,17 @@ pub struct WorkflowChecker {
     /// Journal gaps (a server applied more than the journal holds in one
     /// step; its view was reseeded from its state).
     pub gaps: u64,
+    /// The observation time; the runner sets it before each `observe`.
+    pub now: SimTime,
+    /// When each task's first result was committed on any server.
+    first_done: Vec<Option<SimTime>>,
+    conflicted: Vec<bool>,
+    /// Tasks that got two different committed results (on one server or
+    /// across servers): every one is an `exactly_once` violation.
+    pub conflicts: u64,
+    /// Committed results missing (or different) in the final state: every
+    /// one is a `no_lost_results` violation.
+    pub lost_results: u64,
 }
 
 /// Violations kept (the first ones say the most).
@@ -77,6 +89,11 @@ impl WorkflowChecker {
             violations: Vec::new(),
             observed: 0,
             gaps: 0,
+            now: SimTime::ZERO,
+            first_done: Vec::new(),
+            conflicted: Vec::new(),
+            conflicts: 0,
+            lost_results: 0,
         }
     }
 
@@ -175,16 +192,27 @@ impl WorkflowChecker {
         self.servers[n].final_state[i] = 1;
         if self.committed.len() <= i {
             self.committed.resize(i + 1, None);
+            self.first_done.resize(i + 1, None);
+            self.conflicted.resize(i + 1, false);
         }
         match self.committed[i] {
-            None => self.committed[i] = Some(o),
-            Some(prev) if prev.digest_u64() != o.digest_u64() => self.violate(
+            None => {
+                self.committed[i] = Some(o);
+                self.first_done[i] = Some(self.now);
+            }
+            Some(prev) if prev.digest_u64() != o.digest_u64() => {
+                if !self.conflicted[i] {
+                    self.conflicted[i] = true;
+                    self.conflicts += 1;
+                }
+                self.violate(
                 "exactly_once",
                 format!(
                     "task {task}: server {n} committed a result by agent {} but another server committed one by agent {}",
                     o.agent.0, prev.agent.0
                 ),
-            ),
+            );
+            }
             Some(_) => {}
         }
     }
@@ -297,10 +325,27 @@ impl WorkflowChecker {
         }
     }
 
+    /// Tasks whose first result was committed (on any server) in
+    /// `[from, to)`.
+    pub fn first_done_between(&self, from: SimTime, to: SimTime) -> u64 {
+        self.first_done
+            .iter()
+            .flatten()
+            .filter(|&&t| t >= from && t < to)
+            .count() as u64
+    }
+
     /// End-of-run checks against the most up-to-date server's state.
     pub fn finish(&mut self, sm: &WorkflowState) {
         for (i, c) in self.committed.clone().iter().enumerate() {
             let Some(o) = c else { continue };
+            let kept = sm.task(i as u32).is_some_and(|t| {
+                t.status == TaskStatus::Done
+                    && t.result.is_some_and(|r| r.digest_u64() == o.digest_u64())
+            });
+            if !kept {
+                self.lost_results += 1;
+            }
             match sm.task(i as u32) {
                 Some(t) if t.status == TaskStatus::Done && t.result.is_some_and(|r| r.digest_u64() == o.digest_u64()) => {}
                 Some(t) => self.violate(

@@ -102,6 +102,9 @@ pub struct Agent {
     seq: u64,
     dead: bool,
     stats: AgentStats,
+    /// Tasks this agent produced a usable result for, in order (a task
+    /// listed twice, or by two agents, was executed more than once).
+    completed: Vec<u32>,
 }
 
 impl Agent {
@@ -124,6 +127,7 @@ impl Agent {
             seq: 0,
             dead: false,
             stats: AgentStats::default(),
+            completed: Vec::new(),
             cfg,
         }
     }
@@ -131,6 +135,10 @@ impl Agent {
     /// Counters.
     pub fn stats(&self) -> AgentStats {
         self.stats
+    }
+    /// Tasks executed with a usable result, in order.
+    pub fn completed_tasks(&self) -> &[u32] {
+        &self.completed
     }
     /// Its profile.
     pub fn profile(&self) -> &AgentProfile {
@@ -325,6 +333,8 @@ impl Agent {
         self.stats.busy_us += outcome.duration_us;
         if failed {
             self.stats.transient_failures += 1;
+        } else {
+            self.completed.push(job.a.task);
         }
         let payload = Payload::TaskResult {
             task: job.a.task,

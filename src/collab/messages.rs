@@ -27,6 +27,8 @@ pub enum CollabMsg {
     Raft(RaftMsg),
     /// Between coordinators and agents.
     Env(Envelope),
+    /// Between AP coordinator servers (gossip).
+    Ap(super::ap::ApMsg),
 }
 
 /// An assignment's content.
@@ -155,10 +157,15 @@ impl Message for CollabMsg {
         match self {
             CollabMsg::Raft(m) => m.kind(),
             CollabMsg::Env(e) => e.kind(),
+            CollabMsg::Ap(m) => m.kind(),
         }
     }
     fn digest(&self, d: &mut Digest) {
         match self {
+            CollabMsg::Ap(m) => {
+                d.write(&[2]);
+                m.digest(d);
+            }
             CollabMsg::Raft(m) => {
                 d.write(&[0]);
                 m.digest(d);
@@ -207,6 +214,7 @@ impl Message for CollabMsg {
     fn size_bytes(&self) -> usize {
         match self {
             CollabMsg::Raft(m) => m.size_bytes(),
+            CollabMsg::Ap(m) => m.size_bytes(),
             CollabMsg::Env(e) => match e.payload {
                 Payload::TaskResult { .. } => 120,
                 Payload::TaskAssignment(_) => 80,

@@ -19,6 +19,9 @@
 //! - [`breaker`]: the per-agent circuit breaker.
 //! - [`modes`]: how a workflow's stages become tasks in each mode, the
 //!   arbiter rule, batch assignment, the hybrid analyzer.
+//! - [`ap`]: the AP alternative to the Raft coordinator: every server
+//!   coordinates from its own copy, gossips workflows, merges them by
+//!   last-writer-wins (`"consistency": "ap"`).
 //! - [`hungarian`]: optimal assignment over a rectangular cost matrix with
 //!   infeasible cells (most pairs first, then least cost); [`assign`]:
 //!   capability scores and the greedy baseline.
@@ -27,6 +30,7 @@
 //! `rng`, `dist` and `raft`, never the kernel (`sim`, `net`, `fault`).
 
 pub mod agent;
+pub mod ap;
 pub mod assign;
 pub mod breaker;
 pub mod coordinator;
@@ -269,6 +273,9 @@ pub struct CollabConfig {
     pub agent_slots: u32,
     /// Agent inbox bound; beyond it an assignment is refused.
     pub inbox_cap: usize,
+    /// `Some` for an AP coordinator (local views merged by
+    /// last-writer-wins), `None` for the Raft (CP) one.
+    pub ap: Option<ap::ApConfig>,
 }
 
 impl CollabConfig {

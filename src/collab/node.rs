@@ -13,6 +13,7 @@
 //! terms and the session table never mistakes a proposal for a retry.
 
 use super::agent::{Agent, CollabRecord};
+use super::ap::ApServer;
 use super::coordinator::WorkflowState;
 use super::dispatcher::{DispatchStats, Dispatcher};
 use super::messages::{CollabMsg, Envelope, Payload, RaftMsg};
@@ -183,6 +184,8 @@ impl Coordinator {
 pub enum CollabNode {
     /// A coordinator server.
     Server(Box<Coordinator>),
+    /// An AP coordinator server (no Raft).
+    ApServer(Box<ApServer>),
     /// An agent.
     Agent(Box<Agent>),
 }
@@ -192,7 +195,14 @@ impl CollabNode {
     pub fn coordinator(&self) -> Option<&Coordinator> {
         match self {
             CollabNode::Server(c) => Some(c),
-            CollabNode::Agent(_) => None,
+            _ => None,
+        }
+    }
+    /// The AP server, if this is one.
+    pub fn ap_server(&self) -> Option<&ApServer> {
+        match self {
+            CollabNode::ApServer(s) => Some(s),
+            _ => None,
         }
     }
     /// The Raft node, if this is a server.
@@ -202,8 +212,8 @@ impl CollabNode {
     /// The agent, if this is one.
     pub fn agent(&self) -> Option<&Agent> {
         match self {
-            CollabNode::Server(_) => None,
             CollabNode::Agent(a) => Some(a),
+            _ => None,
         }
     }
 }
@@ -215,6 +225,7 @@ impl Process for CollabNode {
     fn on_start(&mut self, ctx: &mut Ctx<'_>) {
         match self {
             CollabNode::Server(c) => c.step(ctx, |r, x| r.on_start(x), None, false),
+            CollabNode::ApServer(s) => s.on_start(ctx),
             CollabNode::Agent(a) => a.on_start(ctx),
         }
     }
@@ -223,7 +234,9 @@ impl Process for CollabNode {
             CollabNode::Server(c) => match msg {
                 CollabMsg::Raft(m) => c.step(ctx, |r, x| r.on_message(x, from, m), None, false),
                 CollabMsg::Env(e) => c.step(ctx, |_, _| {}, Some((from, e)), false),
+                CollabMsg::Ap(_) => {}
             },
+            CollabNode::ApServer(s) => s.on_message(ctx, from, msg),
             CollabNode::Agent(a) => a.on_message(ctx, from, msg),
         }
     }
@@ -231,19 +244,22 @@ impl Process for CollabNode {
         match self {
             CollabNode::Server(c) if id == TIMER_TICK => c.step(ctx, |_, _| {}, None, true),
             CollabNode::Server(c) => c.step(ctx, |r, x| r.on_timer(x, id), None, false),
+            CollabNode::ApServer(s) => s.on_timer(ctx, id),
             CollabNode::Agent(a) => a.on_timer(ctx, id),
         }
     }
     fn role(&self) -> Role {
         match self {
             CollabNode::Server(c) => c.raft.role(),
+            CollabNode::ApServer(s) if s.is_active() => Role::Leader,
+            CollabNode::ApServer(_) => Role::Follower,
             CollabNode::Agent(_) => Role::Other,
         }
     }
     fn term(&self) -> u64 {
         match self {
             CollabNode::Server(c) => c.raft.term(),
-            CollabNode::Agent(_) => 0,
+            CollabNode::ApServer(_) | CollabNode::Agent(_) => 0,
         }
     }
 }

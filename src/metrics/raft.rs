@@ -141,6 +141,26 @@ impl RaftMetrics {
         }
     }
 
+    /// For servers without Raft (the AP coordinator): server `i` is
+    /// coordinating (shown as `leader`), up but not coordinating
+    /// (`follower`), paused or down. Role time and the timeline then read
+    /// the same as for Raft runs; several "leaders" at once is split brain.
+    pub fn observe_coordinator(
+        &mut self,
+        i: usize,
+        status: NodeStatus,
+        coordinating: bool,
+        now: SimTime,
+    ) {
+        let phase = match status {
+            NodeStatus::Up if coordinating => Phase::Leader,
+            NodeStatus::Up => Phase::Follower,
+            NodeStatus::Paused => Phase::Paused,
+            _ => Phase::Down,
+        };
+        self.set_phase(i, phase, 0, now);
+    }
+
     /// Look at the world after an event. `raft` extracts the Raft node
     /// from a process (None for clients).
     pub fn observe<P: Process, S: StateMachine>(

@@ -9,6 +9,7 @@ use super::{base_report, install_tracer, RunOptions, RunOutput};
 use crate::check::raft_safety::RaftSafety;
 use crate::check::workflow::WorkflowChecker;
 use crate::collab::agent::{Agent, AgentStats, CollabRecord};
+use crate::collab::ap::{self as apmod, ApConfig, ApServer, ApStats};
 use crate::collab::coordinator::{TaskKind, TaskStatus, WorkflowState};
 use crate::collab::dispatcher::DispatchStats;
 use crate::collab::modes::competitive;
@@ -23,7 +24,9 @@ use crate::metrics::raft::RaftMetrics;
 use crate::metrics::Checks;
 use crate::raft::RaftNode;
 use crate::rng::SimRng;
-use crate::scenario::{self, AssignAlgoSpec, ModeSpec, PrioritySpec, Scenario, WorkflowSpec};
+use crate::scenario::{
+    self, AssignAlgoSpec, ConsistencySpec, ModeSpec, PrioritySpec, Scenario, WorkflowSpec,
+};
 use crate::sim::{DispatchKind, Dispatched, NodeStatus, Observer, World};
 use crate::time::{SimDuration, SimTime};
 use serde_json::{json, Map, Value};
@@ -166,18 +169,119 @@ pub fn collab_config(spec: &WorkflowSpec, servers: u32, seed: u64) -> CollabConf
         agent_slots: spec.agent_slots,
         inbox_cap: 16,
         skills,
+        ap: (spec.consistency == ConsistencySpec::Ap).then(|| {
+            let a = spec.ap.clone().unwrap_or_default();
+            ApConfig {
+                gossip: ms(a.gossip_ms),
+                suspect: ms(a.suspect_ms),
+            }
+        }),
     }
 }
 
+/// What the observer reads from a coordinator server, CP or AP.
+struct ServerRef<'a> {
+    sm: &'a WorkflowState,
+    active: bool,
+    stats: DispatchStats,
+    raft: Option<&'a RaftNode<WorkflowState>>,
+}
+
+fn server_ref(n: &CollabNode) -> Option<ServerRef<'_>> {
+    match n {
+        CollabNode::Server(c) => Some(ServerRef {
+            sm: c.raft().state_machine(),
+            active: c.is_active(),
+            stats: c.stats(),
+            raft: Some(c.raft()),
+        }),
+        CollabNode::ApServer(a) => Some(ServerRef {
+            sm: a.state(),
+            active: a.is_active(),
+            stats: a.stats(),
+            raft: None,
+        }),
+        CollabNode::Agent(_) => None,
+    }
+}
+
+/// A scripted partition (or isolation, or link cut) and how long after
+/// its heal every server reflected every write made before the heal.
+#[derive(Clone, Debug)]
+struct Window {
+    start: SimTime,
+    heal: SimTime,
+    /// CP: the highest commit index at the heal. AP: per workflow, the
+    /// join of every server's version vector at the heal.
+    frontier: Option<Frontier>,
+    converged: Option<SimTime>,
+}
+
+#[derive(Clone, Debug)]
+enum Frontier {
+    Cp(u64),
+    Ap(Vec<Vec<u64>>),
+}
+
+/// Scripted faults that cut links, as `[start, heal)` windows. A cut
+/// without `for_ms` lasts until the next `heal` fault or the end of the
+/// run; repeating (`every_ms`) faults are left out (their times are
+/// jittered).
+fn partition_windows(spec: &scenario::ScenarioSpec) -> Vec<Window> {
+    use scenario::FaultKind;
+    let at = |x: f64| SimTime::ZERO + SimDuration::from_millis_f64(x);
+    let end = at(spec.duration_ms);
+    let heals: Vec<f64> = spec
+        .faults
+        .iter()
+        .filter(|f| f.kind == FaultKind::Heal)
+        .map(|f| f.at_ms)
+        .collect();
+    let mut w: Vec<Window> = spec
+        .faults
+        .iter()
+        .filter(|f| {
+            f.every_ms.is_none()
+                && matches!(
+                    f.kind,
+                    FaultKind::Partition | FaultKind::Isolate | FaultKind::Link
+                )
+                && f.extra_latency_ms.is_none()
+        })
+        .map(|f| {
+            let heal = match f.for_ms {
+                Some(d) => at(f.at_ms + d),
+                None => heals
+                    .iter()
+                    .filter(|&&h| h >= f.at_ms)
+                    .map(|&h| at(h))
+                    .fold(end, SimTime::min),
+            };
+            Window {
+                start: at(f.at_ms),
+                heal: heal.min(end),
+                frontier: None,
+                converged: None,
+            }
+        })
+        .collect();
+    w.sort_by_key(|w| (w.start, w.heal));
+    w
+}
+
 /// Watches every event: Raft safety and the workflow checker after each
-/// server step, coordinator activity (failovers, stalls), counters.
+/// server step, coordinator activity (failovers, stalls), convergence after
+/// scripted partitions, counters.
 struct CollabObserver {
     safety: RaftSafety,
     metrics: RaftMetrics,
     checker: WorkflowChecker,
     servers: u32,
     check: bool,
+    ap: bool,
     active: Vec<bool>,
+    /// Most servers coordinating at once.
+    max_active: usize,
     /// (node, term, time) each time a dispatcher was built.
     activations: Vec<(u32, u64, SimTime)>,
     /// Intervals with no active coordinator.
@@ -185,6 +289,9 @@ struct CollabObserver {
     gap_since: Option<SimTime>,
     last_stats: Vec<DispatchStats>,
     retired: DispatchStats,
+    last_ap: Vec<ApStats>,
+    retired_ap: ApStats,
+    windows: Vec<Window>,
     stop_when_done: bool,
     arrivals: usize,
     redrives: u32,
@@ -197,16 +304,20 @@ impl CollabObserver {
         let now = world.now();
         for i in 0..self.servers {
             let id = NodeId(i);
-            let c = world.node(id).and_then(CollabNode::coordinator);
-            let a = world.status(id) == NodeStatus::Up && c.is_some_and(Coordinator::is_active);
+            let node = world.node(id);
+            let a = world.status(id) == NodeStatus::Up
+                && node.and_then(server_ref).is_some_and(|s| s.active);
             if a && !self.active[i as usize] {
-                let term = c.map_or(0, |c| c.raft().current_term().0);
+                let term = node
+                    .and_then(CollabNode::raft)
+                    .map_or(0, |r| r.current_term().0);
                 self.activations.push((i, term, now));
             }
             self.active[i as usize] = a;
         }
-        let any = self.active.iter().any(|&a| a);
-        match (any, self.gap_since) {
+        let count = self.active.iter().filter(|&&a| a).count();
+        self.max_active = self.max_active.max(count);
+        match (count > 0, self.gap_since) {
             (true, Some(since)) => {
                 self.gaps.push((since, now));
                 self.gap_since = None;
@@ -215,46 +326,176 @@ impl CollabObserver {
             _ => {}
         }
     }
+
+    fn up_servers<'w>(
+        &self,
+        world: &'w World<CollabNode>,
+    ) -> impl Iterator<Item = &'w CollabNode> + 'w {
+        (0..self.servers).filter_map(move |i| {
+            let id = NodeId(i);
+            (world.status(id) == NodeStatus::Up)
+                .then(|| world.node(id))
+                .flatten()
+        })
+    }
+
+    /// At a heal: what every server must reach to count as converged.
+    fn frontier(&self, world: &World<CollabNode>) -> Frontier {
+        if self.ap {
+            let mut f: Vec<Vec<u64>> = Vec::new();
+            for s in self.up_servers(world).filter_map(CollabNode::ap_server) {
+                for (i, m) in s.meta().iter().enumerate() {
+                    if f.len() <= i {
+                        f.push(vec![0; m.vv.len()]);
+                    }
+                    for (a, b) in f[i].iter_mut().zip(&m.vv) {
+                        *a = (*a).max(*b);
+                    }
+                }
+            }
+            Frontier::Ap(f)
+        } else {
+            Frontier::Cp(
+                self.up_servers(world)
+                    .filter_map(CollabNode::raft)
+                    .map(|r| r.commit_index().0)
+                    .max()
+                    .unwrap_or(0),
+            )
+        }
+    }
+
+    fn converged(&self, world: &World<CollabNode>, f: &Frontier) -> bool {
+        match f {
+            Frontier::Cp(c) => self
+                .up_servers(world)
+                .filter_map(CollabNode::raft)
+                .all(|r| r.last_applied().0 >= *c),
+            Frontier::Ap(f) => self
+                .up_servers(world)
+                .filter_map(CollabNode::ap_server)
+                .all(|s| {
+                    f.iter().enumerate().all(|(i, v)| {
+                        s.meta().get(i).is_some_and(|m| {
+                            matches!(
+                                apmod::compare(&m.vv, v),
+                                apmod::Order::Equal | apmod::Order::Dominates
+                            )
+                        })
+                    })
+                }),
+        }
+    }
+
+    fn track_windows(&mut self, world: &World<CollabNode>) {
+        let now = world.now();
+        for k in 0..self.windows.len() {
+            let w = &self.windows[k];
+            if w.converged.is_some() || now < w.heal {
+                continue;
+            }
+            let f = match &w.frontier {
+                Some(f) => f.clone(),
+                None => {
+                    let f = self.frontier(world);
+                    self.windows[k].frontier = Some(f.clone());
+                    f
+                }
+            };
+            if self.converged(world, &f) {
+                self.windows[k].converged = Some(now);
+            }
+        }
+    }
+
+    /// AP: every copy must be done (another side may still hold work) and
+    /// every partition healed and converged.
+    fn all_done(&self, world: &World<CollabNode>) -> bool {
+        let mut up = self.up_servers(world).filter_map(CollabNode::ap_server);
+        up.all(|s| done(s.state(), self.arrivals, self.redrives))
+            && self.windows.iter().all(|w| w.converged.is_some())
+    }
+}
+
+/// Every workflow submitted and no task can make progress.
+fn done(sm: &WorkflowState, arrivals: usize, redrives: u32) -> bool {
+    sm.workflows().len() == arrivals && sm.live_tasks(redrives) == 0
 }
 
 impl Observer<CollabNode> for CollabObserver {
     fn after_event(&mut self, world: &World<CollabNode>, ev: &Dispatched) {
-        self.metrics.observe(
-            world,
-            ev.node,
-            ev.kind == DispatchKind::Fault,
-            CollabNode::raft,
-        );
+        if self.ap {
+            let range = match ev.node {
+                Some(n) if ev.kind != DispatchKind::Fault => n.0..(n.0 + 1).min(self.servers),
+                _ => 0..self.servers,
+            };
+            for i in range {
+                let id = NodeId(i);
+                let active = world
+                    .node(id)
+                    .and_then(CollabNode::ap_server)
+                    .is_some_and(ApServer::is_active);
+                let status = world.status(id);
+                self.metrics
+                    .observe_coordinator(i as usize, status, active, world.now());
+            }
+        } else {
+            self.metrics.observe(
+                world,
+                ev.node,
+                ev.kind == DispatchKind::Fault,
+                CollabNode::raft,
+            );
+        }
         if ev.kind == DispatchKind::Fault {
             self.refresh_activity(world);
+        }
+        if !self.windows.is_empty()
+            && (ev.kind == DispatchKind::Fault || ev.node.is_some_and(|n| n.0 < self.servers))
+        {
+            self.track_windows(world);
         }
         let Some(id) = ev.node.filter(|n| n.0 < self.servers) else {
             return;
         };
         let n = id.index();
-        let Some(c) = world.node(id).and_then(CollabNode::coordinator) else {
+        let Some(node) = world.node(id) else {
             return;
         };
-        let sm = c.raft().state_machine();
+        let Some(s) = server_ref(node) else {
+            return;
+        };
         if ev.kind == DispatchKind::Start {
             let last = std::mem::take(&mut self.last_stats[n]);
             self.retired.add(&last);
-            if self.check {
+            let last = std::mem::take(&mut self.last_ap[n]);
+            self.retired_ap.add(&last);
+            if self.check && s.raft.is_some() {
                 self.safety.node_restarted(id);
             }
-            self.checker.server_started(n, sm);
+            self.checker.server_started(n, s.sm);
         }
-        self.last_stats[n] = c.stats();
+        self.last_stats[n] = s.stats;
+        if let Some(a) = node.ap_server() {
+            self.last_ap[n] = a.ap_stats();
+        }
         if self.check {
-            self.safety.observe(world.now(), c.raft());
-            self.checker.observe(n, sm);
+            if let Some(r) = s.raft {
+                self.safety.observe(world.now(), r);
+            }
+            self.checker.now = world.now();
+            self.checker.observe(n, s.sm);
         }
-        if c.is_active() != self.active[n] {
+        if s.active != self.active[n] {
             self.refresh_activity(world);
         }
-        if self.stop_when_done && c.is_active() && world.now() >= self.next_done_check {
+        if self.stop_when_done && (self.ap || s.active) && world.now() >= self.next_done_check {
             self.next_done_check = world.now() + SimDuration::from_millis(250);
-            self.done = sm.workflows().len() == self.arrivals && sm.live_tasks(self.redrives) == 0;
+            self.done = if self.ap {
+                self.all_done(world)
+            } else {
+                done(s.sm, self.arrivals, self.redrives)
+            };
         }
     }
     fn stop_requested(&self) -> bool {
@@ -277,6 +518,10 @@ pub(super) fn run(scenario: &Scenario, opts: &RunOptions) -> RunOutput {
         servers + agents,
         Box::new(move |id: NodeId, records: &[CollabRecord]| {
             if id.0 < servers {
+                if let Some(ap) = factory_cfg.ap {
+                    let cfg = Rc::clone(&factory_cfg);
+                    return Ok(CollabNode::ApServer(Box::new(ApServer::new(id, cfg, ap))));
+                }
                 RaftNode::<WorkflowState>::recover(id, rcfg.clone(), records)
                     .map(|r| {
                         CollabNode::Server(Box::new(Coordinator::new(r, Rc::clone(&factory_cfg))))
@@ -302,12 +547,17 @@ pub(super) fn run(scenario: &Scenario, opts: &RunOptions) -> RunOutput {
         checker: WorkflowChecker::new(servers, cfg.arbiter),
         servers,
         check: !opts.skip_checkers,
+        ap: cfg.ap.is_some(),
         active: vec![false; servers as usize],
+        max_active: 0,
         activations: Vec::new(),
         gaps: Vec::new(),
         gap_since: Some(SimTime::ZERO),
         last_stats: vec![DispatchStats::default(); servers as usize],
         retired: DispatchStats::default(),
+        last_ap: vec![ApStats::default(); servers as usize],
+        retired_ap: ApStats::default(),
+        windows: partition_windows(spec),
         stop_when_done: wspec.stop_when_done,
         arrivals: cfg.arrivals.len(),
         redrives: cfg.redrives,
@@ -321,33 +571,39 @@ pub(super) fn run(scenario: &Scenario, opts: &RunOptions) -> RunOutput {
         obs.gaps.push((since, stop));
     }
 
-    // The most up-to-date server's state is the final word.
+    // The most up-to-date server's state is the final word: CP, the one
+    // that applied the most; AP, the copy with the most writes seen.
     let final_server = (0..servers)
         .filter_map(|i| {
-            world
-                .node(NodeId(i))
-                .and_then(CollabNode::raft)
-                .map(|r| (r.last_applied(), i))
+            let node = world.node(NodeId(i))?;
+            let key = match node {
+                CollabNode::Server(c) => c.raft().last_applied().0,
+                CollabNode::ApServer(a) => a.meta().iter().map(|m| m.vv.iter().sum::<u64>()).sum(),
+                CollabNode::Agent(_) => return None,
+            };
+            Some((key, i))
         })
         .max()
         .map(|(_, i)| i);
     let empty = WorkflowState::default();
     let sm = final_server
-        .and_then(|i| world.node(NodeId(i)).and_then(CollabNode::raft))
-        .map_or(&empty, |r| r.state_machine());
+        .and_then(|i| world.node(NodeId(i)).and_then(server_ref))
+        .map_or(&empty, |s| s.sm);
     let mut checks = Checks {
         ok: true,
         ..Default::default()
     };
     if !opts.skip_checkers {
         obs.checker.finish(sm);
-        checks.record(
-            "safety",
-            obs.safety
-                .violations()
-                .first()
-                .map(|v| format!("{} violated at {}: {}", v.property, v.time, v.message)),
-        );
+        if cfg.ap.is_none() {
+            checks.record(
+                "safety",
+                obs.safety
+                    .violations()
+                    .first()
+                    .map(|v| format!("{} violated at {}: {}", v.property, v.time, v.message)),
+            );
+        }
         for p in [
             "exactly_once",
             "dag_order",
@@ -356,6 +612,11 @@ pub(super) fn run(scenario: &Scenario, opts: &RunOptions) -> RunOutput {
             "no_lost_results",
             "dead_letters_reported",
         ] {
+            // AP gives these up by design; their violations are the
+            // trade-off numbers of the report, not failures.
+            if cfg.ap.is_some() && AP_WAIVED.iter().any(|(w, _)| *w == p) {
+                continue;
+            }
             checks.record(&format!("workflow.{p}"), obs.checker.failure(p));
         }
     }
@@ -380,7 +641,21 @@ pub(super) fn run(scenario: &Scenario, opts: &RunOptions) -> RunOutput {
             dead_agents += u64::from(a.is_dead());
         }
     }
-    let collab = collab_json(&cfg, sm, &obs, &dispatch, &agent_stats, dead_agents, stop);
+    let mut executions: Vec<u32> = vec![0; sm.tasks().len()];
+    for i in servers..servers + agents {
+        if let Some(a) = world.node(NodeId(i)).and_then(CollabNode::agent) {
+            for &t in a.completed_tasks() {
+                if let Some(c) = executions.get_mut(t as usize) {
+                    *c += 1;
+                }
+            }
+        }
+    }
+    let mut collab = collab_json(&cfg, sm, &obs, &dispatch, &agent_stats, dead_agents, stop);
+    let consistency = consistency_json(&cfg, &obs, &executions, !opts.skip_checkers);
+    if let Some(m) = collab.as_object_mut() {
+        m.insert("consistency_metrics".into(), consistency);
+    }
     let mut report = base_report(scenario, &world, checks);
     let extra = &mut report.extra;
     extra.insert("collab".into(), collab);
@@ -405,6 +680,74 @@ pub(super) fn run(scenario: &Scenario, opts: &RunOptions) -> RunOutput {
         history: None,
         latency: None,
     }
+}
+
+/// Workflow checks an AP coordinator does not promise, and why.
+const AP_WAIVED: [(&str, &str); 2] = [
+    (
+        "exactly_once",
+        "two sides of a partition each commit a result for the same task; counted in conflicting_results",
+    ),
+    (
+        "no_lost_results",
+        "last-writer-wins drops the losing side's results at the merge; counted in results_lost",
+    ),
+];
+
+/// The numbers that tell CP and AP apart: how many coordinators ran at
+/// once, work done twice, results that conflicted or were lost, and per
+/// scripted partition the tasks completed during it and the time from its
+/// heal until every server reflected every write made before the heal.
+fn consistency_json(
+    cfg: &CollabConfig,
+    obs: &CollabObserver,
+    executions: &[u32],
+    checked: bool,
+) -> Value {
+    let duplicates: u64 = executions
+        .iter()
+        .map(|&c| u64::from(c.saturating_sub(1)))
+        .sum();
+    let repeated = executions.iter().filter(|&&c| c > 1).count();
+    let c = &obs.checker;
+    let windows: Vec<Value> = obs
+        .windows
+        .iter()
+        .map(|w| {
+            json!({
+                "start_ms": ms(w.start),
+                "heal_ms": ms(w.heal),
+                "tasks_completed_during": checked.then(|| c.first_done_between(w.start, w.heal)),
+                "converged_ms_after_heal": w.converged.map(|t| ms(t) - ms(w.heal)),
+            })
+        })
+        .collect();
+    let mut ap = obs.retired_ap;
+    for s in &obs.last_ap {
+        ap.add(s);
+    }
+    json!({
+        "model": if cfg.ap.is_some() { "ap" } else { "cp" },
+        "max_coordinators_at_once": obs.max_active,
+        "duplicate_executions": duplicates,
+        "tasks_executed_more_than_once": repeated,
+        "conflicting_results": checked.then_some(c.conflicts),
+        "results_lost": checked.then_some(c.lost_results),
+        "partitions": windows,
+        "ap": cfg.ap.map(|a| json!({
+            "gossip_ms": a.gossip.as_millis_f64(),
+            "suspect_ms": a.suspect.as_millis_f64(),
+            "syncs_sent": ap.syncs_sent,
+            "records_sent": ap.records_sent,
+            "adopted": ap.adopted,
+            "concurrent_versions": ap.concurrent,
+            "overwritten_by_merge": ap.overwritten,
+            "local_writes": ap.writes,
+            "rejected_writes": ap.rejected,
+            "activations": ap.activations,
+            "waived_checks": AP_WAIVED.iter().map(|(k, why)| (format!("workflow.{k}"), json!(why))).collect::<Map<String, Value>>(),
+        })),
+    })
 }
 
 fn ms(t: SimTime) -> f64 {
@@ -558,7 +901,7 @@ fn collab_json(
     let failovers = obs.activations.len().saturating_sub(1);
     json!({
         "mode": cfg.mode.name(),
-        "consistency": "cp",
+        "consistency": if cfg.ap.is_some() { "ap" } else { "cp" },
         "agents": {"count": cfg.agents.len(), "dead": dead_agents, "lost_detected": d.agents_lost, "executed": a.executed, "transient_failures": a.transient_failures, "busy_ms": a.busy_us as f64 / 1000.0, "overtakes": a.overtakes, "refused": a.refused},
         "workflows": {"scheduled": cfg.arrivals.len(), "submitted": wfs.len(), "completed": completed_wfs, "latency_ms": wf_latency.summary_json()},
         "tasks": {"total": tasks.len(), "by_status": by_status, "open_at_end": open},

@@ -569,8 +569,38 @@ pub enum ConsistencySpec {
     /// One Raft-replicated coordinator (the leader).
     #[default]
     Cp,
-    /// Every node coordinates from its local view (not implemented yet).
+    /// Every server coordinates from its local copy; copies are gossiped
+    /// and merged by last-writer-wins (see `ap`).
     Ap,
+}
+
+/// Settings of the AP coordinator.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApSpec {
+    /// Gossip period between servers, ms (100).
+    #[serde(default = "default_gossip")]
+    pub gossip_ms: f64,
+    /// A server silent this long is considered down, ms (500). The
+    /// lowest-id server a server considers up coordinates.
+    #[serde(default = "default_suspect")]
+    pub suspect_ms: f64,
+}
+
+impl Default for ApSpec {
+    fn default() -> Self {
+        ApSpec {
+            gossip_ms: default_gossip(),
+            suspect_ms: default_suspect(),
+        }
+    }
+}
+
+fn default_gossip() -> f64 {
+    100.0
+}
+fn default_suspect() -> f64 {
+    500.0
 }
 
 /// Task priority.
@@ -899,6 +929,9 @@ pub struct WorkflowSpec {
     /// Coordinator consistency (cp).
     #[serde(default)]
     pub consistency: ConsistencySpec,
+    /// AP coordinator settings (used with `"consistency": "ap"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ap: Option<ApSpec>,
     /// Agent groups.
     pub agents: Vec<AgentGroupSpec>,
     /// The workflow's stages (a DAG).

@@ -457,11 +457,18 @@ const MAX_AGENTS: u64 = 100_000;
 const MAX_TASKS: u64 = 2_000_000;
 
 fn workflow(p: &mut Problems, w: &WorkflowSpec, duration_ms: f64) {
-    if w.consistency == ConsistencySpec::Ap {
-        p.add(
-            "workflow.consistency",
-            "\"ap\" (coordinate from local views, merge after heal) is not implemented yet; use \"cp\"",
-        );
+    if let Some(ap) = &w.ap {
+        if w.consistency != ConsistencySpec::Ap {
+            p.add("workflow.ap", "only used with \"consistency\": \"ap\"");
+        }
+        p.positive("workflow.ap.gossip_ms", ap.gossip_ms);
+        p.positive("workflow.ap.suspect_ms", ap.suspect_ms);
+        if ap.suspect_ms <= ap.gossip_ms {
+            p.add(
+                "workflow.ap.suspect_ms",
+                "must exceed gossip_ms (a live peer would look down between two rounds)",
+            );
+        }
     }
     if w.agents.is_empty() {
         p.add("workflow.agents", "must list at least one agent group");

@@ -1,0 +1,708 @@
+//! The AP coordinator (`"consistency": "ap"`): every server keeps its own
+//! copy of the workflow state, changes it without asking anyone, and
+//! gossips whole workflows to its peers, which merge them by
+//! last-writer-wins. The point is the trade-off against the Raft (CP)
+//! coordinator, measured under the same faults: an AP side of a partition
+//! keeps completing tasks, at the price of duplicate executions,
+//! conflicting results and a convergence period after the heal.
+//!
+//! - **Who coordinates.** A server runs the dispatcher while it is the
+//!   lowest-id server it has heard from within `suspect` (itself always
+//!   counts), after a start-up grace of `suspect` so a restarted server
+//!   hears its peers before acting. Each side of a partition therefore
+//!   gets its own coordinator; after the heal the higher id steps down.
+//! - **Writes.** The dispatcher's commands are applied at once to the
+//!   local [`WorkflowState`] (the same state machine Raft replicates in CP
+//!   mode). Each workflow carries a version vector (one counter per
+//!   server, bumped by that server's writes) and a stamp: the local clock
+//!   and id of its last writer. Clock skew therefore shifts who "wrote
+//!   last", as it does in real LWW stores.
+//! - **Gossip.** Every `gossip` period a server sends each peer the
+//!   workflows changed since the peer's last acknowledgement (all of them
+//!   after either side restarts: acks name the receiver's incarnation).
+//!   A sync doubles as the failure detector's heartbeat.
+//! - **Merge.** A received workflow whose vector is dominated by ours is
+//!   ignored; one that dominates ours replaces ours; concurrent ones (both
+//!   sides wrote since they last agreed) keep the content with the later
+//!   stamp, and the vectors are joined. Merging is per workflow so each
+//!   workflow stays internally consistent (a DAG never mixes two sides'
+//!   progress), while different workflows may come from different sides.
+//!
+//! The state is volatile: a crashed AP server restarts empty and catches
+//! up from its peers; writes it had not gossiped yet are lost (async
+//! replication). Counters here are per server; the runner measures
+//! duplicates, conflicts and convergence across servers.
+
+use super::agent::CollabRecord;
+use super::coordinator::{CollabCommand, CollabOutput, WorkflowRecord, WorkflowState};
+use super::dispatcher::{DispatchStats, Dispatcher};
+use super::messages::{message_id, CollabMsg, Envelope, Payload};
+use super::{CollabConfig, Priority};
+use crate::ids::{NodeId, TimerId};
+use crate::process::{Context, Digest};
+use crate::raft::StateMachine;
+use crate::time::{SimDuration, SimTime};
+use std::rc::Rc;
+
+type Ctx<'a> = Context<'a, CollabMsg, CollabRecord>;
+
+/// The dispatcher's tick (same id as the CP coordinator's).
+pub const TIMER_TICK: TimerId = TimerId(10);
+/// The gossip round.
+pub const TIMER_GOSSIP: TimerId = TimerId(11);
+/// Rounds of apply → dispatch in one step (the rest waits for the tick).
+const MAX_ROUNDS: usize = 8;
+
+/// AP settings.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ApConfig {
+    /// Gossip period.
+    pub gossip: SimDuration,
+    /// A peer silent this long is considered down.
+    pub suspect: SimDuration,
+}
+
+/// Who wrote a workflow last: the writer's local clock, then its id.
+pub type Stamp = (SimTime, u32);
+
+/// Replication metadata of one workflow.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WfMeta {
+    /// Writes per server.
+    pub vv: Vec<u64>,
+    /// The last write.
+    pub stamp: Stamp,
+    /// Local change number of the last change (write or merge).
+    pub seq: u64,
+}
+
+/// How two version vectors relate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Order {
+    /// Same vector.
+    Equal,
+    /// Ours saw everything theirs did, and more.
+    Dominates,
+    /// Theirs saw everything ours did, and more.
+    Dominated,
+    /// Each saw writes the other did not.
+    Concurrent,
+}
+
+/// Compare version vectors `a` (ours) and `b` (theirs).
+pub fn compare(a: &[u64], b: &[u64]) -> Order {
+    let (mut more, mut less) = (false, false);
+    for (x, y) in a.iter().zip(b) {
+        more |= x > y;
+        less |= x < y;
+    }
+    match (more, less) {
+        (false, false) => Order::Equal,
+        (true, false) => Order::Dominates,
+        (false, true) => Order::Dominated,
+        (true, true) => Order::Concurrent,
+    }
+}
+
+/// One workflow on the wire, with its metadata.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SyncRecord {
+    /// The content.
+    pub record: WorkflowRecord,
+    /// Its version vector.
+    pub vv: Vec<u64>,
+    /// Its stamp.
+    pub stamp: Stamp,
+}
+
+/// Messages between AP servers.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ApMsg {
+    /// Workflows changed since the receiver's last ack.
+    Sync {
+        /// The sender's incarnation (its start time, µs, plus one).
+        incarnation: u64,
+        /// Every change of the sender up to this number is included.
+        upto: u64,
+        /// Workflows, in index order.
+        records: Vec<SyncRecord>,
+    },
+    /// The receiver of a sync has merged it.
+    Ack {
+        /// The acknowledging server's incarnation.
+        incarnation: u64,
+        /// Changes of the sync's sender merged, up to this number.
+        upto: u64,
+        /// A record did not fit (a gap): send everything again.
+        resync: bool,
+    },
+}
+
+impl ApMsg {
+    /// Type name for counters.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ApMsg::Sync { .. } => "ap_sync",
+            ApMsg::Ack { .. } => "ap_ack",
+        }
+    }
+    /// Fold into a trace digest.
+    pub fn digest(&self, d: &mut Digest) {
+        match self {
+            ApMsg::Sync {
+                incarnation,
+                upto,
+                records,
+            } => {
+                d.write(&[0]);
+                d.write_u64(*incarnation);
+                d.write_u64(*upto);
+                d.write_u64(records.len() as u64);
+                for r in records {
+                    r.record.digest(d);
+                    for &v in &r.vv {
+                        d.write_u64(v);
+                    }
+                    d.write_u64(r.stamp.0 .0);
+                    d.write_u64(u64::from(r.stamp.1));
+                }
+            }
+            ApMsg::Ack {
+                incarnation,
+                upto,
+                resync,
+            } => {
+                d.write(&[1, u8::from(*resync)]);
+                d.write_u64(*incarnation);
+                d.write_u64(*upto);
+            }
+        }
+    }
+    /// Approximate bytes on the wire.
+    pub fn size_bytes(&self) -> usize {
+        match self {
+            ApMsg::Sync { records, .. } => {
+                32 + records
+                    .iter()
+                    .map(|r| r.record.wire_size() + 8 * r.vv.len() + 12)
+                    .sum::<usize>()
+            }
+            ApMsg::Ack { .. } => 32,
+        }
+    }
+}
+
+/// Per-server AP counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ApStats {
+    /// Syncs sent.
+    pub syncs_sent: u64,
+    /// Workflow records sent.
+    pub records_sent: u64,
+    /// Received workflows that replaced ours (theirs was newer).
+    pub adopted: u64,
+    /// Concurrent versions met (both sides wrote).
+    pub concurrent: u64,
+    /// Concurrent versions where the other side's content won.
+    pub overwritten: u64,
+    /// Local writes (commands applied).
+    pub writes: u64,
+    /// Commands the local state rejected.
+    pub rejected: u64,
+    /// Times this server started coordinating.
+    pub activations: u64,
+}
+
+impl ApStats {
+    /// Field-wise sum.
+    pub fn add(&mut self, o: &ApStats) {
+        self.syncs_sent += o.syncs_sent;
+        self.records_sent += o.records_sent;
+        self.adopted += o.adopted;
+        self.concurrent += o.concurrent;
+        self.overwritten += o.overwritten;
+        self.writes += o.writes;
+        self.rejected += o.rejected;
+        self.activations += o.activations;
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+struct Peer {
+    /// Our changes up to this number are merged at the peer.
+    acked: u64,
+    /// The peer's incarnation the ack belongs to.
+    incarnation: Option<u64>,
+    last_heard: Option<SimTime>,
+}
+
+/// An AP coordinator server.
+#[derive(Debug)]
+pub struct ApServer {
+    id: NodeId,
+    cfg: Rc<CollabConfig>,
+    ap: ApConfig,
+    state: WorkflowState,
+    meta: Vec<WfMeta>,
+    seq: u64,
+    incarnation: u64,
+    started_at: SimTime,
+    peers: Vec<Peer>,
+    dispatcher: Option<Dispatcher>,
+    retired: DispatchStats,
+    stats: ApStats,
+    counter: u64,
+    not_leader_replies: u64,
+}
+
+impl ApServer {
+    /// A server with an empty state (AP state is not durable).
+    pub fn new(id: NodeId, cfg: Rc<CollabConfig>, ap: ApConfig) -> Self {
+        let servers = cfg.servers as usize;
+        ApServer {
+            id,
+            ap,
+            state: WorkflowState::default(),
+            meta: Vec::new(),
+            seq: 0,
+            incarnation: 0,
+            started_at: SimTime::ZERO,
+            peers: vec![Peer::default(); servers],
+            dispatcher: None,
+            retired: DispatchStats::default(),
+            stats: ApStats::default(),
+            counter: 0,
+            not_leader_replies: 0,
+            cfg,
+        }
+    }
+    /// The local workflow state.
+    pub fn state(&self) -> &WorkflowState {
+        &self.state
+    }
+    /// Replication metadata, by workflow index.
+    pub fn meta(&self) -> &[WfMeta] {
+        &self.meta
+    }
+    /// True while this server runs a dispatcher.
+    pub fn is_active(&self) -> bool {
+        self.dispatcher.is_some()
+    }
+    /// Dispatcher counters over this process's life.
+    pub fn stats(&self) -> DispatchStats {
+        let mut s = self.retired;
+        if let Some(d) = &self.dispatcher {
+            s.add(&d.stats());
+        }
+        s
+    }
+    /// AP counters over this process's life.
+    pub fn ap_stats(&self) -> ApStats {
+        self.stats
+    }
+    /// `not_leader` answers sent to agents.
+    pub fn not_leader_replies(&self) -> u64 {
+        self.not_leader_replies
+    }
+
+    /// The server this one believes coordinates: the lowest id heard from
+    /// within `suspect`, itself included.
+    pub fn believed_coordinator(&self, now: SimTime) -> NodeId {
+        let alive = |p: &Peer| {
+            p.last_heard
+                .is_some_and(|t| now.saturating_since(t) <= self.ap.suspect)
+        };
+        (0..self.cfg.servers)
+            .find(|&i| i == self.id.0 || alive(&self.peers[i as usize]))
+            .map_or(self.id, NodeId)
+    }
+
+    fn should_coordinate(&self, now: SimTime) -> bool {
+        now >= self.started_at + self.ap.suspect && self.believed_coordinator(now) == self.id
+    }
+
+    /// Start (or restart, empty).
+    pub fn on_start(&mut self, ctx: &mut Ctx<'_>) {
+        self.started_at = ctx.now();
+        self.incarnation = ctx.now().0 + 1;
+        ctx.set_timer(TIMER_GOSSIP, self.ap.gossip);
+        self.step(ctx, None, false);
+    }
+
+    /// A message.
+    pub fn on_message(&mut self, ctx: &mut Ctx<'_>, from: NodeId, msg: CollabMsg) {
+        match msg {
+            CollabMsg::Ap(m) => {
+                self.on_ap(ctx, from, m);
+                self.step(ctx, None, false);
+            }
+            CollabMsg::Env(e) => self.step(ctx, Some((from, e)), false),
+            CollabMsg::Raft(_) => {}
+        }
+    }
+
+    /// A timer.
+    pub fn on_timer(&mut self, ctx: &mut Ctx<'_>, id: TimerId) {
+        match id {
+            TIMER_GOSSIP => {
+                self.gossip(ctx);
+                ctx.set_timer(TIMER_GOSSIP, self.ap.gossip);
+                self.step(ctx, None, false);
+            }
+            TIMER_TICK => self.step(ctx, None, true),
+            _ => {}
+        }
+    }
+
+    fn gossip(&mut self, ctx: &mut Ctx<'_>) {
+        for p in 0..self.cfg.servers {
+            if p == self.id.0 {
+                continue;
+            }
+            let acked = self.peers[p as usize].acked;
+            let records: Vec<SyncRecord> = self
+                .meta
+                .iter()
+                .enumerate()
+                .filter(|(_, m)| m.seq > acked)
+                .map(|(i, m)| SyncRecord {
+                    record: self.state.export_workflow(i as u32),
+                    vv: m.vv.clone(),
+                    stamp: m.stamp,
+                })
+                .collect();
+            self.stats.syncs_sent += 1;
+            self.stats.records_sent += records.len() as u64;
+            let msg = ApMsg::Sync {
+                incarnation: self.incarnation,
+                upto: self.seq,
+                records,
+            };
+            ctx.send(NodeId(p), CollabMsg::Ap(msg));
+        }
+    }
+
+    fn heard(&mut self, from: NodeId, incarnation: u64, now: SimTime) -> Option<&mut Peer> {
+        let p = self.peers.get_mut(from.0 as usize)?;
+        p.last_heard = Some(now);
+        if p.incarnation != Some(incarnation) {
+            // A new life of the peer: it may have lost everything.
+            p.incarnation = Some(incarnation);
+            p.acked = 0;
+        }
+        Some(p)
+    }
+
+    fn on_ap(&mut self, ctx: &mut Ctx<'_>, from: NodeId, m: ApMsg) {
+        let now = ctx.now();
+        match m {
+            ApMsg::Sync {
+                incarnation,
+                upto,
+                records,
+            } => {
+                if self.heard(from, incarnation, now).is_none() {
+                    return;
+                }
+                let mut resync = false;
+                for r in &records {
+                    if !self.merge(r) {
+                        resync = true;
+                        break;
+                    }
+                }
+                let ack = ApMsg::Ack {
+                    incarnation: self.incarnation,
+                    upto: if resync { 0 } else { upto },
+                    resync,
+                };
+                ctx.send(from, CollabMsg::Ap(ack));
+            }
+            ApMsg::Ack {
+                incarnation,
+                upto,
+                resync,
+            } => {
+                let Some(p) = self.heard(from, incarnation, now) else {
+                    return;
+                };
+                if resync {
+                    p.acked = 0;
+                } else {
+                    p.acked = p.acked.max(upto);
+                }
+            }
+        }
+    }
+
+    /// Merge one received workflow. False if it cannot be placed (a gap).
+    fn merge(&mut self, r: &SyncRecord) -> bool {
+        let i = r.record.index as usize;
+        if i > self.meta.len() {
+            return false;
+        }
+        if i == self.meta.len() {
+            if !self.state.install_workflow(&r.record) {
+                return false;
+            }
+            self.seq += 1;
+            self.meta.push(WfMeta {
+                vv: r.vv.clone(),
+                stamp: r.stamp,
+                seq: self.seq,
+            });
+            self.stats.adopted += 1;
+            return true;
+        }
+        let ours = &self.meta[i];
+        let (take, vv, stamp) = match compare(&ours.vv, &r.vv) {
+            Order::Equal | Order::Dominates => return true,
+            Order::Dominated => {
+                self.stats.adopted += 1;
+                (true, r.vv.clone(), r.stamp)
+            }
+            Order::Concurrent => {
+                self.stats.concurrent += 1;
+                let theirs_later = r.stamp > ours.stamp;
+                let vv = ours.vv.iter().zip(&r.vv).map(|(a, b)| *a.max(b)).collect();
+                if theirs_later {
+                    self.stats.overwritten += 1;
+                }
+                (theirs_later, vv, ours.stamp.max(r.stamp))
+            }
+        };
+        if take && !self.state.install_workflow(&r.record) {
+            return false;
+        }
+        self.seq += 1;
+        self.meta[i] = WfMeta {
+            vv,
+            stamp,
+            seq: self.seq,
+        };
+        true
+    }
+
+    /// Apply a local command and record the write.
+    fn write(&mut self, cmd: &CollabCommand, now: SimTime) {
+        let wf = self.state.workflow_of(cmd);
+        if self.state.apply(cmd) != CollabOutput::Applied {
+            self.stats.rejected += 1;
+            return;
+        }
+        self.stats.writes += 1;
+        let Some(wf) = wf else { return };
+        let wf = wf as usize;
+        if wf == self.meta.len() {
+            self.meta.push(WfMeta {
+                vv: vec![0; self.cfg.servers as usize],
+                stamp: (now, self.id.0),
+                seq: 0,
+            });
+        }
+        self.seq += 1;
+        let m = &mut self.meta[wf];
+        m.vv[self.id.index()] += 1;
+        m.stamp = (now, self.id.0).max(m.stamp);
+        m.seq = self.seq;
+    }
+
+    fn step(&mut self, ctx: &mut Ctx<'_>, env: Option<(NodeId, Envelope)>, tick: bool) {
+        let now = ctx.now();
+        if !self.should_coordinate(now) {
+            if let Some(d) = self.dispatcher.take() {
+                self.retired.add(&d.stats());
+            }
+        } else if self.dispatcher.is_none() {
+            self.stats.activations += 1;
+            // Unique across this server's lives and activations, so agents
+            // never mistake a new message for a duplicate.
+            let epoch = (now.0 / 1000).wrapping_mul(16) + self.stats.activations;
+            self.dispatcher = Some(Dispatcher::new(
+                Rc::clone(&self.cfg),
+                self.id,
+                epoch,
+                &self.state,
+                now,
+            ));
+            ctx.set_timer(TIMER_TICK, self.cfg.tick);
+        }
+        let Some(mut d) = self.dispatcher.take() else {
+            if let Some((from, e)) = env {
+                self.redirect(ctx, from, &e);
+            }
+            return;
+        };
+        d.sync(&self.state, now);
+        if let Some((from, e)) = env {
+            d.on_envelope(&self.state, now, from, e);
+        }
+        if tick {
+            d.on_tick(&self.state, now, ctx.rng());
+            ctx.set_timer(TIMER_TICK, self.cfg.tick);
+        }
+        for _ in 0..MAX_ROUNDS {
+            d.dispatch(&self.state, now);
+            let cmds = d.take_proposals();
+            for (to, e) in d.take_outbox() {
+                ctx.send(to, CollabMsg::Env(e));
+            }
+            if cmds.is_empty() {
+                break;
+            }
+            for c in &cmds {
+                self.write(c, now);
+            }
+            d.sync(&self.state, now);
+        }
+        for (to, e) in d.take_outbox() {
+            ctx.send(to, CollabMsg::Env(e));
+        }
+        self.dispatcher = Some(d);
+    }
+
+    /// Not coordinating: point the agent at the server we believe does.
+    fn redirect(&mut self, ctx: &mut Ctx<'_>, from: NodeId, e: &Envelope) {
+        if !matches!(
+            e.payload,
+            Payload::TaskResult { .. } | Payload::Heartbeat { .. }
+        ) {
+            return;
+        }
+        let now = ctx.now();
+        let hint = self.believed_coordinator(now);
+        self.counter += 1;
+        let env = Envelope::to_one(
+            message_id(self.id, self.incarnation / 1000, self.counter),
+            self.id,
+            from,
+            Payload::NotLeader {
+                hint: (hint != self.id).then_some(hint),
+            },
+            now,
+            e.message_id,
+            Priority::Normal,
+        );
+        ctx.send(from, CollabMsg::Env(env));
+        self.not_leader_replies += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::collab::modes;
+    use crate::scenario::Scenario;
+
+    fn cfg() -> Rc<CollabConfig> {
+        let s = Scenario::load(std::path::Path::new("scenarios/collab/partition-ap.json"))
+            .expect("shipped scenario");
+        let w = s.spec.workflow.as_ref().expect("workflow");
+        Rc::new(crate::runner::collab::collab_config(
+            w,
+            s.spec.cluster.nodes,
+            1,
+        ))
+    }
+
+    fn server(id: u32, cfg: &Rc<CollabConfig>) -> ApServer {
+        ApServer::new(NodeId(id), Rc::clone(cfg), cfg.ap.expect("ap scenario"))
+    }
+
+    fn submit(s: &mut ApServer, at_ms: u64) {
+        let cmd = CollabCommand::Submit {
+            workflow: 0,
+            arrived_at: SimTime::ZERO,
+            at: SimTime::ZERO + SimDuration::from_millis(at_ms),
+            tasks: modes::expand(&s.cfg, 0),
+        };
+        s.write(&cmd, SimTime::ZERO + SimDuration::from_millis(at_ms));
+    }
+
+    fn assign(s: &mut ApServer, agent: u32, at_ms: u64) {
+        let at = SimTime::ZERO + SimDuration::from_millis(at_ms);
+        let version = s.state.task(0).expect("task 0").version;
+        let cmd = CollabCommand::Assign {
+            task: 0,
+            version,
+            agent: NodeId(agent),
+            at,
+        };
+        s.write(&cmd, at);
+    }
+
+    fn record(s: &ApServer, i: usize) -> SyncRecord {
+        SyncRecord {
+            record: s.state.export_workflow(i as u32),
+            vv: s.meta[i].vv.clone(),
+            stamp: s.meta[i].stamp,
+        }
+    }
+
+    /// A copy that saw everything ours did and more replaces ours; ours
+    /// is kept against an older copy.
+    #[test]
+    fn newer_copy_replaces_older_and_not_the_other_way() {
+        let cfg = cfg();
+        let (mut a, mut b) = (server(0, &cfg), server(1, &cfg));
+        submit(&mut a, 10);
+        assert!(b.merge(&record(&a, 0)));
+        assert_eq!(b.state.export_workflow(0), a.state.export_workflow(0));
+        assign(&mut a, 7, 20);
+        let old = record(&b, 0);
+        assert!(a.merge(&old), "an older copy is not an error");
+        assert_eq!(a.state.task(0).unwrap().agent, Some(NodeId(7)));
+        assert!(b.merge(&record(&a, 0)));
+        assert_eq!(b.state.task(0).unwrap().agent, Some(NodeId(7)));
+        assert_eq!(b.ap_stats().concurrent, 0);
+    }
+
+    /// Two sides that both wrote keep the content of the later writer on
+    /// both sides, and their vectors join, so they agree afterwards.
+    #[test]
+    fn concurrent_copies_resolve_to_the_last_writer_on_both_sides() {
+        let cfg = cfg();
+        let (mut a, mut b) = (server(0, &cfg), server(2, &cfg));
+        submit(&mut a, 10);
+        assert!(b.merge(&record(&a, 0)));
+        assign(&mut a, 7, 20);
+        assign(&mut b, 8, 30);
+        let (ra, rb) = (record(&a, 0), record(&b, 0));
+        assert!(a.merge(&rb) && b.merge(&ra));
+        for s in [&a, &b] {
+            assert_eq!(
+                s.state.task(0).unwrap().agent,
+                Some(NodeId(8)),
+                "b wrote last"
+            );
+            assert_eq!(s.meta[0].vv, vec![2, 0, 1, 0, 0]);
+            assert_eq!(s.ap_stats().concurrent, 1);
+        }
+        assert_eq!(a.ap_stats().overwritten, 1);
+        assert_eq!(b.ap_stats().overwritten, 0);
+        assert_eq!(a.state.export_workflow(0), b.state.export_workflow(0));
+    }
+
+    /// A workflow that does not follow on from what we hold (a gap) is
+    /// refused, so the sender is asked to resend everything.
+    #[test]
+    fn gap_is_refused() {
+        let cfg = cfg();
+        let (mut a, mut b) = (server(0, &cfg), server(1, &cfg));
+        submit(&mut a, 10);
+        let mut r = record(&a, 0);
+        r.record.index = 1;
+        assert!(!b.merge(&r));
+        assert!(b.state.workflows().is_empty());
+    }
+
+    /// Version vectors order writes: equal, dominated either way, or
+    /// concurrent when each side has a write the other lacks.
+    #[test]
+    fn version_vectors_compare_by_elementwise_order() {
+        assert_eq!(compare(&[1, 2, 0], &[1, 2, 0]), Order::Equal);
+        assert_eq!(compare(&[2, 2, 0], &[1, 2, 0]), Order::Dominates);
+        assert_eq!(compare(&[1, 2, 0], &[1, 3, 0]), Order::Dominated);
+        assert_eq!(compare(&[2, 0, 0], &[1, 1, 0]), Order::Concurrent);
+    }
+}
