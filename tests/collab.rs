@@ -295,6 +295,7 @@ fn cp_and_ap_under_the_same_partitions_show_the_tradeoff() {
     assert_eq!(
         ran,
         [
+            "workflow.converged",
             "workflow.dag_order",
             "workflow.versions",
             "workflow.arbiter",
@@ -302,6 +303,30 @@ fn cp_and_ap_under_the_same_partitions_show_the_tradeoff() {
         ]
     );
     assert!(apm["ap"]["waived_checks"]["workflow.exactly_once"].is_string());
+}
+
+/// An AP coordinator that crashes loses its copy (AP state is not
+/// durable), restarts empty, and catches up from its peers: the run ends
+/// early because every copy finished and agrees, with every check green.
+#[test]
+fn ap_coordinator_restarts_empty_and_catches_up() {
+    let mut s = load("scenarios/collab/partition-ap.json");
+    let faults = load("scenarios/collab/failover.json").faults;
+    s.faults = faults;
+    let r = run_spec(s.clone());
+    assert!(r.checks.ok, "{:?}", r.checks.failures);
+    assert!(r.checks.ran.iter().any(|c| c == "workflow.converged"));
+    let c = &r.extra["collab"];
+    assert_eq!(c["workflows"]["completed"], c["workflows"]["scheduled"]);
+    assert!(
+        f(&r.extra["collab"]["makespan_ms"]) < s.duration_ms,
+        "stopped when done"
+    );
+    assert!(
+        c["coordinator"]["failovers"].as_u64().unwrap() >= 2,
+        "{}",
+        c["coordinator"]
+    );
 }
 
 /// The AP coordinator is as deterministic as the rest: same seed, same

@@ -122,6 +122,12 @@ pub enum ApMsg {
     Sync {
         /// The sender's incarnation (its start time, µs, plus one).
         incarnation: u64,
+        /// The receiver's incarnation the sender's ack counter belongs to
+        /// (0: none known).
+        to_incarnation: u64,
+        /// Changes up to this number were already acknowledged and are
+        /// left out (0: a full sync).
+        base: u64,
         /// Every change of the sender up to this number is included.
         upto: u64,
         /// Workflows, in index order.
@@ -151,11 +157,15 @@ impl ApMsg {
         match self {
             ApMsg::Sync {
                 incarnation,
+                to_incarnation,
+                base,
                 upto,
                 records,
             } => {
                 d.write(&[0]);
                 d.write_u64(*incarnation);
+                d.write_u64(*to_incarnation);
+                d.write_u64(*base);
                 d.write_u64(*upto);
                 d.write_u64(records.len() as u64);
                 for r in records {
@@ -359,7 +369,8 @@ impl ApServer {
             if p == self.id.0 {
                 continue;
             }
-            let acked = self.peers[p as usize].acked;
+            let peer = &self.peers[p as usize];
+            let (acked, to_incarnation) = (peer.acked, peer.incarnation.unwrap_or(0));
             let records: Vec<SyncRecord> = self
                 .meta
                 .iter()
@@ -375,6 +386,8 @@ impl ApServer {
             self.stats.records_sent += records.len() as u64;
             let msg = ApMsg::Sync {
                 incarnation: self.incarnation,
+                to_incarnation,
+                base: acked,
                 upto: self.seq,
                 records,
             };
@@ -398,18 +411,19 @@ impl ApServer {
         match m {
             ApMsg::Sync {
                 incarnation,
+                to_incarnation,
+                base,
                 upto,
                 records,
             } => {
                 if self.heard(from, incarnation, now).is_none() {
                     return;
                 }
-                let mut resync = false;
-                for r in &records {
-                    if !self.merge(r) {
-                        resync = true;
-                        break;
-                    }
+                // A delta computed against what an earlier life of ours
+                // had merged may leave out what we lost: ask for all.
+                let mut resync = base > 0 && to_incarnation != self.incarnation;
+                if !resync {
+                    resync = !records.iter().all(|r| self.merge(r));
                 }
                 let ack = ApMsg::Ack {
                     incarnation: self.incarnation,
@@ -681,6 +695,45 @@ mod tests {
         assert_eq!(a.ap_stats().overwritten, 1);
         assert_eq!(b.ap_stats().overwritten, 0);
         assert_eq!(a.state.export_workflow(0), b.state.export_workflow(0));
+    }
+
+    /// A delta computed for an earlier life of the receiver (it restarted
+    /// empty) is not acknowledged as merged: the receiver asks for a full
+    /// sync instead, so nothing it lost is skipped.
+    #[test]
+    fn delta_for_an_earlier_life_asks_for_a_full_sync() {
+        use crate::process::Effect;
+        use crate::rng::SimRng;
+        let cfg = cfg();
+        let mut b = server(1, &cfg);
+        let mut rng = SimRng::derive(1, "test");
+        let mut fx = Vec::new();
+        let t = SimTime::ZERO + SimDuration::from_millis(5);
+        let mut ctx = Context::new(NodeId(1), t, &mut rng, &mut fx);
+        b.on_start(&mut ctx);
+        let sync = |to_incarnation| ApMsg::Sync {
+            incarnation: 77,
+            to_incarnation,
+            base: 3,
+            upto: 9,
+            records: Vec::new(),
+        };
+        let mut acks = Vec::new();
+        for to_inc in [1234, b.incarnation] {
+            let mut fx = Vec::new();
+            let mut ctx = Context::new(NodeId(1), t, &mut rng, &mut fx);
+            b.on_message(&mut ctx, NodeId(0), CollabMsg::Ap(sync(to_inc)));
+            for e in fx {
+                if let Effect::Send {
+                    msg: CollabMsg::Ap(ApMsg::Ack { upto, resync, .. }),
+                    ..
+                } = e
+                {
+                    acks.push((upto, resync));
+                }
+            }
+        }
+        assert_eq!(acks, vec![(0, true), (9, false)]);
     }
 
     /// A workflow that does not follow on from what we hold (a gap) is

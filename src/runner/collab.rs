@@ -408,13 +408,63 @@ impl CollabObserver {
         }
     }
 
-    /// AP: every copy must be done (another side may still hold work) and
-    /// every partition healed and converged.
+    /// AP: every copy must be done (another side may still hold work),
+    /// every partition healed and converged, and every copy the same.
     fn all_done(&self, world: &World<CollabNode>) -> bool {
         let mut up = self.up_servers(world).filter_map(CollabNode::ap_server);
         up.all(|s| done(s.state(), self.arrivals, self.redrives))
             && self.windows.iter().all(|w| w.converged.is_some())
+            && copies_differ(world, self.servers).is_none()
     }
+}
+
+/// AP: the first difference between two up servers' copies, in words.
+fn copies_differ(world: &World<CollabNode>, servers: u32) -> Option<String> {
+    let copies: Vec<(u32, &WorkflowState)> = (0..servers)
+        .filter(|&i| world.status(NodeId(i)) == NodeStatus::Up)
+        .filter_map(|i| {
+            world
+                .node(NodeId(i))
+                .and_then(CollabNode::ap_server)
+                .map(|s| (i, s.state()))
+        })
+        .collect();
+    let (a, sa) = *copies.first()?;
+    for &(b, sb) in &copies[1..] {
+        if sa.workflows().len() != sb.workflows().len() {
+            return Some(format!(
+                "server {a} holds {} workflows, server {b} holds {}",
+                sa.workflows().len(),
+                sb.workflows().len()
+            ));
+        }
+        if let Some((i, (ta, tb))) = sa
+            .tasks()
+            .iter()
+            .zip(sb.tasks())
+            .enumerate()
+            .find(|(_, (x, y))| x != y)
+        {
+            let who = |t: &crate::collab::coordinator::Task| {
+                format!(
+                    "{} v{} by {:?}",
+                    t.status.name(),
+                    t.version,
+                    t.result.map(|o| o.agent.0)
+                )
+            };
+            return Some(format!(
+                "server {a} has task {i} (workflow {}) {}, server {b} has it {}",
+                ta.workflow,
+                who(ta),
+                who(tb)
+            ));
+        }
+        if sa.workflows() != sb.workflows() {
+            return Some(format!("servers {a} and {b} disagree on workflow records"));
+        }
+    }
+    None
 }
 
 /// Every workflow submitted and no task can make progress.
@@ -602,6 +652,22 @@ pub(super) fn run(scenario: &Scenario, opts: &RunOptions) -> RunOutput {
                     .violations()
                     .first()
                     .map(|v| format!("{} violated at {}: {}", v.property, v.time, v.message)),
+            );
+        }
+        if cfg.ap.is_some() {
+            // Eventual consistency: once no work is left anywhere, every
+            // up copy must hold the same workflows (a run cut off mid-work
+            // is not judged).
+            let quiet = obs.up_servers(&world).all(|n| {
+                n.ap_server()
+                    .is_some_and(|s| done(s.state(), obs.arrivals, obs.redrives))
+            });
+            checks.record(
+                "workflow.converged",
+                quiet
+                    .then(|| copies_differ(&world, servers))
+                    .flatten()
+                    .map(|d| format!("no work left, yet the copies differ: {d}")),
             );
         }
         for p in [
