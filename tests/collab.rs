@@ -305,6 +305,28 @@ fn cp_and_ap_under_the_same_partitions_show_the_tradeoff() {
     assert!(apm["ap"]["waived_checks"]["workflow.exactly_once"].is_string());
 }
 
+/// Every mode survives the coordinator (the Raft leader) crashing twice
+/// mid-run: the faults of `failover.json` injected into the competitive,
+/// division and hybrid scenarios, every workflow completes and every check
+/// holds (this found the workflow checker missing snapshot installs on
+/// followers, a false positive, now fixed).
+#[test]
+fn every_mode_survives_coordinator_failover() {
+    let faults = load("scenarios/collab/failover.json").faults;
+    for m in ["competitive", "division", "hybrid"] {
+        let mut s = load(&format!("scenarios/collab/{m}.json"));
+        s.faults = faults.clone();
+        let r = run_spec(s);
+        assert!(r.checks.ok, "{m}: {:?}", r.checks.failures);
+        let c = &r.extra["collab"];
+        assert_eq!(
+            c["workflows"]["completed"], c["workflows"]["scheduled"],
+            "{m}"
+        );
+        assert!(c["coordinator"]["failovers"].as_u64().unwrap() >= 2, "{m}");
+    }
+}
+
 /// An AP coordinator that crashes loses its copy (AP state is not
 /// durable), restarts empty, and catches up from its peers: the run ends
 /// early because every copy finished and agrees, with every check green.

@@ -877,10 +877,22 @@ pub struct WorkflowState {
     counters: Counters,
     /// Tasks not final (pending, assigned or dead-lettered).
     open_tasks: u64,
+    /// Commands applied to build this state (travels in snapshots: the
+    /// same log prefix gives the same count on every server).
+    applied: u64,
     // Volatile journal (not in snapshots).
     journal: VecDeque<(u64, Change)>,
+    /// Sequence number of the last change; kept in
+    /// `[applied << 20, (applied + 1) << 20)`, so a state restored from a
+    /// snapshot further ahead numbers its changes above every change of
+    /// the state it replaced.
     journal_seq: u64,
+    /// Every change after this sequence number is in the journal.
+    journal_floor: u64,
 }
+
+/// Changes one command may journal (a bound the sequence numbering needs).
+const CHANGES_PER_COMMAND: u64 = 1 << 20;
 
 impl PartialEq for WorkflowState {
     fn eq(&self, o: &Self) -> bool {
@@ -917,24 +929,20 @@ impl WorkflowState {
     pub fn open_tasks(&self) -> u64 {
         self.open_tasks
     }
-    /// Sequence number of the last journalled change (0: none since this
-    /// state was built or restored).
+    /// Sequence number of the last journalled change. Numbers grow but
+    /// are not contiguous (they jump with each command applied).
     pub fn journal_seq(&self) -> u64 {
         self.journal_seq
     }
-    /// Changes after `seq`, oldest first. `None` if some were already
-    /// evicted (the reader must rebuild from the state).
+    /// Changes after `seq`, oldest first. `None` if the reader's view is
+    /// not of this state's history: changes after `seq` were evicted, or
+    /// the state was replaced (restored from a snapshot, or a workflow
+    /// installed by an AP merge). The reader must rebuild from the state.
     pub fn changes_since(&self, seq: u64) -> Option<impl Iterator<Item = &(u64, Change)> + '_> {
-        if seq > self.journal_seq {
-            // The sequence went back: the state was replaced (a snapshot
-            // was installed), so the reader's view is of another state.
+        if seq > self.journal_seq || seq < self.journal_floor {
             return None;
         }
-        let oldest = self.journal.front().map_or(self.journal_seq + 1, |c| c.0);
-        if seq + 1 < oldest && seq < self.journal_seq {
-            return None;
-        }
-        let skip = (seq + 1).saturating_sub(oldest) as usize;
+        let skip = self.journal.partition_point(|c| c.0 <= seq);
         Some(self.journal.iter().skip(skip))
     }
 
@@ -998,8 +1006,14 @@ impl WorkflowState {
 
     fn emit(&mut self, c: Change) {
         self.journal_seq += 1;
+        assert!(
+            self.journal_seq < (self.applied + 1) * CHANGES_PER_COMMAND,
+            "one command journalled more than {CHANGES_PER_COMMAND} changes"
+        );
         if self.journal.len() == JOURNAL_CAP {
-            self.journal.pop_front();
+            if let Some((evicted, _)) = self.journal.pop_front() {
+                self.journal_floor = evicted;
+            }
         }
         self.journal.push_back((self.journal_seq, c));
     }
@@ -1494,6 +1508,8 @@ impl StateMachine for WorkflowState {
     type Output = CollabOutput;
 
     fn apply(&mut self, cmd: &CollabCommand) -> CollabOutput {
+        self.applied += 1;
+        self.journal_seq = self.journal_seq.max(self.applied * CHANGES_PER_COMMAND);
         match cmd {
             CollabCommand::Submit {
                 workflow,
@@ -1541,7 +1557,7 @@ impl StateMachine for WorkflowState {
 
     fn snapshot(&self) -> Vec<u8> {
         let mut w = ByteWriter::with_capacity(64 + self.tasks.len() * 96);
-        w.bytes(b"WFS1");
+        w.bytes(b"WFS2");
         w.u32(self.workflows.len() as u32);
         for wf in &self.workflows {
             w.u64(wf.arrived_at.0);
@@ -1594,6 +1610,7 @@ impl StateMachine for WorkflowState {
             c.redriven,
             c.arbitrations,
             self.open_tasks,
+            self.applied,
         ] {
             w.u64(v);
         }
@@ -1602,7 +1619,7 @@ impl StateMachine for WorkflowState {
 
     fn restore(bytes: &[u8]) -> Result<Self, String> {
         let mut r = ByteReader::new(bytes);
-        if r.take(4)? != b"WFS1" {
+        if r.take(4)? != b"WFS2" {
             return Err("not a workflow state snapshot (bad magic)".into());
         }
         let opt = |v: u64| (v != u64::MAX).then_some(SimTime(v));
@@ -1685,6 +1702,11 @@ impl StateMachine for WorkflowState {
         c.redriven = r.u64()?;
         c.arbitrations = r.u64()?;
         s.open_tasks = r.u64()?;
+        s.applied = r.u64()?;
+        // Number changes above those of any state this one replaces, and
+        // tell readers with an older cursor to rebuild.
+        s.journal_seq = s.applied * CHANGES_PER_COMMAND;
+        s.journal_floor = s.journal_seq;
         r.finish()?;
         Ok(s)
     }
@@ -1797,8 +1819,11 @@ impl WorkflowState {
         }
         self.open_tasks += rec.tasks.iter().filter(|t| !t.status.is_final()).count() as u64;
         self.dead_letters.extend(rec.dead_letters.iter().copied());
+        // The journal does not describe an install: readers rebuild.
         self.journal.clear();
-        self.journal_seq += 1;
+        self.applied += 1;
+        self.journal_seq = self.applied * CHANGES_PER_COMMAND;
+        self.journal_floor = self.journal_seq;
         true
     }
 }
@@ -1865,6 +1890,38 @@ mod tests {
             outcome: outcome(agent, 0.8),
             at: SimTime(3),
         })
+    }
+
+    /// A reader following a server's journal notices when the state is
+    /// replaced by a snapshot from further ahead, whatever its cursor was
+    /// (a follower that had applied nothing since its restart included),
+    /// and keeps reading a state that only grew.
+    #[test]
+    fn journal_readers_notice_a_snapshot_install() {
+        let mut ahead = WorkflowState::default();
+        submit(&mut ahead, vec![spec(vec![]), spec(vec![0])]);
+        assign(&mut ahead, 0, 10);
+        let installed = WorkflowState::restore(&ahead.snapshot()).expect("restore");
+        assert_eq!(installed, ahead);
+        let fresh = WorkflowState::default();
+        let mut behind = WorkflowState::default();
+        submit(&mut behind, vec![spec(vec![]), spec(vec![0])]);
+        for cursor in [fresh.journal_seq(), behind.journal_seq()] {
+            assert!(installed.changes_since(cursor).is_none(), "cursor {cursor}");
+        }
+        // Growing normally keeps the cursor valid and returns exactly the
+        // new changes.
+        let cursor = behind.journal_seq();
+        assign(&mut behind, 0, 10);
+        let new: Vec<&Change> = behind
+            .changes_since(cursor)
+            .expect("valid")
+            .map(|c| &c.1)
+            .collect();
+        assert!(
+            matches!(new[..], [Change::Assigned { task: 0, .. }]),
+            "{new:?}"
+        );
     }
 
     /// A result is committed once: a second one for the same task is
