@@ -844,3 +844,34 @@ fn quality_vs_tokens_plots_every_committed_race_entry() {
     assert!(d.join("p/collab-pipeline/gantt.svg").exists());
     assert!(!d.join("p/collab-pipeline/quality_vs_tokens.svg").exists());
 }
+
+/// A full competitive run has more race entries than the report keeps:
+/// the list holds the first 2000 by task id, `competitors_total` counts
+/// them all, and the chart's title says how many of how many it draws.
+#[test]
+fn quality_vs_tokens_says_when_the_list_is_capped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let comp = format!("{ROOT}/scenarios/collab/competitive.json");
+    expect_code(&agentsim(&["run", &comp, "--out", "a"], d), &[0]);
+    let r = read_json(&d.join("a/report.json"));
+    let points = r["collab"]["competitors"].as_array().unwrap();
+    let total = r["collab"]["competitors_total"].as_u64().unwrap();
+    assert_eq!(points.len(), 2000);
+    assert!(total > 2000, "{total} entries: the cap is not exercised");
+    let tasks: Vec<u64> = points.iter().map(|p| p["task"].as_u64().unwrap()).collect();
+    assert!(tasks.windows(2).all(|w| w[0] < w[1]), "task id order");
+    expect_code(&agentsim(&["plot", "a/report.json", "--out", "p"], d), &[0]);
+    let svg =
+        std::fs::read_to_string(d.join("p/collab-competitive/quality_vs_tokens.svg")).unwrap();
+    assert!(
+        svg.contains(&format!("(first 2000 of {total} entries)")),
+        "title names the cap"
+    );
+    let markers = svg.matches("<circle").count() + svg.matches("<polygon").count();
+    assert_eq!(
+        markers,
+        2000 + 2,
+        "one marker per kept point, two in the legend"
+    );
+}
