@@ -628,3 +628,250 @@ fn collab_report_has_gantt_and_mode_comparison() {
         );
     }
 }
+
+/// One collaboration scenario of the quality-vs-tokens check: whether its
+/// runs hold races (so its report has competitor points and a chart).
+struct QualityCase {
+    /// File stem under `scenarios/collab/`.
+    file: &'static str,
+    /// `collab.mode` and the mode named in the chart title.
+    mode: &'static str,
+    /// Races happen in the first 10 s (competitive always; hybrid routes
+    /// complex and critical tasks to races; pipeline never).
+    races: bool,
+}
+
+const QUALITY_CASES: [QualityCase; 3] = [
+    QualityCase {
+        file: "competitive",
+        mode: "competitive",
+        races: true,
+    },
+    QualityCase {
+        file: "hybrid",
+        mode: "hybrid",
+        races: true,
+    },
+    QualityCase {
+        file: "pipeline",
+        mode: "pipeline",
+        races: false,
+    },
+];
+
+/// Re-derive, without the report's competitor list, every race entry with
+/// a committed result as `task -> (race, agent)`: the task kinds
+/// and race ids come from expanding the report's scenario through the
+/// library (workflows are submitted in order, so task ids are the
+/// concatenation of each workflow's expansion), and which entries
+/// committed comes from the agent Gantt rows (one per committed non-race
+/// result; the run is short enough that the list is complete).
+fn committed_entries(r: &agentsim::metrics::Report) -> BTreeMap<u64, (u64, u64)> {
+    use agentsim::collab::coordinator::TaskKind;
+    let c = &r.extra["collab"];
+    let gantt = c["gantt"].as_array().unwrap();
+    assert_eq!(
+        gantt.len() as u64,
+        c["gantt_total"].as_u64().unwrap(),
+        "precondition: the Gantt list is complete (shorten the run)"
+    );
+    let w = r.scenario.workflow.as_ref().unwrap();
+    let cfg = agentsim::runner::collab::collab_config(w, r.scenario.cluster.nodes, r.seed);
+    let mut kinds = Vec::new();
+    for wf in 0..c["workflows"]["submitted"].as_u64().unwrap() as usize {
+        let base = kinds.len() as u64;
+        for t in agentsim::collab::modes::expand(&cfg, wf) {
+            kinds.push((t.kind, t.judge.map(|j| base + u64::from(j))));
+        }
+    }
+    let mut out = BTreeMap::new();
+    for g in gantt {
+        let task = g["task"].as_u64().unwrap();
+        let (kind, judge) = kinds[task as usize];
+        assert_ne!(kind, TaskKind::Judge, "a race has no Gantt row");
+        if kind == TaskKind::Entry {
+            out.insert(task, (judge.unwrap(), g["agent"].as_u64().unwrap()));
+        }
+    }
+    out
+}
+
+/// The `<figure id="...">` block named `id` in `section`, if any.
+fn figure<'a>(section: &'a str, id: &str) -> Option<&'a str> {
+    let start = section.find(&format!("<figure id=\"{id}\">"))?;
+    let end = section[start..].find("</figure>")? + start;
+    Some(&section[start..end])
+}
+
+/// Competitive and hybrid runs get a quality-vs-tokens chart beside the
+/// agent Gantt chart, in `report` and in `plot`; pipeline runs do not. The
+/// report lists exactly the race entries with a committed result (counted
+/// independently from the scenario's expansion and the Gantt rows), with
+/// the arbiter's utility and one winner per decided race; the chart draws
+/// one marker per entry (winners as triangles), names the mode and the
+/// arbiter weights, and its equal-utility line passes through the median
+/// winner's utility.
+#[test]
+fn quality_vs_tokens_plots_every_committed_race_entry() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let mut args = vec!["report".to_string()];
+    for c in &QUALITY_CASES {
+        args.push(format!("{ROOT}/scenarios/collab/{}.json", c.file));
+    }
+    args.extend(["--duration-ms", "10000", "--out", "r"].map(String::from));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    expect_code(&agentsim(&args, d), &[0]);
+    let html = std::fs::read_to_string(d.join("r/index.html")).unwrap();
+    for case in &QUALITY_CASES {
+        let label = format!("collab-{}", case.file);
+        let path = d.join("r").join(&label).join("report.json");
+        let r: agentsim::metrics::Report =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let c = &r.extra["collab"];
+        assert_eq!(c["mode"], case.mode);
+        let points = c["competitors"].as_array().expect("collab.competitors");
+        let total = c["competitors_total"].as_u64().unwrap();
+        let want = committed_entries(&r);
+        assert_eq!(total, want.len() as u64, "{label}: competitors_total");
+        assert_eq!(points.len(), want.len(), "{label}: not truncated");
+        assert_eq!(case.races, !want.is_empty(), "{label}: races or not");
+        let a = &r.scenario.workflow.as_ref().unwrap().arbiter;
+        let mut winners: BTreeMap<u64, u64> = BTreeMap::new();
+        let mut last = None;
+        let mut tokens = 0;
+        for p in points {
+            let task = p["task"].as_u64().unwrap();
+            assert!(last < Some(task), "{label}: task id order");
+            last = Some(task);
+            let (race, agent) = want[&task];
+            assert_eq!(p["race"], race, "{label}: race of task {task}");
+            assert_eq!(p["agent"], agent, "{label}: agent of task {task}");
+            let (s, t) = (p["score"].as_f64().unwrap(), p["tokens"].as_u64().unwrap());
+            assert!((0.0..=1.0).contains(&s), "{label}: score {s}");
+            let u = s - a.cost_per_1k_tokens * t as f64 / 1000.0;
+            assert!((p["utility"].as_f64().unwrap() - u).abs() < 1e-9);
+            assert!(p["correct"].is_boolean());
+            tokens += t;
+            if p["winner"] == true {
+                assert!(
+                    winners.insert(race, task).is_none(),
+                    "{label}: two winners in race {race}"
+                );
+            }
+        }
+        assert_eq!(
+            winners.len() as u64,
+            c["arbiter"]["decisions"].as_u64().unwrap(),
+            "{label}: one winner per arbiter decision"
+        );
+        for ex in c["arbiter"]["examples"].as_array().unwrap() {
+            let race = ex["race"].as_u64().unwrap();
+            assert_eq!(Some(&ex["winner"].as_u64().unwrap()), winners.get(&race));
+        }
+        if case.races {
+            assert_eq!(
+                c["per_mode"]["competitive"]["tokens"], tokens,
+                "{label}: entry tokens add up"
+            );
+        }
+        // The run's section of the page, and its chart.
+        let start = html.find(&format!("<h2 id=\"{label}\">")).unwrap();
+        let section = &html[start..];
+        let section = &section[..section[1..]
+            .find("<h2 id=")
+            .map_or(section.len(), |i| i + 1)];
+        let Some(fig) = figure(section, "quality_vs_tokens") else {
+            assert!(!case.races, "{label}: no quality-vs-tokens chart");
+            assert!(!section.contains("quality vs tokens"), "{label}");
+            continue;
+        };
+        assert!(case.races, "{label}: chart without races");
+        let svg = &fig[fig.find("<svg").unwrap()..fig.find("</svg>").unwrap() + 6];
+        assert_well_formed(svg, &label);
+        let won = winners.len();
+        let lost = points.len() - won;
+        for want in [
+            format!(
+                "{label}: quality vs tokens, {} mode, weights rel/inn/feas 0.4/0.3/0.3",
+                case.mode
+            ),
+            "tokens used by the entry".into(),
+            "weighted score (arbiter weights)".into(),
+            format!("won its race ({won})"),
+            format!("lost its race ({lost})"),
+        ] {
+            assert!(svg.contains(&want), "{label}: chart lacks {want:?}");
+        }
+        // One marker per entry plus one in the legend: circles for losers,
+        // triangles (polygons) for winners.
+        assert_eq!(svg.matches("<circle").count(), lost + 1, "{label}: losers");
+        assert_eq!(svg.matches("<polygon").count(), won + 1, "{label}: winners");
+        let mut u: Vec<f64> = points
+            .iter()
+            .filter(|p| p["winner"] == true)
+            .map(|p| p["utility"].as_f64().unwrap())
+            .collect();
+        u.sort_by(f64::total_cmp);
+        let median = u[(u.len() - 1) / 2];
+        assert!(
+            svg.contains(&format!("= {median:.3} (median winner)")),
+            "{label}: equal-utility line through the median winner"
+        );
+        // Next to the Gantt chart, before the message diagram.
+        let at = |id: &str| section.find(&format!("<figure id=\"{id}\">")).unwrap();
+        assert!(at("gantt") < at("quality_vs_tokens"));
+        assert!(at("quality_vs_tokens") < at("messages"));
+    }
+    // `plot` draws it from a report that has races, and not otherwise.
+    expect_code(
+        &agentsim(
+            &[
+                "plot",
+                "r/collab-competitive/report.json",
+                "r/collab-pipeline/report.json",
+                "--out",
+                "p",
+            ],
+            d,
+        ),
+        &[0],
+    );
+    let svg =
+        std::fs::read_to_string(d.join("p/collab-competitive/quality_vs_tokens.svg")).unwrap();
+    assert_well_formed(&svg, "quality_vs_tokens.svg");
+    assert!(svg.contains("quality vs tokens, competitive mode"));
+    assert!(d.join("p/collab-pipeline/gantt.svg").exists());
+    assert!(!d.join("p/collab-pipeline/quality_vs_tokens.svg").exists());
+}
+
+/// A full competitive run has more race entries than the report keeps:
+/// the list holds the first 2000 by task id, `competitors_total` counts
+/// them all, and the chart's title says how many of how many it draws.
+#[test]
+fn quality_vs_tokens_says_when_the_list_is_capped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let comp = format!("{ROOT}/scenarios/collab/competitive.json");
+    expect_code(&agentsim(&["run", &comp, "--out", "a"], d), &[0]);
+    let r = read_json(&d.join("a/report.json"));
+    let points = r["collab"]["competitors"].as_array().unwrap();
+    let total = r["collab"]["competitors_total"].as_u64().unwrap();
+    assert_eq!(points.len(), 2000);
+    assert!(total > 2000, "{total} entries: the cap is not exercised");
+    let tasks: Vec<u64> = points.iter().map(|p| p["task"].as_u64().unwrap()).collect();
+    assert!(tasks.windows(2).all(|w| w[0] < w[1]), "task id order");
+    expect_code(&agentsim(&["plot", "a/report.json", "--out", "p"], d), &[0]);
+    let svg =
+        std::fs::read_to_string(d.join("p/collab-competitive/quality_vs_tokens.svg")).unwrap();
+    assert!(
+        svg.contains(&format!("(first 2000 of {total} entries)")),
+        "title names the cap"
+    );
+    let markers = svg.matches("<circle").count() + svg.matches("<polygon").count();
+    assert_eq!(
+        markers,
+        2000 + 2,
+        "one marker per kept point, two in the legend"
+    );
+}

@@ -887,3 +887,137 @@ impl Chart for ModeComparison<'_> {
         Ok(())
     }
 }
+
+/// One competitor of a race: what an entry cost and how the arbiter
+/// scored it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CompetitorPoint {
+    /// Tokens the entry used.
+    pub tokens: f64,
+    /// Its score weighted by the arbiter weights.
+    pub score: f64,
+    /// Whether the arbiter picked it.
+    pub winner: bool,
+}
+
+/// Quality vs tokens of competitive entries: one marker per entry (x its
+/// tokens, y its weighted score), winners as triangles over losers as
+/// circles, and a dashed line of equal arbiter utility (score minus token
+/// cost) through the median winner: entries above it beat that winner.
+pub struct QualityVsTokens<'a> {
+    /// Title.
+    pub title: String,
+    /// The entries.
+    pub points: &'a [CompetitorPoint],
+    /// The arbiter's cost per 1000 tokens (the line's slope).
+    pub cost_per_1k_tokens: f64,
+}
+
+impl QualityVsTokens<'_> {
+    /// The utility of the median winner (lower median), if any won.
+    pub fn median_winner_utility(&self) -> Option<f64> {
+        let mut u: Vec<f64> = self
+            .points
+            .iter()
+            .filter(|p| p.winner)
+            .map(|p| p.score - self.cost_per_1k_tokens * p.tokens / 1000.0)
+            .collect();
+        u.sort_by(f64::total_cmp);
+        u.get(u.len().saturating_sub(1) / 2).copied()
+    }
+}
+
+impl Chart for QualityVsTokens<'_> {
+    fn size(&self) -> (u32, u32) {
+        (1100, 560)
+    }
+    fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<(), PlotError> {
+        let span = |f: fn(&CompetitorPoint) -> f64| {
+            self.points
+                .iter()
+                .map(f)
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+                    (lo.min(v), hi.max(v))
+                })
+        };
+        let (t0, t1) = span(|p| p.tokens);
+        let (s0, s1) = span(|p| p.score);
+        // Pad both axes so edge markers stay whole (an empty or one-point
+        // chart still gets a usable range), and leave a band above the
+        // highest score for the legend, so it hides no marker.
+        let pad = |lo: f64, hi: f64, min: f64| {
+            if !lo.is_finite() {
+                return (0.0, 1.0, 1.0);
+            }
+            let p = ((hi - lo) * 0.05).max(min);
+            ((lo - p).max(0.0), hi + p, hi - lo + 2.0 * p)
+        };
+        let (x0, x1, _) = pad(t0, t1, 10.0);
+        let (y0, y1, ys) = pad(s0, s1, 0.02);
+        let y1 = y1 + 0.25 * ys;
+        let mut chart = caption(area, &self.title)
+            .build_cartesian_2d(x0..x1, y0..y1)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("tokens used by the entry")
+            .x_label_formatter(&|x| format!("{x:.0}"))
+            .y_desc("weighted score (arbiter weights)")
+            .max_light_lines(2)
+            .draw()
+            .map_err(err)?;
+        let (lose_c, win_c) = (PALETTE[0], PALETTE[1]);
+        let losers: Vec<(f64, f64)> = self
+            .points
+            .iter()
+            .filter(|p| !p.winner)
+            .map(|p| (p.tokens, p.score))
+            .collect();
+        chart
+            .draw_series(
+                losers
+                    .iter()
+                    .map(|&p| Circle::new(p, 3, lose_c.mix(0.55).filled())),
+            )
+            .map_err(err)?
+            .label(format!("lost its race ({})", losers.len()))
+            .legend(move |(x, y)| Circle::new((x + 6, y), 4, lose_c.mix(0.55).filled()));
+        let winners: Vec<(f64, f64)> = self
+            .points
+            .iter()
+            .filter(|p| p.winner)
+            .map(|p| (p.tokens, p.score))
+            .collect();
+        chart
+            .draw_series(
+                winners
+                    .iter()
+                    .map(|&p| TriangleMarker::new(p, 5, win_c.filled())),
+            )
+            .map_err(err)?
+            .label(format!("won its race ({})", winners.len()))
+            .legend(move |(x, y)| TriangleMarker::new((x + 6, y), 5, win_c.filled()));
+        if let Some(u) = self.median_winner_utility() {
+            // score = u + c * tokens, kept inside the plot box (plotters
+            // does not clip a path to the axes).
+            let c = self.cost_per_1k_tokens / 1000.0;
+            let (a, b) = if c > 0.0 {
+                (x0.max((y0 - u) / c), x1.min((y1 - u) / c))
+            } else {
+                (x0, x1)
+            };
+            let line = [(a, u + c * a), (b, u + c * b)];
+            let grey = RGBColor(90, 90, 90);
+            chart
+                .draw_series(DashedLineSeries::new(line, 6, 4, grey.stroke_width(1)))
+                .map_err(err)?
+                .label(format!(
+                    "equal utility: score - {} per 1k tokens = {u:.3} (median winner)",
+                    self.cost_per_1k_tokens
+                ))
+                .legend(legend_line(grey));
+        }
+        legend(&mut chart, SeriesLabelPosition::UpperRight, 0.85)?;
+        Ok(())
+    }
+}

@@ -2,8 +2,8 @@
 //! shared by `agentsim plot` and `agentsim report`.
 
 use super::charts::{
-    CdfChart, CdfPanel, Gantt, GanttBar, HistogramChart, LatencyOverTime, ModeBar, ModeComparison,
-    Sequence, Series, ThroughputOverTime, Timeline,
+    CdfChart, CdfPanel, CompetitorPoint, Gantt, GanttBar, HistogramChart, LatencyOverTime, ModeBar,
+    ModeComparison, QualityVsTokens, Sequence, Series, ThroughputOverTime, Timeline,
 };
 use super::chrome_trace::address_name;
 use super::data::{
@@ -97,7 +97,9 @@ pub struct Figure {
 }
 
 /// The figures of one run: latency and throughput over time (when it has
-/// client operations), leadership timeline (Raft), message diagram.
+/// client operations), leadership timeline (Raft), agent Gantt chart and
+/// quality vs tokens of race entries (workflow runs, when they have them),
+/// message diagram.
 pub fn run_figures(v: &RunView, format: Format) -> Result<Vec<Figure>, PlotError> {
     let mut out = Vec::new();
     let r = &v.report;
@@ -164,6 +166,20 @@ pub fn run_figures(v: &RunView, format: Format) -> Result<Vec<Figure>, PlotError
             faults: &v.faults,
         };
         push("gantt", title, render(&c, format)?);
+    }
+    let points = competitor_points(r);
+    if !points.is_empty() {
+        let title = quality_title(&v.label, r, points.len());
+        let c = QualityVsTokens {
+            title: title.clone(),
+            points: &points,
+            cost_per_1k_tokens: r
+                .scenario
+                .workflow
+                .as_ref()
+                .map_or(0.0, |w| w.arbiter.cost_per_1k_tokens),
+        };
+        push("quality_vs_tokens", title, render(&c, format)?);
     }
     let d = &v.detail;
     let shown = d.deliveries.len();
@@ -333,6 +349,46 @@ fn gantt_bars(r: &Report) -> Vec<GanttBar> {
             })
         })
         .collect()
+}
+
+/// The race entries a workflow report carries (`collab.competitors`).
+fn competitor_points(r: &Report) -> Vec<CompetitorPoint> {
+    let Some(rows) = r
+        .extra
+        .get("collab")
+        .and_then(|c| c["competitors"].as_array())
+    else {
+        return Vec::new();
+    };
+    rows.iter()
+        .filter_map(|p| {
+            Some(CompetitorPoint {
+                tokens: p["tokens"].as_f64()?,
+                score: p["score"].as_f64()?,
+                winner: p["winner"].as_bool()?,
+            })
+        })
+        .collect()
+}
+
+/// Title of the quality-vs-tokens chart: the mode, the arbiter's weights
+/// and, when the report's list was capped, how many entries are drawn.
+/// (The token price is named in the legend, next to the line it sets.)
+fn quality_title(label: &str, r: &Report, shown: usize) -> String {
+    let c = &r.extra["collab"];
+    let mode = c["mode"].as_str().unwrap_or("?");
+    let mut t = format!("{label}: quality vs tokens, {mode} mode");
+    if let Some(w) = r.scenario.workflow.as_ref().map(|w| &w.arbiter.weights) {
+        t.push_str(&format!(
+            ", weights rel/inn/feas {}/{}/{}",
+            w.relevance, w.innovation, w.feasibility
+        ));
+    }
+    let total = c["competitors_total"].as_u64().unwrap_or(shown as u64);
+    if total > shown as u64 {
+        t.push_str(&format!(" (first {shown} of {total} entries)"));
+    }
+    t
 }
 
 /// A workflow run's headline numbers for the mode comparison.

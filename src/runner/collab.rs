@@ -964,6 +964,7 @@ fn collab_json(
         })
         .collect();
     let c = sm.counters();
+    let (competitors, competitors_total) = competitors_json(&cfg.arbiter, tasks);
     let failovers = obs.activations.len().saturating_sub(1);
     json!({
         "mode": cfg.mode.name(),
@@ -986,8 +987,35 @@ fn collab_json(
         "per_mode": modes,
         "division": {"algorithm": match cfg.assign { AssignAlgo::Hungarian => "hungarian", AssignAlgo::Greedy => "greedy" }, "batches": d.batches, "tasks": d.batch_tasks, "total_cost": d.batch_cost_milli as f64 / 1000.0, "mean_cost": if d.batch_tasks > 0 { d.batch_cost_milli as f64 / 1000.0 / d.batch_tasks as f64 } else { 0.0 }},
         "arbiter": {"decisions": c.arbitrations, "examples": races},
+        "competitors": competitors, "competitors_total": competitors_total,
         "pending_at_end": pending,
         "gantt": gantt,
         "gantt_total": gantt_total,
     })
+}
+
+/// Points of the competitor list (the quality-vs-tokens plot).
+const COMPETITOR_CAP: usize = 2000;
+
+/// Every race entry with a committed result, in task id order, as the
+/// arbiter saw it: tokens, weighted score, utility (its rule's value) and
+/// whether it won its race. Returns the first [`COMPETITOR_CAP`] points and
+/// the total, so a truncated list is visible. Reads the final state only.
+fn competitors_json(
+    a: &ArbiterConfig,
+    tasks: &[crate::collab::coordinator::Task],
+) -> (Vec<Value>, u64) {
+    let mut points = Vec::new();
+    let mut total = 0u64;
+    for (i, t) in tasks.iter().enumerate() {
+        let (TaskKind::Entry, Some(o), Some(race)) = (t.spec.kind, t.result, t.spec.judge) else {
+            continue;
+        };
+        total += 1;
+        if points.len() < COMPETITOR_CAP {
+            let winner = tasks[race as usize].winner == Some(i as u32);
+            points.push(json!({"race": race, "task": i, "agent": o.agent.0, "tokens": o.tokens, "score": o.score(&a.weights), "utility": competitive::utility(a, &o), "correct": o.correct, "winner": winner}));
+        }
+    }
+    (points, total)
 }
