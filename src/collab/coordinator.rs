@@ -12,7 +12,7 @@
 //! part of the snapshot): the leader's dispatcher and the checkers read it
 //! through [`WorkflowState::changes_since`] instead of rescanning tasks.
 
-use super::Priority;
+use super::{CoordBug, Priority};
 use crate::ids::NodeId;
 use crate::process::Digest;
 use crate::raft::{ByteReader, ByteWriter, Command, CommandOutput, StateMachine};
@@ -880,6 +880,10 @@ pub struct WorkflowState {
     // Volatile journal (not in snapshots).
     journal: VecDeque<(u64, Change)>,
     journal_seq: u64,
+    /// A deliberately wrong variant: this process's setting, neither
+    /// replicated nor in snapshots (handed over when a snapshot replaces
+    /// the state), and not part of equality.
+    bug: Option<CoordBug>,
 }
 
 impl PartialEq for WorkflowState {
@@ -893,6 +897,18 @@ impl PartialEq for WorkflowState {
 }
 
 impl WorkflowState {
+    /// An empty state that applies commands with `bug` (`None`: the
+    /// correct state machine, the same as `default()`).
+    pub fn with_bug(bug: Option<CoordBug>) -> Self {
+        WorkflowState {
+            bug,
+            ..WorkflowState::default()
+        }
+    }
+    /// The deliberately wrong variant this state applies with, if any.
+    pub fn bug(&self) -> Option<CoordBug> {
+        self.bug
+    }
     /// All workflows, in submission order.
     pub fn workflows(&self) -> &[Workflow] {
         &self.workflows
@@ -1094,9 +1110,15 @@ impl WorkflowState {
             });
         }
         let dependents = std::mem::take(&mut self.tasks[t as usize].dependents);
+        let bug = self.bug;
         for &d in &dependents {
             let dt = &mut self.tasks[d as usize];
-            dt.unmet -= 1;
+            dt.unmet = match bug {
+                // The bug: the first completed input releases a join.
+                Some(CoordBug::IgnoreDeps) if done => 0,
+                Some(CoordBug::IgnoreDeps) => dt.unmet.saturating_sub(1),
+                _ => dt.unmet - 1,
+            };
             if done {
                 dt.done_deps += 1;
             }
@@ -1253,23 +1275,48 @@ impl WorkflowState {
         let Some(t) = self.tasks.get(task as usize) else {
             return self.reject(task, "result", RejectReason::Invalid);
         };
+        let bug = self.bug;
         match t.status {
-            TaskStatus::Done => return self.reject(task, "result", RejectReason::Duplicate),
+            TaskStatus::Done if bug != Some(CoordBug::DoubleResult) => {
+                return self.reject(task, "result", RejectReason::Duplicate)
+            }
             TaskStatus::Cancelled | TaskStatus::Skipped => {
                 return self.reject(task, "result", RejectReason::Late)
             }
             _ => {}
         }
-        if t.status != TaskStatus::Assigned
-            || t.version != version
-            || t.attempts != attempt
-            || t.agent != Some(outcome.agent)
-        {
+        let current = match bug {
+            // The bug: any result for an attempt in flight is taken, whose
+            // attempt it was is not checked.
+            Some(CoordBug::AcceptStale) => t.status == TaskStatus::Assigned,
+            // The bug: attempt number and agent identify the attempt; the
+            // status and version are not looked at.
+            Some(CoordBug::DoubleResult) => {
+                t.attempts == attempt && t.agent == Some(outcome.agent)
+            }
+            _ => {
+                t.status == TaskStatus::Assigned
+                    && t.version == version
+                    && t.attempts == attempt
+                    && t.agent == Some(outcome.agent)
+            }
+        };
+        if !current {
             return self.reject(task, "result", RejectReason::Stale);
         }
-        let (from, to) = self.bump(task);
+        let again = t.status == TaskStatus::Done;
+        let (from, to) = if bug == Some(CoordBug::AcceptStale) {
+            // The bug: the new version is derived from the result's view,
+            // which may be older than the task's.
+            let t = &mut self.tasks[task as usize];
+            let from = t.version;
+            t.version = version + 1;
+            (from, t.version)
+        } else {
+            self.bump(task)
+        };
         let t = &mut self.tasks[task as usize];
-        assert!(t.result.is_none(), "task {task}: a second result");
+        assert!(t.result.is_none() || again, "task {task}: a second result");
         t.status = TaskStatus::Done;
         t.result = Some(*outcome);
         t.finished_at = at;
@@ -1281,6 +1328,12 @@ impl WorkflowState {
             outcome: *outcome,
             at,
         });
+        if again {
+            // coord-double-result: the completion bookkeeping (counts,
+            // dependents) is idempotent, the result and its announcement
+            // are not.
+            return CollabOutput::Applied;
+        }
         self.route(branch, outcome, at);
         self.finish(task, true, at);
         CollabOutput::Applied
@@ -1329,12 +1382,14 @@ impl WorkflowState {
             t.finished_at = at;
             let attempts = t.attempts;
             self.counters.dead_lettered += 1;
-            self.dead_letters.push(DeadLetter {
-                task,
-                reason,
-                at,
-                attempts,
-            });
+            if self.bug != Some(CoordBug::DropDeadLetter) {
+                self.dead_letters.push(DeadLetter {
+                    task,
+                    reason,
+                    at,
+                    attempts,
+                });
+            }
             self.emit(Change::DeadLettered {
                 task,
                 from,
@@ -1560,7 +1615,15 @@ impl StateMachine for WorkflowState {
             w.u32(t.attempts);
             w.u32(t.agent.map_or(u32::MAX, |a| a.0));
             w.u64(t.assigned_at.0);
+            // coord-snapshot-drops-results: a decided race's competitors
+            // are compacted away ("the race keeps the winner's copy").
+            let compacted = self.bug == Some(CoordBug::SnapshotDropsResults)
+                && t.spec.kind == TaskKind::Entry
+                && t.spec
+                    .judge
+                    .is_some_and(|j| self.tasks[j as usize].status == TaskStatus::Done);
             match &t.result {
+                _ if compacted => w.u8(0),
                 None => w.u8(0),
                 Some(o) => {
                     w.u8(1);
@@ -1687,6 +1750,10 @@ impl StateMachine for WorkflowState {
         s.open_tasks = r.u64()?;
         r.finish()?;
         Ok(s)
+    }
+
+    fn hand_over_settings(&self, restored: &mut Self) {
+        restored.bug = self.bug;
     }
 }
 

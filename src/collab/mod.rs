@@ -17,6 +17,8 @@
 //! - [`messages`]: the envelope, the world's message type, the dedupe
 //!   window and the retry backoff.
 //! - [`breaker`]: the per-agent circuit breaker.
+//! - [`bug`]: deliberately wrong coordinator variants ([`CoordBug`]), each
+//!   caught by one workflow check.
 //! - [`modes`]: how a workflow's stages become tasks in each mode, the
 //!   arbiter rule, batch assignment, the hybrid analyzer.
 //! - [`hungarian`]: optimal assignment over a rectangular cost matrix with
@@ -29,6 +31,7 @@
 pub mod agent;
 pub mod assign;
 pub mod breaker;
+pub mod bug;
 pub mod coordinator;
 pub mod dispatcher;
 pub mod hungarian;
@@ -36,6 +39,7 @@ pub mod messages;
 pub mod modes;
 pub mod node;
 
+pub use bug::CoordBug;
 pub use coordinator::{
     Change, CollabCommand, CollabOutput, FailReason, Outcome, RejectReason, TaskId, TaskKind,
     TaskSpec, TaskStatus, WorkflowState,
@@ -269,6 +273,10 @@ pub struct CollabConfig {
     pub agent_slots: u32,
     /// Agent inbox bound; beyond it an assignment is refused.
     pub inbox_cap: usize,
+    /// A deliberately wrong coordinator variant (`None`: the correct one).
+    /// The dispatcher reads it here; the state machine gets it through
+    /// [`WorkflowState::with_bug`].
+    pub bug: Option<CoordBug>,
 }
 
 impl CollabConfig {

@@ -100,4 +100,15 @@ pub trait StateMachine: Debug {
     fn restore(bytes: &[u8]) -> Result<Self, String>
     where
         Self: Sized;
+    /// `restored` (built by [`StateMachine::restore`]) is about to replace
+    /// `self`: hand it this process's own settings, which are neither
+    /// replicated nor in the snapshot (a deliberately injected bug, say),
+    /// so that installing a snapshot never changes how a node applies
+    /// commands. The default has no settings to hand over.
+    fn hand_over_settings(&self, restored: &mut Self)
+    where
+        Self: Sized,
+    {
+        let _ = restored;
+    }
 }

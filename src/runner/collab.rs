@@ -166,6 +166,7 @@ pub fn collab_config(spec: &WorkflowSpec, servers: u32, seed: u64) -> CollabConf
         agent_slots: spec.agent_slots,
         inbox_cap: 16,
         skills,
+        bug: None,
     }
 }
 
@@ -268,7 +269,10 @@ pub(super) fn run(scenario: &Scenario, opts: &RunOptions) -> RunOutput {
     let servers = spec.cluster.nodes;
     let raft_spec = spec.cluster.raft.clone().unwrap_or_default();
     let rcfg = raft_config(servers, &raft_spec, spec.bug.as_deref());
-    let cfg = Rc::new(collab_config(wspec, servers, spec.seed));
+    let mut cfg = collab_config(wspec, servers, spec.seed);
+    cfg.bug = spec.bug.as_deref().and_then(crate::collab::CoordBug::from_name);
+    let bug = cfg.bug;
+    let cfg = Rc::new(cfg);
     let wcfg = scenario.world_config(spec.seed);
     let agents = cfg.agents.len() as u32;
     let factory_cfg = Rc::clone(&cfg);
@@ -277,7 +281,7 @@ pub(super) fn run(scenario: &Scenario, opts: &RunOptions) -> RunOutput {
         servers + agents,
         Box::new(move |id: NodeId, records: &[CollabRecord]| {
             if id.0 < servers {
-                RaftNode::<WorkflowState>::recover(id, rcfg.clone(), records)
+                RaftNode::recover_with(id, rcfg.clone(), WorkflowState::with_bug(bug), records)
                     .map(|r| {
                         CollabNode::Server(Box::new(Coordinator::new(r, Rc::clone(&factory_cfg))))
                     })
