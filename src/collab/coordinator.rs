@@ -934,7 +934,8 @@ impl WorkflowState {
         self.open_tasks
     }
     /// Sequence number of the last journalled change (0: none since this
-    /// state was built or restored).
+    /// state was built; a state that replaced another through a snapshot
+    /// continues its sequence past a gap, see `hand_over`).
     pub fn journal_seq(&self) -> u64 {
         self.journal_seq
     }
@@ -1291,9 +1292,7 @@ impl WorkflowState {
             Some(CoordBug::AcceptStale) => t.status == TaskStatus::Assigned,
             // The bug: attempt number and agent identify the attempt; the
             // status and version are not looked at.
-            Some(CoordBug::DoubleResult) => {
-                t.attempts == attempt && t.agent == Some(outcome.agent)
-            }
+            Some(CoordBug::DoubleResult) => t.attempts == attempt && t.agent == Some(outcome.agent),
             _ => {
                 t.status == TaskStatus::Assigned
                     && t.version == version
@@ -1752,8 +1751,15 @@ impl StateMachine for WorkflowState {
         Ok(s)
     }
 
-    fn hand_over_settings(&self, restored: &mut Self) {
+    fn hand_over(&self, restored: &mut Self) {
         restored.bug = self.bug;
+        // Journal readers (the checker, a dispatcher) must notice that the
+        // state they follow was replaced, whatever their position: the
+        // restored state's journal continues this one's sequence past one
+        // missing change, so `changes_since` reports a gap to every reader
+        // (had it restarted at 0, a reader at 0 would take the restored
+        // state's changes for a continuation of the state it saw).
+        restored.journal_seq = self.journal_seq + 1;
     }
 }
 

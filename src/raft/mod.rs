@@ -101,11 +101,13 @@ pub trait StateMachine: Debug {
     where
         Self: Sized;
     /// `restored` (built by [`StateMachine::restore`]) is about to replace
-    /// `self`: hand it this process's own settings, which are neither
-    /// replicated nor in the snapshot (a deliberately injected bug, say),
-    /// so that installing a snapshot never changes how a node applies
-    /// commands. The default has no settings to hand over.
-    fn hand_over_settings(&self, restored: &mut Self)
+    /// `self` (a snapshot is installed, or replayed at recovery): hand it
+    /// what belongs to this process rather than to the replicated state
+    /// and so is not in the snapshot: settings (a deliberately injected
+    /// bug, say), so installing a snapshot never changes how a node
+    /// applies commands, and positions its readers rely on. The default
+    /// has nothing to hand over.
+    fn hand_over(&self, restored: &mut Self)
     where
         Self: Sized,
     {

@@ -904,7 +904,7 @@ impl<S: StateMachine> RaftNode<S> {
     fn install(&mut self, snap: SnapshotData, mut sm: S, sessions: Sessions<S::Output>) {
         self.log
             .install_snapshot(snap.meta.last_index, snap.meta.last_term);
-        self.sm.hand_over_settings(&mut sm);
+        self.sm.hand_over(&mut sm);
         self.sm = sm;
         self.sessions = sessions;
         self.commit_index = self.commit_index.max(snap.meta.last_index);

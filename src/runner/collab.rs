@@ -185,6 +185,8 @@ struct CollabObserver {
     gaps: Vec<(SimTime, SimTime)>,
     gap_since: Option<SimTime>,
     last_stats: Vec<DispatchStats>,
+    /// Restarts seen per server (a restart comes as a fault event).
+    restarts: Vec<u32>,
     retired: DispatchStats,
     stop_when_done: bool,
     arrivals: usize,
@@ -237,7 +239,11 @@ impl Observer<CollabNode> for CollabObserver {
             return;
         };
         let sm = c.raft().state_machine();
-        if ev.kind == DispatchKind::Start {
+        // A new process: its boot, or a restart (which the world runs
+        // inside the fault event that restarts it, so it is not a `Start`).
+        let restarts = world.node_counters(id).restarts;
+        if ev.kind == DispatchKind::Start || restarts != self.restarts[n] {
+            self.restarts[n] = restarts;
             let last = std::mem::take(&mut self.last_stats[n]);
             self.retired.add(&last);
             if self.check {
@@ -270,7 +276,10 @@ pub(super) fn run(scenario: &Scenario, opts: &RunOptions) -> RunOutput {
     let raft_spec = spec.cluster.raft.clone().unwrap_or_default();
     let rcfg = raft_config(servers, &raft_spec, spec.bug.as_deref());
     let mut cfg = collab_config(wspec, servers, spec.seed);
-    cfg.bug = spec.bug.as_deref().and_then(crate::collab::CoordBug::from_name);
+    cfg.bug = spec
+        .bug
+        .as_deref()
+        .and_then(crate::collab::CoordBug::from_name);
     let bug = cfg.bug;
     let cfg = Rc::new(cfg);
     let wcfg = scenario.world_config(spec.seed);
@@ -311,6 +320,7 @@ pub(super) fn run(scenario: &Scenario, opts: &RunOptions) -> RunOutput {
         gaps: Vec::new(),
         gap_since: Some(SimTime::ZERO),
         last_stats: vec![DispatchStats::default(); servers as usize],
+        restarts: vec![0; servers as usize],
         retired: DispatchStats::default(),
         stop_when_done: wspec.stop_when_done,
         arrivals: cfg.arrivals.len(),
