@@ -18,11 +18,12 @@ use std::fmt;
 /// A deliberately wrong coordinator variant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum CoordBug {
-    /// The state machine does not compare a command's task version with
-    /// the task's: it applies the command and derives the new version
-    /// from the command's (`version + 1`). A late result of a superseded
-    /// attempt overwrites the newer one and the version goes back
-    /// (caught by `workflow.versions`).
+    /// The state machine applies an agent's result to a task in flight
+    /// without comparing the version (and attempt) the result names with
+    /// the task's, and derives the new version from the result's
+    /// (`version + 1`). A late result of a superseded attempt overwrites
+    /// the newer attempt and the version goes back (caught by
+    /// `workflow.versions`).
     AcceptStale,
     /// The state machine matches a result to its attempt by attempt number
     /// and agent only, without looking at the task's status or version:
