@@ -266,3 +266,72 @@ fn documented_examples_are_valid() {
     let report = read_json(&out.join("report.json"));
     assert_eq!(report["checks"]["ran"][0], "expect.min_delivery_ratio");
 }
+
+/// `agentsim run` on each coordinator bug's scenario exits 1, prints
+/// `checks FAILED` with the one workflow check that caught it, and still
+/// writes the report; `--bug coord-arbiter-first` on a correct shipped
+/// competitive scenario is caught the same way.
+#[test]
+fn coordinator_bug_runs_exit_1_naming_the_failed_check() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("bugs/coord-accept-stale.json", None, "workflow.versions"),
+        (
+            "bugs/coord-double-result.json",
+            None,
+            "workflow.exactly_once",
+        ),
+        ("bugs/coord-arbiter-first.json", None, "workflow.arbiter"),
+        ("bugs/coord-ignore-deps.json", None, "workflow.dag_order"),
+        (
+            "bugs/coord-drop-dead-letter.json",
+            None,
+            "workflow.dead_letters_reported",
+        ),
+        (
+            "bugs/coord-snapshot-drops-results.json",
+            None,
+            "workflow.no_lost_results",
+        ),
+        (
+            "collab/competitive.json",
+            Some("coord-arbiter-first"),
+            "workflow.arbiter",
+        ),
+    ];
+    for (i, (file, bug, check)) in cases.into_iter().enumerate() {
+        let scenario = root.join("scenarios").join(file);
+        let out = dir.path().join(format!("r{i}"));
+        let mut args = vec![
+            "run",
+            scenario.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        if let Some(b) = bug {
+            args.extend(["--bug", b]);
+        }
+        let o = agentsim(&args, dir.path());
+        let stdout = text(&o.stdout);
+        assert_eq!(
+            o.status.code(),
+            Some(1),
+            "{file}: stdout:\n{stdout}\nstderr:\n{}",
+            text(&o.stderr)
+        );
+        assert!(stdout.contains("checks      FAILED"), "{file}: {stdout}");
+        let failed: Vec<&str> = stdout
+            .lines()
+            .filter(|l| l.starts_with("    ") && l.contains(": "))
+            .collect();
+        assert_eq!(failed.len(), 1, "{file}: one failed check: {stdout}");
+        assert!(
+            failed[0].trim_start().starts_with(&format!("{check}: ")),
+            "{file}: {stdout}"
+        );
+        let report = read_json(&out.join("report.json"));
+        assert_eq!(report["checks"]["ok"], false, "{file}");
+        assert_eq!(report["checks"]["failures"][0]["check"], check, "{file}");
+    }
+}

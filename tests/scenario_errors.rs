@@ -604,6 +604,38 @@ fn settings_for_the_wrong_process_are_rejected() {
     );
 }
 
+/// A coordinator bug (`coord-*`) needs a `workflow` block: on a heartbeat
+/// cluster and on a Raft cluster without one it is rejected at `bug`; an
+/// unknown name lists the coordinator bugs too.
+#[test]
+fn coordinator_bugs_need_a_workflow() {
+    check(
+        "coord-heartbeat",
+        &with(r#"  "bug": "coord-ignore-deps""#),
+        "bug",
+        "is a coordinator bug: it needs a `workflow` block",
+        5,
+    );
+    let raft = "{\n  \"name\": \"t\",\n  \"duration_ms\": 10,\n  \"cluster\": { \"nodes\": 3, \"process\": \"raft\" },\n  \"bug\": \"coord-double-result\"\n}";
+    check(
+        "coord-raft",
+        raft,
+        "bug",
+        "\"coord-double-result\" is a coordinator bug: it needs a `workflow` block",
+        5,
+    );
+    check(
+        "coord-unknown",
+        &with(r#"  "bug": "coord-nonsense""#),
+        "bug",
+        "double-vote, coord-accept-stale, coord-double-result",
+        5,
+    );
+    // The same Raft cluster takes a Raft bug.
+    let ok = raft.replace("coord-double-result", "double-vote");
+    assert!(Scenario::from_str("raft-bug.json", &ok).is_ok(), "{ok}");
+}
+
 /// The name becomes a folder name, so it must be one.
 #[test]
 fn unusable_names_are_rejected() {
@@ -858,6 +890,41 @@ fn override_that_invalidates_scenario_exits_2() {
         "{err}"
     );
     assert!(err.contains("field `faults[0].at_ms`"), "{err}");
+    assert!(files_under(dir.path()).is_empty());
+}
+
+/// `--bug coord-...` on a scenario without a workflow is bad input after
+/// the override (exit 2, field `bug`, nothing written); `--bug` accepts
+/// the name itself, and an unknown one lists the coordinator bugs.
+#[test]
+fn coordinator_bug_override_without_workflow_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = agentsim(
+        &[
+            "run",
+            QUICKSTART,
+            "--bug",
+            "coord-arbiter-first",
+            "--out",
+            "out",
+        ],
+        dir.path(),
+    );
+    let err = assert_bad_input(&o);
+    assert!(
+        err.contains("after applying command-line overrides"),
+        "{err}"
+    );
+    assert!(
+        err.contains("field `bug`") && err.contains("needs a `workflow` block"),
+        "{err}"
+    );
+    let o = agentsim(
+        &["run", QUICKSTART, "--bug", "coord-frob", "--out", "out"],
+        dir.path(),
+    );
+    let err = assert_bad_input(&o);
+    assert!(err.contains("coord-snapshot-drops-results"), "{err}");
     assert!(files_under(dir.path()).is_empty());
 }
 

@@ -575,4 +575,38 @@ mod tests {
             .unwrap()
             .contains("silently"));
     }
+
+    /// A server restarts with an empty state (the checker reseeds its view
+    /// at journal position 0), then installs a leader's snapshot of a
+    /// later state and applies a result on top. The checker must see a
+    /// gap and reseed, not read the new state's changes as following the
+    /// empty view (which reported a version step from 1 to 2 "while the
+    /// server held version 0", and races decided over competitors it
+    /// thought still running).
+    #[test]
+    fn state_replaced_by_a_snapshot_is_a_gap_not_a_continuation() {
+        let before = WorkflowState::default();
+        let mut c = WorkflowChecker::new(1, arbiter());
+        c.server_started(0, &before);
+        let mut leader = defs();
+        leader.apply(&CollabCommand::Assign {
+            task: 0,
+            version: 0,
+            agent: NodeId(9),
+            at: SimTime(1),
+        });
+        let mut installed = WorkflowState::restore(&leader.snapshot()).unwrap();
+        before.hand_over(&mut installed);
+        let out = installed.apply(&CollabCommand::Result {
+            task: 0,
+            version: 1,
+            attempt: 1,
+            outcome: o(9, 0.8),
+            at: SimTime(2),
+        });
+        assert_eq!(out, crate::collab::CollabOutput::Applied);
+        c.observe(0, &installed);
+        assert!(c.violations().is_empty(), "{:?}", c.violations());
+        assert_eq!(c.gaps, 1, "the replacement is noticed as a journal gap");
+    }
 }

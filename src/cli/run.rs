@@ -4,7 +4,7 @@ use super::output::{write_atomic, Staged};
 use super::UsageError;
 use crate::metrics::Report;
 use crate::runner::{self, RunOptions, RunOutput};
-use crate::scenario::{validate::BUG_NAMES, Scenario};
+use crate::scenario::{validate, Scenario};
 use clap::Args;
 use std::cell::RefCell;
 use std::io::{BufWriter, Write};
@@ -32,7 +32,10 @@ pub struct RunArgs {
     /// Write the client history (JSON lines) to FILE.
     #[arg(long, value_name = "FILE")]
     pub history: Option<PathBuf>,
-    /// Switch on a deliberately wrong protocol variant.
+    /// Switch on a deliberately wrong protocol variant: a Raft bug
+    /// (`double-vote`, ...) or, for a workflow scenario, a coordinator bug
+    /// (`coord-...`); `agentsim scenarios` lists one scenario per bug
+    /// under scenarios/bugs/.
     #[arg(long, value_name = "NAME")]
     pub bug: Option<String>,
     /// Print the report JSON on stdout instead of the summary.
@@ -57,10 +60,10 @@ pub fn check_overrides(seed_dur: Option<f64>, bug: Option<&str>) -> Result<(), U
         }
     }
     if let Some(b) = bug {
-        if !BUG_NAMES.contains(&b) {
+        if !validate::is_known_bug(b) {
             return Err(UsageError(format!(
                 "error: --bug {b:?} is not a known bug; known: {}",
-                BUG_NAMES.join(", ")
+                validate::known_bugs()
             )));
         }
     }

@@ -272,7 +272,7 @@ impl ApServer {
         ApServer {
             id,
             ap,
-            state: WorkflowState::default(),
+            state: WorkflowState::with_bug(cfg.bug),
             meta: Vec::new(),
             seq: 0,
             incarnation: 0,

@@ -12,7 +12,7 @@
 //! part of the snapshot): the leader's dispatcher and the checkers read it
 //! through [`WorkflowState::changes_since`] instead of rescanning tasks.
 
-use super::Priority;
+use super::{CoordBug, Priority};
 use crate::ids::NodeId;
 use crate::process::Digest;
 use crate::raft::{ByteReader, ByteWriter, Command, CommandOutput, StateMachine};
@@ -877,22 +877,14 @@ pub struct WorkflowState {
     counters: Counters,
     /// Tasks not final (pending, assigned or dead-lettered).
     open_tasks: u64,
-    /// Commands applied to build this state (travels in snapshots: the
-    /// same log prefix gives the same count on every server).
-    applied: u64,
     // Volatile journal (not in snapshots).
     journal: VecDeque<(u64, Change)>,
-    /// Sequence number of the last change; kept in
-    /// `[applied << 20, (applied + 1) << 20)`, so a state restored from a
-    /// snapshot further ahead numbers its changes above every change of
-    /// the state it replaced.
     journal_seq: u64,
-    /// Every change after this sequence number is in the journal.
-    journal_floor: u64,
+    /// A deliberately wrong variant: this process's setting, neither
+    /// replicated nor in snapshots (handed over when a snapshot replaces
+    /// the state), and not part of equality.
+    bug: Option<CoordBug>,
 }
-
-/// Changes one command may journal (a bound the sequence numbering needs).
-const CHANGES_PER_COMMAND: u64 = 1 << 20;
 
 impl PartialEq for WorkflowState {
     fn eq(&self, o: &Self) -> bool {
@@ -905,6 +897,18 @@ impl PartialEq for WorkflowState {
 }
 
 impl WorkflowState {
+    /// An empty state that applies commands with `bug` (`None`: the
+    /// correct state machine, the same as `default()`).
+    pub fn with_bug(bug: Option<CoordBug>) -> Self {
+        WorkflowState {
+            bug,
+            ..WorkflowState::default()
+        }
+    }
+    /// The deliberately wrong variant this state applies with, if any.
+    pub fn bug(&self) -> Option<CoordBug> {
+        self.bug
+    }
     /// All workflows, in submission order.
     pub fn workflows(&self) -> &[Workflow] {
         &self.workflows
@@ -929,20 +933,28 @@ impl WorkflowState {
     pub fn open_tasks(&self) -> u64 {
         self.open_tasks
     }
-    /// Sequence number of the last journalled change. Numbers grow but
-    /// are not contiguous (they jump with each command applied).
+    /// Sequence number of the last journalled change (0: none since this
+    /// state was built; a state that replaced another through a snapshot
+    /// continues its sequence past a gap, see `hand_over`).
     pub fn journal_seq(&self) -> u64 {
         self.journal_seq
     }
     /// Changes after `seq`, oldest first. `None` if the reader's view is
     /// not of this state's history: changes after `seq` were evicted, or
-    /// the state was replaced (restored from a snapshot, or a workflow
-    /// installed by an AP merge). The reader must rebuild from the state.
+    /// the state was replaced (a snapshot installed, see `hand_over`, or a
+    /// workflow installed by an AP merge). The reader must rebuild from
+    /// the state.
     pub fn changes_since(&self, seq: u64) -> Option<impl Iterator<Item = &(u64, Change)> + '_> {
-        if seq > self.journal_seq || seq < self.journal_floor {
+        if seq > self.journal_seq {
+            // The sequence went back: the state was replaced by one that
+            // does not continue this sequence.
             return None;
         }
-        let skip = self.journal.partition_point(|c| c.0 <= seq);
+        let oldest = self.journal.front().map_or(self.journal_seq + 1, |c| c.0);
+        if seq + 1 < oldest && seq < self.journal_seq {
+            return None;
+        }
+        let skip = (seq + 1).saturating_sub(oldest) as usize;
         Some(self.journal.iter().skip(skip))
     }
 
@@ -1006,14 +1018,8 @@ impl WorkflowState {
 
     fn emit(&mut self, c: Change) {
         self.journal_seq += 1;
-        assert!(
-            self.journal_seq < (self.applied + 1) * CHANGES_PER_COMMAND,
-            "one command journalled more than {CHANGES_PER_COMMAND} changes"
-        );
         if self.journal.len() == JOURNAL_CAP {
-            if let Some((evicted, _)) = self.journal.pop_front() {
-                self.journal_floor = evicted;
-            }
+            self.journal.pop_front();
         }
         self.journal.push_back((self.journal_seq, c));
     }
@@ -1108,9 +1114,15 @@ impl WorkflowState {
             });
         }
         let dependents = std::mem::take(&mut self.tasks[t as usize].dependents);
+        let bug = self.bug;
         for &d in &dependents {
             let dt = &mut self.tasks[d as usize];
-            dt.unmet -= 1;
+            dt.unmet = match bug {
+                // The bug: the first completed input releases a join.
+                Some(CoordBug::IgnoreDeps) if done => 0,
+                Some(CoordBug::IgnoreDeps) => dt.unmet.saturating_sub(1),
+                _ => dt.unmet - 1,
+            };
             if done {
                 dt.done_deps += 1;
             }
@@ -1267,23 +1279,46 @@ impl WorkflowState {
         let Some(t) = self.tasks.get(task as usize) else {
             return self.reject(task, "result", RejectReason::Invalid);
         };
+        let bug = self.bug;
         match t.status {
-            TaskStatus::Done => return self.reject(task, "result", RejectReason::Duplicate),
+            TaskStatus::Done if bug != Some(CoordBug::DoubleResult) => {
+                return self.reject(task, "result", RejectReason::Duplicate)
+            }
             TaskStatus::Cancelled | TaskStatus::Skipped => {
                 return self.reject(task, "result", RejectReason::Late)
             }
             _ => {}
         }
-        if t.status != TaskStatus::Assigned
-            || t.version != version
-            || t.attempts != attempt
-            || t.agent != Some(outcome.agent)
-        {
+        let current = match bug {
+            // The bug: any result for an attempt in flight is taken, whose
+            // attempt it was is not checked.
+            Some(CoordBug::AcceptStale) => t.status == TaskStatus::Assigned,
+            // The bug: attempt number and agent identify the attempt; the
+            // status and version are not looked at.
+            Some(CoordBug::DoubleResult) => t.attempts == attempt && t.agent == Some(outcome.agent),
+            _ => {
+                t.status == TaskStatus::Assigned
+                    && t.version == version
+                    && t.attempts == attempt
+                    && t.agent == Some(outcome.agent)
+            }
+        };
+        if !current {
             return self.reject(task, "result", RejectReason::Stale);
         }
-        let (from, to) = self.bump(task);
+        let again = t.status == TaskStatus::Done;
+        let (from, to) = if bug == Some(CoordBug::AcceptStale) {
+            // The bug: the new version is derived from the result's view,
+            // which may be older than the task's.
+            let t = &mut self.tasks[task as usize];
+            let from = t.version;
+            t.version = version + 1;
+            (from, t.version)
+        } else {
+            self.bump(task)
+        };
         let t = &mut self.tasks[task as usize];
-        assert!(t.result.is_none(), "task {task}: a second result");
+        assert!(t.result.is_none() || again, "task {task}: a second result");
         t.status = TaskStatus::Done;
         t.result = Some(*outcome);
         t.finished_at = at;
@@ -1295,6 +1330,12 @@ impl WorkflowState {
             outcome: *outcome,
             at,
         });
+        if again {
+            // coord-double-result: the completion bookkeeping (counts,
+            // dependents) is idempotent, the result and its announcement
+            // are not.
+            return CollabOutput::Applied;
+        }
         self.route(branch, outcome, at);
         self.finish(task, true, at);
         CollabOutput::Applied
@@ -1343,12 +1384,14 @@ impl WorkflowState {
             t.finished_at = at;
             let attempts = t.attempts;
             self.counters.dead_lettered += 1;
-            self.dead_letters.push(DeadLetter {
-                task,
-                reason,
-                at,
-                attempts,
-            });
+            if self.bug != Some(CoordBug::DropDeadLetter) {
+                self.dead_letters.push(DeadLetter {
+                    task,
+                    reason,
+                    at,
+                    attempts,
+                });
+            }
             self.emit(Change::DeadLettered {
                 task,
                 from,
@@ -1508,8 +1551,6 @@ impl StateMachine for WorkflowState {
     type Output = CollabOutput;
 
     fn apply(&mut self, cmd: &CollabCommand) -> CollabOutput {
-        self.applied += 1;
-        self.journal_seq = self.journal_seq.max(self.applied * CHANGES_PER_COMMAND);
         match cmd {
             CollabCommand::Submit {
                 workflow,
@@ -1557,7 +1598,7 @@ impl StateMachine for WorkflowState {
 
     fn snapshot(&self) -> Vec<u8> {
         let mut w = ByteWriter::with_capacity(64 + self.tasks.len() * 96);
-        w.bytes(b"WFS2");
+        w.bytes(b"WFS1");
         w.u32(self.workflows.len() as u32);
         for wf in &self.workflows {
             w.u64(wf.arrived_at.0);
@@ -1576,7 +1617,15 @@ impl StateMachine for WorkflowState {
             w.u32(t.attempts);
             w.u32(t.agent.map_or(u32::MAX, |a| a.0));
             w.u64(t.assigned_at.0);
+            // coord-snapshot-drops-results: a decided race's competitors
+            // are compacted away ("the race keeps the winner's copy").
+            let compacted = self.bug == Some(CoordBug::SnapshotDropsResults)
+                && t.spec.kind == TaskKind::Entry
+                && t.spec
+                    .judge
+                    .is_some_and(|j| self.tasks[j as usize].status == TaskStatus::Done);
             match &t.result {
+                _ if compacted => w.u8(0),
                 None => w.u8(0),
                 Some(o) => {
                     w.u8(1);
@@ -1610,7 +1659,6 @@ impl StateMachine for WorkflowState {
             c.redriven,
             c.arbitrations,
             self.open_tasks,
-            self.applied,
         ] {
             w.u64(v);
         }
@@ -1619,7 +1667,7 @@ impl StateMachine for WorkflowState {
 
     fn restore(bytes: &[u8]) -> Result<Self, String> {
         let mut r = ByteReader::new(bytes);
-        if r.take(4)? != b"WFS2" {
+        if r.take(4)? != b"WFS1" {
             return Err("not a workflow state snapshot (bad magic)".into());
         }
         let opt = |v: u64| (v != u64::MAX).then_some(SimTime(v));
@@ -1702,13 +1750,19 @@ impl StateMachine for WorkflowState {
         c.redriven = r.u64()?;
         c.arbitrations = r.u64()?;
         s.open_tasks = r.u64()?;
-        s.applied = r.u64()?;
-        // Number changes above those of any state this one replaces, and
-        // tell readers with an older cursor to rebuild.
-        s.journal_seq = s.applied * CHANGES_PER_COMMAND;
-        s.journal_floor = s.journal_seq;
         r.finish()?;
         Ok(s)
+    }
+
+    fn hand_over(&self, restored: &mut Self) {
+        restored.bug = self.bug;
+        // Journal readers (the checker, a dispatcher) must notice that the
+        // state they follow was replaced, whatever their position: the
+        // restored state's journal continues this one's sequence past one
+        // missing change, so `changes_since` reports a gap to every reader
+        // (had it restarted at 0, a reader at 0 would take the restored
+        // state's changes for a continuation of the state it saw).
+        restored.journal_seq = self.journal_seq + 1;
     }
 }
 
@@ -1820,10 +1874,10 @@ impl WorkflowState {
         self.open_tasks += rec.tasks.iter().filter(|t| !t.status.is_final()).count() as u64;
         self.dead_letters.extend(rec.dead_letters.iter().copied());
         // The journal does not describe an install: readers rebuild.
+        // An empty journal one past the old sequence: every reader's
+        // cursor is now behind a gap.
         self.journal.clear();
-        self.applied += 1;
-        self.journal_seq = self.applied * CHANGES_PER_COMMAND;
-        self.journal_floor = self.journal_seq;
+        self.journal_seq += 1;
         true
     }
 }
@@ -1901,12 +1955,14 @@ mod tests {
         let mut ahead = WorkflowState::default();
         submit(&mut ahead, vec![spec(vec![]), spec(vec![0])]);
         assign(&mut ahead, 0, 10);
-        let installed = WorkflowState::restore(&ahead.snapshot()).expect("restore");
-        assert_eq!(installed, ahead);
         let fresh = WorkflowState::default();
         let mut behind = WorkflowState::default();
         submit(&mut behind, vec![spec(vec![]), spec(vec![0])]);
-        for cursor in [fresh.journal_seq(), behind.journal_seq()] {
+        for replaced in [&fresh, &behind] {
+            let mut installed = WorkflowState::restore(&ahead.snapshot()).expect("restore");
+            assert_eq!(installed, ahead);
+            replaced.hand_over(&mut installed);
+            let cursor = replaced.journal_seq();
             assert!(installed.changes_since(cursor).is_none(), "cursor {cursor}");
         }
         // Growing normally keeps the cursor valid and returns exactly the

@@ -17,7 +17,7 @@ use super::coordinator::{
 };
 use super::messages::{backoff, message_id, Assignment, Envelope, Payload};
 use super::modes::{self, competitive, division};
-use super::{CollabConfig, Priority};
+use super::{CollabConfig, CoordBug, Priority};
 use crate::ids::NodeId;
 use crate::rng::SimRng;
 use crate::time::{SimDuration, SimTime};
@@ -796,7 +796,15 @@ impl Dispatcher {
             .started_at
             .is_some_and(|s| now >= s + self.cfg.arbiter.deadline);
         if !done.is_empty() && (open == 0 || deadline) {
-            let winner = competitive::pick(&self.cfg.arbiter, &done).expect("a candidate");
+            let winner = match self.cfg.bug {
+                // The bug: the first answer in wins, whatever its utility.
+                Some(CoordBug::ArbiterFirst) => done
+                    .iter()
+                    .min_by_key(|(e, o)| (o.started_at.0 + o.duration_us, *e))
+                    .map(|c| c.0),
+                _ => competitive::pick(&self.cfg.arbiter, &done),
+            }
+            .expect("a candidate");
             self.proposals.push(CollabCommand::Arbitrate {
                 judge,
                 version: j.version,

@@ -17,6 +17,8 @@
 //! - [`messages`]: the envelope, the world's message type, the dedupe
 //!   window and the retry backoff.
 //! - [`breaker`]: the per-agent circuit breaker.
+//! - [`bug`]: deliberately wrong coordinator variants ([`CoordBug`]), each
+//!   caught by one workflow check.
 //! - [`modes`]: how a workflow's stages become tasks in each mode, the
 //!   arbiter rule, batch assignment, the hybrid analyzer.
 //! - [`ap`]: the AP alternative to the Raft coordinator: every server
@@ -33,6 +35,7 @@ pub mod agent;
 pub mod ap;
 pub mod assign;
 pub mod breaker;
+pub mod bug;
 pub mod coordinator;
 pub mod dispatcher;
 pub mod hungarian;
@@ -40,6 +43,7 @@ pub mod messages;
 pub mod modes;
 pub mod node;
 
+pub use bug::CoordBug;
 pub use coordinator::{
     Change, CollabCommand, CollabOutput, FailReason, Outcome, RejectReason, TaskId, TaskKind,
     TaskSpec, TaskStatus, WorkflowState,
@@ -276,6 +280,10 @@ pub struct CollabConfig {
     /// `Some` for an AP coordinator (local views merged by
     /// last-writer-wins), `None` for the Raft (CP) one.
     pub ap: Option<ap::ApConfig>,
+    /// A deliberately wrong coordinator variant (`None`: the correct one).
+    /// The dispatcher reads it here; the state machine gets it through
+    /// [`WorkflowState::with_bug`].
+    pub bug: Option<CoordBug>,
 }
 
 impl CollabConfig {

@@ -100,4 +100,17 @@ pub trait StateMachine: Debug {
     fn restore(bytes: &[u8]) -> Result<Self, String>
     where
         Self: Sized;
+    /// `restored` (built by [`StateMachine::restore`]) is about to replace
+    /// `self` (a snapshot is installed, or replayed at recovery): hand it
+    /// what belongs to this process rather than to the replicated state
+    /// and so is not in the snapshot: settings (a deliberately injected
+    /// bug, say), so installing a snapshot never changes how a node
+    /// applies commands, and positions its readers rely on. The default
+    /// has nothing to hand over.
+    fn hand_over(&self, restored: &mut Self)
+    where
+        Self: Sized,
+    {
+        let _ = restored;
+    }
 }

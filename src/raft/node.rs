@@ -901,9 +901,10 @@ impl<S: StateMachine> RaftNode<S> {
     }
 
     /// Replace state machine, sessions and log prefix with a snapshot.
-    fn install(&mut self, snap: SnapshotData, sm: S, sessions: Sessions<S::Output>) {
+    fn install(&mut self, snap: SnapshotData, mut sm: S, sessions: Sessions<S::Output>) {
         self.log
             .install_snapshot(snap.meta.last_index, snap.meta.last_term);
+        self.sm.hand_over(&mut sm);
         self.sm = sm;
         self.sessions = sessions;
         self.commit_index = self.commit_index.max(snap.meta.last_index);

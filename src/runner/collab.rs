@@ -176,6 +176,7 @@ pub fn collab_config(spec: &WorkflowSpec, servers: u32, seed: u64) -> CollabConf
                 suspect: ms(a.suspect_ms),
             }
         }),
+        bug: None,
     }
 }
 
@@ -288,6 +289,8 @@ struct CollabObserver {
     gaps: Vec<(SimTime, SimTime)>,
     gap_since: Option<SimTime>,
     last_stats: Vec<DispatchStats>,
+    /// Restarts seen per server (a restart comes as a fault event).
+    restarts: Vec<u32>,
     retired: DispatchStats,
     last_ap: Vec<ApStats>,
     retired_ap: ApStats,
@@ -515,7 +518,11 @@ impl Observer<CollabNode> for CollabObserver {
         let Some(s) = server_ref(node) else {
             return;
         };
-        if ev.kind == DispatchKind::Start {
+        // A new process: its boot, or a restart (which the world runs
+        // inside the fault event that restarts it, so it is not a `Start`).
+        let restarts = world.node_counters(id).restarts;
+        if ev.kind == DispatchKind::Start || restarts != self.restarts[n] {
+            self.restarts[n] = restarts;
             let last = std::mem::take(&mut self.last_stats[n]);
             self.retired.add(&last);
             let last = std::mem::take(&mut self.last_ap[n]);
@@ -559,7 +566,13 @@ pub(super) fn run(scenario: &Scenario, opts: &RunOptions) -> RunOutput {
     let servers = spec.cluster.nodes;
     let raft_spec = spec.cluster.raft.clone().unwrap_or_default();
     let rcfg = raft_config(servers, &raft_spec, spec.bug.as_deref());
-    let cfg = Rc::new(collab_config(wspec, servers, spec.seed));
+    let mut cfg = collab_config(wspec, servers, spec.seed);
+    cfg.bug = spec
+        .bug
+        .as_deref()
+        .and_then(crate::collab::CoordBug::from_name);
+    let bug = cfg.bug;
+    let cfg = Rc::new(cfg);
     let wcfg = scenario.world_config(spec.seed);
     let agents = cfg.agents.len() as u32;
     let factory_cfg = Rc::clone(&cfg);
@@ -572,7 +585,7 @@ pub(super) fn run(scenario: &Scenario, opts: &RunOptions) -> RunOutput {
                     let cfg = Rc::clone(&factory_cfg);
                     return Ok(CollabNode::ApServer(Box::new(ApServer::new(id, cfg, ap))));
                 }
-                RaftNode::<WorkflowState>::recover(id, rcfg.clone(), records)
+                RaftNode::recover_with(id, rcfg.clone(), WorkflowState::with_bug(bug), records)
                     .map(|r| {
                         CollabNode::Server(Box::new(Coordinator::new(r, Rc::clone(&factory_cfg))))
                     })
@@ -604,6 +617,7 @@ pub(super) fn run(scenario: &Scenario, opts: &RunOptions) -> RunOutput {
         gaps: Vec::new(),
         gap_since: Some(SimTime::ZERO),
         last_stats: vec![DispatchStats::default(); servers as usize],
+        restarts: vec![0; servers as usize],
         retired: DispatchStats::default(),
         last_ap: vec![ApStats::default(); servers as usize],
         retired_ap: ApStats::default(),

@@ -40,7 +40,12 @@ pub struct ScenarioSpec {
     /// Assertions checked at the end of the run (exit 1 when one fails).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expect: Option<ExpectSpec>,
-    /// Switch on one deliberately wrong protocol variant (see `--bug`).
+    /// Switch on one deliberately wrong protocol variant (see `--bug`): a
+    /// Raft bug (`commit-previous-term`, `forget-vote`, `skip-log-check`,
+    /// `stale-read`, `double-vote`; needs `"process": "raft"`) or a
+    /// coordinator bug (`coord-accept-stale`, `coord-double-result`,
+    /// `coord-arbiter-first`, `coord-ignore-deps`, `coord-drop-dead-letter`,
+    /// `coord-snapshot-drops-results`; needs a `workflow`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bug: Option<String>,
     /// Multi-agent collaboration on a Raft-replicated coordinator (needs

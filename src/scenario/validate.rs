@@ -2,8 +2,10 @@
 //! per-kind fault fields. Each problem is reported with its field path.
 
 use super::types::*;
+use crate::collab::CoordBug;
 
-/// Names accepted by `bug` / `--bug`.
+/// Raft bug names accepted by `bug` / `--bug` (any `"process": "raft"`
+/// scenario).
 pub const BUG_NAMES: [&str; 5] = [
     "commit-previous-term",
     "forget-vote",
@@ -11,6 +13,29 @@ pub const BUG_NAMES: [&str; 5] = [
     "stale-read",
     "double-vote",
 ];
+
+/// Coordinator bug names accepted by `bug` / `--bug` (scenarios with a
+/// `workflow`), in [`CoordBug::ALL`] order.
+pub const COORD_BUG_NAMES: [&str; CoordBug::ALL.len()] = {
+    let mut names = [""; CoordBug::ALL.len()];
+    let mut i = 0;
+    while i < names.len() {
+        names[i] = CoordBug::ALL[i].name();
+        i += 1;
+    }
+    names
+};
+
+/// True if `name` is a Raft or a coordinator bug.
+pub fn is_known_bug(name: &str) -> bool {
+    BUG_NAMES.contains(&name) || COORD_BUG_NAMES.contains(&name)
+}
+
+/// Every bug name, Raft ones first, comma-separated (for error messages).
+pub fn known_bugs() -> String {
+    let all: Vec<&str> = BUG_NAMES.iter().chain(&COORD_BUG_NAMES).copied().collect();
+    all.join(", ")
+}
 
 /// Collects problems as (field path, message).
 #[derive(Default)]
@@ -133,13 +158,21 @@ pub fn validate(s: &ScenarioSpec) -> Problems {
         workflow(&mut p, w, s.duration_ms);
     }
     if let Some(b) = &s.bug {
-        if !BUG_NAMES.contains(&b.as_str()) {
+        if !is_known_bug(b) {
+            p.add("bug", format!("unknown bug {b:?}; known: {}", known_bugs()));
+        } else if BUG_NAMES.contains(&b.as_str()) && s.cluster.process != ProcessKind::Raft {
             p.add(
                 "bug",
-                format!("unknown bug {b:?}; known: {}", BUG_NAMES.join(", ")),
+                "Raft bug variants exist only for \"process\": \"raft\"",
             );
-        } else if s.cluster.process != ProcessKind::Raft {
-            p.add("bug", "bug variants exist only for \"process\": \"raft\"");
+        } else if COORD_BUG_NAMES.contains(&b.as_str()) && s.workflow.is_none() {
+            p.add(
+                "bug",
+                format!(
+                    "{b:?} is a coordinator bug: it needs a `workflow` block (the Raft bugs {} work without one)",
+                    BUG_NAMES.join(", ")
+                ),
+            );
         }
     }
     p
