@@ -206,6 +206,19 @@ fn coord_snapshot_drops_results_is_caught_by_no_lost_results() {
     );
 }
 
+/// An AP merge where each side keeps its own copy of a workflow both
+/// sides changed: the copies never catch up with each other after the
+/// heal, which the eventual-consistency check reports (without the bug
+/// they agree and the run stops early).
+#[test]
+fn coord_ap_keep_local_is_caught_by_converged() {
+    let msg = check_only(
+        "scenarios/bugs/coord-ap-keep-local.json",
+        "workflow.converged",
+    );
+    assert!(msg.contains("still had not caught up"), "{msg}");
+}
+
 /// The snapshot scenario without its bug passes on other seeds too. Seed
 /// 14 used to fail `workflow.arbiter` on the correct coordinator: a
 /// restarted follower installed the leader's snapshot before applying

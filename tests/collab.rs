@@ -196,8 +196,9 @@ fn collab_runs_are_deterministic() {
 }
 
 /// Bad workflow blocks are rejected with field paths: a cycle is named,
-/// an `ap` block needs `"consistency": "ap"` and a suspicion timeout
-/// longer than the gossip period, unknown skills and stages are caught.
+/// an `ap` block (and the AP merge bug) needs `"consistency": "ap"` and a
+/// suspicion timeout longer than the gossip period, unknown skills and
+/// stages are caught.
 #[test]
 fn validation_names_cycles_and_checks_ap_settings() {
     let mut s = load("scenarios/collab/pipeline.json");
@@ -209,7 +210,12 @@ fn validation_names_cycles_and_checks_ap_settings() {
     w.stages[0].after = vec!["report".into()];
     w.stages[1].skill = "juggling".into();
     w.stages[2].after.push("nowhere".into());
+    s.bug = Some("coord-ap-keep-local".into());
     let e = Scenario::from_spec(s).unwrap_err().to_string();
+    assert!(
+        e.contains("`bug`") && e.contains("needs \"consistency\": \"ap\""),
+        "{e}"
+    );
     assert!(
         e.contains("`workflow.ap`") && e.contains("only used with"),
         "{e}"

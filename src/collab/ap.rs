@@ -37,7 +37,7 @@ use super::agent::CollabRecord;
 use super::coordinator::{CollabCommand, CollabOutput, WorkflowRecord, WorkflowState};
 use super::dispatcher::{DispatchStats, Dispatcher};
 use super::messages::{message_id, CollabMsg, Envelope, Payload};
-use super::{CollabConfig, Priority};
+use super::{CollabConfig, CoordBug, Priority};
 use crate::ids::{NodeId, TimerId};
 use crate::process::{Context, Digest};
 use crate::raft::StateMachine;
@@ -474,6 +474,11 @@ impl ApServer {
             Order::Dominated => {
                 self.stats.adopted += 1;
                 (true, r.vv.clone(), r.stamp)
+            }
+            Order::Concurrent if self.cfg.bug == Some(CoordBug::ApKeepLocal) => {
+                // The bug: "ours wins", and the vectors stay apart.
+                self.stats.concurrent += 1;
+                return true;
             }
             Order::Concurrent => {
                 self.stats.concurrent += 1;

@@ -48,17 +48,24 @@ pub enum CoordBug {
     /// winner's copy"). A server that restores such a snapshot has lost
     /// committed results (caught by `workflow.no_lost_results`).
     SnapshotDropsResults,
+    /// AP coordinator only: when two copies of a workflow are concurrent
+    /// (both sides wrote during a partition), each server keeps its own
+    /// copy and its own version vector ("ours wins") instead of taking the
+    /// later writer's and joining the vectors. The sides never agree
+    /// (caught by `workflow.converged`).
+    ApKeepLocal,
 }
 
 impl CoordBug {
     /// Every coordinator bug, in a stable order.
-    pub const ALL: [CoordBug; 6] = [
+    pub const ALL: [CoordBug; 7] = [
         CoordBug::AcceptStale,
         CoordBug::DoubleResult,
         CoordBug::ArbiterFirst,
         CoordBug::IgnoreDeps,
         CoordBug::DropDeadLetter,
         CoordBug::SnapshotDropsResults,
+        CoordBug::ApKeepLocal,
     ];
 
     /// The kebab-case name used in scenarios and on the command line
@@ -71,6 +78,7 @@ impl CoordBug {
             CoordBug::IgnoreDeps => "coord-ignore-deps",
             CoordBug::DropDeadLetter => "coord-drop-dead-letter",
             CoordBug::SnapshotDropsResults => "coord-snapshot-drops-results",
+            CoordBug::ApKeepLocal => "coord-ap-keep-local",
         }
     }
 

@@ -669,20 +669,37 @@ pub(super) fn run(scenario: &Scenario, opts: &RunOptions) -> RunOutput {
             );
         }
         if cfg.ap.is_some() {
-            // Eventual consistency: once no work is left anywhere, every
-            // up copy must hold the same workflows (a run cut off mid-work
-            // is not judged).
+            // Eventual consistency, two ways: every partition that healed
+            // long enough before the end converged (each copy caught up
+            // with every write made before the heal), and once no work is
+            // left anywhere, every up copy holds the same workflows. A run
+            // cut off mid-work or right after a heal is not judged.
+            let margin = cfg
+                .ap
+                .map_or(SimDuration::ZERO, |a| {
+                    SimDuration::from_micros(20 * a.gossip.as_micros())
+                })
+                .max(SimDuration::from_millis(2000));
+            let stuck = obs
+                .windows
+                .iter()
+                .find(|w| w.converged.is_none() && w.heal + margin <= stop)
+                .map(|w| {
+                    format!(
+                        "the partition healed at {} ms, and {} ms later the copies still had not caught up with each other",
+                        ms(w.heal),
+                        ms(stop) - ms(w.heal)
+                    )
+                });
             let quiet = obs.up_servers(&world).all(|n| {
                 n.ap_server()
                     .is_some_and(|s| done(s.state(), obs.arrivals, obs.redrives))
             });
-            checks.record(
-                "workflow.converged",
-                quiet
-                    .then(|| copies_differ(&world, servers))
-                    .flatten()
-                    .map(|d| format!("no work left, yet the copies differ: {d}")),
-            );
+            let differ = quiet
+                .then(|| copies_differ(&world, servers))
+                .flatten()
+                .map(|d| format!("no work left, yet the copies differ: {d}"));
+            checks.record("workflow.converged", stuck.or(differ));
         }
         for p in [
             "exactly_once",

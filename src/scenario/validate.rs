@@ -165,6 +165,15 @@ pub fn validate(s: &ScenarioSpec) -> Problems {
                 "bug",
                 "Raft bug variants exist only for \"process\": \"raft\"",
             );
+        } else if b == CoordBug::ApKeepLocal.name()
+            && s.workflow
+                .as_ref()
+                .is_some_and(|w| w.consistency != ConsistencySpec::Ap)
+        {
+            p.add(
+                "bug",
+                format!("{b:?} breaks the AP merge: it needs \"consistency\": \"ap\""),
+            );
         } else if COORD_BUG_NAMES.contains(&b.as_str()) && s.workflow.is_none() {
             p.add(
                 "bug",
