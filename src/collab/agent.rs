@@ -221,9 +221,16 @@ impl Agent {
                 self.redirect(ctx, leader);
             }
             Payload::NotLeader { hint } => {
+                // Point future sends at the hint, but resend nothing now:
+                // two servers with stale hints naming each other would
+                // otherwise bounce a result between them at network speed
+                // (a sweep found a 47 M-message storm). The retry timer
+                // resends with backoff; a real new coordinator announces
+                // itself with `state_sync`, which does resend at once.
                 let next = hint.unwrap_or(NodeId((from.0 + 1) % self.cfg.servers));
                 if next != self.coordinator || hint.is_none() {
-                    self.redirect(ctx, next);
+                    self.coordinator = next;
+                    self.last_contact = now;
                 }
             }
             _ => {}
