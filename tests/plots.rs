@@ -497,47 +497,72 @@ fn run_chrome_trace_is_trace_event_json() {
         .any(|e| e["cat"] == "fault" && e["name"] == "crash n3"));
 }
 
-/// The checked-in `reports/partitions/` regenerates byte for byte with the
-/// command in `reports/README.md` (no timestamps or wall-clock numbers).
-#[test]
-fn checked_in_partitions_report_regenerates_identically() {
+/// Re-run the `reports/README.md` command that starts with
+/// `agentsim report <sources>` in a scratch copy of the scenarios it
+/// reads, and check that `reports/<out>/` comes out byte for byte as
+/// checked in (no timestamps or wall-clock numbers).
+fn regenerates_identically(sources: &str, out: &str) {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    let src = Path::new(ROOT).join("scenarios/partial");
-    std::fs::create_dir_all(d.join("scenarios/partial")).unwrap();
-    for e in std::fs::read_dir(&src).unwrap() {
-        let p = e.unwrap().path();
-        std::fs::copy(&p, d.join("scenarios/partial").join(p.file_name().unwrap())).unwrap();
-    }
     let readme = std::fs::read_to_string(Path::new(ROOT).join("reports/README.md")).unwrap();
     let cmd = readme
         .lines()
-        .find(|l| l.contains("agentsim report scenarios/partial"))
+        .find(|l| l.contains(&format!("agentsim report {sources}")))
         .expect("README gives the command");
     let args = shell_words(cmd.split_once("agentsim ").unwrap().1);
+    for a in args.iter().filter(|a| a.starts_with("scenarios/")) {
+        let src = Path::new(ROOT).join(a);
+        let dst = d.join(a);
+        if src.is_dir() {
+            std::fs::create_dir_all(&dst).unwrap();
+            for e in std::fs::read_dir(&src).unwrap() {
+                let p = e.unwrap().path();
+                std::fs::copy(&p, dst.join(p.file_name().unwrap())).unwrap();
+            }
+        } else {
+            std::fs::create_dir_all(dst.parent().unwrap()).unwrap();
+            std::fs::copy(&src, &dst).unwrap();
+        }
+    }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     expect_code(&agentsim(&args, d), &[0]);
-    let want_dir = Path::new(ROOT).join("reports/partitions");
+    let want_dir = Path::new(ROOT).join("reports").join(out);
     let mut want = Vec::new();
     list_files(&want_dir, &mut want);
+    let got_base = d.join("reports").join(out);
     let mut got = Vec::new();
-    list_files(&d.join("reports/partitions"), &mut got);
+    list_files(&got_base, &mut got);
     let rel = |base: &Path, v: &[PathBuf]| -> Vec<PathBuf> {
         v.iter()
             .map(|p| p.strip_prefix(base).unwrap().to_path_buf())
             .collect()
     };
-    let got_base = d.join("reports/partitions");
     assert_eq!(rel(&want_dir, &want), rel(&got_base, &got), "same files");
     for f in rel(&want_dir, &want) {
         let a = std::fs::read(want_dir.join(&f)).unwrap();
         let b = std::fs::read(got_base.join(&f)).unwrap();
         assert!(
             a == b,
-            "reports/partitions/{} differs from a fresh run",
+            "reports/{out}/{} differs from a fresh run",
             f.display()
         );
     }
+}
+
+/// The checked-in `reports/partitions/` regenerates byte for byte with the
+/// command in `reports/README.md`.
+#[test]
+fn checked_in_partitions_report_regenerates_identically() {
+    regenerates_identically("scenarios/partial", "partitions");
+}
+
+/// The checked-in CP-vs-AP and collaboration-modes reports regenerate
+/// byte for byte: collaboration runs (Raft and AP coordinators, agents,
+/// all four modes) are deterministic down to the plotted pixels.
+#[test]
+fn checked_in_collab_reports_regenerate_identically() {
+    regenerates_identically("scenarios/collab/partition-cp.json", "cp-vs-ap");
+    regenerates_identically("scenarios/collab/pipeline.json", "collab-modes");
 }
 
 fn list_files(dir: &Path, out: &mut Vec<PathBuf>) {

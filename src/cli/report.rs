@@ -15,7 +15,9 @@ use super::run::{check_overrides, write_report};
 use super::UsageError;
 use crate::metrics::Report;
 use crate::plot::figures::{overlay_figures, run_figures, RunView, MAX_MESSAGES};
-use crate::plot::html::{markdown_table, page_html, Page, PageRun, SummaryRow};
+use crate::plot::html::{
+    collab_markdown_table, markdown_table, page_html, Page, PageRun, SummaryRow,
+};
 use crate::plot::Format;
 use crate::runner::{self, RunOptions};
 use crate::scenario::Scenario;
@@ -248,7 +250,18 @@ pub fn report(a: ReportArgs) -> Result<u8, UsageError> {
         .iter()
         .map(|r| SummaryRow::new(&r.label, &r.report))
         .collect();
-    write(a.out.join("summary.md"), markdown_table(&rows).as_bytes())?;
+    let mut summary = markdown_table(&rows);
+    let collab = collab_markdown_table(
+        &page_runs
+            .iter()
+            .map(|r| (r.label.clone(), &r.report))
+            .collect::<Vec<_>>(),
+    );
+    if !collab.is_empty() {
+        summary.push('\n');
+        summary.push_str(&collab);
+    }
+    write(a.out.join("summary.md"), summary.as_bytes())?;
     let page = Page {
         title: a.title.clone(),
         intro: format!(

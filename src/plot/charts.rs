@@ -809,49 +809,28 @@ impl Chart for Gantt<'_> {
     }
 }
 
-/// One bar group of the mode comparison.
-#[derive(Clone, Debug, PartialEq)]
-pub struct ModeBar {
-    /// Run label (scenario name).
-    pub label: String,
-    /// Collaboration mode.
-    pub mode: String,
-    /// Makespan, s.
-    pub makespan_s: f64,
-    /// Tokens per completed task.
-    pub tokens_per_task: f64,
-    /// Fraction of correct results.
-    pub correct: f64,
-}
-
-/// Reads one number of a mode-comparison bar.
-type MetricOf = fn(&ModeBar) -> f64;
-
-/// Makespan, tokens per task and quality across workflow runs (modes), as
-/// three bar panels side by side.
-pub struct ModeComparison<'a> {
+/// Bar panels side by side, one bar per run in each: a few numbers
+/// compared across runs (collaboration modes; CP vs AP).
+pub struct BarPanels {
     /// Title.
     pub title: String,
-    /// One entry per run.
-    pub runs: &'a [ModeBar],
+    /// One label per run (under its bar).
+    pub labels: Vec<String>,
+    /// (panel caption, one value per run).
+    pub panels: Vec<(String, Vec<f64>)>,
 }
 
-impl Chart for ModeComparison<'_> {
+impl Chart for BarPanels {
     fn size(&self) -> (u32, u32) {
-        (1200, 420)
+        (400 * self.panels.len().max(1) as u32, 420)
     }
     fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<(), PlotError> {
         let (top, rest) = area.split_vertically(36);
         top.titled(&self.title, (FONT, 18)).map_err(err)?;
-        let panels = rest.split_evenly((1, 3));
-        let metrics: [(&str, MetricOf); 3] = [
-            ("makespan (s)", |r| r.makespan_s),
-            ("tokens per completed task", |r| r.tokens_per_task),
-            ("correct results (fraction)", |r| r.correct),
-        ];
-        let n = self.runs.len().max(1);
-        for (panel, (name, get)) in panels.iter().zip(metrics) {
-            let top_v = self.runs.iter().map(get).fold(0.0, f64::max).max(1e-9) * 1.15;
+        let panels = rest.split_evenly((1, self.panels.len().max(1)));
+        let n = self.labels.len().max(1);
+        for (panel, (name, values)) in panels.iter().zip(&self.panels) {
+            let top_v = values.iter().copied().fold(0.0, f64::max).max(1e-9) * 1.15;
             let mut chart = ChartBuilder::on(panel)
                 .caption(name, (FONT, 14))
                 .margin(10)
@@ -859,14 +838,14 @@ impl Chart for ModeComparison<'_> {
                 .y_label_area_size(56)
                 .build_cartesian_2d(-0.5..n as f64 - 0.5, 0.0..top_v)
                 .map_err(err)?;
-            let runs = self.runs;
+            let labels = &self.labels;
             chart
                 .configure_mesh()
                 .x_labels(n)
                 .x_label_formatter(&|x| {
                     let r = x.round();
-                    match runs.get(r as usize) {
-                        Some(m) if (x - r).abs() < 0.01 && r >= 0.0 => m.mode.clone(),
+                    match labels.get(r as usize) {
+                        Some(l) if (x - r).abs() < 0.01 && r >= 0.0 => l.clone(),
                         _ => String::new(),
                     }
                 })
@@ -875,10 +854,10 @@ impl Chart for ModeComparison<'_> {
                 .draw()
                 .map_err(err)?;
             chart
-                .draw_series(self.runs.iter().enumerate().map(|(i, r)| {
+                .draw_series(values.iter().enumerate().map(|(i, &v)| {
                     let x = i as f64;
                     Rectangle::new(
-                        [(x - 0.35, 0.0), (x + 0.35, get(r))],
+                        [(x - 0.35, 0.0), (x + 0.35, v)],
                         PALETTE[i % PALETTE.len()].filled(),
                     )
                 }))

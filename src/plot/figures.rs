@@ -2,8 +2,8 @@
 //! shared by `agentsim plot` and `agentsim report`.
 
 use super::charts::{
-    CdfChart, CdfPanel, CompetitorPoint, Gantt, GanttBar, HistogramChart, LatencyOverTime, ModeBar,
-    ModeComparison, QualityVsTokens, Sequence, Series, ThroughputOverTime, Timeline,
+    BarPanels, CdfChart, CdfPanel, CompetitorPoint, Gantt, GanttBar, HistogramChart,
+    LatencyOverTime, QualityVsTokens, Sequence, Series, ThroughputOverTime, Timeline,
 };
 use super::chrome_trace::address_name;
 use super::data::{
@@ -13,6 +13,7 @@ use super::data::{
 use super::{render, Format, PlotError};
 use crate::kv::history::HistoryEvent;
 use crate::metrics::Report;
+use serde_json::Value;
 
 /// Most messages drawn in a sequence diagram (more is unreadable).
 pub const MAX_MESSAGES: usize = 200;
@@ -272,16 +273,17 @@ pub fn overlay_figures(
             bytes: render(&c, format)?,
         });
     }
-    let modes: Vec<ModeBar> = runs.iter().filter_map(mode_bar).collect();
-    if !modes.is_empty() {
-        let title = "Collaboration modes: makespan, tokens per task, correct results".to_string();
-        let c = ModeComparison {
-            title: title.clone(),
-            runs: &modes,
-        };
+    if let Some(c) = mode_panels(runs) {
         out.push(Figure {
             name: "modes".into(),
-            title,
+            title: c.title.clone(),
+            bytes: render(&c, format)?,
+        });
+    }
+    if let Some(c) = consistency_panels(runs) {
+        out.push(Figure {
+            name: "consistency".into(),
+            title: c.title.clone(),
             bytes: render(&c, format)?,
         });
     }
@@ -392,13 +394,104 @@ fn quality_title(label: &str, r: &Report, shown: usize) -> String {
 }
 
 /// A workflow run's headline numbers for the mode comparison.
-fn mode_bar(v: &RunView) -> Option<ModeBar> {
-    let c = v.report.extra.get("collab")?;
-    Some(ModeBar {
-        label: v.label.clone(),
-        mode: c["mode"].as_str()?.to_string(),
-        makespan_s: c["makespan_ms"].as_f64()? / 1000.0,
-        tokens_per_task: c["tokens"]["per_completed_task"].as_f64().unwrap_or(0.0),
-        correct: c["quality"]["correct_fraction"].as_f64().unwrap_or(0.0),
+fn mode_panels(runs: &[RunView]) -> Option<BarPanels> {
+    let collab: Vec<&Value> = runs
+        .iter()
+        .filter_map(|v| v.report.extra.get("collab"))
+        .filter(|c| c["mode"].is_string() && c["makespan_ms"].is_number())
+        .collect();
+    if collab.is_empty() {
+        return None;
+    }
+    let col = |f: fn(&Value) -> f64| collab.iter().map(|c| f(c)).collect::<Vec<f64>>();
+    Some(BarPanels {
+        title: "Collaboration modes: makespan, tokens per task, correct results".into(),
+        labels: collab
+            .iter()
+            .map(|c| c["mode"].as_str().unwrap_or("?").to_string())
+            .collect(),
+        panels: vec![
+            (
+                "makespan (s)".into(),
+                col(|c| c["makespan_ms"].as_f64().unwrap_or(0.0) / 1000.0),
+            ),
+            (
+                "tokens per completed task".into(),
+                col(|c| c["tokens"]["per_completed_task"].as_f64().unwrap_or(0.0)),
+            ),
+            (
+                "correct results (fraction)".into(),
+                col(|c| c["quality"]["correct_fraction"].as_f64().unwrap_or(0.0)),
+            ),
+        ],
+    })
+}
+
+/// CP vs AP: runs whose report measured scripted partitions, side by
+/// side: work done during them, and what it cost.
+fn consistency_panels(runs: &[RunView]) -> Option<BarPanels> {
+    let metrics: Vec<(&RunView, &Value)> = runs
+        .iter()
+        .filter_map(|v| {
+            let m = v.report.extra.get("collab")?.get("consistency_metrics")?;
+            (!m["partitions"].as_array()?.is_empty()).then_some((v, m))
+        })
+        .collect();
+    if metrics.is_empty() {
+        return None;
+    }
+    let models: Vec<&str> = metrics
+        .iter()
+        .map(|(_, m)| m["model"].as_str().unwrap_or("?"))
+        .collect();
+    let unique = models
+        .iter()
+        .all(|a| models.iter().filter(|b| *b == a).count() == 1);
+    let labels = metrics
+        .iter()
+        .zip(&models)
+        .map(|((v, _), m)| {
+            if unique {
+                m.to_uppercase()
+            } else {
+                v.label.clone()
+            }
+        })
+        .collect();
+    let n = |v: &Value| v.as_f64().unwrap_or(0.0);
+    let col = |f: &dyn Fn(&Value) -> f64| metrics.iter().map(|(_, m)| f(m)).collect::<Vec<f64>>();
+    let windows = |m: &Value| m["partitions"].as_array().cloned().unwrap_or_default();
+    Some(BarPanels {
+        title: "Consistency under partitions: work done during them, and its price".into(),
+        labels,
+        panels: vec![
+            (
+                "tasks completed during partitions".into(),
+                col(&|m| {
+                    windows(m)
+                        .iter()
+                        .map(|w| n(&w["tasks_completed_during"]))
+                        .sum()
+                }),
+            ),
+            (
+                "duplicate executions".into(),
+                col(&|m| n(&m["duplicate_executions"])),
+            ),
+            (
+                "tasks with conflicting results".into(),
+                col(&|m| n(&m["conflicting_results"])),
+            ),
+            ("results lost".into(), col(&|m| n(&m["results_lost"]))),
+            (
+                "slowest convergence after a heal (ms)".into(),
+                col(&|m| {
+                    windows(m)
+                        .iter()
+                        .map(|w| n(&w["converged_ms_after_heal"]))
+                        .fold(0.0, f64::max)
+                }),
+            ),
+        ],
     })
 }

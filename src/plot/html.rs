@@ -128,6 +128,72 @@ pub fn markdown_table(rows: &[SummaryRow]) -> String {
     s
 }
 
+/// Column headers of the collaboration table (runs with a `workflow`).
+pub const COLLAB_HEADERS: [&str; 11] = [
+    "scenario",
+    "mode",
+    "consistency",
+    "workflows done",
+    "makespan (s)",
+    "workflow latency p50 / p99 (s)",
+    "tokens per task",
+    "correct",
+    "duplicate executions",
+    "conflicting results",
+    "results lost",
+];
+
+/// One run's row of the collaboration table, or `None` if the report has
+/// no `collab` section.
+pub fn collab_cells(label: &str, report: &Report) -> Option<Vec<String>> {
+    let c = report.extra.get("collab")?;
+    let m = &c["consistency_metrics"];
+    let f = |v: &Value| v.as_f64().unwrap_or(0.0);
+    let count = |v: &Value| {
+        v.as_u64()
+            .map_or_else(|| "–".to_string(), |n| n.to_string())
+    };
+    let wl = &c["workflows"]["latency_ms"];
+    Some(vec![
+        label.to_string(),
+        c["mode"].as_str().unwrap_or("?").to_string(),
+        c["consistency"].as_str().unwrap_or("?").to_string(),
+        format!(
+            "{} / {}",
+            count(&c["workflows"]["completed"]),
+            count(&c["workflows"]["scheduled"])
+        ),
+        format!("{:.1}", f(&c["makespan_ms"]) / 1000.0),
+        format!(
+            "{:.2} / {:.2}",
+            f(&wl["p50"]) / 1000.0,
+            f(&wl["p99"]) / 1000.0
+        ),
+        format!("{:.0}", f(&c["tokens"]["per_completed_task"])),
+        format!("{:.1}%", f(&c["quality"]["correct_fraction"]) * 100.0),
+        count(&m["duplicate_executions"]),
+        count(&m["conflicting_results"]),
+        count(&m["results_lost"]),
+    ])
+}
+
+/// The collaboration table as Markdown (empty if no run has one).
+pub fn collab_markdown_table(runs: &[(String, &Report)]) -> String {
+    let rows: Vec<Vec<String>> = runs
+        .iter()
+        .filter_map(|(l, r)| collab_cells(l, r))
+        .collect();
+    if rows.is_empty() {
+        return String::new();
+    }
+    let mut s = format!("| {} |\n", COLLAB_HEADERS.join(" | "));
+    s.push_str(&format!("|{}\n", "---|".repeat(COLLAB_HEADERS.len())));
+    for r in rows {
+        s.push_str(&format!("| {} |\n", r.join(" | ")));
+    }
+    s
+}
+
 /// Escape text for HTML.
 pub fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -230,6 +296,26 @@ pub fn page_html(p: &Page) -> String {
         h.push_str("</tr>\n");
     }
     h.push_str("</table>\n");
+    let collab: Vec<Vec<String>> = p
+        .runs
+        .iter()
+        .filter_map(|r| collab_cells(&r.label, &r.report))
+        .collect();
+    if !collab.is_empty() {
+        h.push_str("<h2>Collaboration</h2>\n<table>\n<tr>");
+        for c in COLLAB_HEADERS {
+            let _ = write!(h, "<th>{}</th>", escape(c));
+        }
+        h.push_str("</tr>\n");
+        for row in collab {
+            h.push_str("<tr>");
+            for c in row {
+                let _ = write!(h, "<td>{}</td>", escape(&c));
+            }
+            h.push_str("</tr>\n");
+        }
+        h.push_str("</table>\n");
+    }
     if !p.overlays.is_empty() {
         h.push_str("<h2>Comparisons</h2>\n");
         for f in &p.overlays {
