@@ -300,11 +300,7 @@ impl ApServer {
     }
     /// Dispatcher counters over this process's life.
     pub fn stats(&self) -> DispatchStats {
-        let mut s = self.retired;
-        if let Some(d) = &self.dispatcher {
-            s.add(&d.stats());
-        }
-        s
+        super::dispatcher::life_stats(&self.retired, self.dispatcher.as_ref())
     }
     /// AP counters over this process's life.
     pub fn ap_stats(&self) -> ApStats {

@@ -84,6 +84,16 @@ impl DispatchStats {
     }
 }
 
+/// Counters over a server process's life: those of its retired
+/// dispatchers plus the running one's.
+pub fn life_stats(retired: &DispatchStats, running: Option<&Dispatcher>) -> DispatchStats {
+    let mut s = *retired;
+    if let Some(d) = running {
+        s.add(&d.stats());
+    }
+    s
+}
+
 #[derive(Clone, Debug)]
 struct InFlight {
     agent: NodeId,

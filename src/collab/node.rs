@@ -65,11 +65,7 @@ impl Coordinator {
     }
     /// Dispatcher counters over this process's life (all its leaderships).
     pub fn stats(&self) -> DispatchStats {
-        let mut s = self.retired;
-        if let Some(d) = &self.dispatcher {
-            s.add(&d.stats());
-        }
-        s
+        super::dispatcher::life_stats(&self.retired, self.dispatcher.as_ref())
     }
     /// `not_leader` answers sent to agents.
     pub fn not_leader_replies(&self) -> u64 {
