@@ -50,6 +50,10 @@ type Ctx<'a> = Context<'a, CollabMsg, CollabRecord>;
 pub const TIMER_TICK: TimerId = TimerId(10);
 /// The gossip round.
 pub const TIMER_GOSSIP: TimerId = TimerId(11);
+/// A server's own version-vector entry is at least its local clock (µs)
+/// shifted by this much, so it grows across restarts; 2^10 writes may
+/// share a microsecond before the entry runs ahead of the clock.
+const VV_CLOCK_SHIFT: u32 = 10;
 /// Rounds of apply → dispatch in one step (the rest waits for the tick).
 const MAX_ROUNDS: usize = 8;
 
@@ -517,8 +521,18 @@ impl ApServer {
         }
         self.seq += 1;
         let m = &mut self.meta[wf];
-        m.vv[self.id.index()] += 1;
-        m.stamp = (now, self.id.0).max(m.stamp);
+        // Our entry must never repeat a value of an earlier life (the
+        // state is volatile, so a restarted server cannot count on): a
+        // reused value would make two different copies look equal. Tie it
+        // to the local clock, which only moves forward.
+        let slot = &mut m.vv[self.id.index()];
+        *slot = (*slot + 1).max(now.0 << VV_CLOCK_SHIFT);
+        // Every write gets a stamp of its own, later than the one it
+        // overwrites even when our clock is behind the last writer's
+        // (clock skew): keeping the old stamp would give two different
+        // copies the same stamp, and each side would keep its own.
+        let at = now.max(m.stamp.0 + SimDuration::from_micros(1));
+        m.stamp = (at, self.id.0);
         m.seq = self.seq;
     }
 
@@ -690,7 +704,7 @@ mod tests {
                 Some(NodeId(8)),
                 "b wrote last"
             );
-            assert_eq!(s.meta[0].vv, vec![2, 0, 1, 0, 0]);
+            assert_eq!(s.meta[0].vv, vec![20_000 << 10, 0, 30_000 << 10, 0, 0]);
             assert_eq!(s.ap_stats().concurrent, 1);
         }
         assert_eq!(a.ap_stats().overwritten, 1);

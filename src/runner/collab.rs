@@ -215,6 +215,8 @@ struct Window {
     /// CP: the highest commit index at the heal. AP: per workflow, the
     /// join of every server's version vector at the heal.
     frontier: Option<Frontier>,
+    /// Which servers were up when the frontier was taken.
+    up: Vec<bool>,
     converged: Option<SimTime>,
 }
 
@@ -262,6 +264,7 @@ fn partition_windows(spec: &scenario::ScenarioSpec) -> Vec<Window> {
                 start: at(f.at_ms),
                 heal: heal.min(end),
                 frontier: None,
+                up: Vec::new(),
                 converged: None,
             }
         })
@@ -392,22 +395,27 @@ impl CollabObserver {
 
     fn track_windows(&mut self, world: &World<CollabNode>) {
         let now = world.now();
+        let up: Vec<bool> = (0..self.servers)
+            .map(|i| world.status(NodeId(i)) == NodeStatus::Up)
+            .collect();
         for k in 0..self.windows.len() {
             let w = &self.windows[k];
             if w.converged.is_some() || now < w.heal {
                 continue;
             }
-            let f = match &w.frontier {
-                Some(f) => f.clone(),
-                None => {
-                    let f = self.frontier(world);
-                    self.windows[k].frontier = Some(f.clone());
-                    f
-                }
-            };
+            // A server that went down since the frontier was taken may
+            // have taken writes nobody else saw with it (AP state is
+            // volatile): measure against what the live servers hold.
+            let lost = w.up.iter().zip(&up).any(|(&was, &is)| was && !is);
+            if w.frontier.is_none() || lost {
+                self.windows[k].frontier = Some(self.frontier(world));
+                self.windows[k].up.clone_from(&up);
+            }
+            let f = self.windows[k].frontier.take().expect("frontier taken");
             if self.converged(world, &f) {
                 self.windows[k].converged = Some(now);
             }
+            self.windows[k].frontier = Some(f);
         }
     }
 
@@ -423,17 +431,19 @@ impl CollabObserver {
 
 /// AP: the first difference between two up servers' copies, in words.
 fn copies_differ(world: &World<CollabNode>, servers: u32) -> Option<String> {
-    let copies: Vec<(u32, &WorkflowState)> = (0..servers)
+    let copies: Vec<(u32, &ApServer)> = (0..servers)
         .filter(|&i| world.status(NodeId(i)) == NodeStatus::Up)
         .filter_map(|i| {
             world
                 .node(NodeId(i))
                 .and_then(CollabNode::ap_server)
-                .map(|s| (i, s.state()))
+                .map(|s| (i, s))
         })
         .collect();
-    let (a, sa) = *copies.first()?;
-    for &(b, sb) in &copies[1..] {
+    let (a, pa) = *copies.first()?;
+    let sa = pa.state();
+    for &(b, pb) in &copies[1..] {
+        let sb = pb.state();
         if sa.workflows().len() != sb.workflows().len() {
             return Some(format!(
                 "server {a} holds {} workflows, server {b} holds {}",
@@ -441,31 +451,46 @@ fn copies_differ(world: &World<CollabNode>, servers: u32) -> Option<String> {
                 sb.workflows().len()
             ));
         }
-        if let Some((i, (ta, tb))) = sa
-            .tasks()
-            .iter()
-            .zip(sb.tasks())
-            .enumerate()
-            .find(|(_, (x, y))| x != y)
-        {
-            let who = |t: &crate::collab::coordinator::Task| {
+        let task = sa.tasks().iter().zip(sb.tasks()).position(|(x, y)| x != y);
+        let wf = match task {
+            Some(i) => sa.tasks()[i].workflow as usize,
+            None => match sa
+                .workflows()
+                .iter()
+                .zip(sb.workflows())
+                .position(|(x, y)| x != y)
+            {
+                Some(w) => w,
+                None => continue,
+            },
+        };
+        let meta = |p: &ApServer| {
+            p.meta().get(wf).map_or("no metadata".into(), |m| {
+                format!("vector {:?}, last write {:?}", m.vv, m.stamp)
+            })
+        };
+        let what = match task {
+            Some(i) => {
+                let (x, y) = (&sa.tasks()[i], &sb.tasks()[i]);
                 format!(
-                    "{} v{} by {:?}",
-                    t.status.name(),
-                    t.version,
-                    t.result.map(|o| o.agent.0)
+                    "task {i}: {} v{} by {:?} at {} vs {} v{} by {:?} at {}",
+                    x.status.name(),
+                    x.version,
+                    x.result.map(|o| o.agent.0),
+                    x.finished_at,
+                    y.status.name(),
+                    y.version,
+                    y.result.map(|o| o.agent.0),
+                    y.finished_at
                 )
-            };
-            return Some(format!(
-                "server {a} has task {i} (workflow {}) {}, server {b} has it {}",
-                ta.workflow,
-                who(ta),
-                who(tb)
-            ));
-        }
-        if sa.workflows() != sb.workflows() {
-            return Some(format!("servers {a} and {b} disagree on workflow records"));
-        }
+            }
+            None => "the workflow record".into(),
+        };
+        return Some(format!(
+            "servers {a} and {b} hold different copies of workflow {wf} ({what}; server {a}: {}; server {b}: {})",
+            meta(pa),
+            meta(pb)
+        ));
     }
     None
 }
