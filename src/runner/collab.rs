@@ -778,6 +778,10 @@ pub(super) fn run(scenario: &Scenario, opts: &RunOptions) -> RunOutput {
     if let Some(m) = collab.as_object_mut() {
         m.insert("consistency_metrics".into(), consistency);
     }
+    let line = summary_line(&collab);
+    if let Some(m) = collab.as_object_mut() {
+        m.insert("summary".into(), json!(line));
+    }
     let mut report = base_report(scenario, &world, checks);
     let extra = &mut report.extra;
     extra.insert("collab".into(), collab);
@@ -802,6 +806,31 @@ pub(super) fn run(scenario: &Scenario, opts: &RunOptions) -> RunOutput {
         history: None,
         latency: None,
     }
+}
+
+/// The one line `agentsim run` prints for the `collab` section.
+fn summary_line(c: &Value) -> String {
+    let f = |v: &Value| v.as_f64().unwrap_or(0.0);
+    let m = &c["consistency_metrics"];
+    let mut line = format!(
+        "{}/{}: {}/{} workflows, makespan {:.1} s, workflow p50 {:.2} s, {:.0} k tokens, {:.1}% correct",
+        c["mode"].as_str().unwrap_or("?"),
+        c["consistency"].as_str().unwrap_or("?"),
+        c["workflows"]["completed"],
+        c["workflows"]["scheduled"],
+        f(&c["makespan_ms"]) / 1000.0,
+        f(&c["workflows"]["latency_ms"]["p50"]) / 1000.0,
+        f(&c["tokens"]["spent"]) / 1000.0,
+        f(&c["quality"]["correct_fraction"]) * 100.0,
+    );
+    line.push_str(&format!(
+        ", {} failover(s), {} dead letter(s), {} duplicate execution(s)",
+        c["coordinator"]["failovers"], c["dead_letters"]["count"], m["duplicate_executions"]
+    ));
+    if let Some(n) = m["conflicting_results"].as_u64().filter(|&n| n > 0) {
+        line.push_str(&format!(", {n} conflicting result(s)"));
+    }
+    line
 }
 
 /// Workflow checks an AP coordinator does not promise, and why.
