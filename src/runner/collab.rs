@@ -419,6 +419,25 @@ impl CollabObserver {
         }
     }
 
+    /// Server `n` is a new process (boot or restart): retire the old
+    /// life's counters and reseed the checkers' view of it.
+    fn new_life(&mut self, world: &World<CollabNode>, n: usize) {
+        let id = NodeId(n as u32);
+        self.restarts[n] = world.node_counters(id).restarts;
+        let last = std::mem::take(&mut self.last_stats[n]);
+        self.retired.add(&last);
+        let last = std::mem::take(&mut self.last_ap[n]);
+        self.retired_ap.add(&last);
+        let Some(s) = world.node(id).and_then(server_ref) else {
+            return;
+        };
+        if self.check && s.raft.is_some() {
+            self.safety.node_restarted(id);
+        }
+        self.checker.server_started(n, s.sm);
+        self.last_stats[n] = s.stats;
+    }
+
     /// AP: every copy must be done (another side may still hold work),
     /// every partition healed and converged, and every copy the same.
     fn all_done(&self, world: &World<CollabNode>) -> bool {
@@ -533,6 +552,15 @@ impl Observer<CollabNode> for CollabObserver {
         {
             self.track_windows(world);
         }
+        if ev.kind == DispatchKind::Fault {
+            // A restart runs inside the fault event that restarts the node
+            // (one fault may restart several), not as a `Start`.
+            for i in 0..self.servers as usize {
+                if world.node_counters(NodeId(i as u32)).restarts != self.restarts[i] {
+                    self.new_life(world, i);
+                }
+            }
+        }
         let Some(id) = ev.node.filter(|n| n.0 < self.servers) else {
             return;
         };
@@ -543,19 +571,8 @@ impl Observer<CollabNode> for CollabObserver {
         let Some(s) = server_ref(node) else {
             return;
         };
-        // A new process: its boot, or a restart (which the world runs
-        // inside the fault event that restarts it, so it is not a `Start`).
-        let restarts = world.node_counters(id).restarts;
-        if ev.kind == DispatchKind::Start || restarts != self.restarts[n] {
-            self.restarts[n] = restarts;
-            let last = std::mem::take(&mut self.last_stats[n]);
-            self.retired.add(&last);
-            let last = std::mem::take(&mut self.last_ap[n]);
-            self.retired_ap.add(&last);
-            if self.check && s.raft.is_some() {
-                self.safety.node_restarted(id);
-            }
-            self.checker.server_started(n, s.sm);
+        if ev.kind == DispatchKind::Start {
+            self.new_life(world, n);
         }
         self.last_stats[n] = s.stats;
         if let Some(a) = node.ap_server() {

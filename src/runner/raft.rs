@@ -102,10 +102,24 @@ struct RaftObserver {
     metrics: RaftMetrics,
     nodes: u32,
     check_safety: bool,
+    /// Restarts seen per server.
+    restarts: Vec<u32>,
 }
 
 impl Observer<KvNode> for RaftObserver {
     fn after_event(&mut self, world: &World<KvNode>, ev: &Dispatched) {
+        if self.check_safety && ev.kind == DispatchKind::Fault {
+            // A restart runs inside the fault event that restarts the
+            // node (one fault may restart several): a new process whose
+            // volatile view starts over.
+            for i in 0..self.nodes {
+                let r = world.node_counters(NodeId(i)).restarts;
+                if r != self.restarts[i as usize] {
+                    self.restarts[i as usize] = r;
+                    self.safety.node_restarted(NodeId(i));
+                }
+            }
+        }
         if let Some(id) = ev.node.filter(|n| self.check_safety && n.0 < self.nodes) {
             if ev.kind == DispatchKind::Start {
                 self.safety.node_restarted(id);
@@ -174,6 +188,7 @@ pub(super) fn run(scenario: &Scenario, opts: &RunOptions) -> RunOutput {
         metrics: RaftMetrics::new(nodes),
         nodes,
         check_safety: !opts.skip_checkers,
+        restarts: vec![0; nodes as usize],
     };
     world.run(&mut obs);
     let stop = world.now();
