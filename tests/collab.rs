@@ -221,7 +221,7 @@ fn validation_names_cycles_and_checks_ap_settings() {
         "{e}"
     );
     assert!(
-        e.contains("workflow.ap.suspect_ms") && e.contains("must exceed gossip_ms"),
+        e.contains("workflow.ap.suspect_ms") && e.contains("at least twice gossip_ms"),
         "{e}"
     );
     assert!(
@@ -297,6 +297,20 @@ fn cp_and_ap_under_the_same_partitions_show_the_tradeoff() {
             );
         }
     }
+    // Bugs with nothing to break under AP are refused, naming the field.
+    for bug in [
+        "forget-vote",
+        "coord-double-result",
+        "coord-snapshot-drops-results",
+    ] {
+        let mut s = load("scenarios/collab/partition-ap.json");
+        s.bug = Some(bug.into());
+        let e = Scenario::from_spec(s).unwrap_err().to_string();
+        assert!(
+            e.contains("`bug`") && e.contains("nothing to break"),
+            "{bug}: {e}"
+        );
+    }
     let ran: Vec<&str> = ap_r.checks.ran.iter().map(String::as_str).collect();
     assert_eq!(
         ran,
@@ -364,6 +378,61 @@ fn ap_swarm_seeds_converge() {
         let r = runner::run(&s, &RunOptions::default()).report;
         assert!(r.checks.ok, "seed {seed}: {:?}", r.checks.failures);
     }
+}
+
+/// `workflow.converged` judges copies once the run has been quiet (no
+/// command applied, no fault, for max(2 s, 20 gossip periods)) with every
+/// server connected. A merge that keeps its own copy diverges after a
+/// paused coordinator comes back and fails that comparison; the correct
+/// merge passes; a partition that never heals is not judged (AP cannot
+/// converge across a cut).
+#[test]
+fn converged_compares_copies_once_quiet_and_connected() {
+    let pause = |bug: bool| {
+        let mut s = load("scenarios/bugs/coord-ap-keep-local.json");
+        s.faults =
+            serde_json::from_str(r#"[{"at_ms":5000,"kind":"pause","node":0,"for_ms":3000}]"#)
+                .unwrap();
+        if !bug {
+            s.bug = None;
+        }
+        run_spec(s)
+    };
+    let broken = pause(true);
+    let f: Vec<&str> = broken
+        .checks
+        .failures
+        .iter()
+        .map(|f| f.message.as_str())
+        .collect();
+    assert!(
+        f.len() == 1 && f[0].contains("yet the copies differ"),
+        "{f:?}"
+    );
+    assert!(pause(false).checks.ok);
+    let mut never = load("scenarios/collab/partition-ap.json");
+    never.faults.push(
+        serde_json::from_str(r#"{"at_ms":30500,"kind":"partition","groups":[[0,1],[2,3,4]]}"#)
+            .unwrap(),
+    );
+    let r = run_spec(never);
+    assert!(r.checks.ok, "{:?}", r.checks.failures);
+}
+
+/// A server that crashes and restarts within a gossip round gets acks its
+/// previous life asked for; they must not count for the new life (they
+/// once made every peer skip the new life's writes: four copies stuck at
+/// 105 of 120 workflows while the fifth finished).
+#[test]
+fn acks_for_a_previous_life_are_ignored() {
+    let mut s = load("scenarios/collab/partition-ap.json");
+    s.faults =
+        serde_json::from_str(r#"[{"at_ms":58018,"kind":"crash","node":0,"restart_after_ms":1}]"#)
+            .unwrap();
+    let duration = s.duration_ms;
+    let r = run_spec(s);
+    assert!(r.checks.ok, "{:?}", r.checks.failures);
+    assert!(r.sim_time_ms < duration, "every copy finished and agreed");
 }
 
 /// An AP coordinator that crashes loses its copy (AP state is not

@@ -215,7 +215,10 @@ fn rng_seed() -> RngSeed {
     RngSeed::Fixed(
         std::env::var("PROPTEST_RNG_SEED")
             .ok()
-            .and_then(|v| v.parse().ok())
+            .map(|v| {
+                v.parse()
+                    .unwrap_or_else(|_| panic!("PROPTEST_RNG_SEED={v:?} is not a u64"))
+            })
             .unwrap_or(DEFAULT_RNG_SEED),
     )
 }

@@ -17,10 +17,13 @@
 //!   server, bumped by that server's writes) and a stamp: the local clock
 //!   and id of its last writer. Clock skew therefore shifts who "wrote
 //!   last", as it does in real LWW stores.
-//! - **Gossip.** Every `gossip` period a server sends each peer the
-//!   workflows changed since the peer's last acknowledgement (all of them
-//!   after either side restarts: acks name the receiver's incarnation).
-//!   A sync doubles as the failure detector's heartbeat.
+//! - **Gossip.** Every `gossip` period a server sends each live peer the
+//!   workflows changed since the peer's last acknowledgement (a peer not
+//!   heard from within `suspect` gets an empty sync, a heartbeat). Syncs
+//!   and acks name both sides' incarnations: a delta computed for an
+//!   earlier life of the receiver makes it ask for everything, and an ack
+//!   meant for an earlier life of the sender is ignored. A sync doubles as
+//!   the failure detector's heartbeat.
 //! - **Merge.** A received workflow whose vector is dominated by ours is
 //!   ignored; one that dominates ours replaces ours; concurrent ones (both
 //!   sides wrote since they last agreed) keep the content with the later
@@ -141,6 +144,10 @@ pub enum ApMsg {
     Ack {
         /// The acknowledging server's incarnation.
         incarnation: u64,
+        /// The incarnation of the sync's sender this answers: an ack for
+        /// an earlier life of ours is ignored (its `upto` counts changes
+        /// that life made).
+        to_incarnation: u64,
         /// Changes of the sync's sender merged, up to this number.
         upto: u64,
         /// A record did not fit (a gap): send everything again.
@@ -183,11 +190,13 @@ impl ApMsg {
             }
             ApMsg::Ack {
                 incarnation,
+                to_incarnation,
                 upto,
                 resync,
             } => {
                 d.write(&[1, u8::from(*resync)]);
                 d.write_u64(*incarnation);
+                d.write_u64(*to_incarnation);
                 d.write_u64(*upto);
             }
         }
@@ -371,11 +380,17 @@ impl ApServer {
             }
             let peer = &self.peers[p as usize];
             let (acked, to_incarnation) = (peer.acked, peer.incarnation.unwrap_or(0));
+            // A peer not heard from lately gets a heartbeat-only sync: no
+            // point copying state every round to a server that is down or
+            // cut off. Once it answers, it gets everything since its ack.
+            let alive = peer
+                .last_heard
+                .is_some_and(|t| ctx.now().saturating_since(t) <= self.ap.suspect);
             let records: Vec<SyncRecord> = self
                 .meta
                 .iter()
                 .enumerate()
-                .filter(|(_, m)| m.seq > acked)
+                .filter(|(_, m)| alive && m.seq > acked)
                 .map(|(i, m)| SyncRecord {
                     record: self.state.export_workflow(i as u32),
                     vv: m.vv.clone(),
@@ -397,6 +412,10 @@ impl ApServer {
 
     fn heard(&mut self, from: NodeId, incarnation: u64, now: SimTime) -> Option<&mut Peer> {
         let p = self.peers.get_mut(from.0 as usize)?;
+        if p.incarnation.is_some_and(|i| incarnation < i) {
+            // A message from an earlier life of the peer, still in flight.
+            return None;
+        }
         p.last_heard = Some(now);
         if p.incarnation != Some(incarnation) {
             // A new life of the peer: it may have lost everything.
@@ -427,6 +446,7 @@ impl ApServer {
                 }
                 let ack = ApMsg::Ack {
                     incarnation: self.incarnation,
+                    to_incarnation: incarnation,
                     upto: if resync { 0 } else { upto },
                     resync,
                 };
@@ -434,12 +454,17 @@ impl ApServer {
             }
             ApMsg::Ack {
                 incarnation,
+                to_incarnation,
                 upto,
                 resync,
             } => {
+                let mine = to_incarnation == self.incarnation;
                 let Some(p) = self.heard(from, incarnation, now) else {
                     return;
                 };
+                if !mine {
+                    return;
+                }
                 if resync {
                     p.acked = 0;
                 } else {

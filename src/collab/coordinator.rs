@@ -886,6 +886,20 @@ pub struct WorkflowState {
     bug: Option<CoordBug>,
 }
 
+impl Counters {
+    /// Field-wise sum (AP runs add up every copy's counters).
+    pub fn add(&mut self, o: &Counters) {
+        self.stale_rejected += o.stale_rejected;
+        self.duplicate_rejected += o.duplicate_rejected;
+        self.late_rejected += o.late_rejected;
+        self.invalid_rejected += o.invalid_rejected;
+        self.requeued += o.requeued;
+        self.dead_lettered += o.dead_lettered;
+        self.redriven += o.redriven;
+        self.arbitrations += o.arbitrations;
+    }
+}
+
 impl PartialEq for WorkflowState {
     fn eq(&self, o: &Self) -> bool {
         self.workflows == o.workflows

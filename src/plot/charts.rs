@@ -830,7 +830,13 @@ impl Chart for BarPanels {
         let panels = rest.split_evenly((1, self.panels.len().max(1)));
         let n = self.labels.len().max(1);
         for (panel, (name, values)) in panels.iter().zip(&self.panels) {
-            let top_v = values.iter().copied().fold(0.0, f64::max).max(1e-9) * 1.15;
+            let top_v = values
+                .iter()
+                .copied()
+                .filter(|v| v.is_finite())
+                .fold(0.0, f64::max)
+                .max(1e-9)
+                * 1.15;
             let mut chart = ChartBuilder::on(panel)
                 .caption(name, (FONT, 14))
                 .margin(10)
@@ -854,13 +860,19 @@ impl Chart for BarPanels {
                 .draw()
                 .map_err(err)?;
             chart
-                .draw_series(values.iter().enumerate().map(|(i, &v)| {
-                    let x = i as f64;
-                    Rectangle::new(
-                        [(x - 0.35, 0.0), (x + 0.35, v)],
-                        PALETTE[i % PALETTE.len()].filled(),
-                    )
-                }))
+                .draw_series(
+                    values
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, v)| v.is_finite())
+                        .map(|(i, &v)| {
+                            let x = i as f64;
+                            Rectangle::new(
+                                [(x - 0.35, 0.0), (x + 0.35, v)],
+                                PALETTE[i % PALETTE.len()].filled(),
+                            )
+                        }),
+                )
                 .map_err(err)?;
         }
         Ok(())

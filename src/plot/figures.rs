@@ -406,10 +406,28 @@ fn mode_panels(runs: &[RunView]) -> Option<BarPanels> {
     let col = |f: fn(&Value) -> f64| collab.iter().map(|c| f(c)).collect::<Vec<f64>>();
     Some(BarPanels {
         title: "Collaboration modes: makespan, tokens per task, correct results".into(),
-        labels: collab
-            .iter()
-            .map(|c| c["mode"].as_str().unwrap_or("?").to_string())
-            .collect(),
+        labels: {
+            let modes: Vec<String> = collab
+                .iter()
+                .map(|c| c["mode"].as_str().unwrap_or("?").to_string())
+                .collect();
+            let unique = modes
+                .iter()
+                .all(|a| modes.iter().filter(|b| *b == a).count() == 1);
+            if unique {
+                modes
+            } else {
+                runs.iter()
+                    .filter(|v| {
+                        v.report
+                            .extra
+                            .get("collab")
+                            .is_some_and(|c| c["mode"].is_string() && c["makespan_ms"].is_number())
+                    })
+                    .map(|v| v.label.clone())
+                    .collect()
+            }
+        },
         panels: vec![
             (
                 "makespan (s)".into(),
@@ -484,10 +502,14 @@ fn consistency_panels(runs: &[RunView]) -> Option<BarPanels> {
             ),
             ("results lost".into(), col(&|m| n(&m["results_lost"]))),
             (
-                "slowest convergence after a heal (ms)".into(),
+                "slowest convergence after a heal (ms; no bar: never)".into(),
                 col(&|m| {
-                    windows(m)
-                        .iter()
+                    let w = windows(m);
+                    // A window that never converged has no finite value.
+                    if w.iter().any(|w| w["converged_ms_after_heal"].is_null()) {
+                        return f64::NAN;
+                    }
+                    w.iter()
                         .map(|w| n(&w["converged_ms_after_heal"]))
                         .fold(0.0, f64::max)
                 }),

@@ -10,7 +10,7 @@ use crate::check::raft_safety::RaftSafety;
 use crate::check::workflow::WorkflowChecker;
 use crate::collab::agent::{Agent, AgentStats, CollabRecord};
 use crate::collab::ap::{self as apmod, ApConfig, ApServer, ApStats};
-use crate::collab::coordinator::{TaskKind, TaskStatus, WorkflowState};
+use crate::collab::coordinator::{Counters, TaskKind, TaskStatus, WorkflowState};
 use crate::collab::dispatcher::DispatchStats;
 use crate::collab::modes::competitive;
 use crate::collab::node::Coordinator;
@@ -245,11 +245,12 @@ fn partition_windows(spec: &scenario::ScenarioSpec) -> Vec<Window> {
         .iter()
         .filter(|f| {
             f.every_ms.is_none()
-                && matches!(
-                    f.kind,
-                    FaultKind::Partition | FaultKind::Isolate | FaultKind::Link
-                )
-                && f.extra_latency_ms.is_none()
+                && match f.kind {
+                    FaultKind::Partition | FaultKind::Isolate => true,
+                    // Only a cut link (not a lossy or slow one).
+                    FaultKind::Link => f.drop.unwrap_or(1.0) >= 1.0 && f.extra_latency_ms.is_none(),
+                    _ => false,
+                }
         })
         .map(|f| {
             let heal = match f.for_ms {
@@ -296,6 +297,14 @@ struct CollabObserver {
     restarts: Vec<u32>,
     retired: DispatchStats,
     last_ap: Vec<ApStats>,
+    /// AP: each copy's own counters (commands it applied), per life.
+    last_counters: Vec<Counters>,
+    retired_counters: Counters,
+    /// AP: when a server last applied a command of its own.
+    last_write_at: SimTime,
+    /// When the last fault (or fault undo) happened.
+    last_fault_at: SimTime,
+    next_window_check: SimTime,
     retired_ap: ApStats,
     windows: Vec<Window>,
     stop_when_done: bool,
@@ -428,6 +437,8 @@ impl CollabObserver {
         self.retired.add(&last);
         let last = std::mem::take(&mut self.last_ap[n]);
         self.retired_ap.add(&last);
+        let last = std::mem::take(&mut self.last_counters[n]);
+        self.retired_counters.add(&last);
         let Some(s) = world.node(id).and_then(server_ref) else {
             return;
         };
@@ -547,9 +558,17 @@ impl Observer<CollabNode> for CollabObserver {
         if ev.kind == DispatchKind::Fault {
             self.refresh_activity(world);
         }
+        if ev.kind == DispatchKind::Fault {
+            self.last_fault_at = world.now();
+        }
+        // Convergence is looked at on faults and at most every 5 ms
+        // otherwise: a scan reads every copy's vectors.
         if !self.windows.is_empty()
-            && (ev.kind == DispatchKind::Fault || ev.node.is_some_and(|n| n.0 < self.servers))
+            && (ev.kind == DispatchKind::Fault
+                || (ev.node.is_some_and(|n| n.0 < self.servers)
+                    && world.now() >= self.next_window_check))
         {
+            self.next_window_check = world.now() + SimDuration::from_millis(5);
             self.track_windows(world);
         }
         if ev.kind == DispatchKind::Fault {
@@ -576,7 +595,11 @@ impl Observer<CollabNode> for CollabObserver {
         }
         self.last_stats[n] = s.stats;
         if let Some(a) = node.ap_server() {
+            if a.ap_stats().writes != self.last_ap[n].writes {
+                self.last_write_at = world.now();
+            }
             self.last_ap[n] = a.ap_stats();
+            self.last_counters[n] = a.state().counters();
         }
         if self.check {
             if let Some(r) = s.raft {
@@ -663,6 +686,11 @@ pub(super) fn run(scenario: &Scenario, opts: &RunOptions) -> RunOutput {
         retired: DispatchStats::default(),
         last_ap: vec![ApStats::default(); servers as usize],
         retired_ap: ApStats::default(),
+        last_counters: vec![Counters::default(); servers as usize],
+        retired_counters: Counters::default(),
+        last_write_at: SimTime::ZERO,
+        last_fault_at: SimTime::ZERO,
+        next_window_check: SimTime::ZERO,
         windows: partition_windows(spec),
         stop_when_done: wspec.stop_when_done,
         arrivals: cfg.arrivals.len(),
@@ -678,19 +706,27 @@ pub(super) fn run(scenario: &Scenario, opts: &RunOptions) -> RunOutput {
     }
 
     // The most up-to-date server's state is the final word: CP, the one
-    // that applied the most; AP, the copy with the most writes seen.
-    let final_server = (0..servers)
-        .filter_map(|i| {
-            let node = world.node(NodeId(i))?;
-            let key = match node {
-                CollabNode::Server(c) => c.raft().last_applied().0,
-                CollabNode::ApServer(a) => a.meta().iter().map(|m| m.vv.iter().sum::<u64>()).sum(),
-                CollabNode::Agent(_) => return None,
-            };
-            Some((key, i))
-        })
-        .max()
-        .map(|(_, i)| i);
+    // that applied the most; AP, an up server coordinating at the end (the
+    // lowest id), else the up copy holding the most workflows.
+    let final_server = if cfg.ap.is_some() {
+        (0..servers)
+            .filter_map(|i| {
+                let a = world.node(NodeId(i)).and_then(CollabNode::ap_server)?;
+                let up = world.status(NodeId(i)) == NodeStatus::Up;
+                let key = (up, up && a.is_active(), a.state().workflows().len());
+                Some((key, std::cmp::Reverse(i)))
+            })
+            .max()
+            .map(|(_, i)| i.0)
+    } else {
+        (0..servers)
+            .filter_map(|i| {
+                let r = world.node(NodeId(i)).and_then(CollabNode::raft)?;
+                Some((r.last_applied().0, i))
+            })
+            .max()
+            .map(|(_, i)| i)
+    };
     let empty = WorkflowState::default();
     let sm = final_server
         .and_then(|i| world.node(NodeId(i)).and_then(server_ref))
@@ -733,14 +769,28 @@ pub(super) fn run(scenario: &Scenario, opts: &RunOptions) -> RunOutput {
                         ms(stop) - ms(w.heal)
                     )
                 });
-            let quiet = obs.up_servers(&world).all(|n| {
-                n.ap_server()
-                    .is_some_and(|s| done(s.state(), obs.arrivals, obs.redrives))
-            });
-            let differ = quiet
+            // Quiescent: no command applied and no fault for the margin,
+            // and every pair of up servers connected: then gossip has had
+            // time to bring every copy to the same state.
+            let up: Vec<NodeId> = (0..servers)
+                .map(NodeId)
+                .filter(|&i| world.status(i) == NodeStatus::Up)
+                .collect();
+            let net = world.network();
+            let connected = up
+                .iter()
+                .all(|&a| up.iter().all(|&b| a == b || net.connected(a, b)));
+            let quiet_since = obs.last_write_at.max(obs.last_fault_at);
+            let quiescent = connected && quiet_since + margin <= stop;
+            let differ = quiescent
                 .then(|| copies_differ(&world, servers))
                 .flatten()
-                .map(|d| format!("no work left, yet the copies differ: {d}"));
+                .map(|d| {
+                    format!(
+                        "{} ms without writes or faults, all servers connected, yet the copies differ: {d}",
+                        ms(stop) - ms(quiet_since)
+                    )
+                });
             checks.record("workflow.converged", stuck.or(differ));
         }
         for p in [
@@ -1065,7 +1115,16 @@ fn collab_json(
             )
         })
         .collect();
-    let c = sm.counters();
+    let c = if cfg.ap.is_some() {
+        // Each AP copy counts only the commands it applied itself.
+        let mut c = obs.retired_counters;
+        for x in &obs.last_counters {
+            c.add(x);
+        }
+        c
+    } else {
+        sm.counters()
+    };
     let (competitors, competitors_total) = competitors_json(&cfg.arbiter, tasks);
     let failovers = obs.activations.len().saturating_sub(1);
     json!({

@@ -26,6 +26,15 @@ pub const COORD_BUG_NAMES: [&str; CoordBug::ALL.len()] = {
     names
 };
 
+/// Bugs that an AP (`"consistency": "ap"`) run still exercises and one of
+/// its checks catches.
+const AP_BUGS: [&str; 4] = [
+    "coord-arbiter-first",
+    "coord-ignore-deps",
+    "coord-drop-dead-letter",
+    "coord-ap-keep-local",
+];
+
 /// True if `name` is a Raft or a coordinator bug.
 pub fn is_known_bug(name: &str) -> bool {
     BUG_NAMES.contains(&name) || COORD_BUG_NAMES.contains(&name)
@@ -164,6 +173,19 @@ pub fn validate(s: &ScenarioSpec) -> Problems {
             p.add(
                 "bug",
                 "Raft bug variants exist only for \"process\": \"raft\"",
+            );
+        } else if s
+            .workflow
+            .as_ref()
+            .is_some_and(|w| w.consistency == ConsistencySpec::Ap)
+            && !AP_BUGS.contains(&b.as_str())
+        {
+            p.add(
+                "bug",
+                format!(
+                    "{b:?} has nothing to break under \"consistency\": \"ap\" (no Raft, no snapshots, exactly-once waived); AP takes: {}",
+                    AP_BUGS.join(", ")
+                ),
             );
         } else if b == CoordBug::ApKeepLocal.name()
             && s.workflow
@@ -503,12 +525,13 @@ fn workflow(p: &mut Problems, w: &WorkflowSpec, duration_ms: f64) {
         if w.consistency != ConsistencySpec::Ap {
             p.add("workflow.ap", "only used with \"consistency\": \"ap\"");
         }
-        p.positive("workflow.ap.gossip_ms", ap.gossip_ms);
-        p.positive("workflow.ap.suspect_ms", ap.suspect_ms);
-        if ap.suspect_ms <= ap.gossip_ms {
+        if ap.gossip_ms.is_nan() || ap.gossip_ms < 1.0 {
+            p.add("workflow.ap.gossip_ms", "must be at least 1 ms");
+        }
+        if ap.suspect_ms.is_nan() || ap.suspect_ms < 2.0 * ap.gossip_ms {
             p.add(
                 "workflow.ap.suspect_ms",
-                "must exceed gossip_ms (a live peer would look down between two rounds)",
+                "must be at least twice gossip_ms (a live peer would look down between two rounds)",
             );
         }
     }
@@ -748,5 +771,7 @@ fn workflow(p: &mut Problems, w: &WorkflowSpec, duration_ms: f64) {
     if !(1..=64).contains(&w.agent_slots) {
         p.add("workflow.agent_slots", "must be in 1..=64");
     }
-    p.positive("workflow.tick_ms", w.tick_ms);
+    if w.tick_ms.is_nan() || w.tick_ms < 1.0 {
+        p.add("workflow.tick_ms", "must be at least 1 ms");
+    }
 }
