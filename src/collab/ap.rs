@@ -403,7 +403,9 @@ impl ApServer {
                 incarnation: self.incarnation,
                 to_incarnation,
                 base: acked,
-                upto: self.seq,
+                // A heartbeat-only sync carries nothing new: its ack must
+                // not claim otherwise.
+                upto: if alive { self.seq } else { acked },
                 records,
             };
             ctx.send(NodeId(p), CollabMsg::Ap(msg));
