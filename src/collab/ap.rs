@@ -98,6 +98,7 @@ pub enum Order {
 
 /// Compare version vectors `a` (ours) and `b` (theirs).
 pub fn compare(a: &[u64], b: &[u64]) -> Order {
+    assert_eq!(a.len(), b.len(), "version vectors of one cluster");
     let (mut more, mut less) = (false, false);
     for (x, y) in a.iter().zip(b) {
         more |= x > y;
@@ -446,6 +447,11 @@ impl ApServer {
                 if !resync {
                     resync = !records.iter().all(|r| self.merge(r));
                 }
+                assert_eq!(
+                    self.meta.len(),
+                    self.state.workflows().len(),
+                    "every workflow held has replication metadata"
+                );
                 let ack = ApMsg::Ack {
                     incarnation: self.incarnation,
                     to_incarnation: incarnation,
@@ -546,6 +552,7 @@ impl ApServer {
                 seq: 0,
             });
         }
+        assert_eq!(self.meta.len(), self.state.workflows().len());
         self.seq += 1;
         let m = &mut self.meta[wf];
         // Our entry must never repeat a value of an earlier life (the

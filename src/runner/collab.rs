@@ -491,7 +491,26 @@ fn copies_differ(world: &World<CollabNode>, servers: u32) -> Option<String> {
                 .position(|(x, y)| x != y)
             {
                 Some(w) => w,
-                None => continue,
+                None => {
+                    // Dead letters are kept in merge order: compare sets.
+                    let key = |s: &WorkflowState| {
+                        let mut v: Vec<(u32, u64, u32)> = s
+                            .dead_letters()
+                            .iter()
+                            .map(|d| (d.task, d.at.0, d.attempts))
+                            .collect();
+                        v.sort_unstable();
+                        v
+                    };
+                    if key(sa) != key(sb) {
+                        return Some(format!(
+                            "servers {a} and {b} hold different dead-letter queues ({} vs {} entries)",
+                            sa.dead_letters().len(),
+                            sb.dead_letters().len()
+                        ));
+                    }
+                    continue;
+                }
             },
         };
         let meta = |p: &ApServer| {
