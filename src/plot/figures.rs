@@ -394,40 +394,40 @@ fn quality_title(label: &str, r: &Report, shown: usize) -> String {
 }
 
 /// A workflow run's headline numbers for the mode comparison.
-fn mode_panels(runs: &[RunView]) -> Option<BarPanels> {
-    let collab: Vec<&Value> = runs
+/// Bar labels: each run's short name (its mode, its model) when they tell
+/// the runs apart, else the run labels.
+fn bar_labels(runs: &[(&RunView, String)]) -> Vec<String> {
+    let unique = runs
         .iter()
-        .filter_map(|v| v.report.extra.get("collab"))
-        .filter(|c| c["mode"].is_string() && c["makespan_ms"].is_number())
+        .all(|(_, a)| runs.iter().filter(|(_, b)| b == a).count() == 1);
+    runs.iter()
+        .map(|(v, short)| {
+            if unique {
+                short.clone()
+            } else {
+                v.label.clone()
+            }
+        })
+        .collect()
+}
+
+fn mode_panels(runs: &[RunView]) -> Option<BarPanels> {
+    let collab: Vec<(&RunView, &Value)> = runs
+        .iter()
+        .filter_map(|v| Some((v, v.report.extra.get("collab")?)))
+        .filter(|(_, c)| c["mode"].is_string() && c["makespan_ms"].is_number())
         .collect();
     if collab.is_empty() {
         return None;
     }
-    let col = |f: fn(&Value) -> f64| collab.iter().map(|c| f(c)).collect::<Vec<f64>>();
+    let col = |f: fn(&Value) -> f64| collab.iter().map(|(_, c)| f(c)).collect::<Vec<f64>>();
+    let named: Vec<(&RunView, String)> = collab
+        .iter()
+        .map(|(v, c)| (*v, c["mode"].as_str().unwrap_or("?").to_string()))
+        .collect();
     Some(BarPanels {
         title: "Collaboration modes: makespan, tokens per task, correct results".into(),
-        labels: {
-            let modes: Vec<String> = collab
-                .iter()
-                .map(|c| c["mode"].as_str().unwrap_or("?").to_string())
-                .collect();
-            let unique = modes
-                .iter()
-                .all(|a| modes.iter().filter(|b| *b == a).count() == 1);
-            if unique {
-                modes
-            } else {
-                runs.iter()
-                    .filter(|v| {
-                        v.report
-                            .extra
-                            .get("collab")
-                            .is_some_and(|c| c["mode"].is_string() && c["makespan_ms"].is_number())
-                    })
-                    .map(|v| v.label.clone())
-                    .collect()
-            }
-        },
+        labels: bar_labels(&named),
         panels: vec![
             (
                 "makespan (s)".into(),
@@ -458,27 +458,16 @@ fn consistency_panels(runs: &[RunView]) -> Option<BarPanels> {
     if metrics.is_empty() {
         return None;
     }
-    let models: Vec<&str> = metrics
+    let named: Vec<(&RunView, String)> = metrics
         .iter()
-        .map(|(_, m)| m["model"].as_str().unwrap_or("?"))
+        .map(|(v, m)| (*v, m["model"].as_str().unwrap_or("?").to_uppercase()))
         .collect();
-    let unique = models
-        .iter()
-        .all(|a| models.iter().filter(|b| *b == a).count() == 1);
-    let labels = metrics
-        .iter()
-        .zip(&models)
-        .map(|((v, _), m)| {
-            if unique {
-                m.to_uppercase()
-            } else {
-                v.label.clone()
-            }
-        })
-        .collect();
+    let labels = bar_labels(&named);
     let n = |v: &Value| v.as_f64().unwrap_or(0.0);
     let col = |f: &dyn Fn(&Value) -> f64| metrics.iter().map(|(_, m)| f(m)).collect::<Vec<f64>>();
-    let windows = |m: &Value| m["partitions"].as_array().cloned().unwrap_or_default();
+    fn windows(m: &Value) -> &[Value] {
+        m["partitions"].as_array().map_or(&[], Vec::as_slice)
+    }
     Some(BarPanels {
         title: "Consistency under partitions: work done during them, and its price".into(),
         labels,

@@ -404,6 +404,13 @@ impl CollabObserver {
 
     fn track_windows(&mut self, world: &World<CollabNode>) {
         let now = world.now();
+        if self
+            .windows
+            .iter()
+            .all(|w| w.converged.is_some() || now < w.heal)
+        {
+            return;
+        }
         let up: Vec<bool> = (0..self.servers)
             .map(|i| world.status(NodeId(i)) == NodeStatus::Up)
             .collect();
@@ -834,6 +841,7 @@ pub(super) fn run(scenario: &Scenario, opts: &RunOptions) -> RunOutput {
     }
     let mut agent_stats = AgentStats::default();
     let mut dead_agents = 0;
+    let mut executions: Vec<u32> = vec![0; sm.tasks().len()];
     for i in servers..servers + agents {
         if let Some(a) = world.node(NodeId(i)).and_then(CollabNode::agent) {
             let s = a.stats();
@@ -847,11 +855,6 @@ pub(super) fn run(scenario: &Scenario, opts: &RunOptions) -> RunOutput {
             agent_stats.refused += s.refused;
             agent_stats.overtakes += s.overtakes;
             dead_agents += u64::from(a.is_dead());
-        }
-    }
-    let mut executions: Vec<u32> = vec![0; sm.tasks().len()];
-    for i in servers..servers + agents {
-        if let Some(a) = world.node(NodeId(i)).and_then(CollabNode::agent) {
             for &t in a.completed_tasks() {
                 if let Some(c) = executions.get_mut(t as usize) {
                     *c += 1;
