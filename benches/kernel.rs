@@ -118,6 +118,7 @@ fn world(c: &mut Criterion) {
                     faults: Vec::new(),
                     nemesis: None,
                     start_jitter: SimDuration::ZERO,
+                    clocks: Default::default(),
                 };
                 World::new(cfg, nodes, Box::new(|_, _| Ok(Ticker))).expect("builds")
             },

@@ -225,4 +225,12 @@ pub trait Process {
     fn term(&self) -> u64 {
         0
     }
+    /// The leader this node currently follows (itself when it leads) and
+    /// how far it has committed, if the process has such a notion. The
+    /// kernel compares these across nodes for faults with `stable` (the
+    /// Figure 16 setup waits for a settled cluster before each crash); a
+    /// process that returns `None` is never considered settled.
+    fn stability(&self) -> Option<(NodeId, u64)> {
+        None
+    }
 }

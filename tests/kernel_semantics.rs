@@ -82,6 +82,7 @@ fn world(n: u32, ms: u64, faults: Vec<ScheduledFault>, sync: Dist) -> World<Prob
         faults,
         nemesis: None,
         start_jitter: SimDuration::ZERO,
+        clocks: Default::default(),
     };
     World::new(
         cfg,
@@ -105,6 +106,7 @@ fn at(ms: u64, action: FaultAction) -> ScheduledFault {
         at: SimTime(ms * 1000),
         action,
         every: None,
+        stable: None,
         jitter: SimDuration::ZERO,
     }
 }
@@ -406,6 +408,7 @@ fn output_waits_behind_an_in_flight_sync_across_handlers() {
         faults: Vec::new(),
         nemesis: None,
         start_jitter: SimDuration::ZERO,
+        clocks: Default::default(),
     };
     let mut w: World<Echo> = World::new(cfg, 2, Box::new(|_, _| Ok(Echo::default()))).unwrap();
     w.run(&mut ());

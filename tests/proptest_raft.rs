@@ -179,6 +179,7 @@ fn scenario(mode: Mode) -> impl Strategy<Value = ScenarioSpec> {
                     },
                     faults,
                     nemesis: None,
+                    clocks: None,
                     workload: Some(WorkloadSpec {
                         clients,
                         rate_per_s: 100.0 * clients as f64,

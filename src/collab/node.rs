@@ -252,6 +252,12 @@ impl Process for CollabNode {
             CollabNode::Agent(_) => Role::Other,
         }
     }
+    fn stability(&self) -> Option<(NodeId, u64)> {
+        match self {
+            CollabNode::Server(c) => c.raft.stability(),
+            CollabNode::ApServer(_) | CollabNode::Agent(_) => None,
+        }
+    }
     fn term(&self) -> u64 {
         match self {
             CollabNode::Server(c) => c.raft.term(),

@@ -113,8 +113,16 @@ pub struct ScheduledFault {
     pub action: FaultAction,
     /// Fire again this often, if given.
     pub every: Option<SimDuration>,
-    /// Random extra delay in `[0, jitter]` added to each repetition.
+    /// Random extra delay in `[0, jitter]` added to each repetition (with
+    /// `stable`: the delay between the cluster settling and the firing).
     pub jitter: SimDuration,
+    /// Before each firing, wait until the cluster has been settled (every
+    /// up node follows one up leader, with equal commit indexes; see
+    /// `Process::stability`) for this long, then fire after a uniform
+    /// draw in `[0, jitter]`. The next occurrence starts waiting `every`
+    /// after this firing. The Figure 16 experiment crashes a leader only
+    /// once the cluster is stable.
+    pub stable: Option<SimDuration>,
 }
 
 /// Kinds the nemesis may draw.

@@ -8,6 +8,16 @@
 //! - **Leader-loss downtime** is each interval from the moment no leader is
 //!   known to a majority (after one was) until one is again: a crash, pause
 //!   or isolation of the leader starts it at once.
+//! - **Election after leader loss** (the §9.3 / Figure 16 measure) is one
+//!   sample per loss: from the moment the leader of the highest term seen
+//!   so far crashes, pauses or is isolated (cannot exchange messages both
+//!   ways with a majority) to the moment some node (the restarted one
+//!   included) becomes leader in a higher term. A loss that ends with the
+//!   same leader resuming its term (a pause or isolation shorter than the
+//!   election) is counted as `recovered`, one still open at the end as
+//!   `unfinished`; neither is a sample. Unlike leader-loss downtime it
+//!   counts no intervals that no fault started (a new leader deposed
+//!   before a majority knew it adds nothing).
 //! - **Commit latency** is from the leader appending an entry to the leader
 //!   advancing its commit index over it.
 //! - **Availability** is the fraction of 10 ms slots `t` (up to
@@ -83,6 +93,14 @@ pub struct RaftMetrics {
     ever_known: bool,
     /// Completed leader-loss durations, µs.
     pub downtime_us: Vec<u64>,
+    /// The leader of the highest term seen, and that term.
+    last_leader: Option<(NodeId, u64)>,
+    /// An open leader loss: when, whose, which term.
+    loss: Option<(SimTime, NodeId, u64)>,
+    /// Election-after-leader-loss samples, µs (one per loss).
+    pub election_after_loss_us: Vec<u64>,
+    /// Leader losses that ended with the same leader back in its term.
+    pub losses_recovered: u64,
     /// Times at which a leader became known to a majority (true) or
     /// stopped being known (false), in order.
     pub known_changes: Vec<(SimTime, bool)>,
@@ -115,6 +133,10 @@ impl RaftMetrics {
             loss_since: None,
             ever_known: false,
             downtime_us: Vec::new(),
+            last_leader: None,
+            loss: None,
+            election_after_loss_us: Vec::new(),
+            losses_recovered: 0,
             known_changes: Vec::new(),
             leader: None,
             pending: VecDeque::new(),
@@ -182,6 +204,11 @@ impl RaftMetrics {
             _ => 0..self.n,
         };
         let mut changed = fault || touched.is_none();
+        // Whether the leader was leading before this fault (phases are
+        // still the pre-fault ones here).
+        let was_leading = self.last_leader.filter(|&(l, t)| {
+            self.phase[l.index()].0 == Phase::Leader && self.last_term[l.index()] == t
+        });
         for i in range {
             let id = NodeId(i);
             let r = world.node(id).and_then(&raft);
@@ -208,6 +235,9 @@ impl RaftMetrics {
                 self.observe_node(now, r);
             }
         }
+        if fault {
+            self.track_leader_loss(world, was_leading, &raft);
+        }
         // Who is known as leader depends only on statuses, roles, terms,
         // leader hints and connectivity: recompute only when one changed.
         if changed {
@@ -221,6 +251,15 @@ impl RaftMetrics {
         self.max_term = self.max_term.max(term);
         if r.raft_role() != RaftRole::Leader {
             return;
+        }
+        if self.last_leader.is_none_or(|(_, t)| term > t) {
+            self.last_leader = Some((id, term));
+            if let Some((at, _, lost_term)) = self.loss {
+                if term > lost_term {
+                    self.election_after_loss_us.push(now.saturating_since(at).0);
+                    self.loss = None;
+                }
+            }
         }
         if self.last_elected_term[id.index()] < term
             && !self.elections.iter().any(|e| e.term == term)
@@ -267,6 +306,59 @@ impl RaftMetrics {
                 self.slot_min_commit[slot] = self.slot_min_commit[slot].min(now.0);
             }
         }
+    }
+
+    /// After a fault: open a loss if the leader that was leading crashed,
+    /// paused or got cut off from a majority; close an open one as
+    /// recovered if its leader is back, leading its term with a majority.
+    fn track_leader_loss<P: Process, S: StateMachine>(
+        &mut self,
+        world: &World<P>,
+        was_leading: Option<(NodeId, u64)>,
+        raft: &impl Fn(&P) -> Option<&RaftNode<S>>,
+    ) {
+        let reaches_majority = |l: NodeId| {
+            let net = world.network();
+            let peers = (0..self.n)
+                .map(NodeId)
+                .filter(|&f| f == l || (net.connected(l, f) && net.connected(f, l)))
+                .count();
+            peers * 2 > self.n as usize
+        };
+        match (self.loss, was_leading) {
+            (None, Some((l, term))) => {
+                let lost = world.status(l) != NodeStatus::Up || !reaches_majority(l);
+                if lost {
+                    self.loss = Some((world.now(), l, term));
+                }
+            }
+            (Some((_, l, term)), _) => {
+                let back = world.status(l) == NodeStatus::Up
+                    && world.node(l).and_then(raft).is_some_and(|r| {
+                        r.raft_role() == RaftRole::Leader && r.current_term().0 == term
+                    })
+                    && self.last_leader == Some((l, term))
+                    && reaches_majority(l);
+                if back {
+                    self.loss = None;
+                    self.losses_recovered += 1;
+                }
+            }
+            (None, None) => {}
+        }
+    }
+
+    /// Election after leader loss as report JSON: the summary of
+    /// [`RaftMetrics::downtime_json`] plus `losses`, `recovered` and
+    /// `unfinished` (losses still open at the end).
+    pub fn election_after_loss_json(&self) -> Value {
+        let mut v = summary_ms(&self.election_after_loss_us);
+        let unfinished = u64::from(self.loss.is_some());
+        let sampled = self.election_after_loss_us.len() as u64;
+        v["losses"] = json!(sampled + self.losses_recovered + unfinished);
+        v["recovered"] = json!(self.losses_recovered);
+        v["unfinished"] = json!(unfinished);
+        v
     }
 
     fn track_known_leader<P: Process, S: StateMachine>(
@@ -351,29 +443,7 @@ impl RaftMetrics {
 
     /// Downtime summary `{"count", "mean", "p50", "p90", "p99", "max", "samples"}` in ms.
     pub fn downtime_json(&self) -> Value {
-        let mut v: Vec<f64> = self
-            .downtime_us
-            .iter()
-            .map(|&u| u as f64 / 1000.0)
-            .collect();
-        let samples = v.clone();
-        v.sort_by(f64::total_cmp);
-        let q = |p: f64| -> f64 {
-            if v.is_empty() {
-                0.0
-            } else {
-                v[((p * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1]
-            }
-        };
-        json!({
-            "count": v.len(),
-            "mean": if v.is_empty() { 0.0 } else { v.iter().sum::<f64>() / v.len() as f64 },
-            "p50": q(0.5),
-            "p90": q(0.9),
-            "p99": q(0.99),
-            "max": v.last().copied().unwrap_or(0.0),
-            "samples": samples,
-        })
+        summary_ms(&self.downtime_us)
     }
 
     /// Time per role per node, ms.
@@ -451,4 +521,28 @@ pub fn known_leader<P: Process, S: StateMachine>(
         }
     }
     None
+}
+
+/// `{"count", "mean", "p50", "p90", "p99", "max", "samples"}` in ms of
+/// µs durations (samples in the order they happened).
+fn summary_ms(us: &[u64]) -> Value {
+    let mut v: Vec<f64> = us.iter().map(|&u| u as f64 / 1000.0).collect();
+    let samples = v.clone();
+    v.sort_by(f64::total_cmp);
+    let q = |p: f64| -> f64 {
+        if v.is_empty() {
+            0.0
+        } else {
+            v[((p * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1]
+        }
+    };
+    json!({
+        "count": v.len(),
+        "mean": if v.is_empty() { 0.0 } else { v.iter().sum::<f64>() / v.len() as f64 },
+        "p50": q(0.5),
+        "p90": q(0.9),
+        "p99": q(0.99),
+        "max": v.last().copied().unwrap_or(0.0),
+        "samples": samples,
+    })
 }

@@ -386,9 +386,18 @@ pub fn role_spans(report: &Report) -> Vec<RoleSpan> {
 
 /// Leader-loss downtime samples of a report, ms.
 pub fn downtime_samples(report: &Report) -> Vec<f64> {
+    samples_of(report, "leader_loss_downtime_ms")
+}
+
+/// Election-after-leader-loss samples of a report, ms (one per loss).
+pub fn election_samples(report: &Report) -> Vec<f64> {
+    samples_of(report, "election_after_leader_loss_ms")
+}
+
+fn samples_of(report: &Report, key: &str) -> Vec<f64> {
     report
         .extra
-        .get("leader_loss_downtime_ms")
+        .get(key)
         .and_then(|d| d.get("samples"))
         .and_then(Value::as_array)
         .map(|a| a.iter().filter_map(Value::as_f64).collect())

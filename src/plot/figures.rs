@@ -7,8 +7,8 @@ use super::charts::{
 };
 use super::chrome_trace::address_name;
 use super::data::{
-    client_ops, default_window_ms, downtime_samples, fault_windows, role_spans, ClientOp,
-    FaultWindow, Outcome, RoleSpan, TraceDetail,
+    client_ops, default_window_ms, downtime_samples, election_samples, fault_windows, role_spans,
+    ClientOp, FaultWindow, Outcome, RoleSpan, TraceDetail,
 };
 use super::{render, Format, PlotError};
 use crate::kv::history::HistoryEvent;
@@ -287,53 +287,82 @@ pub fn overlay_figures(
             bytes: render(&c, format)?,
         });
     }
-    let down: Vec<Series> = runs
+    let cdfs = [
+        (
+            "election_cdf",
+            "Election after leader loss CDF (leader crashed, paused or cut off → a new leader in a higher term; one sample per loss)",
+            "time to elect a new leader",
+            election_samples as fn(&Report) -> Vec<f64>,
+        ),
+        (
+            "downtime_cdf",
+            "Leader-loss downtime CDF (time without a leader known to a majority)",
+            "time without leader",
+            downtime_samples,
+        ),
+    ];
+    for (name, title, x, samples) in cdfs {
+        if let Some(c) = cdf_chart(runs, panels, log_x, title, x, samples) {
+            out.push(Figure {
+                name: name.into(),
+                title: title.to_string(),
+                bytes: render(&c, format)?,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// A CDF chart of one sample set per run (runs without samples left
+/// out), split into `panels` when given; None when no run has samples.
+fn cdf_chart(
+    runs: &[RunView],
+    panels: &[(String, Vec<String>)],
+    log_x: bool,
+    title: &str,
+    x: &str,
+    samples: fn(&Report) -> Vec<f64>,
+) -> Option<CdfChart> {
+    let series: Vec<Series> = runs
         .iter()
         .enumerate()
         .map(|(i, v)| Series {
             label: v.label.clone(),
-            samples: downtime_samples(&v.report),
+            samples: samples(&v.report),
             color: i,
         })
         .filter(|s| !s.samples.is_empty())
         .collect();
-    if !down.is_empty() {
-        let panels: Vec<CdfPanel> = if panels.is_empty() {
-            vec![CdfPanel {
-                title: String::new(),
-                series: down,
-            }]
-        } else {
-            panels
-                .iter()
-                .map(|(t, labels)| CdfPanel {
-                    title: t.clone(),
-                    series: labels
-                        .iter()
-                        .filter_map(|l| down.iter().find(|s| &s.label == l).cloned())
-                        .collect(),
-                })
-                .collect()
-        };
-        let title =
-            "Leader-loss downtime CDF (time without a leader known to a majority)".to_string();
-        let c = CdfChart {
-            title: title.clone(),
-            x_desc: if log_x {
-                "time without leader (ms, log scale)".into()
-            } else {
-                "time without leader (ms)".into()
-            },
-            panels,
-            log_x,
-        };
-        out.push(Figure {
-            name: "downtime_cdf".into(),
-            title,
-            bytes: render(&c, format)?,
-        });
+    if series.is_empty() {
+        return None;
     }
-    Ok(out)
+    let panels: Vec<CdfPanel> = if panels.is_empty() {
+        vec![CdfPanel {
+            title: String::new(),
+            series,
+        }]
+    } else {
+        panels
+            .iter()
+            .map(|(t, labels)| CdfPanel {
+                title: t.clone(),
+                series: labels
+                    .iter()
+                    .filter_map(|l| series.iter().find(|s| &s.label == l).cloned())
+                    .collect(),
+            })
+            .collect()
+    };
+    Some(CdfChart {
+        title: title.to_string(),
+        x_desc: if log_x {
+            format!("{x} (ms, log scale)")
+        } else {
+            format!("{x} (ms)")
+        },
+        panels,
+        log_x,
+    })
 }
 
 /// The agent Gantt rows a workflow report carries (`collab.gantt`).

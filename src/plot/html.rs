@@ -26,6 +26,8 @@ pub struct SummaryRow {
     pub availability: Option<f64>,
     /// Leader-loss downtime: count, p50, max (ms).
     pub downtime_ms: Option<(u64, f64, f64)>,
+    /// Election after leader loss: count, p50, max (ms).
+    pub election_ms: Option<(u64, f64, f64)>,
     /// Elections won.
     pub elections: Option<u64>,
     /// Highest term.
@@ -60,14 +62,18 @@ impl SummaryRow {
             )),
             _ => None,
         };
-        let d = x.get("leader_loss_downtime_ms");
-        let downtime_ms = get_f(d, "count").map(|c| {
-            (
-                c as u64,
-                get_f(d, "p50").unwrap_or(0.0),
-                get_f(d, "max").unwrap_or(0.0),
-            )
-        });
+        let n_p50_max = |key: &str| {
+            let d = x.get(key);
+            get_f(d, "count").map(|c| {
+                (
+                    c as u64,
+                    get_f(d, "p50").unwrap_or(0.0),
+                    get_f(d, "max").unwrap_or(0.0),
+                )
+            })
+        };
+        let downtime_ms = n_p50_max("leader_loss_downtime_ms");
+        let election_ms = n_p50_max("election_after_leader_loss_ms");
         SummaryRow {
             label: label.to_string(),
             seed: report.seed,
@@ -76,6 +82,7 @@ impl SummaryRow {
             latency_ms,
             availability: x.get("availability").and_then(Value::as_f64),
             downtime_ms,
+            election_ms,
             elections: x
                 .get("elections")
                 .and_then(Value::as_array)
@@ -97,6 +104,9 @@ impl SummaryRow {
                 .map(|(a, b, c)| format!("{a:.1} / {b:.1} / {c:.1}"))),
             opt(self.availability.map(|a| format!("{:.2}%", a * 100.0))),
             opt(self
+                .election_ms
+                .map(|(n, p, m)| format!("{n} / {p:.1} / {m:.1}"))),
+            opt(self
                 .downtime_ms
                 .map(|(n, p, m)| format!("{n} / {p:.1} / {m:.1}"))),
             opt(self.elections.map(|e| e.to_string())),
@@ -106,13 +116,14 @@ impl SummaryRow {
 }
 
 /// Column headers of the summary table.
-pub const HEADERS: [&str; 9] = [
+pub const HEADERS: [&str; 10] = [
     "scenario",
     "seed",
     "trace hash (first 16)",
     "checks",
     "client latency p50 / p99 / max (ms)",
     "availability",
+    "election after leader loss n / p50 / max (ms)",
     "downtime n / p50 / max (ms)",
     "elections",
     "max term",

@@ -135,6 +135,13 @@ pub struct RaftConfig {
     /// Most AppendEntries with entries outstanding per follower (pipeline
     /// depth, §10.2.2).
     pub max_inflight_appends: usize,
+    /// A (pre-)candidate that a majority has rejected steps down to
+    /// follower and draws a fresh randomized timeout, as etcd/raft and
+    /// raft-rs do. Without it (the Figure 2-literal rule) a rejected
+    /// candidate waits out the timeout armed when its campaign began, so
+    /// candidates that tied stay tied when timers fire at exact times:
+    /// livelock-prone in a simulator with no clock jitter.
+    pub step_down_on_lost_election: bool,
     /// Deliberately injected bugs (empty for the correct protocol).
     pub bugs: BugSet,
 }
@@ -151,6 +158,7 @@ impl Default for RaftConfig {
             snapshot_every: 1000,
             max_entries_per_append: 64,
             max_inflight_appends: 8,
+            step_down_on_lost_election: true,
             bugs: BugSet::NONE,
         }
     }

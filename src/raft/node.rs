@@ -174,6 +174,9 @@ pub struct RaftNode<S: StateMachine> {
     last_leader_contact: Option<SimTime>,
     /// Votes (or pre-votes) received in the current campaign, by node.
     votes: Vec<bool>,
+    /// Rejections received in the current campaign, by node (for
+    /// `step_down_on_lost_election`).
+    rejections: Vec<bool>,
     /// Per-follower replication state (meaningful while leader).
     progress: Vec<Progress>,
     /// A record was written and not yet followed by a `Sync`.
@@ -243,6 +246,7 @@ impl<S: StateMachine> RaftNode<S> {
             snapshot: None,
             last_leader_contact: None,
             votes: vec![false; n],
+            rejections: vec![false; n],
             progress: (0..n).map(|_| Progress::new(LogIndex(1), cap)).collect(),
             unsynced: false,
             applied_this_step: Vec::new(),
@@ -512,6 +516,7 @@ impl<S: StateMachine> RaftNode<S> {
 
     fn start_campaign(&mut self, ctx: &mut Ctx<'_, '_, S>) {
         self.votes.iter_mut().for_each(|v| *v = false);
+        self.rejections.iter_mut().for_each(|v| *v = false);
         self.votes[self.id.index()] = true;
         self.leader = None;
         self.reset_election_timer(ctx);
@@ -519,6 +524,21 @@ impl<S: StateMachine> RaftNode<S> {
 
     fn has_vote_quorum(&self) -> bool {
         self.votes.iter().filter(|v| **v).count() >= self.config.quorum()
+    }
+
+    /// Count a rejection of the current campaign; once a majority has
+    /// rejected it the election is lost, and (unless the Figure 2-literal
+    /// rule is configured) the node steps down to follower with a fresh
+    /// randomized timeout, as etcd/raft and raft-rs do. Waiting out the
+    /// timeout armed at the campaign's start instead keeps candidates that
+    /// tied in lockstep, since their timers were armed at the same time.
+    fn count_rejection(&mut self, ctx: &mut Ctx<'_, '_, S>, from: NodeId) {
+        self.rejections[from.index()] = true;
+        let rejected = self.rejections.iter().filter(|r| **r).count();
+        if self.config.step_down_on_lost_election && rejected >= self.config.quorum() {
+            let term = self.current_term;
+            self.become_follower(ctx, term, None);
+        }
     }
 
     fn become_pre_candidate(&mut self, ctx: &mut Ctx<'_, '_, S>) {
@@ -963,6 +983,10 @@ impl<S: StateMachine> RaftNode<S> {
         if !granted {
             if term > self.current_term {
                 self.become_follower(ctx, term, None);
+            } else if self.role == RaftRole::PreCandidate && term == self.current_term {
+                // A refusal carries the refuser's own term (ours, or it
+                // would have turned us into its follower above).
+                self.count_rejection(ctx, from);
             }
             return;
         }
@@ -1017,7 +1041,11 @@ impl<S: StateMachine> RaftNode<S> {
         term: Term,
         granted: bool,
     ) {
-        if self.role != RaftRole::Candidate || term != self.current_term || !granted {
+        if self.role != RaftRole::Candidate || term != self.current_term {
+            return;
+        }
+        if !granted {
+            self.count_rejection(ctx, from);
             return;
         }
         self.votes[from.index()] = true;
@@ -1553,5 +1581,9 @@ impl<S: StateMachine> Process for RaftNode<S> {
 
     fn term(&self) -> u64 {
         self.current_term.0
+    }
+
+    fn stability(&self) -> Option<(NodeId, u64)> {
+        self.leader.map(|l| (l, self.commit_index.0))
     }
 }

@@ -1157,3 +1157,81 @@ fn propose_replicates_without_reply_and_refuses_on_follower() {
     assert!(c.responses().is_empty(), "no reply for a proposal");
     assert!(c.client_inbox.is_empty());
 }
+
+/// Two candidates tie in term 1 (both time out at once, §3.4). The loser
+/// hears refusals from a majority (the winner voted for itself, the third
+/// node for the winner). With `step_down_on_lost_election` (etcd/raft,
+/// raft-rs) it becomes a follower at once and draws a fresh timeout; with
+/// the Figure 2-literal rule it stays a candidate on the timer it armed
+/// when its campaign began, which is how tied candidates stay tied when
+/// timers fire at exact times.
+#[test]
+fn candidate_steps_down_when_a_majority_rejects() {
+    for step_down in [true, false] {
+        let mut c = Cluster::with(RaftConfig {
+            step_down_on_lost_election: step_down,
+            ..no_pre_vote(3)
+        });
+        c.advance_ms(1_000);
+        c.timeout(0);
+        c.timeout(1);
+        assert_eq!(c.node(1).raft_role(), RaftRole::Candidate);
+        c.timers[1].clear();
+        // Four vote responses: n1's two refusals arrive last.
+        assert!(c.deliver_until(|c| c.delivered.get("request_vote_resp") == Some(&4)));
+        assert_eq!(
+            c.node(0).raft_role(),
+            RaftRole::Leader,
+            "n0 won with n2's vote"
+        );
+        let role = c.node(1).raft_role();
+        let rearmed = c.timers[1].contains_key(&TIMER_ELECTION);
+        if step_down {
+            assert_eq!(role, RaftRole::Follower, "lost election: step down");
+            assert!(rearmed, "a fresh election timeout is drawn");
+            assert_eq!(c.node(1).current_term(), Term(1), "the term stays");
+        } else {
+            assert_eq!(role, RaftRole::Candidate, "Figure 2-literal: waits");
+            assert!(!rearmed, "no fresh timeout: the campaign's timer runs on");
+        }
+        c.deliver_all();
+        assert_eq!(c.node(1).raft_role(), RaftRole::Follower);
+        assert_eq!(c.node(1).leader_hint(), Some(N0));
+    }
+}
+
+/// A pre-candidate with a stale log (§9.6) is refused by both up-to-date
+/// nodes; with `step_down_on_lost_election` it returns to follower with a
+/// fresh timeout and its term unchanged.
+#[test]
+fn pre_candidate_steps_down_when_a_majority_refuses() {
+    for step_down in [true, false] {
+        let mut c = Cluster::with(RaftConfig {
+            nodes: 3,
+            step_down_on_lost_election: step_down,
+            ..RaftConfig::default()
+        });
+        c.elect(0);
+        c.isolate(2);
+        c.request(0, 1, write(1, 1));
+        c.deliver_all();
+        c.heartbeat(0);
+        c.heal();
+        c.advance_ms(1_000);
+        let term = c.node(2).current_term();
+        c.timeout(2);
+        assert_eq!(c.node(2).raft_role(), RaftRole::PreCandidate);
+        c.timers[2].clear();
+        let before = c.delivered.get("pre_vote_resp").copied().unwrap_or(0);
+        assert!(c.deliver_until(|c| c.delivered.get("pre_vote_resp") == Some(&(before + 2))));
+        let role = c.node(2).raft_role();
+        if step_down {
+            assert_eq!(role, RaftRole::Follower);
+            assert!(c.timers[2].contains_key(&TIMER_ELECTION));
+        } else {
+            assert_eq!(role, RaftRole::PreCandidate);
+            assert!(!c.timers[2].contains_key(&TIMER_ELECTION));
+        }
+        assert_eq!(c.node(2).current_term(), term, "pre-vote changes no term");
+    }
+}

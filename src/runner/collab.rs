@@ -880,6 +880,10 @@ pub(super) fn run(scenario: &Scenario, opts: &RunOptions) -> RunOutput {
         "leader_loss_downtime_ms".into(),
         obs.metrics.downtime_json(),
     );
+    extra.insert(
+        "election_after_leader_loss_ms".into(),
+        obs.metrics.election_after_loss_json(),
+    );
     extra.insert("role_time_ms".into(), obs.metrics.role_time_json());
     extra.insert("role_timeline".into(), obs.metrics.timeline_json());
     extra.insert(

@@ -69,6 +69,12 @@ impl Process for KvNode {
             KvNode::Client(_) => Role::Other,
         }
     }
+    fn stability(&self) -> Option<(NodeId, u64)> {
+        match self {
+            KvNode::Server(r) => r.stability(),
+            KvNode::Client(_) => None,
+        }
+    }
     fn term(&self) -> u64 {
         match self {
             KvNode::Server(r) => r.term(),
@@ -90,6 +96,7 @@ pub fn raft_config(nodes: u32, spec: &RaftSpec, bug: Option<&str>) -> RaftConfig
         snapshot_every: spec.snapshot_every,
         max_entries_per_append: spec.max_entries_per_append as usize,
         max_inflight_appends: spec.max_inflight_appends as usize,
+        step_down_on_lost_election: spec.step_down_on_lost_election,
         bugs: bug
             .and_then(Bug::from_name)
             .map_or(BugSet::NONE, BugSet::only),
@@ -273,6 +280,10 @@ pub(super) fn run(scenario: &Scenario, opts: &RunOptions) -> RunOutput {
     let extra = &mut report.extra;
     extra.insert("elections".into(), m.elections_json());
     extra.insert("leader_loss_downtime_ms".into(), m.downtime_json());
+    extra.insert(
+        "election_after_leader_loss_ms".into(),
+        m.election_after_loss_json(),
+    );
     extra.insert("commit_latency_ms".into(), m.commit_latency.summary_json());
     extra.insert("client_latency_ms".into(), client_latency.summary_json());
     extra.insert("client_ops".into(), json!({"invoked": sum.invoked, "ok": sum.ok, "fail": sum.fail, "info": sum.info, "open": sum.open}));

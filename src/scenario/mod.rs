@@ -11,7 +11,7 @@ use crate::dist::Dist;
 use crate::fault::{FaultAction, NemesisConfig, NemesisKind, ScheduledFault, Target};
 use crate::ids::NodeId;
 use crate::net::{LinkParams, NetConfig};
-use crate::sim::WorldConfig;
+use crate::sim::{ClockModel, WorldConfig};
 use crate::time::{SimDuration, SimTime};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -183,6 +183,16 @@ impl Scenario {
             faults: s.faults.iter().map(fault).collect(),
             nemesis: s.nemesis.as_ref().map(|n| nemesis(n, s.cluster.nodes)),
             start_jitter: ms(s.cluster.start_jitter_ms),
+            clocks: s
+                .clocks
+                .as_ref()
+                .map_or_else(ClockModel::default, |c| ClockModel {
+                    drift_ppm: [c.drift_ppm[0].round() as i64, c.drift_ppm[1].round() as i64],
+                    timer_jitter: [
+                        SimDuration::from_micros(c.timer_jitter_us[0].round() as u64),
+                        SimDuration::from_micros(c.timer_jitter_us[1].round() as u64),
+                    ],
+                }),
         }
     }
 }
@@ -294,6 +304,7 @@ fn fault(f: &FaultSpec) -> ScheduledFault {
         action,
         every: f.every_ms.map(ms),
         jitter: ms(f.jitter_ms.unwrap_or(0.0)),
+        stable: f.stable_ms.map(ms),
     }
 }
 

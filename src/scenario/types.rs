@@ -34,6 +34,9 @@ pub struct ScenarioSpec {
     /// Random faults drawn from the seed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nemesis: Option<NemesisSpec>,
+    /// Imperfect clocks: per-node drift and timer jitter (default: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clocks: Option<ClocksSpec>,
     /// Client workload against a Raft cluster.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workload: Option<WorkloadSpec>,
@@ -53,6 +56,21 @@ pub struct ScenarioSpec {
     /// `"process": "raft"`; replaces the KV workload).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workflow: Option<WorkflowSpec>,
+}
+
+/// Per-node clock drift and timer jitter. Each node draws its drift once
+/// per life from its own stream; every timer fires late by a jitter draw.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClocksSpec {
+    /// Drift range `[min, max]` in parts per million, each within
+    /// [-1000, 1000] (e.g. `[-100, 100]`; default `[0, 0]`).
+    #[serde(default)]
+    pub drift_ppm: [f64; 2],
+    /// Extra delay of every timer, `[min, max]` in microseconds of true
+    /// time, at most the minimum election timeout (default `[0, 0]`).
+    #[serde(default)]
+    pub timer_jitter_us: [f64; 2],
 }
 
 /// Which process the cluster nodes run, and its settings.
@@ -127,6 +145,12 @@ pub struct RaftSpec {
     /// Most AppendEntries in flight per follower (8).
     #[serde(default = "default_inflight")]
     pub max_inflight_appends: u32,
+    /// A (pre-)candidate rejected by a majority steps down to follower
+    /// and draws a fresh timeout, as etcd/raft and raft-rs do (true).
+    /// `false` keeps the Figure 2-literal rule (wait out the campaign's
+    /// timeout), which livelocks tied candidates when timers are exact.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub step_down_on_lost_election: bool,
 }
 
 impl Default for RaftSpec {
@@ -139,6 +163,7 @@ impl Default for RaftSpec {
             snapshot_every: default_snapshot_every(),
             max_entries_per_append: default_max_entries(),
             max_inflight_appends: default_inflight(),
+            step_down_on_lost_election: true,
         }
     }
 }
@@ -148,6 +173,9 @@ fn default_election() -> [f64; 2] {
 }
 fn yes() -> bool {
     true
+}
+fn is_true(v: &bool) -> bool {
+    *v
 }
 fn default_snapshot_every() -> u64 {
     1000
@@ -425,6 +453,13 @@ pub struct FaultSpec {
     /// Random extra delay in `[0, jitter_ms]` per repetition.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jitter_ms: Option<f64>,
+    /// Repeating faults only: before each firing, wait until the cluster
+    /// has been settled for this long (every up server follows one up
+    /// leader, with equal commit indexes), then fire after a uniform
+    /// draw in `[0, jitter_ms]`; the next occurrence starts waiting
+    /// `every_ms` after the firing (the Figure 16 setup).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stable_ms: Option<f64>,
 }
 
 impl FaultSpec {
@@ -445,6 +480,7 @@ impl FaultSpec {
             rate: None,
             every_ms: None,
             jitter_ms: None,
+            stable_ms: None,
         }
     }
 }

@@ -125,6 +125,17 @@ pub fn validate(s: &ScenarioSpec) -> Problems {
     if let Some(n) = &s.nemesis {
         nemesis(&mut p, n, nodes);
     }
+    if let Some(c) = &s.clocks {
+        clocks(&mut p, c, &s.cluster);
+    }
+    for (i, f) in s.faults.iter().enumerate() {
+        if f.stable_ms.is_some() && s.cluster.process != ProcessKind::Raft {
+            p.add(
+                format!("faults[{i}].stable_ms"),
+                "`stable_ms` waits for a settled Raft leader: it needs \"process\": \"raft\"",
+            );
+        }
+    }
     if let Some(w) = &s.workload {
         if s.cluster.process != ProcessKind::Raft {
             p.add("workload", "a client workload needs \"process\": \"raft\"");
@@ -231,6 +242,52 @@ fn cluster(p: &mut Problems, c: &ClusterSpec) {
         }
         if r.max_inflight_appends == 0 {
             p.add("cluster.raft.max_inflight_appends", "must be at least 1");
+        }
+    }
+}
+
+/// Drift within ±1000 ppm (a clock off by more is broken, not drifting);
+/// timer jitter non-negative and at most the minimum election timeout
+/// (more would make every timeout a different experiment).
+fn clocks(p: &mut Problems, c: &ClocksSpec, cluster: &ClusterSpec) {
+    let [lo, hi] = c.drift_ppm;
+    for (i, v) in [lo, hi].into_iter().enumerate() {
+        if !v.is_finite() || !(-1000.0..=1000.0).contains(&v) {
+            p.add(
+                format!("clocks.drift_ppm[{i}]"),
+                format!("drift must be within [-1000, 1000] ppm, got {v}"),
+            );
+        }
+    }
+    if lo > hi {
+        p.add(
+            "clocks.drift_ppm",
+            format!("min {lo} is greater than max {hi}"),
+        );
+    }
+    let [jlo, jhi] = c.timer_jitter_us;
+    p.non_neg("clocks.timer_jitter_us[0]", jlo);
+    p.non_neg("clocks.timer_jitter_us[1]", jhi);
+    if jlo > jhi {
+        p.add(
+            "clocks.timer_jitter_us",
+            format!("min {jlo} is greater than max {jhi}"),
+        );
+    }
+    if cluster.process == ProcessKind::Raft {
+        let min_timeout_us = cluster
+            .raft
+            .as_ref()
+            .map_or(RaftSpec::default(), |r| r.clone())
+            .election_timeout_ms[0]
+            * 1000.0;
+        if jhi > min_timeout_us {
+            p.add(
+                "clocks.timer_jitter_us[1]",
+                format!(
+                    "timer jitter {jhi} µs exceeds the minimum election timeout ({min_timeout_us} µs)"
+                ),
+            );
         }
     }
 }
@@ -418,6 +475,15 @@ fn fault(p: &mut Problems, base: &str, f: &FaultSpec, nodes: u32, duration: f64)
     for (name, v) in [("for_ms", f.for_ms), ("every_ms", f.every_ms)] {
         if let Some(v) = v {
             p.positive(&format!("{base}.{name}"), v);
+        }
+    }
+    if let Some(v) = f.stable_ms {
+        p.positive(&format!("{base}.stable_ms"), v);
+        if f.every_ms.is_none() {
+            p.add(
+                format!("{base}.stable_ms"),
+                "`stable_ms` only applies to repeating faults (`every_ms`)",
+            );
         }
     }
     if f.jitter_ms.is_some() && f.every_ms.is_none() {

@@ -9,4 +9,6 @@ pub mod queue;
 pub mod trace;
 pub mod world;
 
-pub use world::{DispatchKind, Dispatched, NodeStatus, Observer, TraceEvent, World, WorldConfig};
+pub use world::{
+    ClockModel, DispatchKind, Dispatched, NodeStatus, Observer, TraceEvent, World, WorldConfig,
+};

@@ -35,6 +35,34 @@ pub struct WorldConfig {
     /// (real machines never boot in the same microsecond); zero boots all
     /// at time 0 and draws nothing.
     pub start_jitter: SimDuration,
+    /// Per-node clock drift and timer jitter (default: perfect clocks).
+    pub clocks: ClockModel,
+}
+
+/// Imperfect clocks, as real machines have them. Each node draws a drift
+/// once per life (uniform in `drift_ppm`, from its own `clock/<i>` stream)
+/// that scales its local clock and its timers; every timer fires late by
+/// a uniform draw in `timer_jitter` (true time). The default is perfect:
+/// no draws, so traces of scenarios without a `clocks` block are the same
+/// as before the model existed. Without jitter, simulated timers fire at
+/// the exact microsecond, so nodes whose timers were armed together stay
+/// in lockstep, which real clocks never do.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ClockModel {
+    /// Drift range in parts per million, inclusive (`[-100, 100]` is a
+    /// typical quartz oscillator); `[0, 0]` draws nothing.
+    pub drift_ppm: [i64; 2],
+    /// Extra timer delay range, inclusive; `[0, 0]` draws nothing.
+    pub timer_jitter: [SimDuration; 2],
+}
+
+impl ClockModel {
+    fn drifts(&self) -> bool {
+        self.drift_ppm != [0, 0]
+    }
+    fn jitters(&self) -> bool {
+        self.timer_jitter[1] > SimDuration::ZERO
+    }
 }
 
 /// Whether a node is running.
@@ -190,6 +218,11 @@ enum Event<M> {
         flush: usize,
     },
     Scripted(usize),
+    /// A `stable` fault's cluster has been settled long enough (if the
+    /// generation still matches): draw the jitter and queue the firing.
+    Settled(usize, u64),
+    /// A `stable` fault fires now.
+    Fire(usize),
     Undo(Undo, &'static str),
     Nemesis,
 }
@@ -250,6 +283,11 @@ struct Slot<P: Process> {
     timers: Vec<ArmedTimer>,
     next_gen: u64,
     clock: Clock,
+    /// The node's own clock stream (drift and timer jitter draws).
+    clock_rng: SimRng,
+    /// The rate this life's drift gives the clock; a clock fault overrides
+    /// it while active and its undo restores it.
+    base_rate_ppm: u64,
     backlog: Vec<Event<P::Msg>>,
     /// True while a disk sync is in flight.
     syncing: bool,
@@ -293,6 +331,26 @@ pub struct World<P: Process> {
     applied: Vec<AppliedFault>,
     events: u64,
     stopped_early: bool,
+    /// Faults with `stable` waiting for the cluster to settle.
+    settling: Vec<Settling>,
+}
+
+/// A `stable` fault waiting to fire: since when the cluster has been
+/// settled (None: not settled now), and a generation that invalidates the
+/// `Settled` event queued for an earlier settled stretch.
+#[derive(Clone, Copy, Debug)]
+struct Settling {
+    fault: usize,
+    since: Option<SimTime>,
+    gen: u64,
+}
+
+/// A drift draw: the clock rate in ppm of true time.
+fn draw_rate(model: &ClockModel, rng: &mut SimRng) -> u64 {
+    let [lo, hi] = model.drift_ppm;
+    let span = (hi - lo) as u64;
+    let drift = lo + rng.range_inclusive(0, span) as i64;
+    (Clock::TRUE_RATE as i64 + drift) as u64
 }
 
 impl<P: Process> World<P> {
@@ -317,12 +375,21 @@ impl<P: Process> World<P> {
                     base_true: SimTime::ZERO,
                     base_local: SimTime::ZERO,
                 },
+                clock_rng: SimRng::derive(cfg.seed, &format!("clock/{i}")),
+                base_rate_ppm: Clock::TRUE_RATE,
                 backlog: Vec::new(),
                 syncing: false,
                 waiting: Vec::new(),
                 crashes: 0,
                 restarts: 0,
             });
+        }
+        if cfg.clocks.drifts() {
+            for slot in &mut slots {
+                let rate = draw_rate(&cfg.clocks, &mut slot.clock_rng);
+                slot.base_rate_ppm = rate;
+                slot.clock.set_rate(SimTime::ZERO, rate);
+            }
         }
         let mut queue = EventQueue::new();
         let mut boot_rng = SimRng::derive(cfg.seed, "boot");
@@ -360,6 +427,7 @@ impl<P: Process> World<P> {
             applied: Vec::new(),
             events: 0,
             stopped_early: false,
+            settling: Vec::new(),
         })
     }
 
@@ -449,6 +517,9 @@ impl<P: Process> World<P> {
             self.now = time;
             if let Some(d) = self.dispatch(ev) {
                 self.events += 1;
+                if !self.settling.is_empty() {
+                    self.check_settled();
+                }
                 obs.after_event(self, &d);
                 if obs.stop_requested() {
                     self.stopped_early = true;
@@ -485,6 +556,37 @@ impl<P: Process> World<P> {
             } => self.deliver(from, to, sent, msg),
             Event::Timer { node, id, gen } => self.fire_timer(node, id, gen),
             Event::SyncDone { node, inc, flush } => self.sync_done(node, inc, flush),
+            Event::Scripted(i) if self.cfg.faults[i].stable.is_some() => {
+                self.settling.push(Settling {
+                    fault: i,
+                    since: None,
+                    gen: 0,
+                });
+                self.check_settled();
+                None
+            }
+            Event::Settled(i, gen) => {
+                let pos = self
+                    .settling
+                    .iter()
+                    .position(|w| w.fault == i && w.gen == gen && w.since.is_some())?;
+                self.settling.swap_remove(pos);
+                let f = &self.cfg.faults[i];
+                let delay = SimDuration(self.fault_rng.range_inclusive(0, f.jitter.0));
+                self.queue.push(self.now + delay, Event::Fire(i));
+                None
+            }
+            Event::Fire(i) => {
+                let f = self.cfg.faults[i].clone();
+                self.apply_action(&f.action, "scripted");
+                if let Some(every) = f.every {
+                    let next = self.now + every;
+                    if next <= self.end {
+                        self.queue.push(next, Event::Scripted(i));
+                    }
+                }
+                Some(self.fault_dispatched())
+            }
             Event::Scripted(i) => {
                 let f = self.cfg.faults[i].clone();
                 self.apply_action(&f.action, "scripted");
@@ -801,9 +903,69 @@ impl<P: Process> World<P> {
         }
     }
 
+    /// Is the cluster settled: every up server follows one up leader (the
+    /// leader itself included) with equal commit indexes, and no server is
+    /// paused? Crashed servers are left out.
+    fn settled(&self) -> bool {
+        let mut common: Option<(NodeId, u64)> = None;
+        for slot in &self.slots[..self.cfg.cluster as usize] {
+            match slot.status {
+                NodeStatus::Crashed => continue,
+                NodeStatus::Paused => return false,
+                NodeStatus::Up => {}
+            }
+            let Some(s) = slot.process.as_ref().and_then(|p| p.stability()) else {
+                return false;
+            };
+            match common {
+                None => common = Some(s),
+                Some(c) if c != s => return false,
+                Some(_) => {}
+            }
+        }
+        common.is_some_and(|(leader, _)| {
+            let slot = &self.slots[leader.index()];
+            slot.status == NodeStatus::Up
+                && slot
+                    .process
+                    .as_ref()
+                    .is_some_and(|p| p.role() == Role::Leader)
+        })
+    }
+
+    /// Track settled stretches for waiting `stable` faults: a stretch
+    /// that begins queues a `Settled` check at its would-be end; one that
+    /// breaks bumps the generation so that check is void.
+    fn check_settled(&mut self) {
+        let settled = self.settled();
+        for k in 0..self.settling.len() {
+            let w = self.settling[k];
+            match (settled, w.since) {
+                (true, None) => {
+                    let stable = self.cfg.faults[w.fault].stable.expect("stable fault");
+                    self.settling[k].since = Some(self.now);
+                    self.queue
+                        .push(self.now + stable, Event::Settled(w.fault, w.gen));
+                }
+                (false, Some(_)) => {
+                    self.settling[k].since = None;
+                    self.settling[k].gen += 1;
+                }
+                _ => {}
+            }
+        }
+    }
+
     fn set_timer(&mut self, node: NodeId, id: TimerId, after: SimDuration) {
+        let jitter = if self.cfg.clocks.jitters() {
+            let [lo, hi] = self.cfg.clocks.timer_jitter;
+            let rng = &mut self.slots[node.index()].clock_rng;
+            SimDuration(lo.0 + rng.range_inclusive(0, hi.0 - lo.0))
+        } else {
+            SimDuration::ZERO
+        };
         let slot = &mut self.slots[node.index()];
-        let deadline = self.now + slot.clock.real(after);
+        let deadline = self.now + slot.clock.real(after) + jitter;
         if let Some(t) = slot.timers.iter_mut().find(|t| t.id == id) {
             if t.queued_at <= deadline {
                 t.deadline = deadline;
@@ -1057,7 +1219,19 @@ impl<P: Process> World<P> {
         }
         let records = self.slots[n.index()].disk.durable();
         let p = (self.factory)(n, records).map_err(|e| format!("{n} recovery failed: {e}"))?;
+        let clocks = self.cfg.clocks;
+        let now = self.now;
         let slot = &mut self.slots[n.index()];
+        if clocks.drifts() {
+            // A new life, a new drift (a restart may land on other hardware
+            // or a re-disciplined clock); an active clock fault keeps its
+            // rate until its undo restores the new base.
+            let faulted = slot.clock.rate_ppm != slot.base_rate_ppm;
+            slot.base_rate_ppm = draw_rate(&clocks, &mut slot.clock_rng);
+            if !faulted {
+                slot.clock.set_rate(now, slot.base_rate_ppm);
+            }
+        }
         slot.process = Some(p);
         slot.status = NodeStatus::Up;
         slot.restarts += 1;
@@ -1101,10 +1275,9 @@ impl<P: Process> World<P> {
             Undo::ClockReset(n) => {
                 rec = AppliedFault::new(self.now, "clock", source);
                 rec.nodes = vec![n];
-                rec.rate_ppm = Some(Clock::TRUE_RATE);
-                self.slots[n.index()]
-                    .clock
-                    .set_rate(self.now, Clock::TRUE_RATE);
+                let base = self.slots[n.index()].base_rate_ppm;
+                rec.rate_ppm = Some(base);
+                self.slots[n.index()].clock.set_rate(self.now, base);
             }
             Undo::EndPartition(gen) => {
                 rec = AppliedFault::new(self.now, "heal", source);
