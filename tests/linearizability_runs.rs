@@ -55,7 +55,7 @@ fn same_microsecond_touches(h: &[HistoryEvent]) -> usize {
     n
 }
 
-/// `scenarios/bugs/stale-read-same-us.json` (a chaos run with the
+/// `scenarios/bugs/chaos/stale-read-same-us.json` (a chaos run with the
 /// stale-read bug, found by sweeping `scenarios/sweep/selftest.json
 /// --nemesis --bug stale-read` over seeds 0..1000: the old checker passed
 /// seeds 109, 196, 294, 470 and 872, the current one fails them) is caught,
@@ -64,7 +64,7 @@ fn same_microsecond_touches(h: &[HistoryEvent]) -> usize {
 /// concurrent, the old rule) are linearizable.
 #[test]
 fn stale_read_seen_only_through_same_microsecond_order_is_caught() {
-    let out = run("scenarios/bugs/stale-read-same-us.json", None, None);
+    let out = run("scenarios/bugs/chaos/stale-read-same-us.json", None, None);
     assert_eq!(reported(&out), Some(false), "{:?}", out.report.checks);
     let failed: Vec<&str> = out
         .report
@@ -87,7 +87,8 @@ fn stale_read_seen_only_through_same_microsecond_order_is_caught() {
     assert_eq!(batch(&old_rule), Verdict::Linearizable);
     // Without the bug the same chaos passes.
     let fixed = {
-        let base = Scenario::load(Path::new("scenarios/bugs/stale-read-same-us.json")).unwrap();
+        let base =
+            Scenario::load(Path::new("scenarios/bugs/chaos/stale-read-same-us.json")).unwrap();
         let mut spec = base.spec.clone();
         spec.bug = None;
         let s = Scenario::from_spec_in("stale-read-same-us (no bug)", spec).unwrap();

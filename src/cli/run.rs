@@ -29,7 +29,8 @@ pub struct RunArgs {
     /// Write one JSON line per event to FILE.
     #[arg(long, value_name = "FILE")]
     pub trace: Option<PathBuf>,
-    /// Write the client history (JSON lines) to FILE.
+    /// Write the client history (JSON lines) to FILE, streamed while the
+    /// run goes.
     #[arg(long, value_name = "FILE")]
     pub history: Option<PathBuf>,
     /// Switch on a deliberately wrong protocol variant: a Raft bug
