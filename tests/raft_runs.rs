@@ -232,4 +232,14 @@ fn history_file_follows_the_documented_format() {
         }
     }
     assert!(lines > 1000);
+    // Complete: one line per invocation and per completion the report counts.
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap())
+            .unwrap();
+    let ops = &report["client_ops"];
+    let events: u64 = ["invoked", "ok", "fail", "info"]
+        .iter()
+        .map(|k| ops[*k].as_u64().unwrap())
+        .sum();
+    assert_eq!(lines, events);
 }
