@@ -348,6 +348,9 @@ pub(super) fn search<O: Observer>(
     );
     let mut events = Events::new(ops);
     let mut set = OpSet::new(ops);
+    // The loop needs only the effects: a dense array keeps it in cache
+    // (a KeyOp with its stamps is several times larger).
+    let effects: Vec<Effect> = ops.iter().map(|o| o.effect).collect();
     let mut cache = StateCache::default();
     let mut scratch = Vec::new();
     let mut stack: Vec<Frame> = Vec::new();
@@ -363,7 +366,7 @@ pub(super) fn search<O: Observer>(
         }
         let op = events.op[entry as usize];
         if events.is_call[entry as usize] {
-            let effect = ops[op as usize].effect;
+            let effect = effects[op as usize];
             let Some(next_state) = effect.step(state) else {
                 obs.refused(op, state, writer);
                 entry = events.next[entry as usize];
@@ -398,7 +401,7 @@ pub(super) fn search<O: Observer>(
             // An observe-only op fits but what follows it is known to fail:
             // by the exchange argument the whole node fails.
         } else {
-            if ops[op as usize].complete.is_none() {
+            if op as usize >= set.completed {
                 // Info returns sort last: every completed op is linearized,
                 // and the remaining info ops may simply never take effect.
                 return (Outcome::Linearizable, cache.len() as u64);
@@ -470,6 +473,7 @@ pub(super) fn explore(ops: &[KeyOp], initial: Option<i64>, max_states: u64) -> E
     let mut events = Events::new(ops);
     let mut set = OpSet::new(ops);
     let completed = set.completed;
+    let effects: Vec<Effect> = ops.iter().map(|o| o.effect).collect();
     let mut cache = StateCache::default();
     let mut scratch = Vec::new();
     // Frames of the search; `constrained` says the last op linearized was
@@ -493,8 +497,9 @@ pub(super) fn explore(ops: &[KeyOp], initial: Option<i64>, max_states: u64) -> E
             true
         } else {
             let op = events.op[entry as usize];
-            let effect = ops[op as usize].effect;
-            let is_info = ops[op as usize].complete.is_none();
+            let effect = effects[op as usize];
+            // Info ops follow the completed ones (see `OpSet`).
+            let is_info = op as usize >= completed;
             let allowed = !(constrained && matches!(effect, Effect::Write(_)));
             let next_state = if allowed { effect.step(state) } else { None };
             match next_state {
@@ -551,7 +556,7 @@ pub(super) fn explore(ops: &[KeyOp], initial: Option<i64>, max_states: u64) -> E
             set.remove(frame.op);
             state = frame.prev_state;
             constrained = was_constrained;
-            if ops[frame.op as usize].complete.is_some() {
+            if (frame.op as usize) < completed {
                 placed -= 1;
             }
             events.unlift(frame.op);
