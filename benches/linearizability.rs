@@ -4,7 +4,9 @@
 //! Run: `cargo bench --bench linearizability`
 
 use agentsim::check::linearizability::generate::{generate, GenParams};
-use agentsim::check::linearizability::{check, OpKind, Outcome, Verdict};
+use agentsim::check::linearizability::{
+    check, check_streaming, CheckConfig, OpKind, Outcome, Verdict,
+};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::hint::black_box;
 
@@ -20,6 +22,17 @@ fn bench_check(c: &mut Criterion) {
     group.throughput(Throughput::Elements(history.len() as u64));
     group.bench_function("valid_60s_5clients_8keys", |b| {
         b.iter(|| black_box(check(black_box(&history)).unwrap()))
+    });
+
+    // The streaming check (what runs use) on the same history: collapses
+    // each key's window at every quiescent point.
+    let cfg = CheckConfig::default();
+    assert_eq!(
+        check_streaming(&history, &cfg).unwrap().verdict,
+        Verdict::Linearizable
+    );
+    group.bench_function("streaming_valid_60s_5clients_8keys", |b| {
+        b.iter(|| black_box(check_streaming(black_box(&history), &cfg).unwrap()))
     });
 
     // The same history with one late read corrupted: the search must

@@ -170,9 +170,10 @@ fn fig16_measures_downtime_per_leader_crash() {
     assert!((150.0..400.0).contains(&p50), "median downtime {p50} ms");
 }
 
-/// `--history` writes one Jepsen-style JSON object per line: every
-/// completion follows an invoke of the same process, times never go
-/// backwards, and values follow the documented shapes.
+/// `--history` writes one Jepsen-style JSON object per line (streamed
+/// during the run): every completion follows an invoke of the same
+/// process, times never go backwards, `index` counts the lines, and values
+/// follow the documented shapes.
 #[test]
 fn history_file_follows_the_documented_format() {
     let dir = tempfile::tempdir().unwrap();
@@ -196,6 +197,11 @@ fn history_file_follows_the_documented_format() {
     let mut lines = 0;
     for line in text.lines() {
         let v: Value = serde_json::from_str(line).unwrap();
+        assert_eq!(
+            v["index"].as_u64(),
+            Some(lines),
+            "index counts lines: {line}"
+        );
         lines += 1;
         let t = v["time"].as_u64().unwrap();
         assert!(t >= last_time, "time went backwards at {line}");
@@ -226,4 +232,14 @@ fn history_file_follows_the_documented_format() {
         }
     }
     assert!(lines > 1000);
+    // Complete: one line per invocation and per completion the report counts.
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap())
+            .unwrap();
+    let ops = &report["client_ops"];
+    let events: u64 = ["invoked", "ok", "fail", "info"]
+        .iter()
+        .map(|k| ops[*k].as_u64().unwrap())
+        .sum();
+    assert_eq!(lines, events);
 }

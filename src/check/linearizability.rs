@@ -29,12 +29,30 @@
 //!   the register could hold when it had to take effect and who wrote them,
 //!   and the tail of the longest linearizable prefix.
 //!
-//! Equal timestamps count as concurrent: an operation invoked at the instant
-//! another completes may be ordered before it (the more permissive reading).
+//! - **Streaming.** [`check`] is the batch check of a whole history;
+//!   [`StreamChecker`] (module [`stream`]) takes operations as a run
+//!   produces them and, per key, collapses every checked prefix into the
+//!   set of states it can leave (value plus the unknown-outcome operations
+//!   still able to take effect), so memory stays bounded by the operations
+//!   in doubt. Both give the same verdicts (tested against each other and
+//!   against a brute-force reference); runs use the streaming one.
+//!
+//! **Real-time order at equal times.** Operations are placed in time by
+//! stamps `(µs, seq)`: `a` precedes `b` iff `a`'s completion stamp is less
+//! than `b`'s invocation stamp. A run numbers its history events in the
+//! kernel's dispatch order, so a client's completion and its next
+//! invocation in the same microsecond (common: the next operation is due
+//! already) stay ordered, as do different clients' events. Equal stamps
+//! (hand-built histories that leave every seq 0) count as concurrent. An
+//! earlier version compared times only, which let a client's read be
+//! ordered before its own earlier write and passed real stale reads.
 
 mod explain;
 pub mod generate;
 mod search;
+pub mod stream;
+
+pub use stream::{check_streaming, StreamChecker};
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -93,6 +111,15 @@ pub struct Op {
     /// When the client got the answer; `None` for [`Outcome::Info`] (any
     /// value given for an info operation is ignored: it never completes).
     pub complete: Option<SimTime>,
+    /// Order of the invocation among events of the same microsecond: the
+    /// invocation happens at the stamp `(invoke, invoke_seq)`. The runner
+    /// gives every history event its position in the run's history (the
+    /// kernel's dispatch order), so stamps are distinct; hand-built
+    /// histories may leave both seqs 0, and equal stamps are concurrent.
+    pub invoke_seq: u64,
+    /// Order of the completion among events of the same microsecond (see
+    /// `invoke_seq`); ignored for info operations.
+    pub complete_seq: u64,
 }
 
 impl Op {
@@ -105,6 +132,33 @@ impl Op {
             outcome: Outcome::Ok,
             invoke: SimTime::ZERO,
             complete: Some(SimTime::ZERO),
+            invoke_seq: 0,
+            complete_seq: 0,
+        }
+    }
+
+    /// Order the invocation and completion within their microseconds (see
+    /// [`Op::invoke_seq`]): `a` precedes `b` in real time iff `a`'s
+    /// completion stamp `(complete, complete_seq)` is less than `b`'s
+    /// invocation stamp `(invoke, invoke_seq)`.
+    pub fn seqs(mut self, invoke_seq: u64, complete_seq: u64) -> Op {
+        self.invoke_seq = invoke_seq;
+        self.complete_seq = complete_seq;
+        self
+    }
+
+    /// The invocation's place in real time: `(µs, seq)` packed so that
+    /// integer order is stamp order.
+    pub fn invoke_stamp(&self) -> u128 {
+        stamp(self.invoke, self.invoke_seq)
+    }
+
+    /// The completion's place in real time (see [`Op::invoke_stamp`]);
+    /// `None` for info operations, which never complete.
+    pub fn complete_stamp(&self) -> Option<u128> {
+        match self.outcome {
+            Outcome::Info => None,
+            _ => self.complete.map(|c| stamp(c, self.complete_seq)),
         }
     }
 
@@ -146,6 +200,11 @@ impl Op {
         self.complete = None;
         self
     }
+}
+
+/// `(time, seq)` as one integer whose order is the lexicographic order.
+fn stamp(time: SimTime, seq: u64) -> u128 {
+    (u128::from(time.as_micros()) << 64) | u128::from(seq)
 }
 
 /// A history the checker cannot interpret.
@@ -290,13 +349,14 @@ pub fn check_with(ops: &[Op], config: &CheckConfig) -> Result<LinResult, History
         explanation: None,
     };
     for (key, key_ops) in &per_key {
-        let (outcome, states) = search::search(key_ops, config.max_states, &mut search::NoObserver);
+        let (outcome, states) =
+            search::search(key_ops, None, config.max_states, &mut search::NoObserver);
         result.states_explored += states;
         match outcome {
             search::Outcome::Linearizable => {}
             search::Outcome::Unknown => result.unknown_keys.push(*key),
             search::Outcome::Violation { blamed } => {
-                let violation = explain::violation(*key, key_ops, blamed, config.max_states);
+                let violation = explain::violation(*key, key_ops, None, blamed, config.max_states);
                 if result.violations.is_empty() {
                     result.explanation = Some(explain::describe(ops, key_ops, &violation));
                 }
@@ -326,7 +386,7 @@ fn validate(ops: &[Op]) -> Result<(), HistoryError> {
             index,
             outcome: op.outcome,
         })?;
-        if complete < op.invoke {
+        if stamp(complete, op.complete_seq) < op.invoke_stamp() {
             return Err(HistoryError::CompletesBeforeInvoke {
                 index,
                 invoke: op.invoke,

@@ -29,7 +29,8 @@ pub struct RunArgs {
     /// Write one JSON line per event to FILE.
     #[arg(long, value_name = "FILE")]
     pub trace: Option<PathBuf>,
-    /// Write the client history (JSON lines) to FILE.
+    /// Write the client history (JSON lines) to FILE, streamed while the
+    /// run goes.
     #[arg(long, value_name = "FILE")]
     pub history: Option<PathBuf>,
     /// Switch on a deliberately wrong protocol variant: a Raft bug
@@ -95,6 +96,13 @@ pub fn run(a: RunArgs) -> Result<u8, UsageError> {
         bug: a.bug.clone(),
         trace: None,
         skip_checkers: false,
+        // The history is written while the run goes (below) unless
+        // `--metrics` needs it in memory afterwards.
+        history: if a.metrics.is_some() {
+            runner::HistoryOutput::Keep
+        } else {
+            runner::HistoryOutput::Discard
+        },
     };
     let scenario = runner::effective(&base, &opts);
     let file = a.scenario.display().to_string();
@@ -117,6 +125,22 @@ pub fn run(a: RunArgs) -> Result<u8, UsageError> {
             Some((staged, w, p))
         }
         None => None,
+    };
+    // The history file is streamed: written as events happen, so a long
+    // run does not hold its history in memory.
+    let history_file = match (&a.history, a.metrics.is_some()) {
+        (Some(p), false) => {
+            let (staged, f) = Staged::create(p).map_err(|e| {
+                UsageError(format!(
+                    "error: {}: cannot create history file: {e}",
+                    p.display()
+                ))
+            })?;
+            let w = Rc::new(RefCell::new(Latch::new(BufWriter::new(f))));
+            opts.history = runner::HistoryOutput::Stream(w.clone());
+            Some((staged, w, p))
+        }
+        _ => None,
     };
     // The Chrome trace is built from the same JSON-lines trace, parsed as
     // it is produced (teed when --trace is also given).
@@ -141,14 +165,28 @@ pub fn run(a: RunArgs) -> Result<u8, UsageError> {
             .commit()
             .map_err(|e| UsageError(format!("error: {}: {e}", p.display())))?;
     }
+    if let Some((staged, w, p)) = history_file {
+        let mut w = Rc::try_unwrap(w)
+            .map_err(|_| UsageError("internal: history writer still shared".into()))?
+            .into_inner();
+        w.flush().map_err(|e| {
+            UsageError(format!(
+                "error: {}: writing history failed: {e}",
+                p.display()
+            ))
+        })?;
+        staged
+            .commit()
+            .map_err(|e| UsageError(format!("error: {}: {e}", p.display())))?;
+    }
     let dir = a
         .out
         .clone()
         .unwrap_or_else(|| Path::new("out").join(&scenario.spec.name));
     let report_path = dir.join("report.json");
     write_report(&report_path, &out.report)?;
-    if let Some(h) = &a.history {
-        let events = out.history.as_deref().unwrap_or(&[]);
+    if let (Some(h), Some(events)) = (&a.history, out.history.as_deref()) {
+        // Kept in memory for --metrics: written here instead.
         let mut text = String::new();
         for e in events {
             text.push_str(&crate::metrics::report::history_line(e).to_string());
@@ -182,6 +220,45 @@ pub fn run(a: RunArgs) -> Result<u8, UsageError> {
         print_summary(&out.report, &report_path);
     }
     Ok(out.report.exit_code())
+}
+
+/// A writer that remembers its first error and reports it at `flush`, so
+/// a failure in the middle of a streamed file is not lost behind a later
+/// successful flush.
+struct Latch<W: Write> {
+    inner: W,
+    failed: Option<std::io::Error>,
+}
+
+impl<W: Write> Latch<W> {
+    fn new(inner: W) -> Self {
+        Latch {
+            inner,
+            failed: None,
+        }
+    }
+}
+
+impl<W: Write> Write for Latch<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.failed.is_some() {
+            return Ok(buf.len());
+        }
+        match self.inner.write_all(buf) {
+            Ok(()) => Ok(buf.len()),
+            Err(e) => {
+                self.failed = Some(e);
+                Ok(buf.len())
+            }
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if let Some(e) = self.failed.take() {
+            return Err(e);
+        }
+        self.inner.flush()
+    }
 }
 
 pub fn write_report(path: &Path, report: &Report) -> Result<(), UsageError> {

@@ -89,8 +89,8 @@ pub struct ClientConfig {
     pub backoff_max: SimDuration,
     /// No new operation is invoked at or after this time.
     pub stop_at: SimTime,
-    /// Keep the history and per-op latencies (memory grows with the run;
-    /// long runs that do not check linearizability switch it off).
+    /// Record history events (see [`KvClient::step_events`]); off, the
+    /// client records nothing.
     pub record_history: bool,
 }
 
@@ -177,10 +177,13 @@ pub struct KvClient {
     finished: bool,
     /// When the previous operation was invoked (pacing starts from there).
     last_invoke: Option<SimTime>,
-    history: Vec<HistoryEvent>,
+    /// History events recorded by the latest handler call only: the
+    /// runner's observer collects them after every event, so the client
+    /// holds at most a couple, however long the run.
+    step_events: Vec<HistoryEvent>,
+    /// History events recorded over the client's life.
+    recorded: u64,
     stats: ClientStats,
-    /// Invoke-to-completion time of each ok or fail operation.
-    latencies: Vec<SimDuration>,
 }
 
 impl KvClient {
@@ -222,9 +225,9 @@ impl KvClient {
             seen: BTreeMap::new(),
             finished: false,
             last_invoke: None,
-            history: Vec::new(),
+            step_events: Vec::new(),
+            recorded: 0,
             stats: ClientStats::default(),
-            latencies: Vec::new(),
         }
     }
 
@@ -233,26 +236,30 @@ impl KvClient {
         &self.cfg
     }
 
-    /// The history recorded so far (in the client's event order, which is
-    /// time order).
-    pub fn history(&self) -> &[HistoryEvent] {
-        &self.history
+    /// The history events recorded by the latest handler call (invocation
+    /// or completion; at most two), in order, each with `seq` 0. The
+    /// client keeps no history itself: whoever wants it collects these
+    /// after every event the client handles (the runner does, numbering
+    /// them in dispatch order), so its memory does not grow with the run.
+    pub fn step_events(&self) -> &[HistoryEvent] {
+        &self.step_events
     }
 
-    /// Hand over the history recorded so far, leaving it empty.
-    pub fn take_history(&mut self) -> Vec<HistoryEvent> {
-        std::mem::take(&mut self.history)
+    /// How many history events the client has recorded in its life; with
+    /// [`KvClient::step_events`] a collector can tell whether it missed
+    /// any.
+    pub fn recorded(&self) -> u64 {
+        self.recorded
+    }
+
+    /// Forget the previous handler's events: called first by every handler.
+    fn begin_step(&mut self) {
+        self.step_events.clear();
     }
 
     /// Counters.
     pub fn stats(&self) -> &ClientStats {
         &self.stats
-    }
-
-    /// Invoke-to-completion time of every ok or fail operation, in
-    /// completion order.
-    pub fn latencies(&self) -> &[SimDuration] {
-        &self.latencies
     }
 
     /// Sequence number of the outstanding operation, if any.
@@ -462,9 +469,6 @@ impl KvClient {
             EventType::Fail => self.stats.fail += 1,
             _ => self.stats.info += 1,
         }
-        if kind != EventType::Info && self.cfg.record_history {
-            self.latencies.push(now.saturating_since(op.invoked_at));
-        }
         ctx.cancel_timer(OP_TIMEOUT_TIMER);
         self.end_op(ctx);
     }
@@ -531,14 +535,16 @@ impl KvClient {
         if !self.cfg.record_history {
             return;
         }
-        debug_assert!(self.history.last().is_none_or(|e| e.time <= time));
-        self.history.push(HistoryEvent {
+        debug_assert!(self.step_events.last().is_none_or(|e| e.time <= time));
+        self.recorded += 1;
+        self.step_events.push(HistoryEvent {
             process: self.cfg.index,
             kind,
             f,
             key,
             value,
             time,
+            seq: 0,
         });
     }
 }
@@ -557,12 +563,14 @@ impl Process for KvClient {
     type Record = KvRecord;
 
     fn on_start(&mut self, ctx: &mut Ctx<'_>) {
+        self.begin_step();
         if self.op.is_none() && !self.finished {
             self.schedule_next(ctx);
         }
     }
 
     fn on_message(&mut self, ctx: &mut Ctx<'_>, from: NodeId, msg: KvMsg) {
+        self.begin_step();
         // Anything but an answer (a confused peer's RPC) is not for us.
         if let Msg::ClientResponse { seq, result } = msg {
             self.on_reply(ctx, from, seq, result);
@@ -570,6 +578,7 @@ impl Process for KvClient {
     }
 
     fn on_timer(&mut self, ctx: &mut Ctx<'_>, id: TimerId) {
+        self.begin_step();
         match id {
             THINK_TIMER => {
                 if self.op.is_some() || self.finished {
@@ -595,7 +604,7 @@ mod tests {
 
     use super::*;
     use crate::check::linearizability::{check, Verdict};
-    use crate::kv::history::to_lin_ops;
+    use crate::kv::history::{latencies, to_lin_ops};
     use crate::kv::KvStore;
     use crate::process::Effect;
     use crate::raft::StateMachine;
@@ -609,6 +618,9 @@ mod tests {
         now: SimTime,
         /// Armed timers and their deadlines, as the kernel would keep them.
         timers: BTreeMap<TimerId, SimTime>,
+        /// Every history event, collected after each step as the runner
+        /// does.
+        history: Vec<HistoryEvent>,
     }
 
     /// What one handler call did.
@@ -656,6 +668,7 @@ mod tests {
                 rng: SimRng::derive(7, "client-test"),
                 now: SimTime::ZERO,
                 timers: BTreeMap::new(),
+                history: Vec::new(),
             }
         }
 
@@ -663,6 +676,8 @@ mod tests {
             let mut effects = Vec::new();
             let mut ctx = Context::new(ME, self.now, &mut self.rng, &mut effects);
             f(&mut self.client, &mut ctx);
+            self.history.extend_from_slice(self.client.step_events());
+            assert_eq!(self.client.recorded(), self.history.len() as u64);
             let mut step = Step::default();
             for e in effects {
                 match e {
@@ -713,7 +728,7 @@ mod tests {
         }
 
         fn last_event(&self) -> HistoryEvent {
-            *self.client.history().last().expect("an event")
+            *self.history.last().expect("an event")
         }
     }
 
@@ -826,7 +841,7 @@ mod tests {
         assert_eq!(h.client.stats().info, 1);
         let (_, next_seq, _) = h.fire(THINK_TIMER).only_send();
         assert!(next_seq > seq);
-        assert!(h.client.latencies().is_empty(), "info has no latency");
+        assert!(latencies(&h.history).is_empty(), "info has no latency");
     }
 
     /// A cas whose compare did not match is a definite fail, recorded with
@@ -857,7 +872,7 @@ mod tests {
             (OpFn::Cas, key, HistValue::Pair(expected, new))
         );
         assert_eq!(h.client.stats().fail, 1);
-        assert_eq!(h.client.latencies(), &[SimDuration::from_millis(3)]);
+        assert_eq!(latencies(&h.history), vec![SimDuration::from_millis(3)]);
         // 42 is now a cas candidate for that key.
         assert!(h.client.seen[&key].contains(&42));
     }
@@ -907,10 +922,10 @@ mod tests {
         let (to, seq, _) = h.first_request();
         h.reply(to, seq, ok(KvOutput::ReadOk(Some(1))));
         let (to2, seq2, _) = h.fire(THINK_TIMER).only_send();
-        let before = h.client.history().len();
+        let before = h.history.len();
         let s = h.reply(to, seq, ok(KvOutput::ReadOk(Some(99))));
         assert!(s.sends.is_empty() && s.set.is_empty() && s.cancelled.is_empty());
-        assert_eq!(h.client.history().len(), before);
+        assert_eq!(h.history.len(), before);
         assert_eq!(h.client.outstanding_seq(), Some(seq2));
         // A redirect from a server the client already left is ignored too.
         h.fire(RETRY_TIMER);
@@ -1030,7 +1045,7 @@ mod tests {
                 push(&mut inflight, h.now, s);
             }
             assert!(h.client.is_finished());
-            h.client.take_history()
+            std::mem::take(&mut h.history)
         }
         let hist = run(1);
         let stats = crate::kv::history::summary(&hist);

@@ -12,7 +12,7 @@
 //! [`to_lin_ops`] turns a history into the linearizability checker's
 //! [`Op`]s; [`merge`] interleaves per-client histories by time.
 
-use crate::check::linearizability::Op;
+use crate::check::linearizability::{Op, StreamChecker};
 use crate::time::{SimDuration, SimTime};
 use std::collections::BTreeMap;
 
@@ -89,15 +89,22 @@ pub struct HistoryEvent {
     pub value: HistValue,
     /// Virtual time of the event, as seen by the client.
     pub time: SimTime,
+    /// The event's position in the run's history (0, 1, 2, ...): the order
+    /// in which the kernel dispatched the client handlers that recorded
+    /// them. It orders events of the same microsecond, so a completion and
+    /// the next invocation at one instant keep their real-time order. A
+    /// client records 0; the runner numbers events as it collects them.
+    pub seq: u64,
 }
 
-/// One history from many: all events sorted by time. The sort is stable, and
-/// ties are broken by process number and then by the order the events had
-/// in their input history, so the result is the same on every run.
+/// One history from many: all events sorted by `(time, seq)`. The sort is
+/// stable, and remaining ties (hand-made events that all have seq 0) are
+/// broken by process number and then by the order the events had in their
+/// input history, so the result is the same on every run.
 pub fn merge(histories: Vec<Vec<HistoryEvent>>) -> Vec<HistoryEvent> {
     let mut all: Vec<HistoryEvent> = histories.into_iter().flatten().collect();
-    // `sort_by_key` is stable: equal (time, process) keep input order.
-    all.sort_by_key(|e| (e.time, e.process));
+    // `sort_by_key` is stable: equal keys keep input order.
+    all.sort_by_key(|e| (e.time, e.seq, e.process));
     all
 }
 
@@ -137,6 +144,50 @@ pub fn to_lin_ops(events: &[HistoryEvent]) -> Vec<Op> {
         .collect()
 }
 
+/// [`to_lin_ops`] one event at a time, feeding a [`StreamChecker`]: the
+/// same pairing rules, so the streaming check sees the operations the batch
+/// check would (an invocation still open when its process invokes again,
+/// or at [`OpPairing::finish`], becomes info). Holds one open invocation
+/// per process.
+#[derive(Clone, Debug, Default)]
+pub struct OpPairing {
+    /// Per process: its open invocation, and whether it is well-formed
+    /// (told to the checker).
+    open: BTreeMap<u32, (HistoryEvent, bool)>,
+}
+
+impl OpPairing {
+    /// Take the next event of the history (events in history order).
+    pub fn push(&mut self, e: &HistoryEvent, checker: &mut StreamChecker) {
+        match e.kind {
+            EventType::Invoke => {
+                if let Some((inv, true)) = self.open.remove(&e.process) {
+                    checker.complete(lin_op(&inv, None).expect("well-formed"));
+                }
+                let well_formed = lin_op(e, None).is_some();
+                if well_formed {
+                    checker.invoke(e.key, e.time, e.seq);
+                }
+                self.open.insert(e.process, (*e, well_formed));
+            }
+            EventType::Ok | EventType::Fail | EventType::Info => {
+                if let Some((inv, true)) = self.open.remove(&e.process) {
+                    checker.complete(lin_op(&inv, Some(e)).expect("well-formed"));
+                }
+            }
+        }
+    }
+
+    /// The history ended: open invocations become info operations.
+    pub fn finish(self, checker: &mut StreamChecker) {
+        for (inv, well_formed) in self.open.into_values() {
+            if well_formed {
+                checker.complete(lin_op(&inv, None).expect("well-formed"));
+            }
+        }
+    }
+}
+
 fn lin_op(inv: &HistoryEvent, done: Option<&HistoryEvent>) -> Option<Op> {
     let p = u64::from(inv.process);
     let op = match (inv.f, inv.value) {
@@ -153,9 +204,13 @@ fn lin_op(inv: &HistoryEvent, done: Option<&HistoryEvent>) -> Option<Op> {
     };
     let invoke = inv.time.as_micros();
     Some(match done {
-        Some(d) if d.kind == EventType::Ok => op.between(invoke, d.time.as_micros()),
-        Some(d) if d.kind == EventType::Fail => op.failed_between(invoke, d.time.as_micros()),
-        _ => op.info_at(invoke),
+        Some(d) if d.kind == EventType::Ok => {
+            op.between(invoke, d.time.as_micros()).seqs(inv.seq, d.seq)
+        }
+        Some(d) if d.kind == EventType::Fail => op
+            .failed_between(invoke, d.time.as_micros())
+            .seqs(inv.seq, d.seq),
+        _ => op.info_at(invoke).seqs(inv.seq, 0),
     })
 }
 
@@ -232,6 +287,7 @@ mod tests {
             key,
             value,
             time: SimTime(t),
+            seq: 0,
         }
     }
 

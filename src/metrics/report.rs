@@ -242,5 +242,6 @@ pub fn history_line(e: &HistoryEvent) -> Value {
         "key": e.key,
         "value": value,
         "time": e.time.0 * 1000,
+        "index": e.seq,
     })
 }

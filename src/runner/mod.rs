@@ -20,6 +20,20 @@ use std::rc::Rc;
 /// A shared writer for the per-event trace (`--trace FILE`).
 pub type TraceSink = Rc<RefCell<dyn Write>>;
 
+/// Where a KV run's client history goes.
+#[derive(Default, Clone)]
+pub enum HistoryOutput {
+    /// Kept in memory and returned in [`RunOutput::history`] (plots,
+    /// reports, tests; memory grows with the run).
+    #[default]
+    Keep,
+    /// Written as JSON lines (docs/history-format.md) to this writer while
+    /// the run goes; nothing kept.
+    Stream(TraceSink),
+    /// Not kept (the checker and the latency histogram still see it).
+    Discard,
+}
+
 /// Options a run takes besides the scenario.
 #[derive(Default, Clone)]
 pub struct RunOptions {
@@ -36,6 +50,8 @@ pub struct RunOptions {
     /// checkers reports `checks.ok` true without having checked anything,
     /// so the CLI never sets this.
     pub skip_checkers: bool,
+    /// What to do with a KV run's client history.
+    pub history: HistoryOutput,
 }
 
 /// The result of a run: the report plus by-products the CLI may write.

@@ -2,7 +2,7 @@
 //! world's processes, the observers (safety checker, metrics), the
 //! end-of-run checks (linearizability, expectations) and the report.
 
-use super::{base_report, install_tracer, RunOptions, RunOutput};
+use super::{base_report, install_tracer, HistoryOutput, RunOptions, RunOutput};
 use crate::check::linearizability;
 use crate::check::raft_safety::RaftSafety;
 use crate::ids::{NodeId, TimerId};
@@ -111,6 +111,87 @@ struct RaftObserver {
     check_safety: bool,
     /// Restarts seen per server.
     restarts: Vec<u32>,
+    history: HistoryTap,
+}
+
+/// Collects the clients' history events as they happen, in the kernel's
+/// dispatch order, numbers them (`HistoryEvent::seq`), and hands each on:
+/// to the streaming linearizability checker, the client latency histogram
+/// and the history output. Nothing here grows with the run except a kept
+/// history (`HistoryOutput::Keep`).
+struct HistoryTap {
+    /// Address of client 0.
+    first_client: u32,
+    /// Per client: events collected so far in its current life.
+    taken: Vec<u64>,
+    next_seq: u64,
+    pairing: history::OpPairing,
+    checker: Option<linearizability::StreamChecker>,
+    /// Per client: invocation time of its open operation.
+    invoked_at: Vec<Option<SimTime>>,
+    latency: LatencyHist,
+    output: HistoryOutput,
+    kept: Vec<history::HistoryEvent>,
+}
+
+impl HistoryTap {
+    /// Collect what client `id` recorded in the handler that just ran.
+    fn collect(&mut self, world: &World<KvNode>, id: NodeId) {
+        let Some(KvNode::Client(c)) = world.node(id) else {
+            return;
+        };
+        let i = (id.0 - self.first_client) as usize;
+        let recorded = c.recorded();
+        if recorded < self.taken[i] {
+            // A new life of the client (clients are not faulted today):
+            // its history starts over.
+            self.taken[i] = 0;
+        }
+        let fresh = (recorded - self.taken[i]) as usize;
+        if fresh == 0 {
+            return;
+        }
+        let step = c.step_events();
+        // Events are kept by the client for one handler call only; every
+        // call that records one is seen here before the next call.
+        assert!(
+            fresh <= step.len(),
+            "client {i} recorded {fresh} history events the observer did not see"
+        );
+        for e in &step[step.len() - fresh..] {
+            let mut e = *e;
+            e.seq = self.next_seq;
+            self.next_seq += 1;
+            self.event(&e);
+        }
+        self.taken[i] = recorded;
+    }
+
+    fn event(&mut self, e: &history::HistoryEvent) {
+        if let Some(checker) = self.checker.as_mut() {
+            self.pairing.push(e, checker);
+        }
+        let open = &mut self.invoked_at[e.process as usize];
+        match e.kind {
+            history::EventType::Invoke => *open = Some(e.time),
+            history::EventType::Ok | history::EventType::Fail => {
+                if let Some(t) = open.take() {
+                    self.latency.record_us(e.time.saturating_since(t).0);
+                }
+            }
+            history::EventType::Info => *open = None,
+        }
+        match &self.output {
+            HistoryOutput::Keep => self.kept.push(*e),
+            HistoryOutput::Stream(sink) => {
+                // A failed write is reported by the writer's owner (the CLI
+                // latches the first error and fails the flush).
+                let line = crate::metrics::report::history_line(e);
+                let _ = writeln!(sink.borrow_mut(), "{line}");
+            }
+            HistoryOutput::Discard => {}
+        }
+    }
 }
 
 impl Observer<KvNode> for RaftObserver {
@@ -134,6 +215,18 @@ impl Observer<KvNode> for RaftObserver {
             if let Some(r) = world.node(id).and_then(KvNode::raft) {
                 self.safety.observe(world.now(), r);
             }
+        }
+        match ev.node {
+            Some(id) if id.0 >= self.nodes && ev.kind != DispatchKind::Fault => {
+                self.history.collect(world, id);
+            }
+            _ if ev.kind == DispatchKind::Fault => {
+                // A fault event may run handlers of several nodes.
+                for i in self.nodes..world.addresses() {
+                    self.history.collect(world, NodeId(i));
+                }
+            }
+            _ => {}
         }
         self.metrics
             .observe(world, ev.node, ev.kind == DispatchKind::Fault, KvNode::raft);
@@ -165,7 +258,7 @@ pub(super) fn run(scenario: &Scenario, opts: &RunOptions) -> RunOutput {
             backoff_min: SimDuration::from_millis(5),
             backoff_max: SimDuration::from_millis(200),
             stop_at: SimTime(end.0.saturating_sub(timeout.0)),
-            record_history: w.check_linearizability,
+            record_history: true,
         }
     });
     let factory_config = config.clone();
@@ -190,23 +283,39 @@ pub(super) fn run(scenario: &Scenario, opts: &RunOptions) -> RunOutput {
     if let Some(sink) = &opts.trace {
         install_tracer(&mut world, sink.clone());
     }
+    let check_lin =
+        !opts.skip_checkers && workload.as_ref().is_some_and(|w| w.check_linearizability);
+    // A bound that keeps a pathological history to about a second per
+    // key (window); past it the verdict is "undecided", never a violation.
+    let lin_cfg = linearizability::CheckConfig {
+        max_states: 1_000_000,
+    };
     let mut obs = RaftObserver {
         safety: RaftSafety::new(nodes),
         metrics: RaftMetrics::new(nodes),
         nodes,
         check_safety: !opts.skip_checkers,
         restarts: vec![0; nodes as usize],
+        history: HistoryTap {
+            first_client: nodes,
+            taken: vec![0; clients as usize],
+            next_seq: 0,
+            pairing: history::OpPairing::default(),
+            checker: check_lin.then(|| linearizability::StreamChecker::new(lin_cfg)),
+            invoked_at: vec![None; clients as usize],
+            latency: LatencyHist::new(),
+            output: opts.history.clone(),
+            kept: Vec::new(),
+        },
     };
     world.run(&mut obs);
     let stop = world.now();
     obs.metrics.finish(stop);
 
     // Client history and its verdict.
-    let mut histories = Vec::new();
     let mut sum = history::HistorySummary::default();
     for i in nodes..nodes + clients {
         if let Some(KvNode::Client(c)) = world.node(NodeId(i)) {
-            histories.push(c.history().to_vec());
             let s = c.stats();
             sum.invoked += s.invoked;
             sum.ok += s.ok;
@@ -215,11 +324,13 @@ pub(super) fn run(scenario: &Scenario, opts: &RunOptions) -> RunOutput {
         }
     }
     sum.open = sum.invoked - sum.ok - sum.fail - sum.info;
-    let events = history::merge(histories);
-    let mut client_latency = LatencyHist::new();
-    for d in history::latencies(&events) {
-        client_latency.record_us(d.0);
-    }
+    let HistoryTap {
+        pairing,
+        checker,
+        latency: client_latency,
+        kept: events,
+        ..
+    } = obs.history;
 
     let mut checks = Checks {
         ok: true,
@@ -233,37 +344,23 @@ pub(super) fn run(scenario: &Scenario, opts: &RunOptions) -> RunOutput {
     if !opts.skip_checkers {
         checks.record("safety", safety_failure);
     }
-    let lin_json = if !opts.skip_checkers
-        && workload.as_ref().is_some_and(|w| w.check_linearizability)
-    {
-        let ops = history::to_lin_ops(&events);
-        // A bound that keeps a pathological history to about a second per
-        // key; past it the verdict is "undecided", never a violation.
-        let cfg = linearizability::CheckConfig {
-            max_states: 1_000_000,
+    let lin_json = if let Some(mut checker) = checker {
+        pairing.finish(&mut checker);
+        let r = checker.finish();
+        let failure = match r.ok() {
+            Some(true) => None,
+            Some(false) => Some(
+                r.explanation
+                    .clone()
+                    .unwrap_or_else(|| "not linearizable".into()),
+            ),
+            None => Some(format!(
+                "undecided: {}",
+                r.explanation.clone().unwrap_or_default()
+            )),
         };
-        match linearizability::check_with(&ops, &cfg) {
-            Ok(r) => {
-                let failure = match r.ok() {
-                    Some(true) => None,
-                    Some(false) => Some(
-                        r.explanation
-                            .clone()
-                            .unwrap_or_else(|| "not linearizable".into()),
-                    ),
-                    None => Some(format!(
-                        "undecided: {}",
-                        r.explanation.clone().unwrap_or_default()
-                    )),
-                };
-                checks.record("linearizability", failure);
-                json!({"ok": r.ok(), "ops": r.ops, "keys": r.keys_checked, "states": r.states_explored, "explanation": r.explanation})
-            }
-            Err(e) => {
-                checks.record("linearizability", Some(format!("malformed history: {e}")));
-                json!({"ok": false, "ops": ops.len(), "explanation": e.to_string()})
-            }
-        }
+        checks.record("linearizability", failure);
+        json!({"ok": r.ok(), "ops": r.ops, "keys": r.keys_checked, "states": r.states_explored, "explanation": r.explanation})
     } else {
         json!({"ok": null, "ops": 0, "explanation": "not checked (no workload, or check_linearizability is false)"})
     };
@@ -323,7 +420,10 @@ pub(super) fn run(scenario: &Scenario, opts: &RunOptions) -> RunOutput {
             "bug": spec.bug,
         }),
     );
-    let history = workload.as_ref().map(|_| events);
+    let history = match opts.history {
+        HistoryOutput::Keep => workload.as_ref().map(|_| events),
+        HistoryOutput::Stream(_) | HistoryOutput::Discard => None,
+    };
     let latency = Some(super::LatencyHists {
         client: client_latency,
         commit: obs.metrics.commit_latency,

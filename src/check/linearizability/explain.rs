@@ -47,14 +47,20 @@ impl Observer for Explainer {
 }
 
 /// Replay the search of `key_ops` watching `blamed` and describe what it saw.
-pub(super) fn violation(key: i64, key_ops: &[KeyOp], blamed: usize, max_states: u64) -> Violation {
+pub(super) fn violation(
+    key: i64,
+    key_ops: &[KeyOp],
+    initial: Option<i64>,
+    blamed: usize,
+    max_states: u64,
+) -> Violation {
     let mut ex = Explainer {
         watch: blamed as u32,
         values: BTreeMap::new(),
         longest: 0,
         tail: Vec::new(),
     };
-    let (outcome, _) = search::search(key_ops, max_states, &mut ex);
+    let (outcome, _) = search::search(key_ops, initial, max_states, &mut ex);
     assert_eq!(
         outcome,
         search::Outcome::Violation { blamed },
@@ -169,12 +175,8 @@ pub(super) fn describe(ops: &[Op], key_ops: &[KeyOp], v: &Violation) -> String {
 }
 
 fn overlaps(a: &Op, b: &Op) -> bool {
-    let end = |o: &Op| match o.outcome {
-        Outcome::Info => None,
-        _ => o.complete,
-    };
-    let a_before_b = end(a).is_some_and(|c| c < b.invoke);
-    let b_before_a = end(b).is_some_and(|c| c < a.invoke);
+    let a_before_b = a.complete_stamp().is_some_and(|c| c < b.invoke_stamp());
+    let b_before_a = b.complete_stamp().is_some_and(|c| c < a.invoke_stamp());
     !a_before_b && !b_before_a
 }
 
@@ -182,10 +184,7 @@ fn overlaps(a: &Op, b: &Op) -> bool {
 /// that could have come before it, or the first that came too late.
 fn writers_story(s: &mut String, ops: &[Op], key_ops: &[KeyOp], v: &Violation, want: i64) {
     let blamed = &ops[v.op];
-    let deadline = match blamed.outcome {
-        Outcome::Info => None,
-        _ => blamed.complete,
-    };
+    let deadline = blamed.complete_stamp();
     let mut writers: Vec<usize> = key_ops
         .iter()
         .filter(|k| match k.effect {
@@ -194,8 +193,9 @@ fn writers_story(s: &mut String, ops: &[Op], key_ops: &[KeyOp], v: &Violation, w
         })
         .map(|k| k.index)
         .collect();
-    writers.sort_by_key(|&i| (ops[i].invoke, i));
-    let could_precede = writers.partition_point(|&i| deadline.is_none_or(|d| ops[i].invoke <= d));
+    writers.sort_by_key(|&i| (ops[i].invoke_stamp(), i));
+    let could_precede =
+        writers.partition_point(|&i| deadline.is_none_or(|d| ops[i].invoke_stamp() <= d));
     let (before, after) = writers.split_at(could_precede);
     if before.is_empty() {
         match after.first() {

@@ -96,6 +96,8 @@ pub fn generate(params: &GenParams, seed: u64) -> Vec<Op> {
             outcome: Outcome::Ok,
             invoke: SimTime(invoke),
             complete: Some(SimTime(invoke + latency)),
+            invoke_seq: 0,
+            complete_seq: 0,
         };
         let index = ops.len();
         let resume;

@@ -63,9 +63,11 @@ pub(super) struct KeyOp {
     /// Index into the caller's history slice.
     pub index: usize,
     pub effect: Effect,
-    pub invoke: u64,
-    /// `None`: unknown outcome, returns at +∞ and may never take effect.
-    pub complete: Option<u64>,
+    /// Invocation stamp (see [`Op::invoke_stamp`]).
+    pub invoke: u128,
+    /// Completion stamp; `None`: unknown outcome, returns at +∞ and may
+    /// never take effect.
+    pub complete: Option<u128>,
 }
 
 impl KeyOp {
@@ -79,15 +81,14 @@ impl KeyOp {
             (OpKind::Cas { expected, .. }, ClientOutcome::Fail) => Effect::CasFail { expected },
             (OpKind::Cas { expected, new }, _) => Effect::Cas { expected, new },
         };
-        let complete = match op.outcome {
-            ClientOutcome::Info => None,
-            _ => Some(op.complete?.as_micros()),
-        };
+        if op.outcome != ClientOutcome::Info {
+            op.complete?;
+        }
         Some(KeyOp {
             index,
             effect,
-            invoke: op.invoke.as_micros(),
-            complete,
+            invoke: op.invoke_stamp(),
+            complete: op.complete_stamp(),
         })
     }
 }
@@ -149,11 +150,11 @@ struct Events {
 
 impl Events {
     fn new(ops: &[KeyOp]) -> Events {
-        // Calls sort before returns at the same instant: equal times overlap.
-        let mut ev: Vec<(u64, bool, u32)> = Vec::with_capacity(2 * ops.len());
+        // Calls sort before returns at the same stamp: equal stamps overlap.
+        let mut ev: Vec<(u128, bool, u32)> = Vec::with_capacity(2 * ops.len());
         for (i, op) in ops.iter().enumerate() {
             ev.push((op.invoke, false, i as u32));
-            ev.push((op.complete.unwrap_or(u64::MAX), true, i as u32));
+            ev.push((op.complete.unwrap_or(u128::MAX), true, i as u32));
         }
         ev.sort_unstable();
         let len = ev.len();
@@ -328,7 +329,16 @@ type StateCache = HashSet<Box<[u64]>, BuildHasherDefault<StateHasher>>;
 /// Search for a linearization of one key's ops (completed ops first, then
 /// info ops; see [`OpSet`]). Returns the outcome and the number of distinct
 /// states explored.
-pub(super) fn search<O: Observer>(ops: &[KeyOp], max_states: u64, obs: &mut O) -> (Outcome, u64) {
+///
+/// The register starts at `initial` (`None`: absent, the start of a run;
+/// the streaming check starts a window at a value the collapsed prefix
+/// left).
+pub(super) fn search<O: Observer>(
+    ops: &[KeyOp],
+    initial: Option<i64>,
+    max_states: u64,
+    obs: &mut O,
+) -> (Outcome, u64) {
     if ops.is_empty() {
         return (Outcome::Linearizable, 0);
     }
@@ -338,10 +348,13 @@ pub(super) fn search<O: Observer>(ops: &[KeyOp], max_states: u64, obs: &mut O) -
     );
     let mut events = Events::new(ops);
     let mut set = OpSet::new(ops);
+    // The loop needs only the effects: a dense array keeps it in cache
+    // (a KeyOp with its stamps is several times larger).
+    let effects: Vec<Effect> = ops.iter().map(|o| o.effect).collect();
     let mut cache = StateCache::default();
     let mut scratch = Vec::new();
     let mut stack: Vec<Frame> = Vec::new();
-    let mut state: Option<i64> = None;
+    let mut state: Option<i64> = initial;
     let mut writer: Option<u32> = None;
     // The furthest (latest) return the search got stuck at, and its op.
     let mut furthest: (u32, u32) = (0, 0);
@@ -353,7 +366,7 @@ pub(super) fn search<O: Observer>(ops: &[KeyOp], max_states: u64, obs: &mut O) -
         }
         let op = events.op[entry as usize];
         if events.is_call[entry as usize] {
-            let effect = ops[op as usize].effect;
+            let effect = effects[op as usize];
             let Some(next_state) = effect.step(state) else {
                 obs.refused(op, state, writer);
                 entry = events.next[entry as usize];
@@ -388,7 +401,7 @@ pub(super) fn search<O: Observer>(ops: &[KeyOp], max_states: u64, obs: &mut O) -
             // An observe-only op fits but what follows it is known to fail:
             // by the exchange argument the whole node fails.
         } else {
-            if ops[op as usize].complete.is_none() {
+            if op as usize >= set.completed {
                 // Info returns sort last: every completed op is linearized,
                 // and the remaining info ops may simply never take effect.
                 return (Outcome::Linearizable, cache.len() as u64);
@@ -408,6 +421,144 @@ pub(super) fn search<O: Observer>(ops: &[KeyOp], max_states: u64, obs: &mut O) -
             set.remove(frame.op);
             state = frame.prev_state;
             writer = frame.prev_writer;
+            events.unlift(frame.op);
+            if !frame.forced {
+                break frame;
+            }
+        };
+        entry = events.next[events.call[frame.op as usize] as usize];
+    }
+}
+
+/// What [`explore`] found: every way a window of ops can end.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Ends {
+    /// Each end: the register value, and which info ops (bit `i` = the
+    /// `i`-th info op, in the order they follow the completed ops) have
+    /// taken effect. Up to dominance (see [`explore`]), every end some
+    /// linearization reaches is here.
+    pub ends: Vec<(Option<i64>, Vec<u64>)>,
+    /// Distinct search states explored.
+    pub states: u64,
+    /// The search hit `max_states` and stopped: `ends` is incomplete.
+    pub bounded: bool,
+}
+
+/// Every state a window can end in: search like [`search`], but instead of
+/// stopping at the first linearization, record the end of each one (once
+/// every completed op is linearized) and keep going.
+///
+/// Two rules keep this from enumerating every subset of the info ops, which
+/// may take effect or not at any time:
+/// - **An info op is followed by an op that sees its value.** After an info
+///   op takes effect, the next op linearized must not be a plain write (it
+///   would overwrite the value before anyone saw it). Dropping such an info
+///   op from a linearization leaves every other op's view unchanged, so a
+///   linearization obeying the rule exists whenever any does, with a
+///   subset of the info ops used up.
+/// - **No info op at the end.** Once every completed op is placed, the end
+///   is recorded and no further info op is tried: one applied after the
+///   window can as well be applied first thing in the next window, where
+///   it is still available.
+///
+/// So the ends are complete up to dominance: for every end `(v, A)` some
+/// linearization reaches, an end `(v, B)` with `B ⊆ A` is listed (fewer
+/// info ops used up leaves more possible futures).
+pub(super) fn explore(ops: &[KeyOp], initial: Option<i64>, max_states: u64) -> Ends {
+    let mut out = Ends::default();
+    assert!(
+        ops.len() < (u32::MAX / 2) as usize,
+        "too many ops on one key"
+    );
+    let mut events = Events::new(ops);
+    let mut set = OpSet::new(ops);
+    let completed = set.completed;
+    let effects: Vec<Effect> = ops.iter().map(|o| o.effect).collect();
+    let mut cache = StateCache::default();
+    let mut scratch = Vec::new();
+    // Frames of the search; `constrained` says the last op linearized was
+    // an info op, so the next must not be a plain write.
+    let mut stack: Vec<(Frame, bool)> = Vec::new();
+    let mut state: Option<i64> = initial;
+    let mut constrained = false;
+    let mut placed = 0usize;
+    let mut entry = events.next[HEAD as usize];
+    loop {
+        let at_end = placed == completed;
+        if at_end && !constrained {
+            out.ends
+                .push((state, set.words[set.completed_words..].to_vec()));
+        }
+        let dead_end = if at_end {
+            true
+        } else if entry == NIL || !events.is_call[entry as usize] {
+            // A completed op's return with the op not yet linearized (info
+            // returns sort last and are never reached before `at_end`).
+            true
+        } else {
+            let op = events.op[entry as usize];
+            let effect = effects[op as usize];
+            // Info ops follow the completed ones (see `OpSet`).
+            let is_info = op as usize >= completed;
+            let allowed = !(constrained && matches!(effect, Effect::Write(_)));
+            let next_state = if allowed { effect.step(state) } else { None };
+            match next_state {
+                None => {
+                    entry = events.next[entry as usize];
+                    continue;
+                }
+                Some(next_state) => {
+                    set.insert(op);
+                    set.encode(next_state, &mut scratch);
+                    scratch[0] |= u64::from(is_info) << 1;
+                    if !cache.contains(scratch.as_slice()) {
+                        if cache.len() as u64 >= max_states {
+                            out.states = cache.len() as u64;
+                            out.bounded = true;
+                            return out;
+                        }
+                        cache.insert(scratch.as_slice().into());
+                        stack.push((
+                            Frame {
+                                op,
+                                prev_state: state,
+                                prev_writer: None,
+                                forced: effect.observes_only(),
+                            },
+                            constrained,
+                        ));
+                        state = next_state;
+                        constrained = is_info;
+                        if !is_info {
+                            placed += 1;
+                        }
+                        events.lift(op);
+                        entry = events.next[HEAD as usize];
+                        continue;
+                    }
+                    set.remove(op);
+                    if !effect.observes_only() {
+                        entry = events.next[entry as usize];
+                        continue;
+                    }
+                    // As in `search`: an observe-only op that fits leads to
+                    // a state already explored, which covers this node.
+                    true
+                }
+            }
+        };
+        debug_assert!(dead_end);
+        let frame = loop {
+            let Some((frame, was_constrained)) = stack.pop() else {
+                out.states = cache.len() as u64;
+                return out;
+            };
+            set.remove(frame.op);
+            state = frame.prev_state;
+            constrained = was_constrained;
+            if (frame.op as usize) < completed {
+                placed -= 1;
+            }
             events.unlift(frame.op);
             if !frame.forced {
                 break frame;
