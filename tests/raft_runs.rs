@@ -35,8 +35,20 @@ fn shipped(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
+/// Shipped Figure 16 ranges whose candidates stay tied with today's
+/// elections (a rejected candidate stays a candidate and exact timers keep
+/// ties: issue #10 item 1): `liveness.leader` rightly fails them. Remove
+/// an entry once `raft.step_down_on_lost_election` lands and the scenario
+/// passes.
+const LIVELOCKED: [&str; 3] = [
+    "fig16/150-150.json",
+    "fig16/150-151.json",
+    "fig16/150-155.json",
+];
+
 /// Every shipped scenario runs and all its checks hold (long performance
-/// scenarios are cut to 20 simulated seconds).
+/// scenarios are cut to 20 simulated seconds), except the Figure 16 ranges
+/// in [`LIVELOCKED`], which must fail exactly `liveness.leader`.
 #[test]
 fn every_shipped_scenario_passes_its_checks() {
     let mut files = Vec::new();
@@ -50,7 +62,19 @@ fn every_shipped_scenario_passes_its_checks() {
             ..Default::default()
         };
         let r = run_file(f, opts);
-        if !r.checks.ok {
+        let livelock = LIVELOCKED.iter().any(|l| f.to_string_lossy().ends_with(l));
+        if livelock {
+            // The expected verdict for today's elections: exactly
+            // `liveness.leader` fails.
+            let names: Vec<&str> = r.checks.failures.iter().map(|x| x.check.as_str()).collect();
+            if names != ["liveness.leader"] {
+                failed.push(format!(
+                    "{}: expected only liveness.leader to fail (livelock), got {:?}",
+                    f.display(),
+                    r.checks.failures
+                ));
+            }
+        } else if !r.checks.ok {
             failed.push(format!("{}: {:?}", f.display(), r.checks.failures));
         }
         assert!(r.events > 0, "{} ran no event", f.display());
@@ -115,7 +139,7 @@ fn unmet_liveness_expectation_fails_with_what_was_seen() {
         .find(|f| f.check == "expect.max_elections_after_heal")
         .expect("the expectation failed");
     assert!(
-        f.message.contains("elections after the last heal"),
+        f.message.contains("elections after the last fault ended"),
         "{}",
         f.message
     );

@@ -293,6 +293,9 @@ pub struct World<P: Process> {
     applied: Vec<AppliedFault>,
     events: u64,
     stopped_early: bool,
+    /// The event cap (`u64::MAX`: none) and whether the run hit it.
+    max_events: u64,
+    event_cap_hit: bool,
 }
 
 impl<P: Process> World<P> {
@@ -360,6 +363,8 @@ impl<P: Process> World<P> {
             applied: Vec::new(),
             events: 0,
             stopped_early: false,
+            max_events: u64::MAX,
+            event_cap_hit: false,
         })
     }
 
@@ -410,7 +415,17 @@ impl<P: Process> World<P> {
     pub fn trace_hash(&self) -> String {
         self.trace.hex()
     }
-    /// True if an observer stopped the run before its end.
+    /// Stop the run once it has dispatched `n` events (the
+    /// `liveness.event_storm` check), so a runaway run ends instead of
+    /// hanging.
+    pub fn set_max_events(&mut self, n: u64) {
+        self.max_events = n;
+    }
+    /// True if the run stopped at the event cap.
+    pub fn event_cap_hit(&self) -> bool {
+        self.event_cap_hit
+    }
+    /// True if an observer (or the event cap) stopped the run before its end.
     pub fn stopped_early(&self) -> bool {
         self.stopped_early
     }
@@ -452,6 +467,11 @@ impl<P: Process> World<P> {
                 obs.after_event(self, &d);
                 if obs.stop_requested() {
                     self.stopped_early = true;
+                    return;
+                }
+                if self.events >= self.max_events {
+                    self.stopped_early = true;
+                    self.event_cap_hit = true;
                     return;
                 }
             }
