@@ -591,8 +591,9 @@ impl Observer<CollabNode> for CollabObserver {
         }
         if ev.kind == DispatchKind::Fault {
             self.last_fault_at = world.now();
-            self.liveness.faults(world.applied_faults());
         }
+        // Every event (a no-op unless the fault log grew).
+        self.liveness.faults(world.applied_faults());
         if !self.ap {
             self.liveness
                 .leader(world.now(), self.metrics.leader_known());

@@ -138,9 +138,9 @@ impl Observer<KvNode> for RaftObserver {
         }
         self.metrics
             .observe(world, ev.node, ev.kind == DispatchKind::Fault, KvNode::raft);
-        if ev.kind == DispatchKind::Fault {
-            self.liveness.faults(world.applied_faults());
-        }
+        // Every event (a no-op unless the fault log grew), so no applied
+        // fault is ever folded in late.
+        self.liveness.faults(world.applied_faults());
         self.liveness
             .leader(world.now(), self.metrics.leader_known());
         if let Some(c) = ev.node.filter(|n| n.0 >= self.nodes) {
