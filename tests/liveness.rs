@@ -387,3 +387,69 @@ fn new_limits_and_windows_are_validated() {
         assert!(!dir.path().join("out/report.json").exists());
     }
 }
+
+/// `nemesis.until_ms` gives a nemesis run a fault-free tail: no fault is
+/// drawn after it (undos of earlier draws still run), so liveness is
+/// judged on every seed instead of being cut off by the end of the run.
+#[test]
+fn nemesis_until_leaves_a_judged_fault_free_tail() {
+    let spec = load("scenarios/sweep/nemesis-heal.json");
+    for seed in 0..5 {
+        let mut s = spec.clone();
+        s["seed"] = json!(seed);
+        let r = run_spec(&s);
+        assert!(r.checks.ok, "seed {seed}: {:?}", r.checks);
+        let drawn: Vec<f64> = r
+            .faults
+            .iter()
+            // Draws (a clock draw and its reset share a kind: left out).
+            .filter(|f| {
+                f["source"] == "nemesis"
+                    && ["crash", "pause", "partition", "link"]
+                        .contains(&f["kind"].as_str().unwrap())
+            })
+            .filter_map(|f| f["at_ms"].as_f64())
+            .collect();
+        assert!(
+            !drawn.is_empty() && drawn.iter().all(|&t| t <= 8000.0),
+            "{drawn:?}"
+        );
+        assert!(
+            r.checks.not_judged.is_empty(),
+            "seed {seed}: {:?}",
+            r.checks
+        );
+        assert_eq!(r.extra["liveness"]["leader"]["verdict"], "held");
+        assert_eq!(r.extra["liveness"]["progress"]["verdict"], "held");
+    }
+    let mut bad = spec.clone();
+    bad["nemesis"]["until_ms"] = json!(20000);
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, err) = cli_run(&bad, dir.path());
+    assert_eq!(code, 2);
+    assert!(err.contains("field `nemesis.until_ms`"), "{err}");
+}
+
+/// A sweep files a seed stopped by the event cap under the kind
+/// `liveness.event_storm`, and counts seeds whose liveness was not judged.
+#[test]
+fn sweep_files_event_storm_seeds_and_counts_not_judged() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut spec = load("scenarios/quickstart.json");
+    spec["limits"] = json!({"max_events": 3000});
+    std::fs::write(dir.path().join("storm.json"), spec.to_string()).unwrap();
+    let (code, out, err) = cli(
+        &["sweep", "storm.json", "--seeds", "0..3", "--out", "sw"],
+        dir.path(),
+    );
+    assert_eq!(code, 1, "{out}{err}");
+    let sweep: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("sw/sweep.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        sweep["stats"]["failures_by_kind"]["liveness.event_storm"],
+        3
+    );
+    assert_eq!(sweep["failures"][0]["kind"], "liveness.event_storm");
+    assert_eq!(sweep["stats"]["not_judged_by_check"]["liveness.leader"], 3);
+}

@@ -494,6 +494,11 @@ pub struct NemesisSpec {
     /// a minority, `(nodes - 1) / 2`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_down: Option<u32>,
+    /// Draw no new fault after this time, ms (default: until the end of the
+    /// run). Faults drawn before it still end on schedule, so the run ends
+    /// with a fault-free tail in which liveness is judged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until_ms: Option<f64>,
 }
 
 /// Client workload (Raft clusters).

@@ -123,7 +123,7 @@ pub fn validate(s: &ScenarioSpec) -> Problems {
         fault(&mut p, &format!("faults[{i}]"), f, nodes, s.duration_ms);
     }
     if let Some(n) = &s.nemesis {
-        nemesis(&mut p, n, nodes);
+        nemesis(&mut p, n, nodes, s.duration_ms);
     }
     if let Some(w) = &s.workload {
         if s.cluster.process != ProcessKind::Raft {
@@ -534,8 +534,17 @@ fn groups(p: &mut Problems, path: &str, groups: &[Vec<u32>], nodes: u32) {
     }
 }
 
-fn nemesis(p: &mut Problems, n: &NemesisSpec, nodes: u32) {
+fn nemesis(p: &mut Problems, n: &NemesisSpec, nodes: u32, duration: f64) {
     p.positive("nemesis.mean_interval_ms", n.mean_interval_ms);
+    if let Some(u) = n.until_ms {
+        p.positive("nemesis.until_ms", u);
+        if u > duration {
+            p.add(
+                "nemesis.until_ms",
+                format!("{u} is after the end of the run (duration_ms {duration})"),
+            );
+        }
+    }
     if n.kinds.is_empty() {
         p.add("nemesis.kinds", "must list at least one kind");
     }

@@ -344,7 +344,9 @@ impl<P: Process> World<P> {
         if let Some(n) = &cfg.nemesis {
             let first =
                 SimDuration::from_micros(fault_rng.exponential(n.mean_interval.0 as f64) as u64);
-            queue.push(SimTime::ZERO + first, Event::Nemesis);
+            if n.until.is_none_or(|u| SimTime::ZERO + first <= u) {
+                queue.push(SimTime::ZERO + first, Event::Nemesis);
+            }
         }
         Ok(World {
             end: SimTime::ZERO + cfg.duration,
@@ -1246,7 +1248,7 @@ impl<P: Process> World<P> {
         let gap =
             SimDuration::from_micros(self.fault_rng.exponential(n.mean_interval.0 as f64) as u64);
         let next = self.now + gap;
-        if next <= self.end {
+        if next <= self.end && n.until.is_none_or(|u| next <= u) {
             self.queue.push(next, Event::Nemesis);
         }
     }
