@@ -264,7 +264,11 @@ fn documented_examples_are_valid() {
         dir.path(),
     ));
     let report = read_json(&out.join("report.json"));
-    assert_eq!(report["checks"]["ran"][0], "expect.min_delivery_ratio");
+    let ran = report["checks"]["ran"].as_array().unwrap();
+    assert!(
+        ran.iter().any(|c| c == "expect.min_delivery_ratio"),
+        "{ran:?}"
+    );
 }
 
 /// `agentsim run` on each coordinator bug's scenario exits 1, prints

@@ -315,6 +315,7 @@ fn cp_and_ap_under_the_same_partitions_show_the_tradeoff() {
     assert_eq!(
         ran,
         [
+            "liveness.event_storm",
             "workflow.converged",
             "workflow.dag_order",
             "workflow.versions",

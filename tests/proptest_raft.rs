@@ -191,6 +191,7 @@ fn scenario(mode: Mode) -> impl Strategy<Value = ScenarioSpec> {
                     expect: None,
                     bug: None,
                     workflow: None,
+                    limits: None,
                 }
             },
         )

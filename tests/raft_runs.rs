@@ -115,7 +115,7 @@ fn unmet_liveness_expectation_fails_with_what_was_seen() {
         .find(|f| f.check == "expect.max_elections_after_heal")
         .expect("the expectation failed");
     assert!(
-        f.message.contains("elections after the last heal"),
+        f.message.contains("elections after the last fault ended"),
         "{}",
         f.message
     );

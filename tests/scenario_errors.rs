@@ -583,8 +583,15 @@ fn settings_for_the_wrong_process_are_rejected() {
     check(
         "expect",
         &with(r#"  "expect": { "min_availability": 0.9 }"#),
-        "expect",
-        "need \"process\": \"raft\"",
+        "expect.min_availability",
+        "needs a client `workload`",
+        5,
+    );
+    check(
+        "expect-leader",
+        &with(r#"  "expect": { "leader_within_ms_after_heal": 100 }"#),
+        "expect.leader_within_ms_after_heal",
+        "needs \"process\": \"raft\"",
         5,
     );
     check(

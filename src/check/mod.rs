@@ -2,5 +2,6 @@
 //! steer it.
 
 pub mod linearizability;
+pub mod liveness;
 pub mod raft_safety;
 pub mod workflow;

@@ -316,6 +316,9 @@ pub fn print_summary(r: &Report, report_path: &Path) {
             println!("    {}: {}", f.check, f.message);
         }
     }
+    for n in &r.checks.not_judged {
+        println!("  not judged  {}: {}", n.check, n.reason);
+    }
     println!("  report      {}", report_path.display());
     println!("  replay      agentsim replay {}", report_path.display());
 }

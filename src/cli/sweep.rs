@@ -515,6 +515,7 @@ fn panicked(base: &Scenario, seed: u64, swarm: bool, message: String) -> SeedRun
             ok: false,
             ran: vec!["panic".into()],
             failures: vec![failure.clone()],
+            not_judged: Vec::new(),
         },
         extra,
     };
@@ -525,6 +526,7 @@ fn panicked(base: &Scenario, seed: u64, swarm: bool, message: String) -> SeedRun
             events: 0,
             sim_time_ms: 0.0,
             failures: vec![failure],
+            not_judged: Vec::new(),
             swarm: draw,
             stats: SeedStats::default(),
             wall_us: 0,
@@ -771,6 +773,16 @@ fn print_summary(p: &Plan, s: &Value, resumed: u64, wall: f64) {
             "  availability mean {:.4}, min {} (seed {})",
             mean, st["availability"]["min"]["value"], st["availability"]["min"]["seed"]
         );
+    }
+    if let Some(nj) = st["not_judged_by_check"]
+        .as_object()
+        .filter(|m| !m.is_empty())
+    {
+        let parts: Vec<String> = nj
+            .iter()
+            .map(|(k, v)| format!("{k} in {v} seeds"))
+            .collect();
+        println!("  not judged  {}", parts.join(", "));
     }
     let failures = s["failures"].as_array().map_or(&[][..], |v| &v[..]);
     for f in failures.iter().take(PRINT_FAILURES) {

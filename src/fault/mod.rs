@@ -166,6 +166,8 @@ pub struct NemesisConfig {
     pub duration_max: SimDuration,
     /// Never more than this many nodes crashed or paused at once.
     pub max_down: u32,
+    /// No fault is drawn after this time (none: until the end).
+    pub until: Option<SimTime>,
 }
 
 /// A fault as it was applied, with targets resolved to node ids.

@@ -5,4 +5,4 @@ pub mod openmetrics;
 pub mod raft;
 pub mod report;
 
-pub use report::{CheckFailure, Checks, Report};
+pub use report::{CheckFailure, Checks, NotJudged, Report};

@@ -28,6 +28,20 @@ pub struct Checks {
     pub ran: Vec<String>,
     /// The failures, if any.
     pub failures: Vec<CheckFailure>,
+    /// Checks that could not be judged in this run, with the reason (a
+    /// liveness window the run ended inside, faults still active at the
+    /// end): never silently passed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_judged: Vec<NotJudged>,
+}
+
+/// A check that did not judge this run, and why.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NotJudged {
+    /// Which check (`liveness.leader`, ...).
+    pub check: String,
+    /// Why it could not judge.
+    pub reason: String,
 }
 
 impl Checks {
@@ -41,6 +55,14 @@ impl Checks {
             });
         }
         self.ok = self.failures.is_empty();
+    }
+
+    /// Record that `check` could not judge this run, and why.
+    pub fn not_judged(&mut self, check: &str, reason: String) {
+        self.not_judged.push(NotJudged {
+            check: check.to_string(),
+            reason,
+        });
     }
 }
 

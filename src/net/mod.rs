@@ -280,6 +280,12 @@ impl Network {
         self.faults.clear();
     }
 
+    /// True while a partition or any link fault (cut or degraded) is in
+    /// force: the liveness check judges only a network free of faults.
+    pub fn faults_active(&self) -> bool {
+        self.partition_gen != 0 || !self.faults.is_empty()
+    }
+
     /// True if `from` can currently reach `to` at all (ignores random loss).
     pub fn connected(&self, from: NodeId, to: NodeId) -> bool {
         let (gf, gt) = (self.group[from.index()], self.group[to.index()]);

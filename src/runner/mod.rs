@@ -6,12 +6,13 @@ pub mod collab;
 mod heartbeat;
 pub mod raft;
 
+use crate::check::liveness::{self, EndState};
 use crate::fault::AppliedFault;
 use crate::metrics::report::{fault_json, network_json};
 use crate::metrics::{Checks, Report};
 use crate::process::{Message, Process};
 use crate::scenario::{ProcessKind, Scenario};
-use crate::sim::{TraceEvent, World};
+use crate::sim::{NodeStatus, TraceEvent, World};
 use serde_json::{json, Map};
 use std::cell::RefCell;
 use std::io::Write;
@@ -159,4 +160,77 @@ pub(crate) fn base_report<P: Process>(
 /// Faults a run applied (for tests and shrinking).
 pub fn applied_faults<P: Process>(world: &World<P>) -> Vec<AppliedFault> {
     world.applied_faults().to_vec()
+}
+
+/// Install the run's event cap (`limits.max_events` or the default).
+pub(crate) fn install_event_cap<P: Process>(world: &mut World<P>, scenario: &Scenario) -> u64 {
+    let spec = &scenario.spec;
+    let cap = liveness::max_events(
+        spec.limits.as_ref().and_then(|l| l.max_events),
+        spec.duration_ms,
+    );
+    world.set_max_events(cap);
+    cap
+}
+
+/// The `liveness.event_storm` check: fails when the run hit its event cap.
+/// Recorded first, so a sweep files the seed under this kind.
+pub(crate) fn event_storm_check<P: Process>(world: &World<P>, cap: u64, checks: &mut Checks) {
+    let failure = world.event_cap_hit().then(|| {
+        liveness::event_storm_message(world.events(), cap, world.now(), world.config().duration)
+    });
+    checks.record("liveness.event_storm", failure);
+}
+
+/// The end-of-run state of the `servers` cluster nodes, for the liveness
+/// judge.
+pub(crate) fn end_state<P: Process>(world: &World<P>, servers: u32) -> EndState {
+    let status = |s| {
+        (0..servers)
+            .filter(|&i| world.status(crate::ids::NodeId(i)) == s)
+            .count() as u32
+    };
+    EndState {
+        end: world.now(),
+        up: status(NodeStatus::Up),
+        paused: status(NodeStatus::Paused),
+        servers,
+        network_faults: world.network().faults_active(),
+        event_storm: world.event_cap_hit(),
+    }
+}
+
+/// `expect.min_delivery_ratio`, from the network counters: meaningful in
+/// every run kind.
+pub(crate) fn delivery_expectation<P: Process>(
+    scenario: &Scenario,
+    world: &World<P>,
+    checks: &mut Checks,
+) {
+    let Some(min) = scenario
+        .spec
+        .expect
+        .as_ref()
+        .and_then(|e| e.min_delivery_ratio)
+    else {
+        return;
+    };
+    let c = &world.network().counters;
+    let ratio = delivery_ratio(c.delivered, c.sent);
+    let failure = (ratio < min).then(|| {
+        format!(
+            "delivered {} of {} messages ({ratio:.4}), expected at least {min}",
+            c.delivered, c.sent
+        )
+    });
+    checks.record("expect.min_delivery_ratio", failure);
+}
+
+/// Delivered over sent (1 when nothing was sent).
+pub(crate) fn delivery_ratio(delivered: u64, sent: u64) -> f64 {
+    if sent == 0 {
+        1.0
+    } else {
+        delivered as f64 / sent as f64
+    }
 }

@@ -2,8 +2,12 @@
 //! world's processes, the observers (safety checker, metrics), the
 //! end-of-run checks (linearizability, expectations) and the report.
 
-use super::{base_report, install_tracer, HistoryOutput, RunOptions, RunOutput};
+use super::{
+    base_report, delivery_expectation, end_state, event_storm_check, install_event_cap,
+    install_tracer, HistoryOutput, RunOptions, RunOutput,
+};
 use crate::check::linearizability;
+use crate::check::liveness::{self, LivenessTracker, Windows};
 use crate::check::raft_safety::RaftSafety;
 use crate::ids::{NodeId, TimerId};
 use crate::kv::client::{ClientConfig, KvClient};
@@ -112,6 +116,10 @@ struct RaftObserver {
     /// Restarts seen per server.
     restarts: Vec<u32>,
     history: HistoryTap,
+    liveness: LivenessTracker,
+    /// Operations each client has completed (ok or fail), to spot the
+    /// event in which one completes.
+    completed: Vec<u64>,
 }
 
 /// Collects the clients' history events as they happen, in the kernel's
@@ -230,6 +238,22 @@ impl Observer<KvNode> for RaftObserver {
         }
         self.metrics
             .observe(world, ev.node, ev.kind == DispatchKind::Fault, KvNode::raft);
+        // Every event (a no-op unless the fault log grew), so no applied
+        // fault is ever folded in late.
+        self.liveness.faults(world.applied_faults());
+        self.liveness
+            .leader(world.now(), self.metrics.leader_known());
+        if let Some(c) = ev.node.filter(|n| n.0 >= self.nodes) {
+            if let Some(KvNode::Client(client)) = world.node(c) {
+                let s = client.stats();
+                let done = s.ok + s.fail;
+                let seen = &mut self.completed[(c.0 - self.nodes) as usize];
+                if done > *seen {
+                    *seen = done;
+                    self.liveness.progress(world.now());
+                }
+            }
+        }
     }
     fn stop_requested(&self) -> bool {
         self.safety.failed()
@@ -307,7 +331,10 @@ pub(super) fn run(scenario: &Scenario, opts: &RunOptions) -> RunOutput {
             output: opts.history.clone(),
             kept: Vec::new(),
         },
+        liveness: LivenessTracker::new(nodes),
+        completed: vec![0; clients as usize],
     };
+    let cap = install_event_cap(&mut world, scenario);
     world.run(&mut obs);
     let stop = world.now();
     obs.metrics.finish(stop);
@@ -336,6 +363,7 @@ pub(super) fn run(scenario: &Scenario, opts: &RunOptions) -> RunOutput {
         ok: true,
         ..Default::default()
     };
+    event_storm_check(&world, cap, &mut checks);
     let safety_failure = obs
         .safety
         .violations()
@@ -369,7 +397,37 @@ pub(super) fn run(scenario: &Scenario, opts: &RunOptions) -> RunOutput {
     let availability = workload
         .as_ref()
         .and_then(|_| obs.metrics.availability(stop, timeout));
-    expectations(scenario, &world, &obs.metrics, availability, &mut checks);
+    let liveness_json = if opts.skip_checkers {
+        json!({"not_judged": "checkers skipped"})
+    } else {
+        let e = spec.expect.as_ref();
+        let leader = e
+            .and_then(|e| e.leader_within_ms_after_heal)
+            .map(SimDuration::from_millis_f64)
+            .unwrap_or_else(|| liveness::default_leader_window(raft_spec.election_timeout_ms[1]));
+        let progress = workload.as_ref().map(|w| {
+            let window = e
+                .and_then(|e| e.progress_within_ms_after_heal)
+                .map(SimDuration::from_millis_f64)
+                .unwrap_or_else(|| liveness::default_progress_window(w.timeout_ms));
+            // Clients stop issuing operations one timeout before the end.
+            (window, SimTime(end.0.saturating_sub(timeout.0)))
+        });
+        let windows = Windows {
+            leader: Some(leader),
+            progress,
+        };
+        obs.liveness
+            .judge(&end_state(&world, nodes), &windows, &mut checks)
+    };
+    expectations(
+        scenario,
+        &obs.liveness,
+        &obs.metrics,
+        availability,
+        &mut checks,
+    );
+    delivery_expectation(scenario, &world, &mut checks);
 
     let mut report = base_report(scenario, &world, checks);
     let m = &obs.metrics;
@@ -409,6 +467,7 @@ pub(super) fn run(scenario: &Scenario, opts: &RunOptions) -> RunOutput {
         .collect();
     extra.insert("safety".into(), json!({"ok": violations.is_empty(), "observations": obs.safety.observations(), "violations": violations}));
     extra.insert("linearizability".into(), lin_json);
+    extra.insert("liveness".into(), liveness_json);
     extra.insert(
         "raft".into(),
         json!({
@@ -435,10 +494,12 @@ pub(super) fn run(scenario: &Scenario, opts: &RunOptions) -> RunOutput {
     }
 }
 
-/// End-of-run liveness and availability expectations.
+/// End-of-run expectations besides the liveness windows (which
+/// `LivenessTracker::judge` checks, `expect.leader_within_ms_after_heal`
+/// setting the leader window).
 fn expectations(
     scenario: &Scenario,
-    world: &World<KvNode>,
+    live: &LivenessTracker,
     m: &RaftMetrics,
     availability: Option<f64>,
     checks: &mut Checks,
@@ -446,42 +507,8 @@ fn expectations(
     let Some(e) = &scenario.spec.expect else {
         return;
     };
-    // The last moment the cluster was made whole again.
-    let healed = world
-        .applied_faults()
-        .iter()
-        .filter(|f| {
-            f.skipped.is_none() && matches!(f.kind, "heal" | "restart" | "resume" | "link_restore")
-        })
-        .map(|f| f.at)
-        .max()
-        .unwrap_or(SimTime::ZERO);
-    if let Some(limit) = e.leader_within_ms_after_heal {
-        let failure = match m.leader_known_from(healed) {
-            Some(t) if t.saturating_since(healed).as_millis_f64() <= limit => None,
-            Some(t) => Some(format!(
-                "after the last heal at {healed} a leader was known to a majority only at {t} ({:.1} ms > {limit} ms)",
-                t.saturating_since(healed).as_millis_f64()
-            )),
-            None => Some(format!("after the last heal at {healed} no leader was ever known to a majority (run ended at {})", world.now())),
-        };
-        checks.record("expect.leader_within_ms_after_heal", failure);
-    }
     if let Some(max) = e.max_elections_after_heal {
-        let n = m.elections.iter().filter(|x| x.time > healed).count() as u64;
-        let failure = (n > max).then(|| {
-            let terms: Vec<String> = m
-                .elections
-                .iter()
-                .filter(|x| x.time > healed)
-                .map(|x| format!("t{}@{}", x.term, x.time))
-                .collect();
-            format!(
-                "{n} elections after the last heal at {healed} (max {max}): {}",
-                terms.join(", ")
-            )
-        });
-        checks.record("expect.max_elections_after_heal", failure);
+        elections_expectation(live.settled(), m, max, checks);
     }
     if let Some(min) = e.min_availability {
         let failure = match availability {
@@ -494,4 +521,28 @@ fn expectations(
         };
         checks.record("expect.min_availability", failure);
     }
+}
+
+/// `expect.max_elections_after_heal`: elections won after the last fault
+/// ended (`settled`, as the liveness checks define it).
+pub(crate) fn elections_expectation(
+    settled: SimTime,
+    m: &RaftMetrics,
+    max: u64,
+    checks: &mut Checks,
+) {
+    let after: Vec<String> = m
+        .elections
+        .iter()
+        .filter(|x| x.time > settled)
+        .map(|x| format!("t{}@{}", x.term, x.time))
+        .collect();
+    let n = after.len() as u64;
+    let failure = (n > max).then(|| {
+        format!(
+            "{n} elections after the last fault ended at {settled} (max {max}): {}",
+            after.join(", ")
+        )
+    });
+    checks.record("expect.max_elections_after_heal", failure);
 }

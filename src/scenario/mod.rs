@@ -325,6 +325,7 @@ fn nemesis(n: &NemesisSpec, nodes: u32) -> NemesisConfig {
         duration_min: ms(n.duration_ms[0]),
         duration_max: ms(n.duration_ms[1]),
         max_down: n.max_down.unwrap_or(nodes.saturating_sub(1) / 2),
+        until: n.until_ms.map(|u| SimTime::ZERO + ms(u)),
     }
 }
 

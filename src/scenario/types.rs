@@ -56,6 +56,21 @@ pub struct ScenarioSpec {
     /// `"process": "raft"`; replaces the KV workload).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workflow: Option<WorkflowSpec>,
+    /// Bounds on the run itself (the event cap).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<LimitsSpec>,
+}
+
+/// Bounds that end a runaway run as a failure instead of a hang.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsSpec {
+    /// Most events one run may dispatch (> 0). Reaching it stops the run
+    /// and fails it as `liveness.event_storm`. Default: 2,000 events per
+    /// simulated ms of `duration_ms`, at least 1,000,000 and at most
+    /// 1,000,000,000.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_events: Option<u64>,
 }
 
 /// Per-node clock drift and timer jitter. Each node draws its drift once
@@ -515,6 +530,11 @@ pub struct NemesisSpec {
     /// a minority, `(nodes - 1) / 2`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_down: Option<u32>,
+    /// Draw no new fault after this time, ms (default: until the end of the
+    /// run). Faults drawn before it still end on schedule, so the run ends
+    /// with a fault-free tail in which liveness is judged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until_ms: Option<f64>,
 }
 
 /// Client workload (Raft clusters).
@@ -572,20 +592,30 @@ impl Default for MixSpec {
     }
 }
 
-/// End-of-run assertions.
+/// End-of-run assertions. Each is checked in every run kind that accepts
+/// it; validation rejects a field where it has no meaning.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExpectSpec {
     /// Fraction of sent messages that must be delivered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_delivery_ratio: Option<f64>,
-    /// After the last heal or restart, a leader must be known within this many ms.
+    /// Window of the `liveness.leader` check: once the last fault has
+    /// ended (and a majority is up and connected), a leader must be known
+    /// to a majority within this many ms (default: 10 x the maximum
+    /// election timeout). Raft clusters only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub leader_within_ms_after_heal: Option<f64>,
-    /// At most this many elections after the last heal.
+    /// Window of the `liveness.progress` check: once the last fault has
+    /// ended, some client operation must complete within this many ms
+    /// (default: 5000 + 10 x `workload.timeout_ms`). Needs a `workload`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress_within_ms_after_heal: Option<f64>,
+    /// At most this many elections after the last fault ended (Raft
+    /// clusters, Raft coordinators).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_elections_after_heal: Option<u64>,
-    /// Minimum availability (0..=1).
+    /// Minimum availability (0..=1). Needs a `workload`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_availability: Option<f64>,
 }

@@ -123,7 +123,7 @@ pub fn validate(s: &ScenarioSpec) -> Problems {
         fault(&mut p, &format!("faults[{i}]"), f, nodes, s.duration_ms);
     }
     if let Some(n) = &s.nemesis {
-        nemesis(&mut p, n, nodes);
+        nemesis(&mut p, n, nodes, s.duration_ms);
     }
     if let Some(c) = &s.clocks {
         clocks(&mut p, c, &s.cluster);
@@ -143,23 +143,11 @@ pub fn validate(s: &ScenarioSpec) -> Problems {
         workload(&mut p, w);
     }
     if let Some(e) = &s.expect {
-        if let Some(v) = e.min_delivery_ratio {
-            p.prob("expect.min_delivery_ratio", v);
-        }
-        if let Some(v) = e.min_availability {
-            p.prob("expect.min_availability", v);
-        }
-        if let Some(v) = e.leader_within_ms_after_heal {
-            p.positive("expect.leader_within_ms_after_heal", v);
-        }
-        let raft_only = e.leader_within_ms_after_heal.is_some()
-            || e.max_elections_after_heal.is_some()
-            || e.min_availability.is_some();
-        if raft_only && s.cluster.process != ProcessKind::Raft {
-            p.add(
-                "expect",
-                "leader, election and availability expectations need \"process\": \"raft\"",
-            );
+        expect(&mut p, e, s);
+    }
+    if let Some(l) = &s.limits {
+        if l.max_events == Some(0) {
+            p.add("limits.max_events", "must be at least 1");
         }
     }
     if let Some(w) = &s.workflow {
@@ -218,6 +206,71 @@ pub fn validate(s: &ScenarioSpec) -> Problems {
         }
     }
     p
+}
+
+/// Every `expect` field is either checked by the run kind it appears in or
+/// refused here, naming the field: a silently ignored expectation would
+/// read as a passed one.
+fn expect(p: &mut Problems, e: &ExpectSpec, s: &ScenarioSpec) {
+    if let Some(v) = e.min_delivery_ratio {
+        p.prob("expect.min_delivery_ratio", v);
+    }
+    if let Some(v) = e.min_availability {
+        p.prob("expect.min_availability", v);
+    }
+    if let Some(v) = e.leader_within_ms_after_heal {
+        p.positive("expect.leader_within_ms_after_heal", v);
+    }
+    if let Some(v) = e.progress_within_ms_after_heal {
+        p.positive("expect.progress_within_ms_after_heal", v);
+    }
+    let raft = s.cluster.process == ProcessKind::Raft;
+    let ap = s
+        .workflow
+        .as_ref()
+        .is_some_and(|w| w.consistency == ConsistencySpec::Ap);
+    // (field, set, needs: a Raft leader / a KV client workload)
+    let leader_fields = [
+        (
+            "leader_within_ms_after_heal",
+            e.leader_within_ms_after_heal.is_some(),
+        ),
+        (
+            "max_elections_after_heal",
+            e.max_elections_after_heal.is_some(),
+        ),
+    ];
+    for (name, set) in leader_fields {
+        if !set {
+            continue;
+        }
+        if !raft {
+            p.add(
+                format!("expect.{name}"),
+                "needs \"process\": \"raft\" (a heartbeat mesh has no leader)",
+            );
+        } else if ap {
+            p.add(
+                format!("expect.{name}"),
+                "has no meaning under \"consistency\": \"ap\" (no Raft leader, no elections)",
+            );
+        }
+    }
+    let workload_fields = [
+        (
+            "progress_within_ms_after_heal",
+            e.progress_within_ms_after_heal.is_some(),
+        ),
+        ("min_availability", e.min_availability.is_some()),
+    ];
+    for (name, set) in workload_fields {
+        if set && s.workload.is_none() {
+            p.add(
+                format!("expect.{name}"),
+                "needs a client `workload` (it measures client operations)",
+            );
+        }
+    }
 }
 
 fn cluster(p: &mut Problems, c: &ClusterSpec) {
@@ -547,8 +600,17 @@ fn groups(p: &mut Problems, path: &str, groups: &[Vec<u32>], nodes: u32) {
     }
 }
 
-fn nemesis(p: &mut Problems, n: &NemesisSpec, nodes: u32) {
+fn nemesis(p: &mut Problems, n: &NemesisSpec, nodes: u32, duration: f64) {
     p.positive("nemesis.mean_interval_ms", n.mean_interval_ms);
+    if let Some(u) = n.until_ms {
+        p.positive("nemesis.until_ms", u);
+        if u > duration {
+            p.add(
+                "nemesis.until_ms",
+                format!("{u} is after the end of the run (duration_ms {duration})"),
+            );
+        }
+    }
     if n.kinds.is_empty() {
         p.add("nemesis.kinds", "must list at least one kind");
     }

@@ -333,6 +333,9 @@ pub struct World<P: Process> {
     stopped_early: bool,
     /// Faults with `stable` waiting for the cluster to settle.
     settling: Vec<Settling>,
+    /// The event cap (`u64::MAX`: none) and whether the run hit it.
+    max_events: u64,
+    event_cap_hit: bool,
 }
 
 /// A `stable` fault waiting to fire: since when the cluster has been
@@ -408,7 +411,9 @@ impl<P: Process> World<P> {
         if let Some(n) = &cfg.nemesis {
             let first =
                 SimDuration::from_micros(fault_rng.exponential(n.mean_interval.0 as f64) as u64);
-            queue.push(SimTime::ZERO + first, Event::Nemesis);
+            if n.until.is_none_or(|u| SimTime::ZERO + first <= u) {
+                queue.push(SimTime::ZERO + first, Event::Nemesis);
+            }
         }
         Ok(World {
             end: SimTime::ZERO + cfg.duration,
@@ -428,6 +433,8 @@ impl<P: Process> World<P> {
             events: 0,
             stopped_early: false,
             settling: Vec::new(),
+            max_events: u64::MAX,
+            event_cap_hit: false,
         })
     }
 
@@ -478,7 +485,17 @@ impl<P: Process> World<P> {
     pub fn trace_hash(&self) -> String {
         self.trace.hex()
     }
-    /// True if an observer stopped the run before its end.
+    /// Stop the run once it has dispatched `n` events (the
+    /// `liveness.event_storm` check), so a runaway run ends instead of
+    /// hanging.
+    pub fn set_max_events(&mut self, n: u64) {
+        self.max_events = n;
+    }
+    /// True if the run stopped at the event cap.
+    pub fn event_cap_hit(&self) -> bool {
+        self.event_cap_hit
+    }
+    /// True if an observer (or the event cap) stopped the run before its end.
     pub fn stopped_early(&self) -> bool {
         self.stopped_early
     }
@@ -523,6 +540,11 @@ impl<P: Process> World<P> {
                 obs.after_event(self, &d);
                 if obs.stop_requested() {
                     self.stopped_early = true;
+                    return;
+                }
+                if self.events >= self.max_events {
+                    self.stopped_early = true;
+                    self.event_cap_hit = true;
                     return;
                 }
             }
@@ -1399,7 +1421,7 @@ impl<P: Process> World<P> {
         let gap =
             SimDuration::from_micros(self.fault_rng.exponential(n.mean_interval.0 as f64) as u64);
         let next = self.now + gap;
-        if next <= self.end {
+        if next <= self.end && n.until.is_none_or(|u| next <= u) {
             self.queue.push(next, Event::Nemesis);
         }
     }

@@ -212,6 +212,10 @@ pub struct SeedResult {
     pub sim_time_ms: f64,
     /// Failed checks (empty: every check held).
     pub failures: Vec<CheckFailure>,
+    /// Checks that could not judge this seed (a liveness window the run
+    /// ended inside, faults still active at the end).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_judged: Vec<String>,
     /// The swarm draw (with `--nemesis`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub swarm: Option<SwarmDraw>,
@@ -269,6 +273,12 @@ pub fn run_seed(base: &Scenario, seed: u64, swarm: bool) -> SeedRun {
         events: report.events,
         sim_time_ms: report.sim_time_ms,
         failures: report.checks.failures.clone(),
+        not_judged: report
+            .checks
+            .not_judged
+            .iter()
+            .map(|n| n.check.clone())
+            .collect(),
         swarm: draw.clone(),
         stats,
         wall_us: 0,
@@ -354,6 +364,7 @@ pub struct Aggregate {
     client_ops: [u64; 4],
     messages: [u64; 4],
     by_kind: BTreeMap<String, u64>,
+    not_judged: BTreeMap<String, u64>,
     wall_us: u64,
 }
 
@@ -420,6 +431,9 @@ impl Aggregate {
             });
             *self.by_kind.entry(r.failures[0].check.clone()).or_default() += 1;
         }
+        for c in &r.not_judged {
+            *self.not_judged.entry(c.clone()).or_default() += 1;
+        }
         for &(v, c) in &s.client_latency_us {
             self.client.record_n_us(v, c);
         }
@@ -471,6 +485,7 @@ impl Aggregate {
             "seeds_ok": self.seeds - self.failed.len() as u64,
             "seeds_failed": self.failed.len(),
             "failures_by_kind": self.by_kind,
+            "not_judged_by_check": self.not_judged,
             "events": self.events,
             "sim_time_ms": sim.iter().map(|x| x.1).sum::<f64>(),
             "client_latency_ms": self.client.summary_json(),

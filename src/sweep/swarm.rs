@@ -116,6 +116,8 @@ pub fn apply(spec: &mut ScenarioSpec, d: &SwarmDraw) {
         kinds: d.kinds.clone(),
         duration_ms: d.duration_ms,
         max_down: Some(d.max_down),
+        // The base scenario's fault-free tail, if it has one, is kept.
+        until_ms: spec.nemesis.as_ref().and_then(|n| n.until_ms),
     });
     spec.network.drop = d.drop;
     spec.network.duplicate = d.duplicate;
@@ -136,6 +138,7 @@ mod tests {
             kinds: KINDS.to_vec(),
             duration_ms: [20.0, 600.0],
             max_down: None,
+            until_ms: None,
         };
         for seed in 0..500 {
             let t = draw(seed, 5, Some(&tight));

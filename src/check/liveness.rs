@@ -1,0 +1,386 @@
+//! Liveness, judged on every run (the second phase of TigerBeetle's
+//! simulator): once the last fault has ended and a majority of servers is
+//! up and connected, the cluster must elect a leader, and clients must
+//! complete operations again, each within a window.
+//!
+//! The rule, exactly:
+//! - **Faults end** at `settled`, the time of the last applied fault event
+//!   of the run (crash, restart, pause, resume, partition, heal, isolate,
+//!   link cut or restore, clock skew or reset; scripted, undo or nemesis; a
+//!   skipped fault changes nothing and does not count). Nothing changes
+//!   after it, so the state at the end of the run is the state from
+//!   `settled` on. With no fault at all, `settled` is 0.
+//! - **Judged only if nothing is still broken** at the end: no partition or
+//!   link fault in force, no paused server, no clock running at a skewed
+//!   rate, and a majority of servers up. Crashed servers (a minority) are
+//!   allowed: a crash that is never undone is an end state a cluster must
+//!   live with. Otherwise every liveness check is *not judged*, with the
+//!   reason, in `checks.not_judged`.
+//! - **`liveness.leader`**: a leader is known to a majority (see
+//!   `metrics::raft`) at some `t` with `t - settled <= window`.
+//! - **`liveness.progress`**: some client operation completes (`ok` or a
+//!   definite `fail`) at some `t` with `t - settled <= window`.
+//! - A run that ends (or stops early) before `settled + window` without the
+//!   condition met is *not judged*: it could still have been met. For
+//!   progress the window must also close before clients stop issuing
+//!   operations (`end - client timeout`).
+//! - A run stopped by the event cap is `liveness.event_storm` and nothing
+//!   else about liveness is judged.
+//!
+//! The tracker is streaming: `settled` only moves forward, so it keeps the
+//! first leader and the first completion since the latest `settled`, in
+//! O(servers) memory however long the run.
+
+use crate::fault::AppliedFault;
+use crate::metrics::Checks;
+use crate::time::{SimDuration, SimTime};
+use serde_json::{json, Value};
+
+/// Clock rate of true time, ppm.
+const TRUE_RATE_PPM: u64 = 1_000_000;
+/// A rate within this many ppm of true time is a drifting clock (the
+/// `clocks` model allows up to ±1000 ppm, and a clock fault's reset
+/// restores the node's drifted rate), not a skew fault still in force.
+const DRIFT_PPM: u64 = 1_000;
+
+/// Events per simulated ms behind the default event cap.
+pub const DEFAULT_EVENTS_PER_MS: u64 = 2_000;
+/// The default event cap is never below this (short runs).
+pub const MIN_DEFAULT_MAX_EVENTS: u64 = 1_000_000;
+/// The default event cap is never above this (long runs): about ten
+/// minutes of wall time at this simulator's speed.
+pub const MAX_DEFAULT_MAX_EVENTS: u64 = 1_000_000_000;
+
+/// The event cap of a run: `limits.max_events`, else
+/// `DEFAULT_EVENTS_PER_MS` per simulated ms clamped to
+/// `[MIN_DEFAULT_MAX_EVENTS, MAX_DEFAULT_MAX_EVENTS]`.
+pub fn max_events(explicit: Option<u64>, duration_ms: f64) -> u64 {
+    explicit.unwrap_or_else(|| {
+        let per_ms = (duration_ms.max(0.0) * DEFAULT_EVENTS_PER_MS as f64).min(u64::MAX as f64);
+        (per_ms as u64).clamp(MIN_DEFAULT_MAX_EVENTS, MAX_DEFAULT_MAX_EVENTS)
+    })
+}
+
+/// The `liveness.event_storm` failure message.
+pub fn event_storm_message(events: u64, cap: u64, at: SimTime, duration: SimDuration) -> String {
+    format!(
+        "the run dispatched {events} events by {at} (of {duration} simulated) and hit the event cap {cap} (`limits.max_events`): a runaway run, stopped"
+    )
+}
+
+/// Default `liveness.leader` window: 10 x the maximum election timeout.
+pub fn default_leader_window(election_timeout_max_ms: f64) -> SimDuration {
+    SimDuration::from_millis_f64(10.0 * election_timeout_max_ms)
+}
+
+/// Default `liveness.progress` window: 5 s + 10 x the client timeout.
+pub fn default_progress_window(client_timeout_ms: f64) -> SimDuration {
+    SimDuration::from_millis_f64(5000.0 + 10.0 * client_timeout_ms)
+}
+
+/// Follows faults, the known leader and client completions during a run.
+#[derive(Clone, Debug)]
+pub struct LivenessTracker {
+    seen: usize,
+    settled: SimTime,
+    leader_at: Option<SimTime>,
+    progress_at: Option<SimTime>,
+    /// Per server: its clock runs at a skewed rate (a clock fault in force).
+    skewed: Vec<bool>,
+}
+
+/// The state of the cluster at the end of a run, as the judge needs it.
+#[derive(Clone, Copy, Debug)]
+pub struct EndState {
+    /// When the run stopped.
+    pub end: SimTime,
+    /// Servers up (neither crashed nor paused).
+    pub up: u32,
+    /// Servers paused.
+    pub paused: u32,
+    /// Servers in the cluster.
+    pub servers: u32,
+    /// A partition or link fault is in force.
+    pub network_faults: bool,
+    /// The run was stopped by the event cap.
+    pub event_storm: bool,
+}
+
+/// What to judge and within which windows.
+#[derive(Clone, Copy, Debug)]
+pub struct Windows {
+    /// `liveness.leader` window, if the run has a Raft leader to elect.
+    pub leader: Option<SimDuration>,
+    /// `liveness.progress` window and the time clients stop issuing
+    /// operations, if there is a client workload.
+    pub progress: Option<(SimDuration, SimTime)>,
+}
+
+impl LivenessTracker {
+    /// A tracker for `servers` servers; nothing settled before time 0.
+    pub fn new(servers: u32) -> Self {
+        LivenessTracker {
+            seen: 0,
+            settled: SimTime::ZERO,
+            leader_at: None,
+            progress_at: None,
+            skewed: vec![false; servers as usize],
+        }
+    }
+
+    /// Fold in the faults applied since the last call (`log` is the world's
+    /// whole applied-fault log; only the new tail is read).
+    pub fn faults(&mut self, log: &[AppliedFault]) {
+        for f in &log[self.seen.min(log.len())..] {
+            if f.skipped.is_some() {
+                continue;
+            }
+            self.settled = self.settled.max(f.at);
+            self.leader_at = None;
+            self.progress_at = None;
+            if f.kind == "clock" {
+                let skewed = f
+                    .rate_ppm
+                    .is_some_and(|r| r.abs_diff(TRUE_RATE_PPM) > DRIFT_PPM);
+                for n in &f.nodes {
+                    if let Some(s) = self.skewed.get_mut(n.index()) {
+                        *s = skewed;
+                    }
+                }
+            }
+        }
+        self.seen = log.len();
+    }
+
+    /// Whether a leader is known to a majority now (call after `faults`).
+    pub fn leader(&mut self, now: SimTime, known: bool) {
+        if known && self.leader_at.is_none() {
+            self.leader_at = Some(now);
+        }
+    }
+
+    /// A client operation completed now.
+    pub fn progress(&mut self, now: SimTime) {
+        if self.progress_at.is_none() {
+            self.progress_at = Some(now);
+        }
+    }
+
+    /// When the last fault ended.
+    pub fn settled(&self) -> SimTime {
+        self.settled
+    }
+
+    /// Why liveness cannot be judged at the end, if it cannot.
+    fn unjudgeable(&self, s: &EndState) -> Option<String> {
+        if s.event_storm {
+            return Some("the run was stopped by the event cap".into());
+        }
+        let mut active = Vec::new();
+        if s.network_faults {
+            active.push("a partition or link fault".to_string());
+        }
+        if s.paused > 0 {
+            active.push(format!("{} paused server(s)", s.paused));
+        }
+        let skewed = self.skewed.iter().filter(|&&x| x).count();
+        if skewed > 0 {
+            active.push(format!("{skewed} skewed clock(s)"));
+        }
+        if s.up * 2 <= s.servers {
+            active.push(format!(
+                "only {} of {} servers up (no majority)",
+                s.up, s.servers
+            ));
+        }
+        (!active.is_empty()).then(|| {
+            format!(
+                "faults still active at the end ({} ms): {}",
+                ms(s.end),
+                active.join(", ")
+            )
+        })
+    }
+
+    /// Judge one condition: first seen at `at`, window `w`, verdict horizon
+    /// `horizon` (after it the run could not have shown the condition).
+    fn judge_one(
+        &self,
+        what: &str,
+        at: Option<SimTime>,
+        w: SimDuration,
+        horizon: SimTime,
+        end: SimTime,
+    ) -> Verdict {
+        let deadline = SimTime(self.settled.0.saturating_add(w.0));
+        let head = format!(
+            "faults ended at {} ms; window {} ms (until {} ms)",
+            ms(self.settled),
+            ms_d(w),
+            ms(deadline)
+        );
+        match at {
+            Some(t) if t <= deadline => Verdict::Held(t),
+            Some(t) => Verdict::Failed(format!(
+                "{head}: {what} only at {} ms ({} ms after the faults ended)",
+                ms(t),
+                ms_d(t.saturating_since(self.settled))
+            )),
+            None if deadline <= horizon => Verdict::Failed(format!(
+                "{head}: no {what} by the end of the run at {} ms",
+                ms(end)
+            )),
+            None => {
+                Verdict::NotJudged(format!(
+                "{head}: the run ended at {} ms{}, before the window closed, with no {what} yet",
+                ms(end),
+                if horizon < end {
+                    format!(" (clients stopped issuing operations at {} ms)", ms(horizon))
+                } else {
+                    String::new()
+                }
+            ))
+            }
+        }
+    }
+
+    /// Record `liveness.leader` and `liveness.progress` (those `windows`
+    /// asks for) in `checks`; returns the report's `liveness` section.
+    pub fn judge(&self, s: &EndState, windows: &Windows, checks: &mut Checks) -> Value {
+        let blocked = self.unjudgeable(s);
+        let mut section = serde_json::Map::new();
+        section.insert("faults_ended_ms".into(), json!(ms(self.settled)));
+        let mut one = |name: &str, what: &str, at: Option<SimTime>, w, horizon| {
+            let check = format!("liveness.{name}");
+            let verdict = match &blocked {
+                Some(why) => Verdict::NotJudged(why.clone()),
+                None => self.judge_one(what, at, w, horizon, s.end),
+            };
+            let (label, detail) = match verdict {
+                Verdict::Held(t) => {
+                    checks.record(&check, None);
+                    ("held", json!(ms(t)))
+                }
+                Verdict::Failed(m) => {
+                    checks.record(&check, Some(m.clone()));
+                    ("failed", json!(m))
+                }
+                Verdict::NotJudged(m) => {
+                    checks.not_judged(&check, m.clone());
+                    ("not_judged", json!(m))
+                }
+            };
+            section.insert(
+                name.to_string(),
+                json!({"window_ms": ms_d(w), "verdict": label, "detail": detail}),
+            );
+        };
+        if let Some(w) = windows.leader {
+            one(
+                "leader",
+                "leader known to a majority",
+                self.leader_at,
+                w,
+                s.end,
+            );
+        }
+        if let Some((w, stop)) = windows.progress {
+            one(
+                "progress",
+                "client operation completed",
+                self.progress_at,
+                w,
+                stop.min(s.end),
+            );
+        }
+        serde_json::Value::Object(section)
+    }
+}
+
+enum Verdict {
+    Held(SimTime),
+    Failed(String),
+    NotJudged(String),
+}
+
+fn ms(t: SimTime) -> f64 {
+    t.as_millis_f64()
+}
+
+fn ms_d(d: SimDuration) -> f64 {
+    d.as_millis_f64()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::NodeId;
+
+    fn state(end_ms: u64) -> EndState {
+        EndState {
+            end: SimTime::ZERO + SimDuration::from_millis(end_ms),
+            up: 5,
+            paused: 0,
+            servers: 5,
+            network_faults: false,
+            event_storm: false,
+        }
+    }
+
+    fn at(ms: u64) -> SimTime {
+        SimTime::ZERO + SimDuration::from_millis(ms)
+    }
+
+    fn leader_only(w_ms: u64) -> Windows {
+        Windows {
+            leader: Some(SimDuration::from_millis(w_ms)),
+            progress: None,
+        }
+    }
+
+    /// A leader seen within the window after the last fault holds; one
+    /// seen before that fault does not count.
+    #[test]
+    fn leader_after_last_fault_within_window_holds() {
+        let mut t = LivenessTracker::new(5);
+        t.leader(at(10), true);
+        let mut log = vec![AppliedFault::new(at(1000), "crash", "scripted")];
+        log[0].nodes = vec![NodeId(0)];
+        t.faults(&log);
+        let mut c = Checks::default();
+        t.judge(&state(5000), &leader_only(1000), &mut c);
+        assert_eq!(c.failures[0].check, "liveness.leader");
+        assert!(c.failures[0].message.contains("faults ended at 1000 ms"));
+        t.leader(at(1500), true);
+        let mut c = Checks::default();
+        t.judge(&state(5000), &leader_only(1000), &mut c);
+        assert!(c.failures.is_empty() && c.ran == ["liveness.leader"]);
+    }
+
+    /// A run that ends inside the window without a leader is not judged;
+    /// a skewed clock at the end is not judged either.
+    #[test]
+    fn unfinished_window_and_active_faults_are_not_judged() {
+        let mut t = LivenessTracker::new(5);
+        let mut c = Checks::default();
+        t.judge(&state(500), &leader_only(1000), &mut c);
+        assert!(c.failures.is_empty() && c.ran.is_empty());
+        assert_eq!(c.not_judged[0].check, "liveness.leader");
+        let mut f = AppliedFault::new(at(100), "clock", "scripted");
+        f.nodes = vec![NodeId(2)];
+        f.rate_ppm = Some(2_000_000);
+        t.faults(&[f]);
+        let mut c = Checks::default();
+        t.judge(&state(5000), &leader_only(1000), &mut c);
+        assert!(c.not_judged[0].reason.contains("skewed clock"));
+    }
+
+    /// The default cap scales with the duration, within its bounds.
+    #[test]
+    fn default_event_cap_is_clamped() {
+        assert_eq!(max_events(Some(7), 1e9), 7);
+        assert_eq!(max_events(None, 1.0), MIN_DEFAULT_MAX_EVENTS);
+        assert_eq!(max_events(None, 10_000.0), 20_000_000);
+        assert_eq!(max_events(None, 1e12), MAX_DEFAULT_MAX_EVENTS);
+    }
+}
