@@ -399,3 +399,36 @@ fn bad_clocks_and_stable_ms_are_refused_naming_the_field() {
     let text = serde_json::to_string(&v).expect("json");
     assert!(Scenario::from_str("ok.json", &text).is_ok());
 }
+
+/// A clock fault that ends restores the node's drifted rate; liveness
+/// counts that as a drifting clock, not a skew still in force, so the
+/// run is judged (and holds).
+#[test]
+fn ended_clock_fault_on_a_drifting_clock_leaves_liveness_judged() {
+    let r = run_spec(json!({
+        "name": "drift-skew", "seed": 4, "duration_ms": 8000,
+        "cluster": {"nodes": 3, "process": "raft",
+            "raft": {"election_timeout_ms": [150, 300], "heartbeat_ms": 50}},
+        "clocks": {"drift_ppm": [-500, 500]},
+        "faults": [{"at_ms": 1000, "kind": "clock", "node": "leader", "rate": 2.0, "for_ms": 1000}]
+    }));
+    assert!(r.checks.ok, "{:?}", r.checks.failures);
+    let judged_leader = r.checks.ran.iter().any(|c| c == "liveness.leader");
+    assert!(
+        judged_leader,
+        "liveness.leader judged: ran {:?}",
+        r.checks.ran
+    );
+    let rate = r
+        .faults
+        .iter()
+        .rev()
+        .find(|f| f["kind"] == "clock")
+        .expect("reset")["rate"]
+        .as_f64()
+        .expect("rate");
+    assert!(
+        rate != 1.0 && (rate - 1.0).abs() <= 0.0005,
+        "reset to the drifted rate {rate}"
+    );
+}
