@@ -126,8 +126,8 @@ pub fn expand_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, UsageError> {
 /// Read a report file.
 pub fn read_report(path: &Path) -> Result<Report, UsageError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| UsageError(format!("error: {file}: cannot read: {e}")))?;
+    let text = crate::scenario::read_input(path, crate::scenario::MAX_REPORT_BYTES)
+        .map_err(|e| UsageError(e.to_string()))?;
     let v: Value = serde_json::from_str(&text)
         .map_err(|e| UsageError(format!("error: {file}: not JSON: {e}")))?;
     serde_json::from_value(v).map_err(|e| {

@@ -74,7 +74,7 @@ fn scenario_files(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, UsageError> {
 }
 
 fn is_report(path: &Path) -> bool {
-    std::fs::read_to_string(path)
+    crate::scenario::read_input(path, crate::scenario::MAX_REPORT_BYTES)
         .ok()
         .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
         .is_some_and(|v| v.get("trace_hash").is_some())

@@ -37,8 +37,8 @@ struct Recorded {
 pub fn shrink(a: ShrinkArgs) -> Result<u8, UsageError> {
     super::run::check_overrides(None, a.bug.as_deref())?;
     let file = a.failure.display().to_string();
-    let text = std::fs::read_to_string(&a.failure)
-        .map_err(|e| UsageError(format!("error: {file}: cannot read: {e}")))?;
+    let text = crate::scenario::read_input(&a.failure, crate::scenario::MAX_REPORT_BYTES)
+        .map_err(|e| UsageError(e.to_string()))?;
     let is_recorded = serde_json::from_str::<serde_json::Value>(&text)
         .ok()
         .is_some_and(|v| {
