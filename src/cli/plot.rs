@@ -174,23 +174,34 @@ pub fn rerun(
     Ok((out, detail, ok))
 }
 
-/// Unique labels: scenario names, with `#seed` added where names repeat.
+/// Unique labels: scenario names, with `#seed` added where names repeat,
+/// and `~N` where that still repeats (same name and seed, another
+/// setting). Their [`file_stem`]s are unique too (`a b` and `a_b` would
+/// share the folder `a_b`), so no run's files overwrite another's.
 pub fn labels(reports: &[Report]) -> Vec<String> {
-    reports
-        .iter()
-        .map(|r| {
-            let dup = reports
-                .iter()
-                .filter(|o| o.scenario.name == r.scenario.name)
-                .count()
-                > 1;
-            if dup {
-                format!("{}#{}", r.scenario.name, r.seed)
-            } else {
-                r.scenario.name.clone()
-            }
-        })
-        .collect()
+    let mut labels: Vec<String> = Vec::with_capacity(reports.len());
+    let mut stems: Vec<String> = Vec::with_capacity(reports.len());
+    for r in reports {
+        let dup = reports
+            .iter()
+            .filter(|o| o.scenario.name == r.scenario.name)
+            .count()
+            > 1;
+        let base = if dup {
+            format!("{}#{}", r.scenario.name, r.seed)
+        } else {
+            r.scenario.name.clone()
+        };
+        let mut label = base.clone();
+        let mut k = 2;
+        while labels.contains(&label) || stems.contains(&file_stem(&label)) {
+            label = format!("{base}~{k}");
+            k += 1;
+        }
+        stems.push(file_stem(&label));
+        labels.push(label);
+    }
+    labels
 }
 
 /// A label made safe as a folder name.
@@ -210,7 +221,7 @@ pub fn file_stem(label: &str) -> String {
 /// Print what a repeat showed; true when the hash matched.
 pub fn say_rerun(label: &str, report: &Report, ok: bool, new_hash: &str) -> bool {
     if ok {
-        println!(
+        outln!(
             "  {label}: re-ran seed {}, trace hash matches {}",
             report.seed, report.trace_hash
         );
@@ -224,6 +235,7 @@ pub fn say_rerun(label: &str, report: &Report, ok: bool, new_hash: &str) -> bool
 }
 
 pub fn plot(a: PlotArgs) -> Result<u8, UsageError> {
+    super::output::check_output(&a.out.join("plot"), "the plots")?;
     let files = expand_inputs(&a.inputs)?;
     let reports: Vec<Report> = files
         .iter()
@@ -232,7 +244,7 @@ pub fn plot(a: PlotArgs) -> Result<u8, UsageError> {
     let labels = labels(&reports);
     let mut views = Vec::new();
     let mut all_ok = true;
-    println!("agentsim plot: {} report(s)", reports.len());
+    outln!("agentsim plot: {} report(s)", reports.len());
     for ((report, file), label) in reports.into_iter().zip(&files).zip(&labels) {
         let window = RunView::window_for(&report, a.window);
         let (out, detail, ok) = rerun(&report, &file.display().to_string(), window)?;
@@ -252,7 +264,7 @@ pub fn plot(a: PlotArgs) -> Result<u8, UsageError> {
     let write = |path: PathBuf, bytes: &[u8]| -> Result<(), UsageError> {
         write_atomic(&path, bytes)
             .map_err(|e| UsageError(format!("error: {}: {e}", path.display())))?;
-        println!("  wrote {}", path.display());
+        outln!("  wrote {}", path.display());
         Ok(())
     };
     for v in &views {

@@ -54,7 +54,7 @@ pub fn replay(a: ReplayArgs) -> Result<u8, UsageError> {
         .map_err(|e| UsageError(format!("{file}: the embedded scenario is invalid:\n{e}")))?;
     let out = timed_run(&scenario, &RunOptions::default());
     if a.json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&out.report).expect("report serializes")
         );

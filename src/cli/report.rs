@@ -186,8 +186,9 @@ fn gather(path: &Path, a: &ReportArgs, label_hint: &str) -> Result<Gathered, Usa
 
 pub fn report(a: ReportArgs) -> Result<u8, UsageError> {
     check_overrides(a.duration_ms, None)?;
+    super::output::check_output(&a.out.join("index.html"), "the report page")?;
     let files = scenario_files(&a.inputs)?;
-    println!("agentsim report: {} input(s)", files.len());
+    outln!("agentsim report: {} input(s)", files.len());
     let mut gathered = Vec::new();
     for f in &files {
         gathered.push(gather(f, &a, &f.display().to_string())?);
@@ -222,7 +223,7 @@ pub fn report(a: ReportArgs) -> Result<u8, UsageError> {
         );
         let figures =
             run_figures(&view, Format::Svg).map_err(|e| UsageError(format!("error: {e}")))?;
-        println!(
+        outln!(
             "  {label}: {} event(s), trace hash {}",
             view.report.events, view.report.trace_hash
         );
@@ -240,7 +241,7 @@ pub fn report(a: ReportArgs) -> Result<u8, UsageError> {
     let write = |path: PathBuf, bytes: &[u8]| -> Result<(), UsageError> {
         write_atomic(&path, bytes)
             .map_err(|e| UsageError(format!("error: {}: {e}", path.display())))?;
-        println!("  wrote {}", path.display());
+        outln!("  wrote {}", path.display());
         Ok(())
     };
     for f in &overlays {

@@ -1,6 +1,6 @@
 //! `agentsim run`.
 
-use super::output::{write_atomic, Staged};
+use super::output::{check_output, write_atomic, Staged};
 use super::UsageError;
 use crate::metrics::Report;
 use crate::runner::{self, RunOptions, RunOutput};
@@ -104,6 +104,23 @@ pub fn run(a: RunArgs) -> Result<u8, UsageError> {
         ))
     })?;
 
+    // Every output is checked before the run: an exit 2 writes nothing.
+    let dir = a
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("out").join(&scenario.spec.name));
+    let report_path = dir.join("report.json");
+    check_output(&report_path, "the report")?;
+    for (p, what) in [
+        (&a.trace, "the trace"),
+        (&a.history, "the history"),
+        (&a.metrics, "the metrics"),
+        (&a.chrome_trace, "the Chrome trace"),
+    ] {
+        if let Some(p) = p {
+            check_output(p, what)?;
+        }
+    }
     let trace = match &a.trace {
         Some(p) => {
             let (staged, f) = Staged::create(p).map_err(|e| {
@@ -134,18 +151,17 @@ pub fn run(a: RunArgs) -> Result<u8, UsageError> {
         let mut w = Rc::try_unwrap(w)
             .map_err(|_| UsageError("internal: trace writer still shared".into()))?
             .into_inner();
-        w.flush().map_err(|e| {
-            UsageError(format!("error: {}: writing trace failed: {e}", p.display()))
-        })?;
+        match w.flush() {
+            // A FIFO whose reader left: quiet, as for stdout.
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+            r => r.map_err(|e| {
+                UsageError(format!("error: {}: writing trace failed: {e}", p.display()))
+            })?,
+        }
         staged
             .commit()
             .map_err(|e| UsageError(format!("error: {}: {e}", p.display())))?;
     }
-    let dir = a
-        .out
-        .clone()
-        .unwrap_or_else(|| Path::new("out").join(&scenario.spec.name));
-    let report_path = dir.join("report.json");
     write_report(&report_path, &out.report)?;
     if let Some(h) = &a.history {
         let events = out.history.as_deref().unwrap_or(&[]);
@@ -174,7 +190,7 @@ pub fn run(a: RunArgs) -> Result<u8, UsageError> {
             .map_err(|e| UsageError(format!("error: {}: {e}", p.display())))?;
     }
     if a.json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&out.report).expect("report serializes")
         );
@@ -198,17 +214,17 @@ pub fn write_report(path: &Path, report: &Report) -> Result<(), UsageError> {
 /// The short human summary printed after a run.
 pub fn print_summary(r: &Report, report_path: &Path) {
     let s = &r.scenario;
-    println!("agentsim run: {} (seed {})", s.name, r.seed);
-    println!("  simulated   {:.3} ms", r.sim_time_ms);
-    println!(
+    outln!("agentsim run: {} (seed {})", s.name, r.seed);
+    outln!("  simulated   {:.3} ms", r.sim_time_ms);
+    outln!(
         "  events      {} in {:.1} ms wall ({:.2} M events/s)",
         r.events,
         r.wall_ms,
         r.events_per_s / 1e6
     );
-    println!("  trace hash  {}", r.trace_hash);
+    outln!("  trace hash  {}", r.trace_hash);
     let n = &r.network;
-    println!(
+    outln!(
         "  network     sent {}, delivered {}, dropped {}, duplicated {}",
         n["sent"], n["delivered"], n["dropped"], n["duplicated"]
     );
@@ -217,28 +233,28 @@ pub fn print_summary(r: &Report, report_path: &Path) {
         .iter()
         .filter(|f| f.get("skipped").is_some())
         .count();
-    println!(
+    outln!(
         "  faults      {} applied, {} skipped",
         r.faults.len() - skipped,
         skipped
     );
     for (k, v) in &r.extra {
         if let Some(line) = v.get("summary").and_then(|x| x.as_str()) {
-            println!("  {k:<11} {line}");
+            outln!("  {k:<11} {line}");
         }
     }
     if r.checks.ok {
-        println!(
+        outln!(
             "  checks      ok ({} ran: {})",
             r.checks.ran.len(),
             r.checks.ran.join(", ")
         );
     } else {
-        println!("  checks      FAILED");
+        outln!("  checks      FAILED");
         for f in &r.checks.failures {
-            println!("    {}: {}", f.check, f.message);
+            outln!("    {}: {}", f.check, f.message);
         }
     }
-    println!("  report      {}", report_path.display());
-    println!("  replay      agentsim replay {}", report_path.display());
+    outln!("  report      {}", report_path.display());
+    outln!("  replay      agentsim replay {}", report_path.display());
 }

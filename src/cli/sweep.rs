@@ -77,6 +77,9 @@ pub struct SweepArgs {
     pub metrics: Option<PathBuf>,
 }
 
+/// Most worker threads `--jobs` may ask for.
+const MAX_JOBS: usize = 1024;
+
 /// How many result lines may wait for an fsync, and for how long.
 const SYNC_EVERY_LINES: usize = 64;
 const SYNC_EVERY: Duration = Duration::from_secs(1);
@@ -120,6 +123,11 @@ fn plan(a: &SweepArgs) -> Result<Plan, UsageError> {
     };
     let jobs = match a.jobs {
         Some(0) => return Err(UsageError("error: --jobs must be at least 1".into())),
+        Some(n) if n > MAX_JOBS => {
+            return Err(UsageError(format!(
+                "error: --jobs {n} is more than the limit of {MAX_JOBS} worker threads"
+            )))
+        }
         Some(n) => n,
         None => std::thread::available_parallelism().map_or(1, |n| n.get()),
     };
@@ -141,6 +149,12 @@ fn plan(a: &SweepArgs) -> Result<Plan, UsageError> {
         .out
         .clone()
         .unwrap_or_else(|| Path::new("out").join(&base.spec.name).join("sweep"));
+    // Every output is checked before the sweep starts: exit 2 writes nothing.
+    super::output::check_output(&dir.join(RESULTS), "the sweep results")?;
+    super::output::check_output(&dir.join(SUMMARY), "the sweep summary")?;
+    if let Some(m) = &a.metrics {
+        super::output::check_output(m, "the metrics")?;
+    }
     let header = SweepHeader {
         agentsim_sweep: FORMAT,
         scenario: base.spec.clone(),
@@ -744,13 +758,13 @@ fn print_summary(p: &Plan, s: &Value, resumed: u64, wall: f64) {
     if let Some(b) = &h.scenario.bug {
         what.push_str(&format!(", bug {b}"));
     }
-    println!("agentsim sweep: {} ({what})", h.scenario.name);
+    outln!("agentsim sweep: {} ({what})", h.scenario.name);
     let st = &s["stats"];
-    println!(
+    outln!(
         "  seeds       {} run ({resumed} from an earlier run), {} failed",
         s["seeds_run"], s["seeds_failed"]
     );
-    println!(
+    outln!(
         "  wall        {:.1} s with {} jobs ({:.1} seeds/s, {:.2} M events/s per core)",
         wall,
         p.jobs,
@@ -758,7 +772,7 @@ fn print_summary(p: &Plan, s: &Value, resumed: u64, wall: f64) {
         s["timing"]["events_per_core_s"].as_f64().unwrap_or(0.0) / 1e6
     );
     if st["client_latency_ms"]["count"].as_u64().unwrap_or(0) > 0 {
-        println!(
+        outln!(
             "  latency     client p50 {} ms, p99 {} ms; commit p50 {} ms, p99 {} ms",
             st["client_latency_ms"]["p50"],
             st["client_latency_ms"]["p99"],
@@ -767,26 +781,26 @@ fn print_summary(p: &Plan, s: &Value, resumed: u64, wall: f64) {
         );
     }
     if let Some(mean) = st["availability"]["mean"].as_f64() {
-        println!(
+        outln!(
             "  availability mean {:.4}, min {} (seed {})",
             mean, st["availability"]["min"]["value"], st["availability"]["min"]["seed"]
         );
     }
     let failures = s["failures"].as_array().map_or(&[][..], |v| &v[..]);
     for f in failures.iter().take(PRINT_FAILURES) {
-        println!(
+        outln!(
             "  FAILED      seed {}: {}: {}",
             f["seed"],
             f["kind"].as_str().unwrap_or(""),
             f["message"].as_str().unwrap_or("")
         );
-        println!("              {}", f["replay"].as_str().unwrap_or(""));
+        outln!("              {}", f["replay"].as_str().unwrap_or(""));
     }
     if failures.len() > PRINT_FAILURES {
-        println!(
+        outln!(
             "  ...         {} more failing seeds in sweep.json",
             failures.len() - PRINT_FAILURES
         );
     }
-    println!("  summary     {}", p.dir.join(SUMMARY).display());
+    outln!("  summary     {}", p.dir.join(SUMMARY).display());
 }
