@@ -25,8 +25,8 @@ mod shrink;
 mod sweep;
 
 use clap::{Parser, Subcommand};
-use std::path::PathBuf;
 use std::io::{self, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 

@@ -104,7 +104,12 @@ fn clean_stale_temps(path: &Path) {
 /// stream) accepts writes. Also removes stale temp files of `path`. The
 /// error names the path and `what` it is for.
 pub fn check_output(path: &Path, what: &str) -> Result<(), UsageError> {
-    let bad = |msg: String| UsageError(format!("error: {}: cannot write {what}: {msg}", path.display()));
+    let bad = |msg: String| {
+        UsageError(format!(
+            "error: {}: cannot write {what}: {msg}",
+            path.display()
+        ))
+    };
     match resolve(path).map_err(|e| bad(e.to_string()))? {
         Dest::Stream(p) => {
             // Opening a FIFO for writing blocks until a reader comes; a
@@ -131,8 +136,8 @@ pub fn check_output(path: &Path, what: &str) -> Result<(), UsageError> {
                     }
                 }
             }
-            let m = fs::metadata(existing)
-                .map_err(|e| bad(format!("{}: {e}", existing.display())))?;
+            let m =
+                fs::metadata(existing).map_err(|e| bad(format!("{}: {e}", existing.display())))?;
             if !m.is_dir() {
                 return Err(bad(format!("{} is not a directory", existing.display())));
             }

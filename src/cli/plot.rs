@@ -223,7 +223,8 @@ pub fn say_rerun(label: &str, report: &Report, ok: bool, new_hash: &str) -> bool
     if ok {
         outln!(
             "  {label}: re-ran seed {}, trace hash matches {}",
-            report.seed, report.trace_hash
+            report.seed,
+            report.trace_hash
         );
     } else {
         eprintln!(

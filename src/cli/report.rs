@@ -225,7 +225,8 @@ pub fn report(a: ReportArgs) -> Result<u8, UsageError> {
             run_figures(&view, Format::Svg).map_err(|e| UsageError(format!("error: {e}")))?;
         outln!(
             "  {label}: {} event(s), trace hash {}",
-            view.report.events, view.report.trace_hash
+            view.report.events,
+            view.report.trace_hash
         );
         page_runs.push(PageRun {
             label: label.clone(),

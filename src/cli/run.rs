@@ -226,7 +226,10 @@ pub fn print_summary(r: &Report, report_path: &Path) {
     let n = &r.network;
     outln!(
         "  network     sent {}, delivered {}, dropped {}, duplicated {}",
-        n["sent"], n["delivered"], n["dropped"], n["duplicated"]
+        n["sent"],
+        n["delivered"],
+        n["dropped"],
+        n["duplicated"]
     );
     let skipped = r
         .faults

@@ -98,7 +98,13 @@ pub fn shrink(a: ShrinkArgs) -> Result<u8, UsageError> {
     }
     outln!(
         "  {} runs; {} faults{had_nemesis}, {} nodes, {} ms  →  {} faults, {} nodes, {} ms",
-        out.runs, before.0, before.1, before.2, after.0, after.1, after.2
+        out.runs,
+        before.0,
+        before.1,
+        before.2,
+        after.0,
+        after.1,
+        after.2
     );
     if let Some(f) = out.report.checks.failures.first() {
         outln!("  still fails: {}: {}", f.check, f.message);

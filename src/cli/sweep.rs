@@ -762,7 +762,8 @@ fn print_summary(p: &Plan, s: &Value, resumed: u64, wall: f64) {
     let st = &s["stats"];
     outln!(
         "  seeds       {} run ({resumed} from an earlier run), {} failed",
-        s["seeds_run"], s["seeds_failed"]
+        s["seeds_run"],
+        s["seeds_failed"]
     );
     outln!(
         "  wall        {:.1} s with {} jobs ({:.1} seeds/s, {:.2} M events/s per core)",
@@ -783,7 +784,9 @@ fn print_summary(p: &Plan, s: &Value, resumed: u64, wall: f64) {
     if let Some(mean) = st["availability"]["mean"].as_f64() {
         outln!(
             "  availability mean {:.4}, min {} (seed {})",
-            mean, st["availability"]["min"]["value"], st["availability"]["min"]["seed"]
+            mean,
+            st["availability"]["min"]["value"],
+            st["availability"]["min"]["seed"]
         );
     }
     let failures = s["failures"].as_array().map_or(&[][..], |v| &v[..]);

@@ -139,7 +139,10 @@ pub fn read_input(path: &Path, limit: u64) -> Result<String, InputErrors> {
         InputErrors::one(
             &file,
             "",
-            format!("is not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to()),
+            format!(
+                "is not UTF-8 text (invalid byte at offset {})",
+                e.utf8_error().valid_up_to()
+            ),
         )
     })
 }

@@ -940,7 +940,8 @@ fn build_preconditions(p: &mut Problems, s: &ScenarioSpec) {
         p.add(path, format!("{e} (after rounding to whole µs)"));
     }
     if let Some(w) = &s.workload {
-        let end = crate::time::SimTime::ZERO + crate::time::SimDuration::from_millis_f64(s.duration_ms);
+        let end =
+            crate::time::SimTime::ZERO + crate::time::SimDuration::from_millis_f64(s.duration_ms);
         let c = crate::runner::raft::client_config(s.cluster.nodes, w, end);
         if let Err(e) = c.check() {
             p.add("workload", e);
