@@ -335,3 +335,154 @@ fn coordinator_bug_runs_exit_1_naming_the_failed_check() {
         assert_eq!(report["checks"]["failures"][0]["check"], check, "{file}");
     }
 }
+
+/// `replay` binds the verdict, not only the hash (issue #10 item 8): a
+/// failing stale-read report laundered by switching
+/// `check_linearizability` off and rewriting `checks` to the very checks
+/// such a run produces replays as DIVERGED (exit 1), not "ok"; so does a
+/// report whose `checks` alone were rewritten to ok. The untouched report
+/// replays with its failing verdict (exit 1, "checks match").
+#[test]
+fn replay_detects_laundered_verdicts() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scenarios/bugs/stale-read.json"
+    );
+    let out = dir.path().join("r");
+    let o = agentsim(
+        &["run", scenario, "--out", out.to_str().unwrap()],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    let path = out.join("report.json");
+    let report = read_json(&path);
+    assert_eq!(report["checks"]["ok"], false);
+
+    let o = agentsim(&["replay", path.to_str().unwrap()], dir.path());
+    assert_eq!(o.status.code(), Some(1), "the failing verdict stands");
+    let err = text(&o.stderr);
+    assert!(err.contains("checks match (FAILED)"), "{err}");
+
+    // What an honest run of the weakened scenario reports as its checks.
+    let mut weak = report["scenario"].clone();
+    weak["workload"]["check_linearizability"] = Value::from(false);
+    let weak_path = dir.path().join("weak.json");
+    std::fs::write(&weak_path, weak.to_string()).unwrap();
+    let o = agentsim(
+        &[
+            "run",
+            weak_path.to_str().unwrap(),
+            "--out",
+            dir.path().join("w").to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    ok(&o);
+    let weak_checks = read_json(&dir.path().join("w/report.json"))["checks"].clone();
+    assert_eq!(weak_checks["ok"], true);
+
+    let mut laundered = report.clone();
+    laundered["scenario"]["workload"]["check_linearizability"] = Value::from(false);
+    laundered["checks"] = weak_checks;
+    let p = dir.path().join("laundered.json");
+    std::fs::write(&p, serde_json::to_string_pretty(&laundered).unwrap()).unwrap();
+    let o = agentsim(&["replay", p.to_str().unwrap()], dir.path());
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("DIVERGED"), "{err}");
+    assert!(!err.contains("replay ok"), "{err}");
+
+    let mut rewritten = report.clone();
+    rewritten["checks"] =
+        serde_json::json!({"ok": true, "ran": report["checks"]["ran"], "failures": []});
+    let p = dir.path().join("rewritten.json");
+    std::fs::write(&p, serde_json::to_string_pretty(&rewritten).unwrap()).unwrap();
+    let o = agentsim(&["replay", p.to_str().unwrap()], dir.path());
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("replay DIVERGED") && err.contains("recorded checks"),
+        "{err}"
+    );
+}
+
+/// Output files are written through a symlink (the link stays a link) and
+/// streamed into a FIFO (it stays a FIFO); a closed stdout (`| head`) is a
+/// quiet exit, a full one (`/dev/full`) exit 2 (issue #13 items 6, 7).
+#[test]
+fn outputs_respect_symlinks_fifos_and_closed_pipes() {
+    use std::os::unix::fs::FileTypeExt;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::os::unix::fs::symlink("target.jsonl", d.join("link")).unwrap();
+    let fifo = d.join("fifo");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read(fifo).unwrap())
+    };
+    let o = agentsim(
+        &[
+            "run",
+            QUICKSTART,
+            "--out",
+            "o",
+            "--history",
+            "link",
+            "--trace",
+            "fifo",
+        ],
+        d,
+    );
+    ok(&o);
+    let streamed = reader.join().unwrap();
+    assert!(streamed.len() > 1000, "the trace went into the FIFO");
+    assert!(std::fs::symlink_metadata(d.join("link"))
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert!(std::fs::metadata(d.join("target.jsonl")).unwrap().len() > 100);
+    assert!(std::fs::symlink_metadata(&fifo)
+        .unwrap()
+        .file_type()
+        .is_fifo());
+    let leftovers: Vec<_> = std::fs::read_dir(d)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+
+    // A closed pipe: `agentsim schema | head -c1`.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_agentsim"))
+        .arg("schema")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert!(!text(&o.stderr).contains("panicked"), "{}", text(&o.stderr));
+
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_agentsim"))
+        .arg("schema")
+        .stdout(full)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o.stderr).contains("No space left on device"),
+        "{}",
+        text(&o.stderr)
+    );
+}

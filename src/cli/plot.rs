@@ -73,6 +73,23 @@ pub fn parse_panel(s: &str) -> Result<(String, Vec<String>), String> {
     ))
 }
 
+/// Refuse a `--cdf-panel` that names a run no input has (it would draw an
+/// empty or partial panel without a word). Checked before anything is
+/// written.
+pub fn check_panels(panels: &[(String, Vec<String>)], labels: &[String]) -> Result<(), UsageError> {
+    for (title, names) in panels {
+        for n in names {
+            if !labels.contains(n) {
+                return Err(UsageError(format!(
+                    "error: --cdf-panel {title:?}: no run is labelled {n:?}; the runs are: {}",
+                    labels.join(", ")
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Writes everything to both sinks (the `--trace` file and a collector).
 pub struct Tee(pub crate::runner::TraceSink, pub crate::runner::TraceSink);
 
@@ -243,6 +260,7 @@ pub fn plot(a: PlotArgs) -> Result<u8, UsageError> {
         .map(|f| read_report(f))
         .collect::<Result<_, _>>()?;
     let labels = labels(&reports);
+    check_panels(&a.cdf_panel, &labels)?;
     let mut views = Vec::new();
     let mut all_ok = true;
     outln!("agentsim plot: {} report(s)", reports.len());

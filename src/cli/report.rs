@@ -195,6 +195,7 @@ pub fn report(a: ReportArgs) -> Result<u8, UsageError> {
     }
     let reports: Vec<Report> = gathered.iter().map(|g| g.report.clone()).collect();
     let labels = labels(&reports);
+    super::plot::check_panels(&a.cdf_panel, &labels)?;
     let mut views = Vec::new();
     let mut page_runs = Vec::new();
     let mut all_ok = true;

@@ -246,7 +246,10 @@ pub fn print_summary(r: &Report, report_path: &Path) {
             outln!("  {k:<11} {line}");
         }
     }
-    if r.checks.ok {
+    if r.checks.ran.is_empty() {
+        outln!("  checks      NONE RAN: nothing in this run was judged (no checker applies; add `expect` or a workload)");
+        eprintln!("warning: no check ran: exit 0 here means only that the run finished");
+    } else if r.checks.ok {
         outln!(
             "  checks      ok ({} ran: {})",
             r.checks.ran.len(),

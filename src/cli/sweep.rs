@@ -77,6 +77,9 @@ pub struct SweepArgs {
     pub metrics: Option<PathBuf>,
 }
 
+/// How often a sweep not on a terminal logs a progress line.
+const LOG_EVERY: Duration = Duration::from_secs(10);
+
 /// Most worker threads `--jobs` may ask for.
 const MAX_JOBS: usize = 1024;
 
@@ -283,38 +286,30 @@ fn finish(
     })
 }
 
-/// Which seeds of a range are done: one bit per seed.
+/// Which seeds of a range are done. Memory grows with the seeds done, not
+/// with the range: `--seeds 0..4294967296` allocates nothing up front.
 pub struct SeedSet {
     range: SeedRange,
-    bits: Vec<u64>,
+    done: std::collections::BTreeSet<u64>,
 }
 
 impl SeedSet {
     pub fn new(range: SeedRange) -> Self {
         SeedSet {
             range,
-            bits: vec![0; range.len().div_ceil(64) as usize],
+            done: std::collections::BTreeSet::new(),
         }
     }
     /// Mark `seed`; false if it was already marked or is out of range.
     pub fn insert(&mut self, seed: u64) -> bool {
-        if !self.range.contains(seed) {
-            return false;
-        }
-        let i = (seed - self.range.start) as usize;
-        let had = self.bits[i / 64] & (1 << (i % 64)) != 0;
-        self.bits[i / 64] |= 1 << (i % 64);
-        !had
+        self.range.contains(seed) && self.done.insert(seed)
     }
     pub fn contains(&self, seed: u64) -> bool {
-        self.range.contains(seed) && {
-            let i = (seed - self.range.start) as usize;
-            self.bits[i / 64] & (1 << (i % 64)) != 0
-        }
+        self.done.contains(&seed)
     }
     /// Seeds of `r` marked.
     pub fn count_in(&self, r: SeedRange) -> u64 {
-        (r.start..r.end).filter(|&s| self.contains(s)).count() as u64
+        self.done.range(r.start..r.end).count() as u64
     }
 }
 
@@ -619,10 +614,9 @@ pub fn sweep(a: SweepArgs) -> Result<u8, UsageError> {
     let own = p.header.own_seeds();
     let (file, mut agg, done) = open_results(&p, a.resume, own)?;
     let resumed = agg.seeds();
-    let pending: Vec<u64> = (own.start..own.end)
-        .filter(|&s| !done.contains(s))
-        .collect();
-    drop(done);
+    // Pending seeds stay a lazy range filtered by the done set: a huge
+    // range costs nothing until its seeds run.
+    let done = &done;
 
     let started = Instant::now();
     let pool = rayon::ThreadPoolBuilder::new()
@@ -644,25 +638,32 @@ pub fn sweep(a: SweepArgs) -> Result<u8, UsageError> {
     };
     let stop = AtomicBool::new(false);
     let mut io_error: Option<String> = None;
+    // Not on a terminal (a batch job's log): a plain line every
+    // LOG_EVERY instead of the progress bar.
+    let log_lines = !std::io::stderr().is_terminal();
+    let mut last_log = Instant::now();
     let (tx, rx) = std::sync::mpsc::sync_channel::<SeedRun>(p.jobs * 4);
     let (base, swarm) = (&p.base, p.header.nemesis);
     std::thread::scope(|scope| {
         let stop = &stop;
-        let pending = &pending;
         scope.spawn(move || {
             pool.install(|| {
-                pending.par_iter().for_each_with(tx, |tx, &seed| {
-                    if stop.load(Ordering::Relaxed) {
-                        return;
-                    }
-                    let t0 = Instant::now();
-                    let run = catch_unwind(AssertUnwindSafe(|| sweep::run_seed(base, seed, swarm)));
-                    let wall_us = t0.elapsed().as_micros() as u64;
-                    let mut run =
-                        run.unwrap_or_else(|p| panicked(base, seed, swarm, panic_message(p)));
-                    run.result.wall_us = wall_us;
-                    let _ = tx.send(run);
-                })
+                (own.start..own.end)
+                    .into_par_iter()
+                    .filter(|&s| !done.contains(s))
+                    .for_each_with(tx, |tx, seed| {
+                        if stop.load(Ordering::Relaxed) {
+                            return;
+                        }
+                        let t0 = Instant::now();
+                        let run =
+                            catch_unwind(AssertUnwindSafe(|| sweep::run_seed(base, seed, swarm)));
+                        let wall_us = t0.elapsed().as_micros() as u64;
+                        let mut run =
+                            run.unwrap_or_else(|p| panicked(base, seed, swarm, panic_message(p)));
+                        run.result.wall_us = wall_us;
+                        let _ = tx.send(run);
+                    })
             })
         });
         for run in rx {
@@ -689,6 +690,16 @@ pub fn sweep(a: SweepArgs) -> Result<u8, UsageError> {
                 pb.set_message(format!("{} failed", agg.failed().len()));
             }
             pb.inc(1);
+            if log_lines && last_log.elapsed() >= LOG_EVERY {
+                last_log = Instant::now();
+                eprintln!(
+                    "sweep: {}/{} seeds done, {} failed, {:.0} s",
+                    agg.seeds(),
+                    own.len(),
+                    agg.failed().len(),
+                    started.elapsed().as_secs_f64()
+                );
+            }
         }
     });
     pb.finish_and_clear();
