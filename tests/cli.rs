@@ -486,3 +486,61 @@ fn outputs_respect_symlinks_fifos_and_closed_pipes() {
         text(&o.stderr)
     );
 }
+
+/// A sweep whose stderr is not a terminal (a batch job's log) prints a
+/// plain progress line with the failures so far (issue #13 item 16); the
+/// period is shortened to every seed with AGENTSIM_LOG_EVERY_S=0.
+#[test]
+fn sweep_logs_progress_lines_when_not_on_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/bad_inputs/heartbeat-no-checks.json"
+    );
+    let o = Command::new(env!("CARGO_BIN_EXE_agentsim"))
+        .args([
+            "sweep", scenario, "--seeds", "0..3", "--jobs", "1", "--out", "s",
+        ])
+        .env("AGENTSIM_LOG_EVERY_S", "0")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    ok(&o);
+    let err = text(&o.stderr);
+    assert!(err.contains("sweep: 3/3 seeds done, 0 failed"), "{err}");
+}
+
+/// `plot`/`report` labels and folders are unique: two reports of the same
+/// scenario name and seed, and names that differ only where a folder name
+/// would flatten them (`a b` / `a_b`), never share a folder (item 9).
+#[test]
+fn plot_labels_and_folders_are_unique() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let scenario = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/bad_inputs/heartbeat-no-checks.json"
+    );
+    for (sub, drop) in [("one", "0.0"), ("two", "0.2")] {
+        let mut s: Value =
+            serde_json::from_str(&std::fs::read_to_string(scenario).unwrap()).unwrap();
+        s["network"] = serde_json::json!({"drop": drop.parse::<f64>().unwrap()});
+        let p = d.join(format!("{sub}.json"));
+        std::fs::write(&p, s.to_string()).unwrap();
+        ok(&agentsim(&["run", p.to_str().unwrap(), "--out", sub], d));
+    }
+    let o = agentsim(
+        &["plot", "one/report.json", "two/report.json", "--out", "p"],
+        d,
+    );
+    ok(&o);
+    let mut folders: Vec<String> = std::fs::read_dir(d.join("p"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    folders.sort();
+    assert_eq!(folders.len(), 2, "{folders:?}");
+    assert_ne!(folders[0], folders[1]);
+}

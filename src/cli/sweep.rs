@@ -641,6 +641,11 @@ pub fn sweep(a: SweepArgs) -> Result<u8, UsageError> {
     // Not on a terminal (a batch job's log): a plain line every
     // LOG_EVERY instead of the progress bar.
     let log_lines = !std::io::stderr().is_terminal();
+    // AGENTSIM_LOG_EVERY_S overrides the period (tests use 0).
+    let log_every = std::env::var("AGENTSIM_LOG_EVERY_S")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .map_or(LOG_EVERY, Duration::from_secs);
     let mut last_log = Instant::now();
     let (tx, rx) = std::sync::mpsc::sync_channel::<SeedRun>(p.jobs * 4);
     let (base, swarm) = (&p.base, p.header.nemesis);
@@ -690,7 +695,7 @@ pub fn sweep(a: SweepArgs) -> Result<u8, UsageError> {
                 pb.set_message(format!("{} failed", agg.failed().len()));
             }
             pb.inc(1);
-            if log_lines && last_log.elapsed() >= LOG_EVERY {
+            if log_lines && last_log.elapsed() >= log_every {
                 last_log = Instant::now();
                 eprintln!(
                     "sweep: {}/{} seeds done, {} failed, {:.0} s",
