@@ -544,3 +544,55 @@ fn plot_labels_and_folders_are_unique() {
     assert_eq!(folders.len(), 2, "{folders:?}");
     assert_ne!(folders[0], folders[1]);
 }
+
+/// `run --chrome-trace --window` keeps only that slice of the run (issue
+/// #13 item 15: a long run's full trace need not fit in memory): every
+/// message in the file was sent inside the window, and the file is far
+/// smaller than the whole run's.
+#[test]
+fn chrome_trace_window_bounds_what_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let count = |f: &str| -> (usize, Vec<u64>) {
+        let v = read_json(&d.join(f));
+        let ev = v["traceEvents"].as_array().unwrap();
+        let sends = ev
+            .iter()
+            .filter(|e| e["cat"] == "msg" && e["ph"] == "s")
+            .map(|e| e["ts"].as_u64().unwrap())
+            .collect();
+        (ev.len(), sends)
+    };
+    ok(&agentsim(
+        &[
+            "run",
+            QUICKSTART,
+            "--out",
+            "a",
+            "--chrome-trace",
+            "all.json",
+        ],
+        d,
+    ));
+    ok(&agentsim(
+        &[
+            "run",
+            QUICKSTART,
+            "--out",
+            "b",
+            "--chrome-trace",
+            "w.json",
+            "--window",
+            "5000..5100",
+        ],
+        d,
+    ));
+    let (all, _) = count("all.json");
+    let (some, sends) = count("w.json");
+    assert!(!sends.is_empty());
+    assert!(
+        sends.iter().all(|&t| (5_000_000..=5_100_000).contains(&t)),
+        "{sends:?}"
+    );
+    assert!(some * 20 < all, "window {some} events vs whole run {all}");
+}

@@ -48,7 +48,17 @@ pub struct RunArgs {
     /// in Perfetto or chrome://tracing).
     #[arg(long, value_name = "FILE")]
     pub chrome_trace: Option<PathBuf>,
+    /// Keep only this window of the run in the Chrome trace (messages
+    /// sent and events within START_MS..END_MS): a long run's full trace
+    /// may not fit in memory. Messages beyond MAX_CHROME_MESSAGES are left
+    /// out either way (with a warning).
+    #[arg(long, value_name = "START_MS..END_MS", value_parser = super::plot::parse_window)]
+    pub window: Option<(f64, f64)>,
 }
+
+/// Most messages kept for `--chrome-trace` (about 100 bytes each in
+/// memory); the rest are counted and reported as left out.
+pub const MAX_CHROME_MESSAGES: usize = 2_000_000;
 
 /// Check command-line overrides before running anything.
 pub fn check_overrides(seed_dur: Option<f64>, bug: Option<&str>) -> Result<(), UsageError> {
@@ -138,7 +148,10 @@ pub fn run(a: RunArgs) -> Result<u8, UsageError> {
     // The Chrome trace is built from the same JSON-lines trace, parsed as
     // it is produced (teed when --trace is also given).
     let chrome = a.chrome_trace.as_ref().map(|_| {
-        let c = crate::plot::data::TraceCollector::new((0, u64::MAX), usize::MAX);
+        let window = a.window.map_or((0, u64::MAX), |(lo, hi)| {
+            ((lo * 1000.0).round() as u64, (hi * 1000.0).round() as u64)
+        });
+        let c = crate::plot::data::TraceCollector::new(window, MAX_CHROME_MESSAGES);
         opts.trace = Some(match opts.trace.take() {
             Some(file) => Rc::new(RefCell::new(super::plot::Tee(file, c.clone()))),
             None => c.clone(),
@@ -175,6 +188,13 @@ pub fn run(a: RunArgs) -> Result<u8, UsageError> {
     }
     if let (Some(p), Some(c)) = (&a.chrome_trace, chrome) {
         let detail = c.borrow_mut().take();
+        if detail.deliveries_dropped > 0 {
+            eprintln!(
+                "warning: {}: {} messages beyond the first {MAX_CHROME_MESSAGES} are not in the Chrome trace; narrow it with --window START_MS..END_MS",
+                p.display(),
+                detail.deliveries_dropped
+            );
+        }
         let doc = crate::plot::chrome_trace::chrome_trace(&out.report, &detail);
         let text = serde_json::to_string(&doc).expect("trace serializes");
         write_atomic(p, text.as_bytes())
