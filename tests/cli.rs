@@ -339,3 +339,264 @@ fn coordinator_bug_runs_exit_1_naming_the_failed_check() {
         assert_eq!(report["checks"]["failures"][0]["check"], check, "{file}");
     }
 }
+
+/// `replay` binds the verdict, not only the hash (issue #10 item 8): a
+/// failing stale-read report laundered by switching
+/// `check_linearizability` off and rewriting `checks` to the very checks
+/// such a run produces replays as DIVERGED (exit 1), not "ok"; so does a
+/// report whose `checks` alone were rewritten to ok. The untouched report
+/// replays with its failing verdict (exit 1, "checks match").
+#[test]
+fn replay_detects_laundered_verdicts() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scenarios/bugs/stale-read.json"
+    );
+    let out = dir.path().join("r");
+    let o = agentsim(
+        &["run", scenario, "--out", out.to_str().unwrap()],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    let path = out.join("report.json");
+    let report = read_json(&path);
+    assert_eq!(report["checks"]["ok"], false);
+
+    let o = agentsim(&["replay", path.to_str().unwrap()], dir.path());
+    assert_eq!(o.status.code(), Some(1), "the failing verdict stands");
+    let err = text(&o.stderr);
+    assert!(err.contains("checks match (FAILED)"), "{err}");
+
+    // What an honest run of the weakened scenario reports as its checks.
+    let mut weak = report["scenario"].clone();
+    weak["workload"]["check_linearizability"] = Value::from(false);
+    let weak_path = dir.path().join("weak.json");
+    std::fs::write(&weak_path, weak.to_string()).unwrap();
+    let o = agentsim(
+        &[
+            "run",
+            weak_path.to_str().unwrap(),
+            "--out",
+            dir.path().join("w").to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    ok(&o);
+    let weak_checks = read_json(&dir.path().join("w/report.json"))["checks"].clone();
+    assert_eq!(weak_checks["ok"], true);
+
+    let mut laundered = report.clone();
+    laundered["scenario"]["workload"]["check_linearizability"] = Value::from(false);
+    laundered["checks"] = weak_checks;
+    let p = dir.path().join("laundered.json");
+    std::fs::write(&p, serde_json::to_string_pretty(&laundered).unwrap()).unwrap();
+    let o = agentsim(&["replay", p.to_str().unwrap()], dir.path());
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("DIVERGED"), "{err}");
+    assert!(!err.contains("replay ok"), "{err}");
+
+    let mut rewritten = report.clone();
+    rewritten["checks"] =
+        serde_json::json!({"ok": true, "ran": report["checks"]["ran"], "failures": []});
+    let p = dir.path().join("rewritten.json");
+    std::fs::write(&p, serde_json::to_string_pretty(&rewritten).unwrap()).unwrap();
+    let o = agentsim(&["replay", p.to_str().unwrap()], dir.path());
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("replay DIVERGED") && err.contains("recorded checks"),
+        "{err}"
+    );
+}
+
+/// Output files are written through a symlink (the link stays a link) and
+/// streamed into a FIFO (it stays a FIFO); a closed stdout (`| head`) is a
+/// quiet exit, a full one (`/dev/full`) exit 2 (issue #13 items 6, 7).
+#[test]
+fn outputs_respect_symlinks_fifos_and_closed_pipes() {
+    use std::os::unix::fs::FileTypeExt;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::os::unix::fs::symlink("target.jsonl", d.join("link")).unwrap();
+    let fifo = d.join("fifo");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read(fifo).unwrap())
+    };
+    let o = agentsim(
+        &[
+            "run",
+            QUICKSTART,
+            "--out",
+            "o",
+            "--history",
+            "link",
+            "--trace",
+            "fifo",
+        ],
+        d,
+    );
+    ok(&o);
+    let streamed = reader.join().unwrap();
+    assert!(streamed.len() > 1000, "the trace went into the FIFO");
+    assert!(std::fs::symlink_metadata(d.join("link"))
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert!(std::fs::metadata(d.join("target.jsonl")).unwrap().len() > 100);
+    assert!(std::fs::symlink_metadata(&fifo)
+        .unwrap()
+        .file_type()
+        .is_fifo());
+    let leftovers: Vec<_> = std::fs::read_dir(d)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+
+    // A closed pipe: `agentsim schema | head -c1`.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_agentsim"))
+        .arg("schema")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert!(!text(&o.stderr).contains("panicked"), "{}", text(&o.stderr));
+
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_agentsim"))
+        .arg("schema")
+        .stdout(full)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o.stderr).contains("No space left on device"),
+        "{}",
+        text(&o.stderr)
+    );
+}
+
+/// A sweep whose stderr is not a terminal (a batch job's log) prints a
+/// plain progress line with the failures so far (issue #13 item 16); the
+/// period is shortened to every seed with AGENTSIM_LOG_EVERY_S=0.
+#[test]
+fn sweep_logs_progress_lines_when_not_on_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/bad_inputs/heartbeat-no-checks.json"
+    );
+    let o = Command::new(env!("CARGO_BIN_EXE_agentsim"))
+        .args([
+            "sweep", scenario, "--seeds", "0..3", "--jobs", "1", "--out", "s",
+        ])
+        .env("AGENTSIM_LOG_EVERY_S", "0")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    ok(&o);
+    let err = text(&o.stderr);
+    assert!(err.contains("sweep: 3/3 seeds done, 0 failed"), "{err}");
+}
+
+/// `plot`/`report` labels and folders are unique: two reports of the same
+/// scenario name and seed, and names that differ only where a folder name
+/// would flatten them (`a b` / `a_b`), never share a folder (item 9).
+#[test]
+fn plot_labels_and_folders_are_unique() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let scenario = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/bad_inputs/heartbeat-no-checks.json"
+    );
+    for (sub, drop) in [("one", "0.0"), ("two", "0.2")] {
+        let mut s: Value =
+            serde_json::from_str(&std::fs::read_to_string(scenario).unwrap()).unwrap();
+        s["network"] = serde_json::json!({"drop": drop.parse::<f64>().unwrap()});
+        let p = d.join(format!("{sub}.json"));
+        std::fs::write(&p, s.to_string()).unwrap();
+        ok(&agentsim(&["run", p.to_str().unwrap(), "--out", sub], d));
+    }
+    let o = agentsim(
+        &["plot", "one/report.json", "two/report.json", "--out", "p"],
+        d,
+    );
+    ok(&o);
+    let mut folders: Vec<String> = std::fs::read_dir(d.join("p"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    folders.sort();
+    assert_eq!(folders.len(), 2, "{folders:?}");
+    assert_ne!(folders[0], folders[1]);
+}
+
+/// `run --chrome-trace --window` keeps only that slice of the run (issue
+/// #13 item 15: a long run's full trace need not fit in memory): every
+/// message in the file was sent inside the window, and the file is far
+/// smaller than the whole run's.
+#[test]
+fn chrome_trace_window_bounds_what_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let count = |f: &str| -> (usize, Vec<u64>) {
+        let v = read_json(&d.join(f));
+        let ev = v["traceEvents"].as_array().unwrap();
+        let sends = ev
+            .iter()
+            .filter(|e| e["cat"] == "msg" && e["ph"] == "s")
+            .map(|e| e["ts"].as_u64().unwrap())
+            .collect();
+        (ev.len(), sends)
+    };
+    ok(&agentsim(
+        &[
+            "run",
+            QUICKSTART,
+            "--out",
+            "a",
+            "--chrome-trace",
+            "all.json",
+        ],
+        d,
+    ));
+    ok(&agentsim(
+        &[
+            "run",
+            QUICKSTART,
+            "--out",
+            "b",
+            "--chrome-trace",
+            "w.json",
+            "--window",
+            "5000..5100",
+        ],
+        d,
+    ));
+    let (all, _) = count("all.json");
+    let (some, sends) = count("w.json");
+    assert!(!sends.is_empty());
+    assert!(
+        sends.iter().all(|&t| (5_000_000..=5_100_000).contains(&t)),
+        "{sends:?}"
+    );
+    assert!(some * 20 < all, "window {some} events vs whole run {all}");
+}

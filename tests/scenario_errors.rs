@@ -804,7 +804,7 @@ fn failed_report_write_leaves_no_temp_file() {
         dir.path(),
     );
     let err = assert_bad_input(&o);
-    assert!(err.contains("cannot write report"), "{err}");
+    assert!(err.contains("cannot write the report"), "{err}");
     assert!(out.join("report.json").join("occupied").is_dir());
     let left = files_under(&out);
     assert!(left.is_empty(), "temp files left: {left:?}");
@@ -973,7 +973,7 @@ fn replay_of_malformed_report_exits_2() {
     let bad = scenario.replace("\"nodes\": 5", "\"nodes\": 0");
     std::fs::write(
         &invalid,
-        format!("{{\"seed\": 1, \"trace_hash\": \"00\", \"scenario\": {bad}}}"),
+        format!("{{\"seed\": 1, \"trace_hash\": \"00\", \"checks\": {{\"ok\": true, \"ran\": [], \"failures\": []}}, \"scenario\": {bad}}}"),
     )
     .unwrap();
     let err = assert_bad_input(&agentsim(

@@ -180,7 +180,7 @@ pub fn merge(a: MergeArgs) -> Result<u8, UsageError> {
     });
     let summary = summary_json(&header, &agg, &out, timing);
     write_summary(&out, &summary)?;
-    println!(
+    outln!(
         "agentsim merge: {} ({} folders, seeds {}): {} seeds, {} failed",
         header.scenario.name,
         a.dirs.len(),
@@ -194,14 +194,14 @@ pub fn merge(a: MergeArgs) -> Result<u8, UsageError> {
         .flatten()
         .take(10)
     {
-        println!(
+        outln!(
             "  FAILED      seed {}: {}\n              {}",
             f["seed"],
             f["kind"].as_str().unwrap_or(""),
             f["replay"].as_str().unwrap_or("")
         );
     }
-    println!("  summary     {}", out.join(SUMMARY).display());
+    outln!("  summary     {}", out.join(SUMMARY).display());
     Ok(u8::from(!agg.failed().is_empty()))
 }
 

@@ -1,7 +1,18 @@
 //! The command-line interface. `main.rs` parses arguments and calls
 //! [`main`]; every subcommand lives in its own file. Exit codes: 0 ran and
 //! every check held, 1 ran and a check failed (or a replay diverged), 2 bad
-//! input or usage.
+//! input or usage, or an output that could not be written (a full disk,
+//! an unwritable path). A closed standard output (`| head`) is not an
+//! error: output stops quietly and the exit code is the run's.
+
+/// `println!` for the CLI: a closed pipe (`| head`) makes further output a
+/// no-op instead of a panic; any other write error (a full disk) is
+/// reported once and turns the exit code into 2.
+macro_rules! outln {
+    ($($t:tt)*) => {
+        $crate::cli::print_line(format_args!($($t)*))
+    };
+}
 
 mod merge;
 mod output;
@@ -14,8 +25,10 @@ mod shrink;
 mod sweep;
 
 use clap::{Parser, Subcommand};
+use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 pub use output::write_atomic;
 
@@ -65,6 +78,30 @@ enum Command {
     },
 }
 
+static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+static STDOUT_FAILED: AtomicBool = AtomicBool::new(false);
+
+/// Write one line to standard output (see `outln!`).
+pub(crate) fn print_line(args: std::fmt::Arguments<'_>) {
+    if STDOUT_CLOSED.load(Ordering::Relaxed) {
+        return;
+    }
+    let mut o = io::stdout().lock();
+    let r = o.write_fmt(args).and_then(|()| o.write_all(b"\n"));
+    if let Err(e) = r {
+        stdout_error(&e);
+    }
+}
+
+fn stdout_error(e: &io::Error) {
+    // Either way nothing more is written: the reader is gone or the
+    // device is full.
+    STDOUT_CLOSED.store(true, Ordering::Relaxed);
+    if e.kind() != io::ErrorKind::BrokenPipe && !STDOUT_FAILED.swap(true, Ordering::Relaxed) {
+        eprintln!("error: writing to standard output failed: {e}");
+    }
+}
+
 /// Error that ends a command: bad input (exit 2) with a message.
 #[derive(Debug)]
 pub struct UsageError(pub String);
@@ -88,7 +125,7 @@ pub fn main(cli: Cli) -> ExitCode {
         Command::Validate { files } => scenarios::validate(&files),
         Command::Schema => {
             let schema = crate::scenario::json_schema();
-            println!(
+            outln!(
                 "{}",
                 serde_json::to_string_pretty(&schema).expect("schema prints")
             );
@@ -96,6 +133,18 @@ pub fn main(cli: Cli) -> ExitCode {
         }
         Command::Scenarios { dir } => scenarios::list(&dir),
     };
+    if !STDOUT_CLOSED.load(Ordering::Relaxed) {
+        if let Err(e) = io::stdout().lock().flush() {
+            stdout_error(&e);
+        }
+    }
+    if STDOUT_FAILED.load(Ordering::Relaxed) {
+        // Output was lost (ENOSPC, EIO): the caller must not trust it.
+        if let Err(UsageError(msg)) = &result {
+            eprintln!("{msg}");
+        }
+        return ExitCode::from(2);
+    }
     match result {
         Ok(code) => ExitCode::from(code),
         Err(UsageError(msg)) => {

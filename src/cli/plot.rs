@@ -73,6 +73,23 @@ pub fn parse_panel(s: &str) -> Result<(String, Vec<String>), String> {
     ))
 }
 
+/// Refuse a `--cdf-panel` that names a run no input has (it would draw an
+/// empty or partial panel without a word). Checked before anything is
+/// written.
+pub fn check_panels(panels: &[(String, Vec<String>)], labels: &[String]) -> Result<(), UsageError> {
+    for (title, names) in panels {
+        for n in names {
+            if !labels.contains(n) {
+                return Err(UsageError(format!(
+                    "error: --cdf-panel {title:?}: no run is labelled {n:?}; the runs are: {}",
+                    labels.join(", ")
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Writes everything to both sinks (the `--trace` file and a collector).
 pub struct Tee(pub crate::runner::TraceSink, pub crate::runner::TraceSink);
 
@@ -126,8 +143,8 @@ pub fn expand_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, UsageError> {
 /// Read a report file.
 pub fn read_report(path: &Path) -> Result<Report, UsageError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| UsageError(format!("error: {file}: cannot read: {e}")))?;
+    let text = crate::scenario::read_input(path, crate::scenario::MAX_REPORT_BYTES)
+        .map_err(|e| UsageError(e.to_string()))?;
     let v: Value = serde_json::from_str(&text)
         .map_err(|e| UsageError(format!("error: {file}: not JSON: {e}")))?;
     serde_json::from_value(v).map_err(|e| {
@@ -174,23 +191,34 @@ pub fn rerun(
     Ok((out, detail, ok))
 }
 
-/// Unique labels: scenario names, with `#seed` added where names repeat.
+/// Unique labels: scenario names, with `#seed` added where names repeat,
+/// and `~N` where that still repeats (same name and seed, another
+/// setting). Their [`file_stem`]s are unique too (`a b` and `a_b` would
+/// share the folder `a_b`), so no run's files overwrite another's.
 pub fn labels(reports: &[Report]) -> Vec<String> {
-    reports
-        .iter()
-        .map(|r| {
-            let dup = reports
-                .iter()
-                .filter(|o| o.scenario.name == r.scenario.name)
-                .count()
-                > 1;
-            if dup {
-                format!("{}#{}", r.scenario.name, r.seed)
-            } else {
-                r.scenario.name.clone()
-            }
-        })
-        .collect()
+    let mut labels: Vec<String> = Vec::with_capacity(reports.len());
+    let mut stems: Vec<String> = Vec::with_capacity(reports.len());
+    for r in reports {
+        let dup = reports
+            .iter()
+            .filter(|o| o.scenario.name == r.scenario.name)
+            .count()
+            > 1;
+        let base = if dup {
+            format!("{}#{}", r.scenario.name, r.seed)
+        } else {
+            r.scenario.name.clone()
+        };
+        let mut label = base.clone();
+        let mut k = 2;
+        while labels.contains(&label) || stems.contains(&file_stem(&label)) {
+            label = format!("{base}~{k}");
+            k += 1;
+        }
+        stems.push(file_stem(&label));
+        labels.push(label);
+    }
+    labels
 }
 
 /// A label made safe as a folder name.
@@ -210,9 +238,10 @@ pub fn file_stem(label: &str) -> String {
 /// Print what a repeat showed; true when the hash matched.
 pub fn say_rerun(label: &str, report: &Report, ok: bool, new_hash: &str) -> bool {
     if ok {
-        println!(
+        outln!(
             "  {label}: re-ran seed {}, trace hash matches {}",
-            report.seed, report.trace_hash
+            report.seed,
+            report.trace_hash
         );
     } else {
         eprintln!(
@@ -224,15 +253,17 @@ pub fn say_rerun(label: &str, report: &Report, ok: bool, new_hash: &str) -> bool
 }
 
 pub fn plot(a: PlotArgs) -> Result<u8, UsageError> {
+    super::output::check_output(&a.out.join("plot"), "the plots")?;
     let files = expand_inputs(&a.inputs)?;
     let reports: Vec<Report> = files
         .iter()
         .map(|f| read_report(f))
         .collect::<Result<_, _>>()?;
     let labels = labels(&reports);
+    check_panels(&a.cdf_panel, &labels)?;
     let mut views = Vec::new();
     let mut all_ok = true;
-    println!("agentsim plot: {} report(s)", reports.len());
+    outln!("agentsim plot: {} report(s)", reports.len());
     for ((report, file), label) in reports.into_iter().zip(&files).zip(&labels) {
         let window = RunView::window_for(&report, a.window);
         let (out, detail, ok) = rerun(&report, &file.display().to_string(), window)?;
@@ -252,7 +283,7 @@ pub fn plot(a: PlotArgs) -> Result<u8, UsageError> {
     let write = |path: PathBuf, bytes: &[u8]| -> Result<(), UsageError> {
         write_atomic(&path, bytes)
             .map_err(|e| UsageError(format!("error: {}: {e}", path.display())))?;
-        println!("  wrote {}", path.display());
+        outln!("  wrote {}", path.display());
         Ok(())
     };
     for v in &views {

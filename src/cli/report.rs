@@ -74,7 +74,7 @@ fn scenario_files(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, UsageError> {
 }
 
 fn is_report(path: &Path) -> bool {
-    std::fs::read_to_string(path)
+    crate::scenario::read_input(path, crate::scenario::MAX_REPORT_BYTES)
         .ok()
         .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
         .is_some_and(|v| v.get("trace_hash").is_some())
@@ -186,14 +186,16 @@ fn gather(path: &Path, a: &ReportArgs, label_hint: &str) -> Result<Gathered, Usa
 
 pub fn report(a: ReportArgs) -> Result<u8, UsageError> {
     check_overrides(a.duration_ms, None)?;
+    super::output::check_output(&a.out.join("index.html"), "the report page")?;
     let files = scenario_files(&a.inputs)?;
-    println!("agentsim report: {} input(s)", files.len());
+    outln!("agentsim report: {} input(s)", files.len());
     let mut gathered = Vec::new();
     for f in &files {
         gathered.push(gather(f, &a, &f.display().to_string())?);
     }
     let reports: Vec<Report> = gathered.iter().map(|g| g.report.clone()).collect();
     let labels = labels(&reports);
+    super::plot::check_panels(&a.cdf_panel, &labels)?;
     let mut views = Vec::new();
     let mut page_runs = Vec::new();
     let mut all_ok = true;
@@ -222,9 +224,10 @@ pub fn report(a: ReportArgs) -> Result<u8, UsageError> {
         );
         let figures =
             run_figures(&view, Format::Svg).map_err(|e| UsageError(format!("error: {e}")))?;
-        println!(
+        outln!(
             "  {label}: {} event(s), trace hash {}",
-            view.report.events, view.report.trace_hash
+            view.report.events,
+            view.report.trace_hash
         );
         page_runs.push(PageRun {
             label: label.clone(),
@@ -240,7 +243,7 @@ pub fn report(a: ReportArgs) -> Result<u8, UsageError> {
     let write = |path: PathBuf, bytes: &[u8]| -> Result<(), UsageError> {
         write_atomic(&path, bytes)
             .map_err(|e| UsageError(format!("error: {}: {e}", path.display())))?;
-        println!("  wrote {}", path.display());
+        outln!("  wrote {}", path.display());
         Ok(())
     };
     for f in &overlays {

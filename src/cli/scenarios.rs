@@ -9,7 +9,7 @@ pub fn validate(files: &[PathBuf]) -> Result<u8, UsageError> {
     let mut bad = 0;
     for f in files {
         match Scenario::load(f) {
-            Ok(s) => println!("ok: {} ({})", f.display(), s.spec.name),
+            Ok(s) => outln!("ok: {} ({})", f.display(), s.spec.name),
             Err(e) => {
                 eprintln!("{e}");
                 bad += 1;
@@ -47,8 +47,8 @@ pub fn list(dir: &Path) -> Result<u8, UsageError> {
         .map_err(|e| UsageError(format!("{}: cannot list: {e}", dir.display())))?;
     for f in files {
         match Scenario::load(&f) {
-            Ok(s) => println!("{:<44} {}", f.display(), s.spec.description),
-            Err(_) => println!(
+            Ok(s) => outln!("{:<44} {}", f.display(), s.spec.description),
+            Err(_) => outln!(
                 "{:<44} (invalid: run `agentsim validate {}`)",
                 f.display(),
                 f.display()

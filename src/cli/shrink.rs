@@ -36,9 +36,12 @@ struct Recorded {
 
 pub fn shrink(a: ShrinkArgs) -> Result<u8, UsageError> {
     super::run::check_overrides(None, a.bug.as_deref())?;
+    if let Some(p) = &a.out {
+        super::output::check_output(p, "the shrunk scenario")?;
+    }
     let file = a.failure.display().to_string();
-    let text = std::fs::read_to_string(&a.failure)
-        .map_err(|e| UsageError(format!("error: {file}: cannot read: {e}")))?;
+    let text = crate::scenario::read_input(&a.failure, crate::scenario::MAX_REPORT_BYTES)
+        .map_err(|e| UsageError(e.to_string()))?;
     let is_recorded = serde_json::from_str::<serde_json::Value>(&text)
         .ok()
         .is_some_and(|v| {
@@ -89,18 +92,24 @@ pub fn shrink(a: ShrinkArgs) -> Result<u8, UsageError> {
     json.push('\n');
     write_atomic(&path, json.as_bytes())
         .map_err(|e| UsageError(format!("error: {}: {e}", path.display())))?;
-    println!("agentsim shrink: {file} fails with {}", out.kind);
+    outln!("agentsim shrink: {file} fails with {}", out.kind);
     for s in &out.steps {
-        println!("  - {s}");
+        outln!("  - {s}");
     }
-    println!(
+    outln!(
         "  {} runs; {} faults{had_nemesis}, {} nodes, {} ms  →  {} faults, {} nodes, {} ms",
-        out.runs, before.0, before.1, before.2, after.0, after.1, after.2
+        out.runs,
+        before.0,
+        before.1,
+        before.2,
+        after.0,
+        after.1,
+        after.2
     );
     if let Some(f) = out.report.checks.failures.first() {
-        println!("  still fails: {}: {}", f.check, f.message);
+        outln!("  still fails: {}: {}", f.check, f.message);
     }
-    println!("  minimal scenario  {}", path.display());
-    println!("  reproduce         agentsim run {}", path.display());
+    outln!("  minimal scenario  {}", path.display());
+    outln!("  reproduce         agentsim run {}", path.display());
     Ok(0)
 }

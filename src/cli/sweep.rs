@@ -77,6 +77,12 @@ pub struct SweepArgs {
     pub metrics: Option<PathBuf>,
 }
 
+/// How often a sweep not on a terminal logs a progress line.
+const LOG_EVERY: Duration = Duration::from_secs(10);
+
+/// Most worker threads `--jobs` may ask for.
+const MAX_JOBS: usize = 1024;
+
 /// How many result lines may wait for an fsync, and for how long.
 const SYNC_EVERY_LINES: usize = 64;
 const SYNC_EVERY: Duration = Duration::from_secs(1);
@@ -120,6 +126,11 @@ fn plan(a: &SweepArgs) -> Result<Plan, UsageError> {
     };
     let jobs = match a.jobs {
         Some(0) => return Err(UsageError("error: --jobs must be at least 1".into())),
+        Some(n) if n > MAX_JOBS => {
+            return Err(UsageError(format!(
+                "error: --jobs {n} is more than the limit of {MAX_JOBS} worker threads"
+            )))
+        }
         Some(n) => n,
         None => std::thread::available_parallelism().map_or(1, |n| n.get()),
     };
@@ -141,6 +152,12 @@ fn plan(a: &SweepArgs) -> Result<Plan, UsageError> {
         .out
         .clone()
         .unwrap_or_else(|| Path::new("out").join(&base.spec.name).join("sweep"));
+    // Every output is checked before the sweep starts: exit 2 writes nothing.
+    super::output::check_output(&dir.join(RESULTS), "the sweep results")?;
+    super::output::check_output(&dir.join(SUMMARY), "the sweep summary")?;
+    if let Some(m) = &a.metrics {
+        super::output::check_output(m, "the metrics")?;
+    }
     let header = SweepHeader {
         agentsim_sweep: FORMAT,
         scenario: base.spec.clone(),
@@ -269,38 +286,30 @@ fn finish(
     })
 }
 
-/// Which seeds of a range are done: one bit per seed.
+/// Which seeds of a range are done. Memory grows with the seeds done, not
+/// with the range: `--seeds 0..4294967296` allocates nothing up front.
 pub struct SeedSet {
     range: SeedRange,
-    bits: Vec<u64>,
+    done: std::collections::BTreeSet<u64>,
 }
 
 impl SeedSet {
     pub fn new(range: SeedRange) -> Self {
         SeedSet {
             range,
-            bits: vec![0; range.len().div_ceil(64) as usize],
+            done: std::collections::BTreeSet::new(),
         }
     }
     /// Mark `seed`; false if it was already marked or is out of range.
     pub fn insert(&mut self, seed: u64) -> bool {
-        if !self.range.contains(seed) {
-            return false;
-        }
-        let i = (seed - self.range.start) as usize;
-        let had = self.bits[i / 64] & (1 << (i % 64)) != 0;
-        self.bits[i / 64] |= 1 << (i % 64);
-        !had
+        self.range.contains(seed) && self.done.insert(seed)
     }
     pub fn contains(&self, seed: u64) -> bool {
-        self.range.contains(seed) && {
-            let i = (seed - self.range.start) as usize;
-            self.bits[i / 64] & (1 << (i % 64)) != 0
-        }
+        self.done.contains(&seed)
     }
     /// Seeds of `r` marked.
     pub fn count_in(&self, r: SeedRange) -> u64 {
-        (r.start..r.end).filter(|&s| self.contains(s)).count() as u64
+        self.done.range(r.start..r.end).count() as u64
     }
 }
 
@@ -607,10 +616,9 @@ pub fn sweep(a: SweepArgs) -> Result<u8, UsageError> {
     let own = p.header.own_seeds();
     let (file, mut agg, done) = open_results(&p, a.resume, own)?;
     let resumed = agg.seeds();
-    let pending: Vec<u64> = (own.start..own.end)
-        .filter(|&s| !done.contains(s))
-        .collect();
-    drop(done);
+    // Pending seeds stay a lazy range filtered by the done set: a huge
+    // range costs nothing until its seeds run.
+    let done = &done;
 
     let started = Instant::now();
     let pool = rayon::ThreadPoolBuilder::new()
@@ -632,25 +640,37 @@ pub fn sweep(a: SweepArgs) -> Result<u8, UsageError> {
     };
     let stop = AtomicBool::new(false);
     let mut io_error: Option<String> = None;
+    // Not on a terminal (a batch job's log): a plain line every
+    // LOG_EVERY instead of the progress bar.
+    let log_lines = !std::io::stderr().is_terminal();
+    // AGENTSIM_LOG_EVERY_S overrides the period (tests use 0).
+    let log_every = std::env::var("AGENTSIM_LOG_EVERY_S")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .map_or(LOG_EVERY, Duration::from_secs);
+    let mut last_log = Instant::now();
     let (tx, rx) = std::sync::mpsc::sync_channel::<SeedRun>(p.jobs * 4);
     let (base, swarm) = (&p.base, p.header.nemesis);
     std::thread::scope(|scope| {
         let stop = &stop;
-        let pending = &pending;
         scope.spawn(move || {
             pool.install(|| {
-                pending.par_iter().for_each_with(tx, |tx, &seed| {
-                    if stop.load(Ordering::Relaxed) {
-                        return;
-                    }
-                    let t0 = Instant::now();
-                    let run = catch_unwind(AssertUnwindSafe(|| sweep::run_seed(base, seed, swarm)));
-                    let wall_us = t0.elapsed().as_micros() as u64;
-                    let mut run =
-                        run.unwrap_or_else(|p| panicked(base, seed, swarm, panic_message(p)));
-                    run.result.wall_us = wall_us;
-                    let _ = tx.send(run);
-                })
+                (own.start..own.end)
+                    .into_par_iter()
+                    .filter(|&s| !done.contains(s))
+                    .for_each_with(tx, |tx, seed| {
+                        if stop.load(Ordering::Relaxed) {
+                            return;
+                        }
+                        let t0 = Instant::now();
+                        let run =
+                            catch_unwind(AssertUnwindSafe(|| sweep::run_seed(base, seed, swarm)));
+                        let wall_us = t0.elapsed().as_micros() as u64;
+                        let mut run =
+                            run.unwrap_or_else(|p| panicked(base, seed, swarm, panic_message(p)));
+                        run.result.wall_us = wall_us;
+                        let _ = tx.send(run);
+                    })
             })
         });
         for run in rx {
@@ -677,6 +697,16 @@ pub fn sweep(a: SweepArgs) -> Result<u8, UsageError> {
                 pb.set_message(format!("{} failed", agg.failed().len()));
             }
             pb.inc(1);
+            if log_lines && last_log.elapsed() >= log_every {
+                last_log = Instant::now();
+                eprintln!(
+                    "sweep: {}/{} seeds done, {} failed, {:.0} s",
+                    agg.seeds(),
+                    own.len(),
+                    agg.failed().len(),
+                    started.elapsed().as_secs_f64()
+                );
+            }
         }
     });
     pb.finish_and_clear();
@@ -746,13 +776,14 @@ fn print_summary(p: &Plan, s: &Value, resumed: u64, wall: f64) {
     if let Some(b) = &h.scenario.bug {
         what.push_str(&format!(", bug {b}"));
     }
-    println!("agentsim sweep: {} ({what})", h.scenario.name);
+    outln!("agentsim sweep: {} ({what})", h.scenario.name);
     let st = &s["stats"];
-    println!(
+    outln!(
         "  seeds       {} run ({resumed} from an earlier run), {} failed",
-        s["seeds_run"], s["seeds_failed"]
+        s["seeds_run"],
+        s["seeds_failed"]
     );
-    println!(
+    outln!(
         "  wall        {:.1} s with {} jobs ({:.1} seeds/s, {:.2} M events/s per core)",
         wall,
         p.jobs,
@@ -760,7 +791,7 @@ fn print_summary(p: &Plan, s: &Value, resumed: u64, wall: f64) {
         s["timing"]["events_per_core_s"].as_f64().unwrap_or(0.0) / 1e6
     );
     if st["client_latency_ms"]["count"].as_u64().unwrap_or(0) > 0 {
-        println!(
+        outln!(
             "  latency     client p50 {} ms, p99 {} ms; commit p50 {} ms, p99 {} ms",
             st["client_latency_ms"]["p50"],
             st["client_latency_ms"]["p99"],
@@ -769,9 +800,11 @@ fn print_summary(p: &Plan, s: &Value, resumed: u64, wall: f64) {
         );
     }
     if let Some(mean) = st["availability"]["mean"].as_f64() {
-        println!(
+        outln!(
             "  availability mean {:.4}, min {} (seed {})",
-            mean, st["availability"]["min"]["value"], st["availability"]["min"]["seed"]
+            mean,
+            st["availability"]["min"]["value"],
+            st["availability"]["min"]["seed"]
         );
     }
     if let Some(nj) = st["not_judged_by_check"]
@@ -786,19 +819,19 @@ fn print_summary(p: &Plan, s: &Value, resumed: u64, wall: f64) {
     }
     let failures = s["failures"].as_array().map_or(&[][..], |v| &v[..]);
     for f in failures.iter().take(PRINT_FAILURES) {
-        println!(
+        outln!(
             "  FAILED      seed {}: {}: {}",
             f["seed"],
             f["kind"].as_str().unwrap_or(""),
             f["message"].as_str().unwrap_or("")
         );
-        println!("              {}", f["replay"].as_str().unwrap_or(""));
+        outln!("              {}", f["replay"].as_str().unwrap_or(""));
     }
     if failures.len() > PRINT_FAILURES {
-        println!(
+        outln!(
             "  ...         {} more failing seeds in sweep.json",
             failures.len() - PRINT_FAILURES
         );
     }
-    println!("  summary     {}", p.dir.join(SUMMARY).display());
+    outln!("  summary     {}", p.dir.join(SUMMARY).display());
 }

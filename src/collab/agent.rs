@@ -336,7 +336,7 @@ impl Agent {
             return;
         };
         self.stats.executed += 1;
-        self.stats.tokens += outcome.tokens;
+        self.stats.tokens = self.stats.tokens.saturating_add(outcome.tokens);
         self.stats.busy_us += outcome.duration_us;
         if failed {
             self.stats.transient_failures += 1;

@@ -95,6 +95,37 @@ pub struct ClientConfig {
 }
 
 impl ClientConfig {
+    /// The preconditions [`KvClient::new`] asserts, as an error: scenario
+    /// validation calls this too, so a validated scenario never builds a
+    /// client that panics.
+    pub fn check(&self) -> Result<(), String> {
+        if self.servers == 0 {
+            return Err("a client needs at least one server".into());
+        }
+        if self.keys == 0 {
+            return Err("a client needs at least one key".into());
+        }
+        if !self.mix.iter().all(|w| w.is_finite() && *w >= 0.0) {
+            return Err(format!(
+                "mix weights must be finite and non-negative: {:?}",
+                self.mix
+            ));
+        }
+        if self.mix.iter().sum::<f64>() <= 0.0 {
+            return Err("mix weights must not all be zero".into());
+        }
+        if self.backoff_min > self.backoff_max {
+            return Err(format!(
+                "backoff_min {} exceeds backoff_max {}",
+                self.backoff_min, self.backoff_max
+            ));
+        }
+        if self.retry_after == SimDuration::ZERO {
+            return Err("retry_after must be positive (the timeout rounds to 0 µs)".into());
+        }
+        Ok(())
+    }
+
     /// Defaults for client `index` of a `servers`-node cluster: 10 ms think
     /// time, mix 50/30/20 read/write/cas over 3 keys, 1 s timeout, resend
     /// after 100 ms, backoff 5..200 ms, and no stop time.
@@ -194,25 +225,10 @@ impl KvClient {
     /// `backoff_max`, or a zero `retry_after` (which would resend forever
     /// without time passing).
     pub fn new(id: NodeId, cfg: ClientConfig) -> Self {
-        assert!(cfg.servers > 0, "a client needs at least one server");
-        assert!(cfg.keys > 0, "a client needs at least one key");
-        assert!(
-            cfg.mix.iter().all(|w| w.is_finite() && *w >= 0.0),
-            "mix weights must be finite and non-negative: {:?}",
-            cfg.mix
-        );
+        if let Err(e) = cfg.check() {
+            panic!("invalid client config: {e}");
+        }
         let total: f64 = cfg.mix.iter().sum();
-        assert!(total > 0.0, "mix weights must not all be zero");
-        assert!(
-            cfg.backoff_min <= cfg.backoff_max,
-            "backoff_min {} exceeds backoff_max {}",
-            cfg.backoff_min,
-            cfg.backoff_max
-        );
-        assert!(
-            cfg.retry_after > SimDuration::ZERO,
-            "retry_after must be positive"
-        );
         let cut = [cfg.mix[0] / total, (cfg.mix[0] + cfg.mix[1]) / total];
         KvClient {
             id,

@@ -866,7 +866,7 @@ pub(super) fn run(scenario: &Scenario, opts: &RunOptions) -> RunOutput {
             let s = a.stats();
             agent_stats.executed += s.executed;
             agent_stats.transient_failures += s.transient_failures;
-            agent_stats.tokens += s.tokens;
+            agent_stats.tokens = agent_stats.tokens.saturating_add(s.tokens);
             agent_stats.busy_us += s.busy_us;
             agent_stats.result_resends += s.result_resends;
             agent_stats.results_abandoned += s.results_abandoned;
@@ -1123,8 +1123,8 @@ fn collab_json(
         }
         // Tokens of committed attempts (a race's own result is a copy).
         if let (Some(o), false) = (t.result, t.spec.kind == TaskKind::Judge) {
-            tokens_committed += o.tokens;
-            m.tokens += o.tokens;
+            tokens_committed = tokens_committed.saturating_add(o.tokens);
+            m.tokens = m.tokens.saturating_add(o.tokens);
             gantt_total += 1;
             if gantt.len() < GANTT_CAP {
                 gantt.push(json!({"agent": o.agent.0, "task": i, "start_ms": ms(o.started_at), "end_ms": ms(o.started_at) + o.duration_us as f64 / 1000.0}));
@@ -1232,7 +1232,7 @@ fn collab_json(
         "tasks": {"total": tasks.len(), "by_status": by_status, "open_at_end": open},
         "makespan_ms": makespan,
         "task_latency_ms": latency.summary_json(),
-        "tokens": {"committed": tokens_committed, "spent": a.tokens, "per_completed_task": if results > 0 { tokens_committed as f64 / results as f64 } else { 0.0 }},
+        "tokens": tokens_json(tokens_committed, a.tokens, results),
         "quality": {"mean_score": if results > 0 { score_sum / results as f64 } else { 0.0 }, "correct_fraction": if results > 0 { correct as f64 / results as f64 } else { 0.0 }, "results": results},
         "retries": {"assignment_resends": d.assignment_resends, "result_resends": a.result_resends, "results_abandoned": a.results_abandoned, "requeued_attempts": c.requeued},
         "duplicates_discarded": {"agents": a.duplicates_discarded, "coordinator": d.duplicates_discarded},
@@ -1250,6 +1250,17 @@ fn collab_json(
         "gantt": gantt,
         "gantt_total": gantt_total,
     })
+}
+
+/// The `tokens` section. Totals add with saturation; a total that reached
+/// `u64::MAX` is marked `"saturated": true` (the key is absent otherwise).
+fn tokens_json(committed: u64, spent: u64, results: u64) -> Value {
+    let mut v = json!({"committed": committed, "spent": spent, "per_completed_task": if results > 0 { committed as f64 / results as f64 } else { 0.0 }});
+    if committed == u64::MAX || spent == u64::MAX {
+        v["saturated"] = json!(true);
+        v["note"] = json!("a token total reached 2^64-1 and stopped there (saturating addition): the true total is larger");
+    }
+    v
 }
 
 /// Points of the competitor list (the quality-vs-tokens plot).

@@ -145,7 +145,7 @@ pub(crate) fn base_report<P: Process>(
     Report {
         seed: scenario.spec.seed,
         scenario: scenario.spec.clone(),
-        trace_hash: world.trace_hash(),
+        trace_hash: crate::scenario::bind_verdict_settings(world.trace_hash(), &scenario.spec),
         events: world.events(),
         sim_time_ms: world.now().as_millis_f64(),
         wall_ms: 0.0,

@@ -18,7 +18,7 @@ use crate::metrics::raft::RaftMetrics;
 use crate::metrics::Checks;
 use crate::process::{Context, Process, Role};
 use crate::raft::{Bug, BugSet, Msg, RaftConfig, RaftNode, Record};
-use crate::scenario::{RaftSpec, Scenario};
+use crate::scenario::{RaftSpec, Scenario, WorkloadSpec};
 use crate::sim::{DispatchKind, Dispatched, Observer, World};
 use crate::time::{SimDuration, SimTime};
 use serde_json::{json, Value};
@@ -104,6 +104,27 @@ pub fn raft_config(nodes: u32, spec: &RaftSpec, bug: Option<&str>) -> RaftConfig
         bugs: bug
             .and_then(Bug::from_name)
             .map_or(BugSet::NONE, BugSet::only),
+    }
+}
+
+/// Client configuration from the scenario's workload (`end`: the run's
+/// end). Validation checks the result with [`ClientConfig::check`].
+pub fn client_config(nodes: u32, w: &WorkloadSpec, end: SimTime) -> ClientConfig {
+    let timeout = SimDuration::from_millis_f64(w.timeout_ms);
+    ClientConfig {
+        index: 0,
+        servers: nodes,
+        think: SimDuration::from_millis_f64(w.clients as f64 * 1000.0 / w.rate_per_s),
+        mix: [w.mix.read, w.mix.write, w.mix.cas],
+        keys: w.keys,
+        timeout,
+        retry_after: SimDuration::from_millis(100).min(timeout),
+        backoff_min: SimDuration::from_millis(5),
+        backoff_max: SimDuration::from_millis(200),
+        stop_at: SimTime(end.0.saturating_sub(timeout.0)),
+        // Always: the history tap streams events into the latency
+        // histogram too; clients keep only the latest handler's events.
+        record_history: true,
     }
 }
 
@@ -269,22 +290,7 @@ pub(super) fn run(scenario: &Scenario, opts: &RunOptions) -> RunOutput {
     let end = SimTime::ZERO + cfg.duration;
     let workload = spec.workload.clone();
     let clients = workload.as_ref().map_or(0, |w| w.clients);
-    let client_cfg = workload.as_ref().map(|w| {
-        let timeout = SimDuration::from_millis_f64(w.timeout_ms);
-        ClientConfig {
-            index: 0,
-            servers: nodes,
-            think: SimDuration::from_millis_f64(w.clients as f64 * 1000.0 / w.rate_per_s),
-            mix: [w.mix.read, w.mix.write, w.mix.cas],
-            keys: w.keys,
-            timeout,
-            retry_after: SimDuration::from_millis(100).min(timeout),
-            backoff_min: SimDuration::from_millis(5),
-            backoff_max: SimDuration::from_millis(200),
-            stop_at: SimTime(end.0.saturating_sub(timeout.0)),
-            record_history: true,
-        }
-    });
+    let client_cfg = workload.as_ref().map(|w| client_config(nodes, w, end));
     let factory_config = config.clone();
     let mut world = match World::new(
         cfg,

@@ -109,6 +109,109 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(
     Ok(value)
 }
 
+/// Largest scenario file read, in bytes (16 MiB): `validate /dev/zero`
+/// stops there instead of reading forever.
+pub const MAX_SCENARIO_BYTES: u64 = 16 << 20;
+
+/// Largest report file read (`replay`, `plot`, `report`, `shrink`), in
+/// bytes (256 MiB).
+pub const MAX_REPORT_BYTES: u64 = 256 << 20;
+
+/// Read a UTF-8 input file of at most `limit` bytes; the error names the
+/// file and says what is wrong.
+pub fn read_input(path: &Path, limit: u64) -> Result<String, InputErrors> {
+    use std::io::Read;
+    let file = path.display().to_string();
+    let f = std::fs::File::open(path)
+        .map_err(|e| InputErrors::one(&file, "", format!("cannot read: {e}")))?;
+    let mut bytes = Vec::new();
+    f.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| InputErrors::one(&file, "", format!("cannot read: {e}")))?;
+    if bytes.len() as u64 > limit {
+        return Err(InputErrors::one(
+            &file,
+            "",
+            format!("is larger than the {} MiB input limit", limit >> 20),
+        ));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        InputErrors::one(
+            &file,
+            "",
+            format!(
+                "is not UTF-8 text (invalid byte at offset {})",
+                e.utf8_error().valid_up_to()
+            ),
+        )
+    })
+}
+
+/// Refuse a JSON array where the format has an object with named fields
+/// (`"cluster": [5, "raft"]`): serde's derives accept such positional
+/// structs, which nobody writes on purpose and which break silently when a
+/// field is added. `raw` is the file as plain JSON, `spec` what it parsed
+/// to; an array in `raw` where `spec` serializes to an object is refused.
+/// `prefix` is the path of the scenario inside the file (`scenario` in a
+/// report).
+pub fn reject_positional(
+    file: &str,
+    raw: &serde_json::Value,
+    spec: &ScenarioSpec,
+    text: &str,
+    prefix: &str,
+) -> Result<(), InputErrors> {
+    let Ok(shape) = serde_json::to_value(spec) else {
+        return Ok(());
+    };
+    let mut found = Vec::new();
+    positional(raw, &shape, prefix, &mut found);
+    if found.is_empty() {
+        return Ok(());
+    }
+    Err(InputErrors(
+        found
+            .into_iter()
+            .map(|path| InputError {
+                file: file.to_string(),
+                position: locate::locate(text, &path),
+                message: "is an array, but this field is an object with named fields: write {\"field\": value, ...}".to_string(),
+                path,
+            })
+            .collect(),
+    ))
+}
+
+fn positional(
+    raw: &serde_json::Value,
+    shape: &serde_json::Value,
+    path: &str,
+    found: &mut Vec<String>,
+) {
+    use serde_json::Value;
+    match (raw, shape) {
+        (Value::Array(_), Value::Object(_)) => found.push(path.to_string()),
+        (Value::Object(r), Value::Object(s)) => {
+            for (k, rv) in r {
+                if let Some(sv) = s.get(k) {
+                    let here = if path.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{path}.{k}")
+                    };
+                    positional(rv, sv, &here, found);
+                }
+            }
+        }
+        (Value::Array(r), Value::Array(s)) => {
+            for (i, (rv, sv)) in r.iter().zip(s).enumerate() {
+                positional(rv, sv, &format!("{path}[{i}]"), found);
+            }
+        }
+        _ => {}
+    }
+}
+
 /// A scenario that passed validation. Conversions to core types below
 /// cannot fail.
 #[derive(Clone, Debug, PartialEq)]
@@ -121,14 +224,17 @@ impl Scenario {
     /// Parse and validate scenario JSON; `file` names it in errors.
     pub fn from_str(file: &str, text: &str) -> Result<Scenario, InputErrors> {
         let spec: ScenarioSpec = parse_json(file, text)?;
+        if let Ok(raw) = serde_json::from_str::<serde_json::Value>(text) {
+            reject_positional(file, &raw, &spec, text, "")?;
+        }
         Scenario::from_spec_located(file, spec, Some(text))
     }
 
-    /// Read, parse and validate a scenario file.
+    /// Read, parse and validate a scenario file (at most
+    /// [`MAX_SCENARIO_BYTES`]).
     pub fn load(path: &Path) -> Result<Scenario, InputErrors> {
         let file = path.display().to_string();
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| InputErrors::one(&file, "", format!("cannot read: {e}")))?;
+        let text = read_input(path, MAX_SCENARIO_BYTES)?;
         Scenario::from_str(&file, &text)
     }
 
@@ -332,4 +438,43 @@ fn nemesis(n: &NemesisSpec, nodes: u32) -> NemesisConfig {
 /// The JSON Schema of the scenario format.
 pub fn json_schema() -> serde_json::Value {
     serde_json::to_value(schemars::schema_for!(ScenarioSpec)).expect("schema serializes")
+}
+
+/// The settings that decide a run's verdict without changing any event:
+/// whether the linearizability checker runs, and the expectations. `None`
+/// when they are the defaults (every checker on, no `expect`), so the trace
+/// hash of such a run is the plain event hash.
+pub fn verdict_settings(spec: &ScenarioSpec) -> Option<serde_json::Value> {
+    let lin_off = spec
+        .workload
+        .as_ref()
+        .is_some_and(|w| !w.check_linearizability);
+    if !lin_off && spec.expect.is_none() {
+        return None;
+    }
+    Some(serde_json::json!({
+        "check_linearizability": !lin_off,
+        "expect": spec.expect,
+    }))
+}
+
+/// The trace hash a report records: the BLAKE3 event hash, bound to the
+/// run's [`verdict_settings`] when they differ from the defaults. Editing a
+/// report's checker switch or expectations then changes the hash its
+/// replay produces, so `replay` reports a divergence instead of confirming
+/// a verdict the recorded run never had. (This binds against editing, it is
+/// not a signature: anyone can run the weakened scenario and get an honest
+/// report of it, whose `checks.ran` shows what was not checked.)
+pub fn bind_verdict_settings(event_hash: String, spec: &ScenarioSpec) -> String {
+    match verdict_settings(spec) {
+        None => event_hash,
+        Some(v) => {
+            let mut h = blake3::Hasher::new();
+            h.update(b"agentsim verdict settings v1\0");
+            h.update(event_hash.as_bytes());
+            h.update(b"\0");
+            h.update(v.to_string().as_bytes());
+            h.finalize().to_hex().to_string()
+        }
+    }
 }
