@@ -1469,3 +1469,65 @@ fn safety_checker_reports_a_different_entry_applied_in_one_step() {
     let props = properties(&checker);
     assert!(props.contains(&"state_machine_safety"), "{props:?}");
 }
+
+/// Election Safety (Figure 3): two clusters each elect a leader in term 1,
+/// n0 in one and n1 in the other; seen as one cluster, term 1 has two
+/// leaders. Checker kind: `election_safety`.
+#[test]
+fn safety_checker_reports_two_leaders_in_one_term() {
+    use crate::check::raft_safety::RaftSafety;
+    let mut a = Cluster::new(3);
+    a.elect(0);
+    let mut b = Cluster::new(3);
+    b.elect(1);
+    assert_eq!(a.node(0).current_term(), b.node(1).current_term());
+    let mut checker = RaftSafety::new(3);
+    checker.observe(a.now, a.node(0));
+    checker.observe(b.now, b.node(1));
+    assert_eq!(properties(&checker), ["election_safety"]);
+    assert!(checker.violations()[0]
+        .message
+        .contains("two leaders in term 1: n0 and n1"));
+}
+
+/// Log Matching (Figure 3): n1 of one cluster and n2 of another hold
+/// index 2 with term 1 but different commands. Checker kind:
+/// `log_matching`, reported first (the same entries were also committed,
+/// so State Machine Safety follows).
+#[test]
+fn safety_checker_reports_equal_index_and_term_with_different_entries() {
+    use crate::check::raft_safety::RaftSafety;
+    let a = leader_with_writes(&[(1, 1)]);
+    let b = leader_with_writes(&[(1, 2)]);
+    let mut checker = RaftSafety::new(3);
+    checker.observe(a.now, a.node(1));
+    checker.observe(b.now, b.node(2));
+    let props = properties(&checker);
+    assert_eq!(props.first(), Some(&"log_matching"), "{props:?}");
+    assert!(checker.violations()[0]
+        .message
+        .starts_with("index 2 term 1: n2 holds"));
+}
+
+/// Leader Completeness (Figure 3): index 2 was committed in term 1 (a
+/// write), then a leader of term 2 is seen whose log holds its own no-op
+/// there instead. Checker kind: `leader_completeness`, reported first.
+#[test]
+fn safety_checker_reports_a_new_leader_missing_a_committed_entry() {
+    use crate::check::raft_safety::RaftSafety;
+    let a = leader_with_writes(&[(1, 1)]);
+    let mut b = Cluster::new(3);
+    b.elect(0);
+    b.heartbeat(0);
+    b.elect(1);
+    assert_eq!(b.node(1).current_term(), Term(2));
+    let mut checker = RaftSafety::new(3);
+    checker.observe(a.now, a.node(0));
+    assert!(!checker.failed());
+    checker.observe(b.now, b.node(1));
+    let props = properties(&checker);
+    assert_eq!(props.first(), Some(&"leader_completeness"), "{props:?}");
+    assert!(checker.violations()[0]
+        .message
+        .starts_with("new leader n1 (term 2)"));
+}
