@@ -1531,3 +1531,22 @@ fn safety_checker_reports_a_new_leader_missing_a_committed_entry() {
         .message
         .starts_with("new leader n1 (term 2)"));
 }
+
+/// The checker keeps at most 16 violations (the first ones matter; a
+/// broken run must not grow memory without bound): the same two-leader
+/// view seen 20 times yields exactly 16.
+#[test]
+fn safety_checker_keeps_the_first_sixteen_violations() {
+    use crate::check::raft_safety::RaftSafety;
+    let mut a = Cluster::new(3);
+    a.elect(0);
+    let mut b = Cluster::new(3);
+    b.elect(1);
+    let mut checker = RaftSafety::new(3);
+    checker.observe(a.now, a.node(0));
+    for _ in 0..20 {
+        checker.observe(b.now, b.node(1));
+    }
+    assert_eq!(checker.violations().len(), 16);
+    assert!(properties(&checker).iter().all(|p| *p == "election_safety"));
+}
