@@ -527,4 +527,16 @@ fn messages_in_flight_across_a_new_partition_still_arrive() {
     assert_eq!(from0, [(1, 20), (2, 30)]);
     let c = &w.network().counters;
     assert!(c.dropped[DropCause::Partition as usize] >= 2 * 7);
+    // The report's per-type count: every message here is a note.
+    assert_eq!(c.by_type(), [("note", c.sent)]);
+    // After 25 ms everything is dropped at send time: nothing is left in
+    // flight, so every message was either delivered or dropped.
+    assert_eq!(c.delivered + c.dropped_total(), c.sent);
+}
+
+/// The drop causes carry the names the report (`network.dropped`) uses.
+#[test]
+fn drop_causes_have_their_report_names() {
+    let names: Vec<&str> = DropCause::ALL.iter().map(|c| c.name()).collect();
+    assert_eq!(names, ["partition", "link_fault", "random", "node_down"]);
 }
