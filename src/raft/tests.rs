@@ -1550,3 +1550,31 @@ fn safety_checker_keeps_the_first_sixteen_violations() {
     assert_eq!(checker.violations().len(), 16);
     assert!(properties(&checker).iter().all(|p| *p == "election_safety"));
 }
+
+/// The follower's conflict hint (fast backtracking, §5.3) never points
+/// into the snapshot: a run of term 2 that began under the snapshot is
+/// reported from the first live index.
+#[test]
+fn term_run_hint_stops_at_the_first_live_index() {
+    let mut log = crate::raft::log::RaftLog::<KvCommand>::default();
+    for t in [1, 2, 2, 2, 2] {
+        log.push(Entry::noop(Term(t)));
+    }
+    log.compact_to(LogIndex(3));
+    assert_eq!(log.first_index_of_term_run(LogIndex(5)), LogIndex(4));
+}
+
+/// A heartbeat must be positive and shorter than the election timeout
+/// (else followers time out between heartbeats); each half of the rule
+/// rejects on its own.
+#[test]
+fn config_rejects_a_zero_or_too_slow_heartbeat() {
+    let with = |ms: u64| RaftConfig {
+        heartbeat: SimDuration::from_millis(ms),
+        ..RaftConfig::default()
+    };
+    for ms in [0, 150, 200] {
+        assert!(with(ms).validate().is_err(), "heartbeat {ms} ms");
+    }
+    assert!(with(149).validate().is_ok());
+}
