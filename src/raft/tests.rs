@@ -1578,3 +1578,15 @@ fn config_rejects_a_zero_or_too_slow_heartbeat() {
     }
     assert!(with(149).validate().is_ok());
 }
+
+/// A node reports the configuration it was built with (embedders read it).
+#[test]
+fn node_reports_its_configuration() {
+    let cfg = RaftConfig {
+        nodes: 5,
+        snapshot_every: 7,
+        ..RaftConfig::default()
+    };
+    let c = Cluster::with(cfg.clone());
+    assert_eq!(c.node(4).config(), &cfg);
+}
