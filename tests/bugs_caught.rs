@@ -130,6 +130,29 @@ fn commit_previous_term_is_caught_by_safety() {
     assert!(msg.starts_with("leader_completeness"), "{msg}");
 }
 
+/// A leader that gets a rejection hinting an index above its commit point
+/// truncates its own log there, as a follower would; the safety checker
+/// sees the leader's log shrink during its term (Leader Append-Only,
+/// Figure 3 / thesis §3.5).
+#[test]
+fn leader_truncates_tail_is_caught_by_leader_append_only() {
+    let msg = check("scenarios/bugs/leader-truncates-tail.json", "safety");
+    assert!(
+        msg.starts_with("leader_append_only") && msg.contains("shrank its log"),
+        "{msg}"
+    );
+}
+
+/// A follower with a stale uncommitted tail takes the leader's commit index
+/// before the consistency check and applies its own stale entries; the
+/// safety checker reports two nodes applying different entries at one
+/// index (State Machine Safety; commit only up to the last new entry, §3.5).
+#[test]
+fn commit_past_match_is_caught_by_state_machine_safety() {
+    let msg = check("scenarios/bugs/commit-past-match.json", "safety");
+    assert!(msg.starts_with("state_machine_safety"), "{msg}");
+}
+
 /// An agent declared lost while busy has its attempt re-assigned at a
 /// newer version; its late result is taken without a version check and
 /// moves the task's version back, which the versions check reports.

@@ -7,7 +7,7 @@
 use agentsim::dist::Dist;
 use agentsim::fault::{FaultAction, ScheduledFault, Target};
 use agentsim::ids::{NodeId, TimerId};
-use agentsim::net::{LinkParams, NetConfig};
+use agentsim::net::{DropCause, LinkParams, NetConfig};
 use agentsim::process::{Context, Digest, Message, Process};
 use agentsim::sim::{NodeStatus, World, WorldConfig};
 use agentsim::time::{SimDuration, SimTime};
@@ -65,19 +65,34 @@ impl Process for Probe {
 }
 
 fn world(n: u32, ms: u64, faults: Vec<ScheduledFault>, sync: Dist) -> World<Probe> {
+    world_on(n, ms, faults, sync, fixed_latency(1.0))
+}
+
+/// Every link: `latency_ms`, no loss, FIFO.
+fn fixed_latency(latency_ms: f64) -> NetConfig {
+    NetConfig {
+        default: LinkParams {
+            latency: Dist::Fixed(latency_ms),
+            drop: 0.0,
+            duplicate: 0.0,
+        },
+        reorder: false,
+        links: BTreeMap::new(),
+    }
+}
+
+fn world_on(
+    n: u32,
+    ms: u64,
+    faults: Vec<ScheduledFault>,
+    sync: Dist,
+    net: NetConfig,
+) -> World<Probe> {
     let cfg = WorldConfig {
         seed: 9,
         duration: SimDuration::from_millis(ms),
         cluster: n,
-        net: NetConfig {
-            default: LinkParams {
-                latency: Dist::Fixed(1.0),
-                drop: 0.0,
-                duplicate: 0.0,
-            },
-            reorder: false,
-            links: BTreeMap::new(),
-        },
+        net,
         disk_sync: sync,
         faults,
         nemesis: None,
@@ -419,4 +434,112 @@ fn output_waits_behind_an_in_flight_sync_across_handlers() {
     let n0 = w.node(NodeId(0)).unwrap();
     assert_eq!(n0.got, vec![(101, SimTime(27_000)), (102, SimTime(27_000))]);
     assert_eq!(w.durable(NodeId(1)), &[1]);
+}
+
+/// A one-way `network.links` override, from a scenario file to the kernel:
+/// `{"from": 0, "to": 1, "drop": 1}` loses every message 0 → 1 and none
+/// 1 → 0 (the override is looked up in the message's direction).
+#[test]
+fn one_way_link_override_applies_to_its_direction_only() {
+    let text = r#"{
+      "name": "one-way-override",
+      "seed": 1,
+      "duration_ms": 100,
+      "cluster": {"nodes": 3, "process": "heartbeat"},
+      "network": {
+        "latency_ms": {"dist": "fixed", "value": 1},
+        "links": [{"from": 0, "to": 1, "drop": 1}]
+      }
+    }"#;
+    let scenario = agentsim::scenario::Scenario::from_str("one-way.json", text).expect("valid");
+    let mut net = scenario.world_config(1).net;
+    assert_eq!(net.links.keys().copied().collect::<Vec<_>>(), [(0, 1)]);
+    net.reorder = false;
+    let mut w = world_on(3, 100, Vec::new(), Dist::ZERO, net);
+    w.run(&mut ());
+    assert_eq!(received_from(&w, 1, 0), 0, "0 -> 1 is overridden to drop");
+    assert!(received_from(&w, 0, 1) >= 9, "1 -> 0 keeps the default");
+    assert!(received_from(&w, 2, 0) >= 9, "0 -> 2 keeps the default");
+    assert!(received_from(&w, 1, 2) >= 9, "2 -> 1 keeps the default");
+    let c = &w.network().counters;
+    assert_eq!(c.dropped[DropCause::Random as usize], c.dropped_total());
+    assert!(c.dropped_total() >= 9);
+}
+
+/// Messages to a crashed node are dropped when they arrive (ARCHITECTURE.md,
+/// "Network decisions are made at send time"): with 10 ms latency, node
+/// 0's notes 2-4 (sent at 20-40 ms, arriving at 30-50 ms) reach node 1
+/// while it is down (25-55 ms) and are lost, counted as `node_down`; note
+/// 5, sent at 50 ms while node 1 is still down, arrives at 60 ms and is
+/// delivered to its new life.
+#[test]
+fn messages_arriving_at_a_crashed_node_are_dropped_on_arrival() {
+    let crash = FaultAction::Crash {
+        node: Target::Node(NodeId(1)),
+        restart_after: Some(SimDuration::from_millis(30)),
+    };
+    let mut w = world_on(2, 100, vec![at(25, crash)], Dist::ZERO, fixed_latency(10.0));
+    w.run_until(SimTime(54_000), &mut ());
+    assert_eq!(w.status(NodeId(1)), NodeStatus::Crashed);
+    let lost = w.network().counters.dropped[DropCause::NodeDown as usize];
+    assert_eq!(lost, 3, "notes 2, 3 and 4 arrived while node 1 was down");
+    w.run(&mut ());
+    let n1 = w.node(NodeId(1)).expect("restarted");
+    let from0: Vec<(u64, u64)> = n1
+        .received
+        .iter()
+        .filter(|r| r.0 == NodeId(0))
+        .map(|r| (r.1, r.2 .0 / 1000))
+        .collect();
+    assert_eq!(
+        from0.first(),
+        Some(&(5, 60)),
+        "the first note of the new life was sent while it was down: {from0:?}"
+    );
+    assert_eq!(
+        w.network().counters.dropped[DropCause::NodeDown as usize],
+        3
+    );
+}
+
+/// A partition decides at send time: a message already in flight when the
+/// partition starts still arrives; later ones are dropped (ARCHITECTURE.md).
+/// With 10 ms latency and {0} | {1} from 25 ms, node 0's note 2 (sent at
+/// 20 ms, arriving at 30 ms) gets through and notes 3+ do not.
+#[test]
+fn messages_in_flight_across_a_new_partition_still_arrive() {
+    let partition = FaultAction::Partition {
+        groups: vec![vec![NodeId(0)], vec![NodeId(1)]],
+        duration: None,
+    };
+    let mut w = world_on(
+        2,
+        100,
+        vec![at(25, partition)],
+        Dist::ZERO,
+        fixed_latency(10.0),
+    );
+    w.run(&mut ());
+    let n1 = w.node(NodeId(1)).expect("up");
+    let from0: Vec<(u64, u64)> = n1
+        .received
+        .iter()
+        .filter(|r| r.0 == NodeId(0))
+        .map(|r| (r.1, r.2 .0 / 1000))
+        .collect();
+    assert_eq!(from0, [(1, 20), (2, 30)]);
+    let c = &w.network().counters;
+    assert!(c.dropped[DropCause::Partition as usize] >= 2 * 7);
+    // The report's per-type count: every message here is a note.
+    assert_eq!(c.by_type(), [("note", c.sent)]);
+    // After 25 ms everything is dropped at send time: nothing is left in
+    // flight, so every message was either delivered or dropped.
+    assert_eq!(c.delivered + c.dropped_total(), c.sent);
+}
+
+/// The drop causes carry the names the report (`network.dropped`) uses.
+#[test]
+fn drop_causes_have_their_report_names() {
+    let names: Vec<&str> = DropCause::ALL.iter().map(|c| c.name()).collect();
+    assert_eq!(names, ["partition", "link_fault", "random", "node_down"]);
 }

@@ -394,7 +394,12 @@ fn shortest_augmenting_paths(cost: &CostMatrix) -> Vec<Option<usize>> {
         }
         // Dense Dijkstra over columns; a settled matched column leads, at no
         // extra cost (its matched cell is tight), to its row.
+        // Each round settles one more column, so m + 1 rounds at most (the
+        // last finds none); more means `settled` is not kept: fail fast.
+        let mut rounds = 0usize;
         let end = loop {
+            rounds += 1;
+            assert!(rounds <= m + 1, "Dijkstra ran more than {m} + 1 rounds");
             let mut best = NONE;
             let mut best_dist = f64::INFINITY;
             for c in 0..m {
@@ -444,19 +449,7 @@ fn shortest_augmenting_paths(cost: &CostMatrix) -> Vec<Option<usize>> {
             v[c] -= d - dist;
         }
 
-        // Augment: flip the alternating path back from the endpoint.
-        let mut c = end_col;
-        let start_row = loop {
-            let r = way[c];
-            assert!(r != NONE, "settled column without a predecessor");
-            let prev = row_to_col[r];
-            row_to_col[r] = c;
-            col_to_row[c] = r;
-            if prev == NONE {
-                break r;
-            }
-            c = prev;
-        };
+        let start_row = augment(end_col, &way, &mut row_to_col, &mut col_to_row);
         let pos = free_rows.iter().position(|&r| r == start_row);
         assert!(pos.is_some(), "augmenting path must start at a free row");
         free_rows.remove(pos.unwrap_or(0));
@@ -472,6 +465,35 @@ fn shortest_augmenting_paths(cost: &CostMatrix) -> Vec<Option<usize>> {
         .into_iter()
         .map(|c| (c != NONE).then_some(c))
         .collect()
+}
+
+/// Flips the alternating path that ends at the free column `end_col` back
+/// to its free start row (following `way`), and returns that row. Each
+/// step visits a distinct column, so a walk longer than the number of
+/// columns means `way` or the matching is corrupt (a cycle): it fails at
+/// once instead of spinning forever.
+fn augment(
+    end_col: usize,
+    way: &[usize],
+    row_to_col: &mut [usize],
+    col_to_row: &mut [usize],
+) -> usize {
+    let mut c = end_col;
+    for _ in 0..col_to_row.len() {
+        let r = way[c];
+        assert!(r != NONE, "settled column without a predecessor");
+        let prev = row_to_col[r];
+        row_to_col[r] = c;
+        col_to_row[c] = r;
+        if prev == NONE {
+            return r;
+        }
+        c = prev;
+    }
+    panic!(
+        "augmenting walk exceeded {} steps: the path has a cycle",
+        col_to_row.len()
+    );
 }
 
 /// Recomputes the cheapest cell of column `c` over the free rows (lowest

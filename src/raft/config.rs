@@ -22,16 +22,27 @@ pub enum Bug {
     StaleRead,
     /// A node may grant a second vote in the same term (§3.4).
     DoubleVote,
+    /// A leader that gets a rejection with a conflict hint above its commit
+    /// index truncates its own log there, as a follower would (violates
+    /// Leader Append-Only, §3.5 / Figure 3).
+    LeaderTruncatesTail,
+    /// A follower advances its commit index to the leader's, capped only by
+    /// its own last index, before the consistency check: it commits entries
+    /// the leader never verified it holds (§3.5: commit up to the last *new*
+    /// entry), breaking State Machine Safety.
+    CommitPastMatch,
 }
 
 impl Bug {
     /// Every bug, in a stable order.
-    pub const ALL: [Bug; 5] = [
+    pub const ALL: [Bug; 7] = [
         Bug::CommitPreviousTerm,
         Bug::ForgetVote,
         Bug::SkipLogCheck,
         Bug::StaleRead,
         Bug::DoubleVote,
+        Bug::LeaderTruncatesTail,
+        Bug::CommitPastMatch,
     ];
 
     /// The kebab-case name used in scenarios and reports.
@@ -42,6 +53,8 @@ impl Bug {
             Bug::SkipLogCheck => "skip-log-check",
             Bug::StaleRead => "stale-read",
             Bug::DoubleVote => "double-vote",
+            Bug::LeaderTruncatesTail => "leader-truncates-tail",
+            Bug::CommitPastMatch => "commit-past-match",
         }
     }
 

@@ -1104,6 +1104,13 @@ impl<S: StateMachine> RaftNode<S> {
             return;
         }
         self.follow(ctx, from);
+        if self.config.bugs.contains(Bug::CommitPastMatch) {
+            let unverified = leader_commit.min(self.log.last_index());
+            if unverified > self.commit_index {
+                self.commit_index = unverified;
+                self.apply_committed(ctx);
+            }
+        }
 
         let mut prev = prev_log_index;
         let mut prev_term = prev_log_term;
@@ -1263,6 +1270,13 @@ impl<S: StateMachine> RaftNode<S> {
             Some(i) => LogIndex(i.0 + 1),
             None => conflict_index,
         };
+        if self.config.bugs.contains(Bug::LeaderTruncatesTail)
+            && hinted > self.commit_index
+            && hinted <= last
+        {
+            ctx.persist(Record::TruncateFrom(hinted));
+            self.log.truncate_from(hinted);
+        }
         let pr = &mut self.progress[from.index()];
         let next = hinted.min(reject_index).max(LogIndex(pr.match_index.0 + 1));
         pr.become_probe();

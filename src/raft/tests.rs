@@ -1005,7 +1005,8 @@ fn random_faults_catch_injected_bugs() {
 
 fn random_run(seed: u64, bugs: BugSet) -> Result<(), String> {
     let mut cfg = RaftConfig {
-        nodes: if seed % 2 == 0 { 3 } else { 5 },
+        // Even sizes too: a majority of 4 or 6 is not (n + 1) / 2.
+        nodes: [3, 4, 5, 6][seed as usize % 4],
         snapshot_every: 7,
         max_entries_per_append: 3,
         max_inflight_appends: 2,
@@ -1234,4 +1235,436 @@ fn pre_candidate_steps_down_when_a_majority_refuses() {
         }
         assert_eq!(c.node(2).current_term(), term, "pre-vote changes no term");
     }
+}
+
+// ----------------------------------------------------------------------
+// Even cluster sizes: a majority of n is n / 2 + 1, not (n + 1) / 2.
+// ----------------------------------------------------------------------
+
+/// In a 4-node cluster a leader with only one follower reachable (2 of 4)
+/// neither commits nor, after stepping down, gets elected again; with a
+/// third node back it commits (§3.4, §3.6: a majority of 4 is 3).
+#[test]
+fn four_node_cluster_needs_three_for_a_majority() {
+    even_cluster_needs_half_plus_one(4);
+}
+
+/// The same for 6 nodes: 3 of 6 is no majority, 4 is.
+#[test]
+fn six_node_cluster_needs_four_for_a_majority() {
+    even_cluster_needs_half_plus_one(6);
+}
+
+fn even_cluster_needs_half_plus_one(n: u32) {
+    let half = n as usize / 2;
+    // No leases, so the deposed leader's vote counts like any other.
+    let mut c = Cluster::with(RaftConfig {
+        check_quorum: false,
+        ..no_pre_vote(n)
+    });
+    c.elect(0);
+    c.heartbeat(0);
+    let base = c.node(0).commit_index();
+    assert_eq!(base, LogIndex(1), "the no-op commits with everyone up");
+    // Exactly half the cluster (n0 and half - 1 followers) stays connected.
+    for i in half..n as usize {
+        c.isolate(i);
+    }
+    c.request(0, 1, write(1, 1));
+    c.deliver_all();
+    c.heartbeat(0);
+    assert_eq!(
+        c.node(0).last_log_index(),
+        LogIndex(2),
+        "n{n}: the write is in the leader's log"
+    );
+    assert_eq!(
+        c.node(0).commit_index(),
+        base,
+        "{n} nodes: {half} acks are not a majority"
+    );
+    // A candidate among the same half cannot win either.
+    c.advance_ms(1_000);
+    c.timeout(1);
+    c.deliver_all();
+    assert_ne!(
+        c.node(1).raft_role(),
+        RaftRole::Leader,
+        "{n} nodes: {half} votes are not a majority"
+    );
+    // One more node back: half + 1 of n is a majority. n1 (term 2) wins
+    // with it and commits its no-op, which also commits the write.
+    c.heal();
+    for i in half + 1..n as usize {
+        c.isolate(i);
+    }
+    c.advance_ms(1_000);
+    c.timeout(1);
+    c.deliver_all();
+    assert_eq!(c.node(1).raft_role(), RaftRole::Leader, "{n} nodes");
+    c.heartbeat(1);
+    assert_eq!(c.node(1).commit_index(), c.node(1).last_log_index());
+    assert_eq!(c.node(1).state_machine().get(1), Some(1));
+}
+
+// ----------------------------------------------------------------------
+// The election restriction (§3.6.1): last term first, then length.
+// ----------------------------------------------------------------------
+
+/// Three nodes where n0 holds a longer log whose last entry is from term 1
+/// and n2 a shorter one ending in term 2. Returns the cluster with n1
+/// isolated, n0 and n2 connected, and every lease expired.
+fn longer_log_with_lower_last_term(cfg: RaftConfig) -> Cluster {
+    let mut c = Cluster::with(cfg);
+    c.elect(0);
+    c.heartbeat(0);
+    // n0 alone appends three writes (term 1): its log is 1..=4.
+    c.isolate(1);
+    c.isolate(2);
+    for seq in 1..=3 {
+        c.request(0, seq, write(1, seq as i64));
+    }
+    c.deliver_all();
+    assert_eq!(c.node(0).last_log_index(), LogIndex(4));
+    // n1 wins term 2 with n2; both hold [1: t1, 2: no-op t2].
+    c.heal();
+    c.isolate(0);
+    c.elect(1);
+    c.heartbeat(1);
+    assert_eq!(c.log_of(2).len(), 2);
+    assert_eq!(c.node(2).last_log_term(), Term(2));
+    // n0, still leading term 1 behind its partition, restarts as a
+    // follower with its log; n1 stays away so only n2 can answer n0.
+    c.crash(0);
+    c.restart(0).expect("n0 recovers");
+    c.heal();
+    c.isolate(1);
+    c.advance_ms(1_000);
+    c
+}
+
+/// A vote is refused to a candidate whose log is longer but whose last
+/// entry has a lower term (§3.6.1: compare last terms first; only equal
+/// last terms compare lengths).
+#[test]
+fn vote_refused_to_longer_log_with_lower_last_term() {
+    let mut c = longer_log_with_lower_last_term(no_pre_vote(3));
+    // n0's first campaign (term 2) is lost; its second asks for term 3,
+    // in which n2 has not voted, so only the log can make n2 refuse.
+    c.timeout(0);
+    c.queue.clear();
+    c.timeout(0);
+    assert_eq!(c.node(0).current_term(), Term(3));
+    assert_eq!(c.node(0).raft_role(), RaftRole::Candidate);
+    assert!(c.deliver_until(|c| c
+        .queue
+        .iter()
+        .any(|(_, to, m)| *to == N0 && matches!(m, Msg::RequestVoteResp { .. }))));
+    let granted = c.queue.iter().find_map(|(_, to, m)| match m {
+        Msg::RequestVoteResp { granted, .. } if *to == N0 => Some(*granted),
+        _ => None,
+    });
+    assert_eq!(granted, Some(false), "n2 must refuse the vote");
+    assert_eq!(c.node(2).current_term(), Term(3), "n2 adopted the term");
+    assert_eq!(c.node(2).voted_for(), None);
+    c.deliver_all();
+    assert_ne!(c.node(0).raft_role(), RaftRole::Leader);
+}
+
+/// A pre-vote is refused to a node whose log is not up to date, so it
+/// never becomes a candidate (§9.6: pre-vote asks "would you vote for
+/// me", log check included). n0 sits at term 2 (a lost campaign), so its
+/// pre-vote for term 3 is above n2's term and outside any lease: only the
+/// log check can refuse it.
+#[test]
+fn pre_vote_refused_to_stale_log() {
+    let mut c = longer_log_with_lower_last_term(no_pre_vote(3));
+    c.timeout(0);
+    c.queue.clear();
+    assert_eq!(c.node(0).current_term(), Term(2));
+    c.cfg.pre_vote = true;
+    c.crash(0);
+    c.restart(0).expect("n0 recovers");
+    c.advance_ms(1_000);
+    c.timeout(0);
+    assert_eq!(c.node(0).raft_role(), RaftRole::PreCandidate);
+    assert!(c.deliver_until(|c| c
+        .queue
+        .iter()
+        .any(|(_, to, m)| *to == N0 && matches!(m, Msg::PreVoteResp { .. }))));
+    let granted = c.queue.iter().find_map(|(_, to, m)| match m {
+        Msg::PreVoteResp { granted, .. } if *to == N0 => Some(*granted),
+        _ => None,
+    });
+    assert_eq!(granted, Some(false), "n2 must refuse the pre-vote");
+    c.deliver_all();
+    assert_eq!(
+        c.node(0).current_term(),
+        Term(2),
+        "no real campaign started"
+    );
+    assert_eq!(c.node(2).current_term(), Term(2));
+    assert_eq!(c.node(2).voted_for(), Some(N1));
+    assert_ne!(c.node(0).raft_role(), RaftRole::Candidate);
+    assert_ne!(c.node(0).raft_role(), RaftRole::Leader);
+}
+
+// ----------------------------------------------------------------------
+// The safety checker fed broken views (each property's own kind).
+// ----------------------------------------------------------------------
+
+/// A 3-node cluster where n0 leads term 1 and has `writes` committed.
+fn leader_with_writes(writes: &[(i64, i64)]) -> Cluster {
+    let mut c = Cluster::new(3);
+    c.elect(0);
+    for (k, &(key, value)) in writes.iter().enumerate() {
+        c.request(0, k as u64 + 1, write(key, value));
+    }
+    c.deliver_all();
+    c.heartbeat(0);
+    c
+}
+
+fn properties(checker: &crate::check::raft_safety::RaftSafety) -> Vec<&'static str> {
+    checker.violations().iter().map(|v| v.property).collect()
+}
+
+/// Leader Append-Only (Figure 3): the checker saw n0 lead term 1 with a
+/// log ending at index 3; the same leader in the same term then shows a
+/// log ending at index 2. Checker kind: `leader_append_only`.
+#[test]
+fn safety_checker_reports_a_leader_whose_log_shrinks_in_its_term() {
+    use crate::check::raft_safety::RaftSafety;
+    let long = leader_with_writes(&[(1, 1), (2, 2)]);
+    let short = leader_with_writes(&[(1, 1)]);
+    let mut checker = RaftSafety::new(3);
+    checker.observe(long.now, long.node(0));
+    checker.observe(long.now, long.node(0));
+    assert!(!checker.failed(), "{:?}", checker.violations());
+    checker.observe(short.now, short.node(0));
+    assert_eq!(properties(&checker), ["leader_append_only"]);
+    assert!(
+        checker.violations()[0]
+            .message
+            .contains("shrank its log from index 3 to 2"),
+        "{}",
+        checker.violations()[0].message
+    );
+}
+
+/// Leader Append-Only: the same leader, same term, same length, but the
+/// last entry it held was replaced by another one. Checker kind:
+/// `leader_append_only` (reported before Log Matching, which the same
+/// rewrite also breaks: two entries with index 2 and term 1).
+#[test]
+fn safety_checker_reports_a_leader_whose_entry_is_overwritten_in_its_term() {
+    use crate::check::raft_safety::RaftSafety;
+    let before = leader_with_writes(&[(1, 1)]);
+    let after = leader_with_writes(&[(1, 2)]);
+    assert_eq!(
+        before.node(0).last_log_index(),
+        after.node(0).last_log_index()
+    );
+    let mut checker = RaftSafety::new(3);
+    checker.observe(before.now, before.node(0));
+    checker.observe(after.now, after.node(0));
+    let props = properties(&checker);
+    assert_eq!(props.first(), Some(&"leader_append_only"), "{props:?}");
+    assert!(
+        checker.violations()[0]
+            .message
+            .contains("overwrote its entry at index 2"),
+        "{}",
+        checker.violations()[0].message
+    );
+    // Control: the same leader seen twice with the same log is fine.
+    let mut checker = RaftSafety::new(3);
+    checker.observe(before.now, before.node(0));
+    checker.observe(before.now, before.node(0));
+    assert!(!checker.failed());
+}
+
+/// Two clusters that committed different entries at index 2 (a term-1
+/// write vs a term-2 no-op); the checker sees n1 of the first and n2 of
+/// the second, as if they were one cluster: two nodes applied different
+/// entries at one index. Log Matching holds (the terms differ), so the
+/// one kind reported is `state_machine_safety`.
+#[test]
+fn safety_checker_reports_two_nodes_applying_different_entries_at_one_index() {
+    use crate::check::raft_safety::RaftSafety;
+    let a = leader_with_writes(&[(1, 1)]);
+    let mut b = Cluster::new(3);
+    b.elect(0);
+    b.heartbeat(0);
+    b.elect(1);
+    b.heartbeat(1);
+    assert_eq!(a.node(1).commit_index(), LogIndex(2));
+    assert_eq!(b.node(2).commit_index(), LogIndex(2));
+    assert_ne!(
+        a.node(1).entry(LogIndex(2)).map(|e| e.term()),
+        b.node(2).entry(LogIndex(2)).map(|e| e.term())
+    );
+    let mut checker = RaftSafety::new(3);
+    checker.observe(a.now, a.node(1));
+    assert!(!checker.failed());
+    checker.observe(b.now, b.node(2));
+    let props = properties(&checker);
+    assert!(
+        !props.is_empty() && props.iter().all(|p| *p == "state_machine_safety"),
+        "{props:?}"
+    );
+    assert!(checker.violations()[0]
+        .message
+        .starts_with("index 2: n2 has term 2"));
+}
+
+/// State Machine Safety through the apply path: the second node is seen
+/// right after the handler that applied index 2, with the entry at index 2
+/// different from what the first node applied there.
+#[test]
+fn safety_checker_reports_a_different_entry_applied_in_one_step() {
+    use crate::check::raft_safety::RaftSafety;
+    let a = leader_with_writes(&[(1, 1)]);
+    let mut checker = RaftSafety::new(3);
+    checker.observe(a.now, a.node(0));
+    assert!(!checker.failed());
+    let mut b = Cluster::new(3);
+    b.elect(0);
+    b.request(0, 1, write(1, 2));
+    // Deliver until n0 applies index 2 in one handler; observe it then.
+    assert!(b.deliver_until(|c| c
+        .node(0)
+        .applied_this_step()
+        .iter()
+        .any(|(i, ..)| *i == LogIndex(2))));
+    // The checker already saw n0 commit up to 2 (first cluster), so its
+    // commit path finds nothing new: only the apply path can report this
+    // (it also reports the rewrite as Leader Append-Only / Log Matching).
+    let mut fresh = RaftSafety::new(3);
+    fresh.observe(b.now, b.node(0));
+    assert!(!fresh.failed(), "alone, the run is fine");
+    checker.observe(b.now, b.node(0));
+    let props = properties(&checker);
+    assert!(props.contains(&"state_machine_safety"), "{props:?}");
+}
+
+/// Election Safety (Figure 3): two clusters each elect a leader in term 1,
+/// n0 in one and n1 in the other; seen as one cluster, term 1 has two
+/// leaders. Checker kind: `election_safety`.
+#[test]
+fn safety_checker_reports_two_leaders_in_one_term() {
+    use crate::check::raft_safety::RaftSafety;
+    let mut a = Cluster::new(3);
+    a.elect(0);
+    let mut b = Cluster::new(3);
+    b.elect(1);
+    assert_eq!(a.node(0).current_term(), b.node(1).current_term());
+    let mut checker = RaftSafety::new(3);
+    checker.observe(a.now, a.node(0));
+    checker.observe(b.now, b.node(1));
+    assert_eq!(properties(&checker), ["election_safety"]);
+    assert!(checker.violations()[0]
+        .message
+        .contains("two leaders in term 1: n0 and n1"));
+}
+
+/// Log Matching (Figure 3): n1 of one cluster and n2 of another hold
+/// index 2 with term 1 but different commands. Checker kind:
+/// `log_matching`, reported first (the same entries were also committed,
+/// so State Machine Safety follows).
+#[test]
+fn safety_checker_reports_equal_index_and_term_with_different_entries() {
+    use crate::check::raft_safety::RaftSafety;
+    let a = leader_with_writes(&[(1, 1)]);
+    let b = leader_with_writes(&[(1, 2)]);
+    let mut checker = RaftSafety::new(3);
+    checker.observe(a.now, a.node(1));
+    checker.observe(b.now, b.node(2));
+    let props = properties(&checker);
+    assert_eq!(props.first(), Some(&"log_matching"), "{props:?}");
+    assert!(checker.violations()[0]
+        .message
+        .starts_with("index 2 term 1: n2 holds"));
+}
+
+/// Leader Completeness (Figure 3): index 2 was committed in term 1 (a
+/// write), then a leader of term 2 is seen whose log holds its own no-op
+/// there instead. Checker kind: `leader_completeness`, reported first.
+#[test]
+fn safety_checker_reports_a_new_leader_missing_a_committed_entry() {
+    use crate::check::raft_safety::RaftSafety;
+    let a = leader_with_writes(&[(1, 1)]);
+    let mut b = Cluster::new(3);
+    b.elect(0);
+    b.heartbeat(0);
+    b.elect(1);
+    assert_eq!(b.node(1).current_term(), Term(2));
+    let mut checker = RaftSafety::new(3);
+    checker.observe(a.now, a.node(0));
+    assert!(!checker.failed());
+    checker.observe(b.now, b.node(1));
+    let props = properties(&checker);
+    assert_eq!(props.first(), Some(&"leader_completeness"), "{props:?}");
+    assert!(checker.violations()[0]
+        .message
+        .starts_with("new leader n1 (term 2)"));
+}
+
+/// The checker keeps at most 16 violations (the first ones matter; a
+/// broken run must not grow memory without bound): the same two-leader
+/// view seen 20 times yields exactly 16.
+#[test]
+fn safety_checker_keeps_the_first_sixteen_violations() {
+    use crate::check::raft_safety::RaftSafety;
+    let mut a = Cluster::new(3);
+    a.elect(0);
+    let mut b = Cluster::new(3);
+    b.elect(1);
+    let mut checker = RaftSafety::new(3);
+    checker.observe(a.now, a.node(0));
+    for _ in 0..20 {
+        checker.observe(b.now, b.node(1));
+    }
+    assert_eq!(checker.violations().len(), 16);
+    assert!(properties(&checker).iter().all(|p| *p == "election_safety"));
+}
+
+/// The follower's conflict hint (fast backtracking, §5.3) never points
+/// into the snapshot: a run of term 2 that began under the snapshot is
+/// reported from the first live index.
+#[test]
+fn term_run_hint_stops_at_the_first_live_index() {
+    let mut log = crate::raft::log::RaftLog::<KvCommand>::default();
+    for t in [1, 2, 2, 2, 2] {
+        log.push(Entry::noop(Term(t)));
+    }
+    log.compact_to(LogIndex(3));
+    assert_eq!(log.first_index_of_term_run(LogIndex(5)), LogIndex(4));
+}
+
+/// A heartbeat must be positive and shorter than the election timeout
+/// (else followers time out between heartbeats); each half of the rule
+/// rejects on its own.
+#[test]
+fn config_rejects_a_zero_or_too_slow_heartbeat() {
+    let with = |ms: u64| RaftConfig {
+        heartbeat: SimDuration::from_millis(ms),
+        ..RaftConfig::default()
+    };
+    for ms in [0, 150, 200] {
+        assert!(with(ms).validate().is_err(), "heartbeat {ms} ms");
+    }
+    assert!(with(149).validate().is_ok());
+}
+
+/// A node reports the configuration it was built with (embedders read it).
+#[test]
+fn node_reports_its_configuration() {
+    let cfg = RaftConfig {
+        nodes: 5,
+        snapshot_every: 7,
+        ..RaftConfig::default()
+    };
+    let c = Cluster::with(cfg.clone());
+    assert_eq!(c.node(4).config(), &cfg);
 }

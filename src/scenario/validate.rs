@@ -6,11 +6,14 @@ use crate::collab::CoordBug;
 
 /// Raft bug names accepted by `bug` / `--bug` (any `"process": "raft"`
 /// scenario).
-pub const BUG_NAMES: [&str; 5] = [
+pub const BUG_NAMES: [&str; 7] = [
     "commit-previous-term",
     "forget-vote",
     "skip-log-check",
     "stale-read",
+    "leader-truncates-tail",
+    "commit-past-match",
+    // Last: error messages list the coordinator bugs right after it.
     "double-vote",
 ];
 

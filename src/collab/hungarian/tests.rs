@@ -278,3 +278,31 @@ fn larger_random_instance_is_consistent() {
     assert_eq!(a.row_to_col, b.row_to_col);
     assert!((a.total + b.total).abs() < 1e-9);
 }
+
+/// The augmenting walk is bounded: a corrupt predecessor map that makes the
+/// path cycle (column 0 reached from row 0, which is matched to column 1,
+/// reached from row 1, matched to column 0) panics after as many steps as
+/// there are columns instead of looping forever.
+#[test]
+#[should_panic(expected = "augmenting walk exceeded 2 steps")]
+fn augmenting_walk_with_a_cycle_fails_fast() {
+    let way = [0, 1];
+    let mut row_to_col = [1, 0];
+    let mut col_to_row = [1, 0];
+    super::augment(0, &way, &mut row_to_col, &mut col_to_row);
+}
+
+/// The walk flips a real alternating path: free row 1 takes column 0 from
+/// row 0, which moves to the free column 1.
+#[test]
+fn augmenting_walk_flips_an_alternating_path() {
+    // Row 0 holds column 0; row 1 is free. The path ends at free column 1,
+    // reached from row 0, whose column 0 was reached from row 1.
+    let way = [1, 0];
+    let mut row_to_col = [0, super::NONE];
+    let mut col_to_row = [0, super::NONE];
+    let start = super::augment(1, &way, &mut row_to_col, &mut col_to_row);
+    assert_eq!(start, 1);
+    assert_eq!(row_to_col, [1, 0]);
+    assert_eq!(col_to_row, [1, 0]);
+}
