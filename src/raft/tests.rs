@@ -1668,3 +1668,54 @@ fn node_reports_its_configuration() {
     let c = Cluster::with(cfg.clone());
     assert_eq!(c.node(4).config(), &cfg);
 }
+
+/// An InstallSnapshot from an older term (a deposed leader's, §3.3) is
+/// refused with the receiver's term and changes nothing; only a current
+/// leader may replace a follower's state.
+#[test]
+fn install_snapshot_from_an_older_term_is_refused() {
+    let mut c = cluster_with_lagging_follower();
+    c.heal();
+    c.fire(0, TIMER_HEARTBEAT);
+    let to_n2 =
+        |(_, t, m): &(NodeId, NodeId, M)| *t == N2 && matches!(m, Msg::InstallSnapshot { .. });
+    assert!(c.deliver_until(|c| c.queue.iter().any(to_n2)));
+    let pos = c.queue.iter().position(to_n2).expect("queued");
+    let snapshot = c.queue.remove(pos).expect("queued");
+    c.queue.clear();
+    // n2 moves on to term 9 (a vote request of a later election).
+    c.advance_ms(1_000);
+    let (last_log_index, last_log_term) = (c.node(2).last_log_index(), c.node(2).last_log_term());
+    c.queue.push_back((
+        N1,
+        N2,
+        Msg::RequestVote {
+            term: Term(9),
+            last_log_index,
+            last_log_term,
+        },
+    ));
+    assert!(c.deliver_one());
+    assert_eq!(c.node(2).current_term(), Term(9));
+    c.queue.clear();
+    // The term-1 leader's snapshot arrives late.
+    c.queue.push_back(snapshot);
+    assert!(c.deliver_one());
+    assert_eq!(c.node(2).snapshot_last_index(), LogIndex(0));
+    assert!(c.node(2).state_machine().is_empty());
+    assert_eq!(c.node(2).current_term(), Term(9));
+    assert!(
+        c.queue.iter().any(|(f, t, m)| *f == N2
+            && *t == N0
+            && matches!(
+                m,
+                Msg::InstallSnapshotResp {
+                    success: false,
+                    term: Term(9),
+                    ..
+                }
+            )),
+        "{:?}",
+        c.queue
+    );
+}
