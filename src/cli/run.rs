@@ -7,7 +7,7 @@ use crate::runner::{self, RunOptions, RunOutput};
 use crate::scenario::{validate, Scenario};
 use clap::Args;
 use std::cell::RefCell;
-use std::io::{BufWriter, Write};
+use std::io::{BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::Instant;
@@ -97,6 +97,54 @@ pub fn timed_run(scenario: &Scenario, opts: &RunOptions) -> RunOutput {
     out
 }
 
+/// A progress line on stderr for long runs, so a run that takes minutes is
+/// not silent: on a terminal one line rewritten in place every second once
+/// the run has taken 2 s; in a log (not a terminal) a line every
+/// `AGENTSIM_LOG_EVERY_S` seconds (default 10; 0 prints at every callback,
+/// for tests). Wall time is read here, at the CLI edge, and only printed.
+/// The returned flag says whether anything was printed.
+#[allow(clippy::disallowed_methods)]
+fn progress_line() -> (runner::ProgressSink, Rc<std::cell::Cell<bool>>) {
+    let tty = std::io::stderr().is_terminal();
+    let every = std::env::var("AGENTSIM_LOG_EVERY_S")
+        .ok()
+        .and_then(|v| v.parse::<f64>().ok())
+        .filter(|v| v.is_finite() && *v >= 0.0)
+        .unwrap_or(if tty { 1.0 } else { 10.0 });
+    let quiet_for = every.min(2.0);
+    let start = Instant::now();
+    let mut last = 0.0f64;
+    let shown = Rc::new(std::cell::Cell::new(false));
+    let flag = shown.clone();
+    let sink: runner::ProgressSink = Rc::new(RefCell::new(
+        move |now: crate::time::SimTime, end: crate::time::SimTime, events: u64| {
+            let t = start.elapsed().as_secs_f64();
+            if t < quiet_for || (flag.get() && t - last < every) {
+                return;
+            }
+            last = t;
+            flag.set(true);
+            let (now_s, end_s) = (now.0 as f64 / 1e6, end.0 as f64 / 1e6);
+            let pct = if end_s > 0.0 {
+                100.0 * now_s / end_s
+            } else {
+                100.0
+            };
+            let line = format!(
+                "run: {now_s:.1} of {end_s:.1} simulated s ({pct:.0} %), {:.1} M events, {:.2} M events/s",
+                events as f64 / 1e6,
+                events as f64 / 1e6 / t.max(1e-9)
+            );
+            if tty {
+                eprint!("\r{line}\x1b[K");
+            } else {
+                eprintln!("{line}");
+            }
+        },
+    ));
+    (sink, shown)
+}
+
 pub fn run(a: RunArgs) -> Result<u8, UsageError> {
     check_overrides(a.duration_ms, a.bug.as_deref())?;
     let base = Scenario::load(&a.scenario).map_err(|e| UsageError(e.to_string()))?;
@@ -113,6 +161,7 @@ pub fn run(a: RunArgs) -> Result<u8, UsageError> {
         } else {
             runner::HistoryOutput::Discard
         },
+        progress: None,
     };
     let scenario = runner::effective(&base, &opts);
     let file = a.scenario.display().to_string();
@@ -182,7 +231,13 @@ pub fn run(a: RunArgs) -> Result<u8, UsageError> {
         });
         c
     });
+    let (progress, shown) = progress_line();
+    opts.progress = Some(progress);
     let out = timed_run(&scenario, &opts);
+    if shown.get() && std::io::stderr().is_terminal() {
+        // End the line the progress display kept rewriting.
+        eprintln!();
+    }
     drop(opts);
     if let Some((staged, w, p)) = trace {
         let mut w = Rc::try_unwrap(w)

@@ -737,6 +737,7 @@ pub(super) fn run(scenario: &Scenario, opts: &RunOptions) -> RunOutput {
         liveness: LivenessTracker::new(servers),
     };
     let cap = install_event_cap(&mut world, scenario);
+    super::install_progress(&mut world, opts);
     world.run(&mut obs);
     let stop = world.now();
     obs.metrics.finish(stop);

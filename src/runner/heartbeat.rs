@@ -32,6 +32,7 @@ pub(super) fn run(scenario: &Scenario, opts: &RunOptions) -> RunOutput {
         install_tracer(&mut world, sink.clone());
     }
     let cap = install_event_cap(&mut world, scenario);
+    super::install_progress(&mut world, opts);
     world.run(&mut ());
 
     let mut pings = 0;

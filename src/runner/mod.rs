@@ -21,6 +21,11 @@ use std::rc::Rc;
 /// A shared writer for the per-event trace (`--trace FILE`).
 pub type TraceSink = Rc<RefCell<dyn Write>>;
 
+/// A shared progress callback (virtual now, virtual end, events so far),
+/// called every `sim::PROGRESS_EVERY` events; the CLI prints a progress
+/// line from it on long runs.
+pub type ProgressSink = Rc<RefCell<dyn FnMut(crate::time::SimTime, crate::time::SimTime, u64)>>;
+
 /// Where a KV run's client history goes.
 #[derive(Default, Clone)]
 pub enum HistoryOutput {
@@ -53,6 +58,8 @@ pub struct RunOptions {
     pub skip_checkers: bool,
     /// What to do with a KV run's client history.
     pub history: HistoryOutput,
+    /// Called now and then during the run (see [`ProgressSink`]).
+    pub progress: Option<ProgressSink>,
 }
 
 /// The result of a run: the report plus by-products the CLI may write.
@@ -163,6 +170,15 @@ pub fn applied_faults<P: Process>(world: &World<P>) -> Vec<AppliedFault> {
 }
 
 /// Install the run's event cap (`limits.max_events` or the default).
+/// Hand the run's progress callback, if any, to the world.
+pub(crate) fn install_progress<P: Process>(world: &mut World<P>, opts: &RunOptions) {
+    if let Some(p) = opts.progress.clone() {
+        world.set_progress(Box::new(move |now, end, events| {
+            (p.borrow_mut())(now, end, events)
+        }));
+    }
+}
+
 pub(crate) fn install_event_cap<P: Process>(world: &mut World<P>, scenario: &Scenario) -> u64 {
     let spec = &scenario.spec;
     let cap = liveness::max_events(

@@ -341,6 +341,7 @@ pub(super) fn run(scenario: &Scenario, opts: &RunOptions) -> RunOutput {
         completed: vec![0; clients as usize],
     };
     let cap = install_event_cap(&mut world, scenario);
+    super::install_progress(&mut world, opts);
     world.run(&mut obs);
     let stop = world.now();
     obs.metrics.finish(stop);

@@ -10,5 +10,6 @@ pub mod trace;
 pub mod world;
 
 pub use world::{
-    ClockModel, DispatchKind, Dispatched, NodeStatus, Observer, TraceEvent, World, WorldConfig,
+    ClockModel, DispatchKind, Dispatched, NodeStatus, Observer, Progress, TraceEvent, World,
+    WorldConfig, PROGRESS_EVERY,
 };

@@ -336,7 +336,16 @@ pub struct World<P: Process> {
     /// The event cap (`u64::MAX`: none) and whether the run hit it.
     max_events: u64,
     event_cap_hit: bool,
+    /// Called every [`PROGRESS_EVERY`] events with (now, end, events).
+    progress: Option<Progress>,
 }
+
+/// A progress callback: (virtual now, virtual end, events so far).
+pub type Progress = Box<dyn FnMut(SimTime, SimTime, u64)>;
+
+/// Events between two progress callbacks (a power of two: the check is a
+/// mask on the event counter).
+pub const PROGRESS_EVERY: u64 = 1 << 16;
 
 /// A `stable` fault waiting to fire: since when the cluster has been
 /// settled (None: not settled now), and a generation that invalidates the
@@ -435,6 +444,7 @@ impl<P: Process> World<P> {
             settling: Vec::new(),
             max_events: u64::MAX,
             event_cap_hit: false,
+            progress: None,
         })
     }
 
@@ -491,6 +501,12 @@ impl<P: Process> World<P> {
     pub fn set_max_events(&mut self, n: u64) {
         self.max_events = n;
     }
+    /// Call `f` every [`PROGRESS_EVERY`] events (the CLI's progress line on
+    /// long runs). It sees only times and a count, never the world, so it
+    /// cannot change what happens: traces are the same with or without it.
+    pub fn set_progress(&mut self, f: Progress) {
+        self.progress = Some(f);
+    }
     /// True if the run stopped at the event cap.
     pub fn event_cap_hit(&self) -> bool {
         self.event_cap_hit
@@ -546,6 +562,11 @@ impl<P: Process> World<P> {
                     self.stopped_early = true;
                     self.event_cap_hit = true;
                     return;
+                }
+                if self.events & (PROGRESS_EVERY - 1) == 0 {
+                    if let Some(f) = self.progress.as_mut() {
+                        f(self.now, self.end, self.events);
+                    }
                 }
             }
         }
