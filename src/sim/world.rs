@@ -370,6 +370,13 @@ impl<P: Process> World<P> {
     /// `0..cfg.cluster` are the cluster). Nothing runs until [`World::run`].
     pub fn new(cfg: WorldConfig, addresses: u32, mut factory: Factory<P>) -> Result<Self, String> {
         assert!(cfg.cluster <= addresses, "cluster larger than the world");
+        let [lo, hi] = cfg.clocks.drift_ppm;
+        assert!(
+            lo <= hi && lo > -1_000_000,
+            "clock drift range [{lo}, {hi}] ppm is empty or stops the clock"
+        );
+        let [jlo, jhi] = cfg.clocks.timer_jitter;
+        assert!(jlo <= jhi, "timer jitter range [{jlo}, {jhi}] is empty");
         let mut slots = Vec::with_capacity(addresses as usize);
         for i in 0..addresses {
             let id = NodeId(i);
