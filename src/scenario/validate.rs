@@ -49,6 +49,15 @@ pub fn known_bugs() -> String {
     all.join(", ")
 }
 
+/// Shortest repetition of a scripted fault and shortest mean nemesis
+/// interval, ms. Each firing is a record in the report's fault log, so
+/// sub-millisecond repetition would grow it (and memory) faster than
+/// anything it could show; a "bounce" every few ms is still allowed.
+pub const MIN_FAULT_INTERVAL_MS: f64 = 1.0;
+
+/// Most scripted faults in one scenario file.
+pub const MAX_SCRIPTED_FAULTS: usize = 100_000;
+
 /// Collects problems as (field path, message).
 #[derive(Default)]
 pub struct Problems(pub Vec<(String, String)>);
@@ -122,7 +131,16 @@ pub fn validate(s: &ScenarioSpec) -> Problems {
     cluster(&mut p, &s.cluster);
     network(&mut p, &s.network, nodes);
     dist(&mut p, "disk.sync_ms", &s.disk.sync_ms);
-    for (i, f) in s.faults.iter().enumerate() {
+    if s.faults.len() > MAX_SCRIPTED_FAULTS {
+        p.add(
+            "faults",
+            format!(
+                "at most {MAX_SCRIPTED_FAULTS} scripted faults, got {} (use `every_ms` to repeat one, or a `nemesis`)",
+                s.faults.len()
+            ),
+        );
+    }
+    for (i, f) in s.faults.iter().enumerate().take(MAX_SCRIPTED_FAULTS) {
         fault(&mut p, &format!("faults[{i}]"), f, nodes, s.duration_ms);
     }
     if let Some(n) = &s.nemesis {
@@ -534,6 +552,17 @@ fn fault(p: &mut Problems, base: &str, f: &FaultSpec, nodes: u32, duration: f64)
             p.positive(&format!("{base}.{name}"), v);
         }
     }
+    if let Some(v) = f
+        .every_ms
+        .filter(|v| *v > 0.0 && *v < MIN_FAULT_INTERVAL_MS)
+    {
+        p.add(
+            format!("{base}.every_ms"),
+            format!(
+                "a fault repeats at most once per {MIN_FAULT_INTERVAL_MS} ms, got {v} ms (every firing is a record in the report's fault log)"
+            ),
+        );
+    }
     if let Some(v) = f.stable_ms {
         p.positive(&format!("{base}.stable_ms"), v);
         if f.every_ms.is_none() {
@@ -606,6 +635,15 @@ fn groups(p: &mut Problems, path: &str, groups: &[Vec<u32>], nodes: u32) {
 
 fn nemesis(p: &mut Problems, n: &NemesisSpec, nodes: u32, duration: f64) {
     p.positive("nemesis.mean_interval_ms", n.mean_interval_ms);
+    if n.mean_interval_ms > 0.0 && n.mean_interval_ms < MIN_FAULT_INTERVAL_MS {
+        p.add(
+            "nemesis.mean_interval_ms",
+            format!(
+                "the nemesis draws at most one fault per {MIN_FAULT_INTERVAL_MS} ms on average, got {} ms (every draw is a record in the report's fault log)",
+                n.mean_interval_ms
+            ),
+        );
+    }
     if let Some(u) = n.until_ms {
         p.positive("nemesis.until_ms", u);
         if u > duration {
