@@ -78,6 +78,18 @@ fn consistency(r: &Report) -> &serde_json::Value {
     &r.extra["collab"]["consistency_metrics"]
 }
 
+/// The semantic line beside a collaboration golden: verdict, tasks done,
+/// coordinators at once, conflicting results.
+fn collab_summary(r: &Report) -> String {
+    format!(
+        "ok={} tasks_done={} max_coordinators={} conflicting={}",
+        r.checks.ok,
+        r.extra["collab"]["tasks"]["by_status"]["done"],
+        consistency(r)["max_coordinators_at_once"],
+        consistency(r)["conflicting_results"]
+    )
+}
+
 const GOLDENS: [Golden; 5] = [
     Golden {
         name: "quickstart",
@@ -111,15 +123,7 @@ const GOLDENS: [Golden; 5] = [
     Golden {
         name: "partition-cp",
         scenario: "scenarios/collab/partition-cp.json",
-        summary: |r| {
-            format!(
-                "ok={} tasks_done={} max_coordinators={} conflicting={}",
-                r.checks.ok,
-                r.extra["collab"]["tasks"]["by_status"]["done"],
-                consistency(r)["max_coordinators_at_once"],
-                consistency(r)["conflicting_results"]
-            )
-        },
+        summary: collab_summary,
         facts: |r| {
             assert_eq!(
                 consistency(r)["max_coordinators_at_once"],
@@ -132,15 +136,7 @@ const GOLDENS: [Golden; 5] = [
     Golden {
         name: "partition-ap",
         scenario: "scenarios/collab/partition-ap.json",
-        summary: |r| {
-            format!(
-                "ok={} tasks_done={} max_coordinators={} conflicting={}",
-                r.checks.ok,
-                r.extra["collab"]["tasks"]["by_status"]["done"],
-                consistency(r)["max_coordinators_at_once"],
-                consistency(r)["conflicting_results"]
-            )
-        },
+        summary: collab_summary,
         facts: |r| {
             let most = consistency(r)["max_coordinators_at_once"]
                 .as_u64()

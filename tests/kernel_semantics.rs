@@ -126,6 +126,17 @@ fn at(ms: u64, action: FaultAction) -> ScheduledFault {
     }
 }
 
+/// Notes node `to` received from `from`, as (note number, arrival ms).
+fn notes_from(w: &World<Probe>, to: u32, from: u32) -> Vec<(u64, u64)> {
+    w.node(NodeId(to))
+        .expect("up")
+        .received
+        .iter()
+        .filter(|r| r.0 == NodeId(from))
+        .map(|r| (r.1, r.2 .0 / 1000))
+        .collect()
+}
+
 fn received_from(w: &World<Probe>, to: u32, from: u32) -> usize {
     w.node(NodeId(to))
         .expect("up")
@@ -484,13 +495,7 @@ fn messages_arriving_at_a_crashed_node_are_dropped_on_arrival() {
     let lost = w.network().counters.dropped[DropCause::NodeDown as usize];
     assert_eq!(lost, 3, "notes 2, 3 and 4 arrived while node 1 was down");
     w.run(&mut ());
-    let n1 = w.node(NodeId(1)).expect("restarted");
-    let from0: Vec<(u64, u64)> = n1
-        .received
-        .iter()
-        .filter(|r| r.0 == NodeId(0))
-        .map(|r| (r.1, r.2 .0 / 1000))
-        .collect();
+    let from0 = notes_from(&w, 1, 0);
     assert_eq!(
         from0.first(),
         Some(&(5, 60)),
@@ -520,13 +525,7 @@ fn messages_in_flight_across_a_new_partition_still_arrive() {
         fixed_latency(10.0),
     );
     w.run(&mut ());
-    let n1 = w.node(NodeId(1)).expect("up");
-    let from0: Vec<(u64, u64)> = n1
-        .received
-        .iter()
-        .filter(|r| r.0 == NodeId(0))
-        .map(|r| (r.1, r.2 .0 / 1000))
-        .collect();
+    let from0 = notes_from(&w, 1, 0);
     assert_eq!(from0, [(1, 20), (2, 30)]);
     let c = &w.network().counters;
     assert!(c.dropped[DropCause::Partition as usize] >= 2 * 7);

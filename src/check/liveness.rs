@@ -36,13 +36,6 @@ use crate::metrics::Checks;
 use crate::time::{SimDuration, SimTime};
 use serde_json::{json, Value};
 
-/// Clock rate of true time, ppm.
-const TRUE_RATE_PPM: u64 = 1_000_000;
-/// A rate within this many ppm of true time is a drifting clock (the
-/// `clocks` model allows up to ±1000 ppm, and a clock fault's reset
-/// restores the node's drifted rate), not a skew fault still in force.
-const DRIFT_PPM: u64 = 1_000;
-
 /// Events per simulated ms behind the default event cap.
 pub const DEFAULT_EVENTS_PER_MS: u64 = 2_000;
 /// The default event cap is never below this (short runs).
@@ -79,14 +72,12 @@ pub fn default_progress_window(client_timeout_ms: f64) -> SimDuration {
 }
 
 /// Follows faults, the known leader and client completions during a run.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct LivenessTracker {
     seen: usize,
     settled: SimTime,
     leader_at: Option<SimTime>,
     progress_at: Option<SimTime>,
-    /// Per server: its clock runs at a skewed rate (a clock fault in force).
-    skewed: Vec<bool>,
 }
 
 /// The state of the cluster at the end of a run, as the judge needs it.
@@ -102,6 +93,9 @@ pub struct EndState {
     pub servers: u32,
     /// A partition or link fault is in force.
     pub network_faults: bool,
+    /// Servers whose clock runs at a clock fault's rate (a drifting clock,
+    /// `clocks.drift_ppm`, is not a fault).
+    pub skewed: u32,
     /// The run was stopped by the event cap.
     pub event_storm: bool,
 }
@@ -117,15 +111,9 @@ pub struct Windows {
 }
 
 impl LivenessTracker {
-    /// A tracker for `servers` servers; nothing settled before time 0.
-    pub fn new(servers: u32) -> Self {
-        LivenessTracker {
-            seen: 0,
-            settled: SimTime::ZERO,
-            leader_at: None,
-            progress_at: None,
-            skewed: vec![false; servers as usize],
-        }
+    /// A tracker with nothing settled before time 0.
+    pub fn new() -> Self {
+        Self::default()
     }
 
     /// Fold in the faults applied since the last call (`log` is the world's
@@ -138,16 +126,6 @@ impl LivenessTracker {
             self.settled = self.settled.max(f.at);
             self.leader_at = None;
             self.progress_at = None;
-            if f.kind == "clock" {
-                let skewed = f
-                    .rate_ppm
-                    .is_some_and(|r| r.abs_diff(TRUE_RATE_PPM) > DRIFT_PPM);
-                for n in &f.nodes {
-                    if let Some(s) = self.skewed.get_mut(n.index()) {
-                        *s = skewed;
-                    }
-                }
-            }
         }
         self.seen = log.len();
     }
@@ -183,9 +161,8 @@ impl LivenessTracker {
         if s.paused > 0 {
             active.push(format!("{} paused server(s)", s.paused));
         }
-        let skewed = self.skewed.iter().filter(|&&x| x).count();
-        if skewed > 0 {
-            active.push(format!("{skewed} skewed clock(s)"));
+        if s.skewed > 0 {
+            active.push(format!("{} skewed clock(s)", s.skewed));
         }
         if s.up * 2 <= s.servers {
             active.push(format!(
@@ -323,6 +300,7 @@ mod tests {
             paused: 0,
             servers: 5,
             network_faults: false,
+            skewed: 0,
             event_storm: false,
         }
     }
@@ -342,7 +320,7 @@ mod tests {
     /// seen before that fault does not count.
     #[test]
     fn leader_after_last_fault_within_window_holds() {
-        let mut t = LivenessTracker::new(5);
+        let mut t = LivenessTracker::new();
         t.leader(at(10), true);
         let mut log = vec![AppliedFault::new(at(1000), "crash", "scripted")];
         log[0].nodes = vec![NodeId(0)];
@@ -361,17 +339,17 @@ mod tests {
     /// a skewed clock at the end is not judged either.
     #[test]
     fn unfinished_window_and_active_faults_are_not_judged() {
-        let mut t = LivenessTracker::new(5);
+        let t = LivenessTracker::new();
         let mut c = Checks::default();
         t.judge(&state(500), &leader_only(1000), &mut c);
         assert!(c.failures.is_empty() && c.ran.is_empty());
         assert_eq!(c.not_judged[0].check, "liveness.leader");
-        let mut f = AppliedFault::new(at(100), "clock", "scripted");
-        f.nodes = vec![NodeId(2)];
-        f.rate_ppm = Some(2_000_000);
-        t.faults(&[f]);
         let mut c = Checks::default();
-        t.judge(&state(5000), &leader_only(1000), &mut c);
+        let skewed = EndState {
+            skewed: 1,
+            ..state(5000)
+        };
+        t.judge(&skewed, &leader_only(1000), &mut c);
         assert!(c.not_judged[0].reason.contains("skewed clock"));
     }
 

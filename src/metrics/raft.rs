@@ -207,7 +207,7 @@ impl RaftMetrics {
         // Whether the leader was leading before this fault (phases are
         // still the pre-fault ones here).
         let was_leading = self.last_leader.filter(|&(l, t)| {
-            self.phase[l.index()].0 == Phase::Leader && self.last_term[l.index()] == t
+            fault && self.phase[l.index()].0 == Phase::Leader && self.last_term[l.index()] == t
         });
         for i in range {
             let id = NodeId(i);

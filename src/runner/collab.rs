@@ -734,7 +734,7 @@ pub(super) fn run(scenario: &Scenario, opts: &RunOptions) -> RunOutput {
         redrives: cfg.redrives,
         next_done_check: SimTime::ZERO,
         done: false,
-        liveness: LivenessTracker::new(servers),
+        liveness: LivenessTracker::new(),
     };
     let cap = install_event_cap(&mut world, scenario);
     super::install_progress(&mut world, opts);

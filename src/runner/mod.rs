@@ -212,6 +212,9 @@ pub(crate) fn end_state<P: Process>(world: &World<P>, servers: u32) -> EndState 
         paused: status(NodeStatus::Paused),
         servers,
         network_faults: world.network().faults_active(),
+        skewed: (0..servers)
+            .filter(|&i| world.clock_faulted(crate::ids::NodeId(i)))
+            .count() as u32,
         event_storm: world.event_cap_hit(),
     }
 }

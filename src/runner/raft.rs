@@ -337,7 +337,7 @@ pub(super) fn run(scenario: &Scenario, opts: &RunOptions) -> RunOutput {
             output: opts.history.clone(),
             kept: Vec::new(),
         },
-        liveness: LivenessTracker::new(nodes),
+        liveness: LivenessTracker::new(),
         completed: vec![0; clients as usize],
     };
     let cap = install_event_cap(&mut world, scenario);

@@ -514,6 +514,12 @@ impl<P: Process> World<P> {
     pub fn set_progress(&mut self, f: Progress) {
         self.progress = Some(f);
     }
+    /// True while a clock fault sets `id`'s clock rate (its drift alone,
+    /// `clocks.drift_ppm`, is not a fault).
+    pub fn clock_faulted(&self, id: NodeId) -> bool {
+        let slot = &self.slots[id.index()];
+        slot.clock.rate_ppm != slot.base_rate_ppm
+    }
     /// True if the run stopped at the event cap.
     pub fn event_cap_hit(&self) -> bool {
         self.event_cap_hit
