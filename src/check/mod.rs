@@ -1,6 +1,7 @@
 //! Checkers: they observe a run (node state, recorded histories) and never
 //! steer it.
 
+pub mod convergence;
 pub mod linearizability;
 pub mod liveness;
 pub mod raft_safety;

@@ -4,6 +4,7 @@
 
 pub mod client;
 pub mod history;
+pub mod node;
 pub mod store;
 
 pub use store::{KvCommand, KvOutput, KvStore};

@@ -1,5 +1,6 @@
 //! Metrics and the run report.
 
+pub mod collab;
 pub mod hist;
 pub mod openmetrics;
 pub mod raft;

@@ -9,124 +9,21 @@ use super::{
 use crate::check::linearizability;
 use crate::check::liveness::{self, LivenessTracker, Windows};
 use crate::check::raft_safety::RaftSafety;
-use crate::ids::{NodeId, TimerId};
-use crate::kv::client::{ClientConfig, KvClient};
+use crate::ids::NodeId;
 use crate::kv::history;
-use crate::kv::{KvCommand, KvStore};
 use crate::metrics::hist::LatencyHist;
 use crate::metrics::raft::RaftMetrics;
 use crate::metrics::Checks;
-use crate::process::{Context, Process, Role};
-use crate::raft::{Bug, BugSet, Msg, RaftConfig, RaftNode, Record};
-use crate::scenario::{RaftSpec, Scenario, WorkloadSpec};
+use crate::raft::RaftNode;
+use crate::scenario::Scenario;
 use crate::sim::{DispatchKind, Dispatched, Observer, World};
 use crate::time::{SimDuration, SimTime};
 use serde_json::{json, Value};
 
-type KvMsg = Msg<KvCommand, crate::kv::KvOutput>;
-type KvRecord = Record<KvCommand>;
-
-/// A process of a KV world: a Raft server or a client.
-#[derive(Debug)]
-pub enum KvNode {
-    /// A Raft server running the KV store.
-    Server(Box<RaftNode<KvStore>>),
-    /// A closed-loop client.
-    Client(Box<KvClient>),
-}
-
-impl KvNode {
-    /// The Raft server, if this is one.
-    pub fn raft(&self) -> Option<&RaftNode<KvStore>> {
-        match self {
-            KvNode::Server(r) => Some(r),
-            KvNode::Client(_) => None,
-        }
-    }
-}
-
-impl Process for KvNode {
-    type Msg = KvMsg;
-    type Record = KvRecord;
-
-    fn on_start(&mut self, ctx: &mut Context<'_, KvMsg, KvRecord>) {
-        match self {
-            KvNode::Server(r) => r.on_start(ctx),
-            KvNode::Client(c) => c.on_start(ctx),
-        }
-    }
-    fn on_message(&mut self, ctx: &mut Context<'_, KvMsg, KvRecord>, from: NodeId, msg: KvMsg) {
-        match self {
-            KvNode::Server(r) => r.on_message(ctx, from, msg),
-            KvNode::Client(c) => c.on_message(ctx, from, msg),
-        }
-    }
-    fn on_timer(&mut self, ctx: &mut Context<'_, KvMsg, KvRecord>, id: TimerId) {
-        match self {
-            KvNode::Server(r) => r.on_timer(ctx, id),
-            KvNode::Client(c) => c.on_timer(ctx, id),
-        }
-    }
-    fn role(&self) -> Role {
-        match self {
-            KvNode::Server(r) => r.role(),
-            KvNode::Client(_) => Role::Other,
-        }
-    }
-    fn stability(&self) -> Option<(NodeId, u64)> {
-        match self {
-            KvNode::Server(r) => r.stability(),
-            KvNode::Client(_) => None,
-        }
-    }
-    fn term(&self) -> u64 {
-        match self {
-            KvNode::Server(r) => r.term(),
-            KvNode::Client(_) => 0,
-        }
-    }
-}
-
-/// Raft configuration from the scenario.
-pub fn raft_config(nodes: u32, spec: &RaftSpec, bug: Option<&str>) -> RaftConfig {
-    let ms = SimDuration::from_millis_f64;
-    RaftConfig {
-        nodes,
-        election_timeout_min: ms(spec.election_timeout_ms[0]),
-        election_timeout_max: ms(spec.election_timeout_ms[1]),
-        heartbeat: ms(spec.heartbeat_ms),
-        pre_vote: spec.pre_vote,
-        check_quorum: spec.check_quorum,
-        snapshot_every: spec.snapshot_every,
-        max_entries_per_append: spec.max_entries_per_append as usize,
-        max_inflight_appends: spec.max_inflight_appends as usize,
-        step_down_on_lost_election: spec.step_down_on_lost_election,
-        bugs: bug
-            .and_then(Bug::from_name)
-            .map_or(BugSet::NONE, BugSet::only),
-    }
-}
-
-/// Client configuration from the scenario's workload (`end`: the run's
-/// end). Validation checks the result with [`ClientConfig::check`].
-pub fn client_config(nodes: u32, w: &WorkloadSpec, end: SimTime) -> ClientConfig {
-    let timeout = SimDuration::from_millis_f64(w.timeout_ms);
-    ClientConfig {
-        index: 0,
-        servers: nodes,
-        think: SimDuration::from_millis_f64(w.clients as f64 * 1000.0 / w.rate_per_s),
-        mix: [w.mix.read, w.mix.write, w.mix.cas],
-        keys: w.keys,
-        timeout,
-        retry_after: SimDuration::from_millis(100).min(timeout),
-        backoff_min: SimDuration::from_millis(5),
-        backoff_max: SimDuration::from_millis(200),
-        stop_at: SimTime(end.0.saturating_sub(timeout.0)),
-        // Always: the history tap streams events into the latency
-        // histogram too; clients keep only the latest handler's events.
-        record_history: true,
-    }
-}
+use crate::kv::client::KvClient;
+pub use crate::kv::node::KvNode;
+use crate::kv::node::KvRecord;
+pub use crate::scenario::convert::{client_config, raft_config};
 
 /// Watches every event: safety after each server step, metrics always.
 struct RaftObserver {

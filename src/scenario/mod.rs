@@ -1,6 +1,7 @@
 //! Scenario files: loading with errors that name the file, the field and
 //! the position; validation; conversion into the kernel's core types.
 
+pub mod convert;
 pub mod locate;
 pub mod types;
 pub mod validate;

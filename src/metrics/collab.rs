@@ -1,0 +1,634 @@
+//! Collaboration metrics: coordinator activity (activations, failovers,
+//! gaps with no coordinator), convergence windows after scripted
+//! partitions, and the assembly of the report's `collab` section.
+
+use crate::check::workflow::WorkflowChecker;
+use crate::collab::agent::AgentStats;
+use crate::collab::ap::{self as apmod, ApStats};
+use crate::collab::coordinator::{Counters, TaskKind, TaskStatus, WorkflowState};
+use crate::collab::dispatcher::DispatchStats;
+use crate::collab::modes::competitive;
+use crate::collab::{ArbiterConfig, AssignAlgo, CollabConfig, CollabNode};
+use crate::ids::NodeId;
+use crate::metrics::hist::LatencyHist;
+use crate::raft::RaftNode;
+use crate::scenario;
+use crate::sim::{NodeStatus, World};
+use crate::time::{SimDuration, SimTime};
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+
+/// Rows of the agent Gantt list in the report.
+const GANTT_CAP: usize = 500;
+/// Rows of other per-item lists in the report.
+const LIST_CAP: usize = 50;
+
+/// What the observer reads from a coordinator server, CP or AP.
+pub struct ServerRef<'a> {
+    /// The server's workflow state (its own copy under AP).
+    pub sm: &'a WorkflowState,
+    /// Whether it runs a dispatcher now.
+    pub active: bool,
+    /// Its dispatcher counters (this life).
+    pub stats: DispatchStats,
+    /// The Raft node (CP only).
+    pub raft: Option<&'a RaftNode<WorkflowState>>,
+}
+
+/// The coordinator-server view of `n` (`None` for an agent).
+pub fn server_ref(n: &CollabNode) -> Option<ServerRef<'_>> {
+    match n {
+        CollabNode::Server(c) => Some(ServerRef {
+            sm: c.raft().state_machine(),
+            active: c.is_active(),
+            stats: c.stats(),
+            raft: Some(c.raft()),
+        }),
+        CollabNode::ApServer(a) => Some(ServerRef {
+            sm: a.state(),
+            active: a.is_active(),
+            stats: a.stats(),
+            raft: None,
+        }),
+        CollabNode::Agent(_) => None,
+    }
+}
+
+/// A scripted partition (or isolation, or link cut) and how long after
+/// its heal every server reflected every write made before the heal.
+#[derive(Clone, Debug)]
+pub struct Window {
+    /// When the cut began.
+    pub start: SimTime,
+    /// When it healed (or the run ended).
+    pub heal: SimTime,
+    /// CP: the highest commit index at the heal. AP: per workflow, the
+    /// join of every server's version vector at the heal.
+    frontier: Option<Frontier>,
+    /// Which servers were up when the frontier was taken.
+    up: Vec<bool>,
+    /// When every up server had caught up with the frontier.
+    pub converged: Option<SimTime>,
+}
+
+#[derive(Clone, Debug)]
+enum Frontier {
+    Cp(u64),
+    Ap(Vec<Vec<u64>>),
+}
+
+/// Scripted faults that cut links, as `[start, heal)` windows. A cut
+/// without `for_ms` lasts until the next `heal` fault or the end of the
+/// run; repeating (`every_ms`) faults are left out (their times are
+/// jittered).
+pub fn partition_windows(spec: &scenario::ScenarioSpec) -> Vec<Window> {
+    use scenario::FaultKind;
+    let at = |x: f64| SimTime::ZERO + SimDuration::from_millis_f64(x);
+    let end = at(spec.duration_ms);
+    let heals: Vec<f64> = spec
+        .faults
+        .iter()
+        .filter(|f| f.kind == FaultKind::Heal)
+        .map(|f| f.at_ms)
+        .collect();
+    let mut w: Vec<Window> = spec
+        .faults
+        .iter()
+        .filter(|f| {
+            f.every_ms.is_none()
+                && match f.kind {
+                    FaultKind::Partition | FaultKind::Isolate => true,
+                    // Only a cut link (not a lossy or slow one).
+                    FaultKind::Link => f.drop.unwrap_or(1.0) >= 1.0 && f.extra_latency_ms.is_none(),
+                    _ => false,
+                }
+        })
+        .map(|f| {
+            let heal = match f.for_ms {
+                Some(d) => at(f.at_ms + d),
+                None => heals
+                    .iter()
+                    .filter(|&&h| h >= f.at_ms)
+                    .map(|&h| at(h))
+                    .fold(end, SimTime::min),
+            };
+            Window {
+                start: at(f.at_ms),
+                heal: heal.min(end),
+                frontier: None,
+                up: Vec::new(),
+                converged: None,
+            }
+        })
+        .collect();
+    w.sort_by_key(|w| (w.start, w.heal));
+    w
+}
+
+/// The up coordinator servers of `world` (the first `servers` nodes).
+pub fn up_servers(world: &World<CollabNode>, servers: u32) -> impl Iterator<Item = &CollabNode> {
+    (0..servers).filter_map(move |i| {
+        let id = NodeId(i);
+        (world.status(id) == NodeStatus::Up)
+            .then(|| world.node(id))
+            .flatten()
+    })
+}
+
+/// The convergence windows of a run: one per scripted cut, each noting
+/// when every up server had caught up with what was written before its heal.
+#[derive(Clone, Debug)]
+pub struct PartitionWindows {
+    /// The windows, by start time.
+    pub windows: Vec<Window>,
+    servers: u32,
+    ap: bool,
+}
+
+impl PartitionWindows {
+    /// The windows of `spec`'s scripted cuts, for `servers` coordinator
+    /// servers (`ap`: AP copies, else Raft).
+    pub fn new(spec: &scenario::ScenarioSpec, servers: u32, ap: bool) -> Self {
+        PartitionWindows {
+            windows: partition_windows(spec),
+            servers,
+            ap,
+        }
+    }
+
+    /// True when the run has no scripted cut.
+    pub fn is_empty(&self) -> bool {
+        self.windows.is_empty()
+    }
+
+    /// True when every window has converged.
+    pub fn all_converged(&self) -> bool {
+        self.windows.iter().all(|w| w.converged.is_some())
+    }
+
+    /// At a heal: what every server must reach to count as converged.
+    fn frontier(&self, world: &World<CollabNode>) -> Frontier {
+        if self.ap {
+            let mut f: Vec<Vec<u64>> = Vec::new();
+            for s in up_servers(world, self.servers).filter_map(CollabNode::ap_server) {
+                for (i, m) in s.meta().iter().enumerate() {
+                    if f.len() <= i {
+                        f.push(vec![0; m.vv.len()]);
+                    }
+                    for (a, b) in f[i].iter_mut().zip(&m.vv) {
+                        *a = (*a).max(*b);
+                    }
+                }
+            }
+            Frontier::Ap(f)
+        } else {
+            Frontier::Cp(
+                up_servers(world, self.servers)
+                    .filter_map(CollabNode::raft)
+                    .map(|r| r.commit_index().0)
+                    .max()
+                    .unwrap_or(0),
+            )
+        }
+    }
+
+    fn converged(&self, world: &World<CollabNode>, f: &Frontier) -> bool {
+        match f {
+            Frontier::Cp(c) => up_servers(world, self.servers)
+                .filter_map(CollabNode::raft)
+                .all(|r| r.last_applied().0 >= *c),
+            Frontier::Ap(f) => up_servers(world, self.servers)
+                .filter_map(CollabNode::ap_server)
+                .all(|s| {
+                    f.iter().enumerate().all(|(i, v)| {
+                        s.meta().get(i).is_some_and(|m| {
+                            matches!(
+                                apmod::compare(&m.vv, v),
+                                apmod::Order::Equal | apmod::Order::Dominates
+                            )
+                        })
+                    })
+                }),
+        }
+    }
+
+    /// Look at every healed, not yet converged window.
+    pub fn track(&mut self, world: &World<CollabNode>) {
+        let now = world.now();
+        if self
+            .windows
+            .iter()
+            .all(|w| w.converged.is_some() || now < w.heal)
+        {
+            return;
+        }
+        let up: Vec<bool> = (0..self.servers)
+            .map(|i| world.status(NodeId(i)) == NodeStatus::Up)
+            .collect();
+        for k in 0..self.windows.len() {
+            let w = &self.windows[k];
+            if w.converged.is_some() || now < w.heal {
+                continue;
+            }
+            // A server that went down since the frontier was taken may
+            // have taken writes nobody else saw with it (AP state is
+            // volatile): measure against what the live servers hold.
+            let lost = w.up.iter().zip(&up).any(|(&was, &is)| was && !is);
+            if w.frontier.is_none() || lost {
+                self.windows[k].frontier = Some(self.frontier(world));
+                self.windows[k].up.clone_from(&up);
+            }
+            let f = self.windows[k].frontier.take().expect("frontier taken");
+            if self.converged(world, &f) {
+                self.windows[k].converged = Some(now);
+            }
+            self.windows[k].frontier = Some(f);
+        }
+    }
+}
+
+/// Which coordinator servers run a dispatcher, over the run: activations
+/// (a failover is every activation after the first), the most at once, and
+/// the intervals with none.
+#[derive(Clone, Debug)]
+pub struct Activity {
+    active: Vec<bool>,
+    /// Most servers coordinating at once.
+    pub max_active: usize,
+    /// (node, term, time) each time a dispatcher was built.
+    pub activations: Vec<(u32, u64, SimTime)>,
+    /// Intervals with no active coordinator.
+    pub gaps: Vec<(SimTime, SimTime)>,
+    gap_since: Option<SimTime>,
+}
+
+impl Activity {
+    /// No server active yet; a gap open since time zero.
+    pub fn new(servers: u32) -> Self {
+        Activity {
+            active: vec![false; servers as usize],
+            max_active: 0,
+            activations: Vec::new(),
+            gaps: Vec::new(),
+            gap_since: Some(SimTime::ZERO),
+        }
+    }
+
+    /// Whether server `n` was active at the last refresh.
+    pub fn is_active(&self, n: usize) -> bool {
+        self.active[n]
+    }
+
+    /// Re-read every server's activity.
+    pub fn refresh(&mut self, world: &World<CollabNode>) {
+        let now = world.now();
+        for i in 0..self.active.len() as u32 {
+            let id = NodeId(i);
+            let node = world.node(id);
+            let a = world.status(id) == NodeStatus::Up
+                && node.and_then(server_ref).is_some_and(|s| s.active);
+            if a && !self.active[i as usize] {
+                let term = node
+                    .and_then(CollabNode::raft)
+                    .map_or(0, |r| r.current_term().0);
+                self.activations.push((i, term, now));
+            }
+            self.active[i as usize] = a;
+        }
+        let count = self.active.iter().filter(|&&a| a).count();
+        self.max_active = self.max_active.max(count);
+        match (count > 0, self.gap_since) {
+            (true, Some(since)) => {
+                self.gaps.push((since, now));
+                self.gap_since = None;
+            }
+            (false, None) => self.gap_since = Some(now),
+            _ => {}
+        }
+    }
+
+    /// Close a gap still open when the run stopped.
+    pub fn finish(&mut self, stop: SimTime) {
+        if let Some(since) = self.gap_since.take() {
+            self.gaps.push((since, stop));
+        }
+    }
+}
+
+/// The one line `agentsim run` prints for the `collab` section.
+pub fn summary_line(c: &Value) -> String {
+    let f = |v: &Value| v.as_f64().unwrap_or(0.0);
+    let m = &c["consistency_metrics"];
+    let mut line = format!(
+        "{}/{}: {}/{} workflows, makespan {:.1} s, workflow p50 {:.2} s, {:.0} k tokens, {:.1}% correct",
+        c["mode"].as_str().unwrap_or("?"),
+        c["consistency"].as_str().unwrap_or("?"),
+        c["workflows"]["completed"],
+        c["workflows"]["scheduled"],
+        f(&c["makespan_ms"]) / 1000.0,
+        f(&c["workflows"]["latency_ms"]["p50"]) / 1000.0,
+        f(&c["tokens"]["spent"]) / 1000.0,
+        f(&c["quality"]["correct_fraction"]) * 100.0,
+    );
+    line.push_str(&format!(
+        ", {} failover(s), {} dead letter(s), {} duplicate execution(s)",
+        c["coordinator"]["failovers"], c["dead_letters"]["count"], m["duplicate_executions"]
+    ));
+    if let Some(n) = m["conflicting_results"].as_u64().filter(|&n| n > 0) {
+        line.push_str(&format!(", {n} conflicting result(s)"));
+    }
+    line
+}
+
+/// Workflow checks an AP coordinator does not promise, and why.
+pub const AP_WAIVED: [(&str, &str); 2] = [
+    (
+        "exactly_once",
+        "two sides of a partition each commit a result for the same task; counted in conflicting_results",
+    ),
+    (
+        "no_lost_results",
+        "last-writer-wins drops the losing side's results at the merge; counted in results_lost",
+    ),
+];
+
+/// The numbers that tell CP and AP apart: how many coordinators ran at
+/// once, work done twice, results that conflicted or were lost, and per
+/// scripted partition the tasks completed during it and the time from its
+/// heal until every server reflected every write made before the heal.
+/// `ap` is the AP gossip counters summed over every server life;
+/// `executions` the times agents executed each task.
+pub fn consistency_json(
+    cfg: &CollabConfig,
+    activity: &Activity,
+    windows: &PartitionWindows,
+    c: &WorkflowChecker,
+    ap: ApStats,
+    executions: &[u32],
+    checked: bool,
+) -> Value {
+    let duplicates: u64 = executions
+        .iter()
+        .map(|&c| u64::from(c.saturating_sub(1)))
+        .sum();
+    let repeated = executions.iter().filter(|&&c| c > 1).count();
+    let windows: Vec<Value> = windows
+        .windows
+        .iter()
+        .map(|w| {
+            json!({
+                "start_ms": ms(w.start),
+                "heal_ms": ms(w.heal),
+                "tasks_completed_during": checked.then(|| c.first_done_between(w.start, w.heal)),
+                "converged_ms_after_heal": w.converged.map(|t| ms(t) - ms(w.heal)),
+            })
+        })
+        .collect();
+    json!({
+        "model": if cfg.ap.is_some() { "ap" } else { "cp" },
+        "max_coordinators_at_once": activity.max_active,
+        "duplicate_executions": duplicates,
+        "tasks_executed_more_than_once": repeated,
+        "conflicting_results": checked.then_some(c.conflicts),
+        "results_lost": checked.then_some(c.lost_results),
+        "partitions": windows,
+        "ap": cfg.ap.map(|a| json!({
+            "gossip_ms": a.gossip.as_millis_f64(),
+            "suspect_ms": a.suspect.as_millis_f64(),
+            "syncs_sent": ap.syncs_sent,
+            "records_sent": ap.records_sent,
+            "adopted": ap.adopted,
+            "concurrent_versions": ap.concurrent,
+            "overwritten_by_merge": ap.overwritten,
+            "local_writes": ap.writes,
+            "rejected_writes": ap.rejected,
+            "activations": ap.activations,
+            "waived_checks": AP_WAIVED.iter().map(|(k, why)| (format!("workflow.{k}"), json!(why))).collect::<Map<String, Value>>(),
+        })),
+    })
+}
+
+fn ms(t: SimTime) -> f64 {
+    t.as_millis_f64()
+}
+
+#[derive(Default)]
+struct ModeNumbers {
+    tasks: u64,
+    done: u64,
+    tokens: u64,
+    latency: LatencyHist,
+    score_sum: f64,
+    correct: u64,
+}
+
+/// The report's `collab` section (without `consistency_metrics` and
+/// `summary`, which the runner adds): `sm` is the final word on the
+/// workflows, `ap_counters` the AP copies' own counters summed (CP reads
+/// `sm`'s).
+#[allow(clippy::too_many_arguments)]
+pub fn collab_json(
+    cfg: &CollabConfig,
+    sm: &WorkflowState,
+    activity: &Activity,
+    ap_counters: Counters,
+    d: &DispatchStats,
+    a: &AgentStats,
+    dead_agents: u64,
+    stop: SimTime,
+) -> Value {
+    let tasks = sm.tasks();
+    let mut by_status: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut latency = LatencyHist::new();
+    let mut per_mode: BTreeMap<&str, ModeNumbers> = BTreeMap::new();
+    let mut tokens_committed = 0u64;
+    let (mut score_sum, mut correct, mut results) = (0.0, 0u64, 0u64);
+    let mut gantt = Vec::new();
+    let mut gantt_total = 0u64;
+    let weights = cfg.arbiter.weights;
+    for (i, t) in tasks.iter().enumerate() {
+        *by_status.entry(t.status.name()).or_default() += 1;
+        let m = per_mode.entry(t.spec.kind.mode_name()).or_default();
+        if t.spec.kind != TaskKind::Entry {
+            m.tasks += 1;
+        }
+        // The unit of work delivered: a pipeline/division task or a race.
+        if t.status == TaskStatus::Done && t.spec.kind != TaskKind::Entry {
+            let o = t.result.expect("done has a result");
+            let wf = &sm.workflows()[t.workflow as usize];
+            let us = t.finished_at.saturating_since(wf.arrived_at).as_micros();
+            latency.record_us(us);
+            m.latency.record_us(us);
+            m.done += 1;
+            let s = o.score(&weights);
+            m.score_sum += s;
+            score_sum += s;
+            results += 1;
+            if o.correct {
+                correct += 1;
+                m.correct += 1;
+            }
+        }
+        // Tokens of committed attempts (a race's own result is a copy).
+        if let (Some(o), false) = (t.result, t.spec.kind == TaskKind::Judge) {
+            tokens_committed = tokens_committed.saturating_add(o.tokens);
+            m.tokens = m.tokens.saturating_add(o.tokens);
+            gantt_total += 1;
+            if gantt.len() < GANTT_CAP {
+                gantt.push(json!({"agent": o.agent.0, "task": i, "start_ms": ms(o.started_at), "end_ms": ms(o.started_at) + o.duration_us as f64 / 1000.0}));
+            }
+        }
+    }
+    let wfs = sm.workflows();
+    let first = wfs.first().map(|w| w.arrived_at);
+    let last_done = wfs.iter().filter_map(|w| w.done_at).max();
+    let makespan = match (first, last_done) {
+        (Some(f), Some(l)) => ms(l) - ms(f),
+        _ => 0.0,
+    };
+    let mut wf_latency = LatencyHist::new();
+    let completed_wfs = wfs.iter().filter(|w| w.done_at.is_some()).count();
+    for w in wfs {
+        if let Some(dn) = w.done_at {
+            wf_latency.record_us(dn.saturating_since(w.arrived_at).as_micros());
+        }
+    }
+    // Stall: time a workflow was open with no active coordinator.
+    let mut stalls: Vec<(usize, f64)> = Vec::new();
+    for (i, w) in wfs.iter().enumerate() {
+        let end = w.done_at.unwrap_or(stop);
+        let s: u64 = activity
+            .gaps
+            .iter()
+            .map(|&(g0, g1)| {
+                let lo = g0.max(w.arrived_at);
+                let hi = g1.min(end);
+                hi.saturating_since(lo).as_micros()
+            })
+            .sum();
+        if s > 0 {
+            stalls.push((i, s as f64 / 1000.0));
+        }
+    }
+    let stall_total: f64 = stalls.iter().map(|s| s.1).sum();
+    let stall_max = stalls.iter().map(|s| s.1).fold(0.0, f64::max);
+    let dead: Vec<Value> = sm
+        .dead_letters()
+        .iter()
+        .take(LIST_CAP)
+        .map(|dl| {
+            let t = &tasks[dl.task as usize];
+            json!({"task": dl.task, "workflow": t.workflow, "stage": cfg.stages[t.spec.stage as usize].id, "reason": dl.reason.name(), "attempts": dl.attempts, "at_ms": ms(dl.at), "status_now": t.status.name()})
+        })
+        .collect();
+    let pending: Vec<Value> = tasks
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| !t.status.is_final())
+        .take(LIST_CAP)
+        .map(|(i, t)| json!({"task": i, "workflow": t.workflow, "status": t.status.name(), "reason": sm.pending_reason(i as u32)}))
+        .collect();
+    let open = tasks.iter().filter(|t| !t.status.is_final()).count();
+    let races: Vec<Value> = tasks
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| t.winner.is_some())
+        .take(LIST_CAP)
+        .map(|(i, t)| {
+            let cands: Vec<(u32, crate::collab::Outcome)> = t
+                .entries
+                .iter()
+                .filter_map(|&e| tasks[e as usize].result.map(|o| (e, o)))
+                .collect();
+            let w = t.winner.expect("winner");
+            json!({"race": i, "winner": w, "why": competitive::explain(&cfg.arbiter, w, &cands)})
+        })
+        .collect();
+    let modes: Map<String, Value> = per_mode
+        .iter()
+        .filter(|(_, m)| m.tasks > 0)
+        .map(|(name, m)| {
+            (
+                name.to_string(),
+                json!({
+                    "tasks": m.tasks, "completed": m.done, "tokens": m.tokens,
+                    "tokens_per_completed": if m.done > 0 { m.tokens as f64 / m.done as f64 } else { 0.0 },
+                    "latency_ms": m.latency.summary_json(),
+                    "mean_score": if m.done > 0 { m.score_sum / m.done as f64 } else { 0.0 },
+                    "correct_fraction": if m.done > 0 { m.correct as f64 / m.done as f64 } else { 0.0 },
+                }),
+            )
+        })
+        .collect();
+    let c = if cfg.ap.is_some() {
+        // Each AP copy counts only the commands it applied itself.
+        ap_counters
+    } else {
+        sm.counters()
+    };
+    let (competitors, competitors_total) = competitors_json(&cfg.arbiter, tasks);
+    let failovers = activity.activations.len().saturating_sub(1);
+    json!({
+        "mode": cfg.mode.name(),
+        "consistency": if cfg.ap.is_some() { "ap" } else { "cp" },
+        "agents": {"count": cfg.agents.len(), "dead": dead_agents, "lost_detected": d.agents_lost, "executed": a.executed, "transient_failures": a.transient_failures, "busy_ms": a.busy_us as f64 / 1000.0, "overtakes": a.overtakes, "refused": a.refused},
+        "workflows": {"scheduled": cfg.arrivals.len(), "submitted": wfs.len(), "completed": completed_wfs, "latency_ms": wf_latency.summary_json()},
+        "tasks": {"total": tasks.len(), "by_status": by_status, "open_at_end": open},
+        "makespan_ms": makespan,
+        "task_latency_ms": latency.summary_json(),
+        "tokens": tokens_json(tokens_committed, a.tokens, results),
+        "quality": {"mean_score": if results > 0 { score_sum / results as f64 } else { 0.0 }, "correct_fraction": if results > 0 { correct as f64 / results as f64 } else { 0.0 }, "results": results},
+        "retries": {"assignment_resends": d.assignment_resends, "result_resends": a.result_resends, "results_abandoned": a.results_abandoned, "requeued_attempts": c.requeued},
+        "duplicates_discarded": {"agents": a.duplicates_discarded, "coordinator": d.duplicates_discarded},
+        "rejected": {"stale": c.stale_rejected, "duplicate": c.duplicate_rejected, "late": c.late_rejected, "invalid": c.invalid_rejected},
+        "dead_letters": {"count": c.dead_lettered, "redriven": c.redriven, "still_dead": by_status.get("dead_letter").copied().unwrap_or(0), "unacked_assignments": d.unacked, "list": dead},
+        "breaker_trips": d.breaker_trips,
+        "reassignments": d.reassignments,
+        "coordinator": {"failovers": failovers, "activations": activity.activations.iter().map(|(n, t, at)| json!({"node": n, "term": t, "at_ms": ms(*at)})).collect::<Vec<_>>(), "resent_after_failover": d.resent_after_failover, "proposals": d.proposals},
+        "stall_ms": {"total": stall_total, "max": stall_max, "workflows_stalled": stalls.len(), "per_workflow": stalls.iter().take(LIST_CAP).map(|(w, s)| json!({"workflow": w, "stall_ms": s})).collect::<Vec<_>>()},
+        "per_mode": modes,
+        "division": {"algorithm": match cfg.assign { AssignAlgo::Hungarian => "hungarian", AssignAlgo::Greedy => "greedy" }, "batches": d.batches, "tasks": d.batch_tasks, "total_cost": d.batch_cost_milli as f64 / 1000.0, "mean_cost": if d.batch_tasks > 0 { d.batch_cost_milli as f64 / 1000.0 / d.batch_tasks as f64 } else { 0.0 }},
+        "arbiter": {"decisions": c.arbitrations, "examples": races},
+        "competitors": competitors, "competitors_total": competitors_total,
+        "pending_at_end": pending,
+        "gantt": gantt,
+        "gantt_total": gantt_total,
+    })
+}
+
+/// The `tokens` section. Totals add with saturation; a total that reached
+/// `u64::MAX` is marked `"saturated": true` (the key is absent otherwise).
+fn tokens_json(committed: u64, spent: u64, results: u64) -> Value {
+    let mut v = json!({"committed": committed, "spent": spent, "per_completed_task": if results > 0 { committed as f64 / results as f64 } else { 0.0 }});
+    if committed == u64::MAX || spent == u64::MAX {
+        v["saturated"] = json!(true);
+        v["note"] = json!("a token total reached 2^64-1 and stopped there (saturating addition): the true total is larger");
+    }
+    v
+}
+
+/// Points of the competitor list (the quality-vs-tokens plot).
+const COMPETITOR_CAP: usize = 2000;
+
+/// Every race entry with a committed result, in task id order, as the
+/// arbiter saw it: tokens, weighted score, utility (its rule's value) and
+/// whether it won its race. Returns the first [`COMPETITOR_CAP`] points and
+/// the total, so a truncated list is visible. Reads the final state only.
+fn competitors_json(
+    a: &ArbiterConfig,
+    tasks: &[crate::collab::coordinator::Task],
+) -> (Vec<Value>, u64) {
+    let mut points = Vec::new();
+    let mut total = 0u64;
+    for (i, t) in tasks.iter().enumerate() {
+        let (TaskKind::Entry, Some(o), Some(race)) = (t.spec.kind, t.result, t.spec.judge) else {
+            continue;
+        };
+        total += 1;
+        if points.len() < COMPETITOR_CAP {
+            let winner = tasks[race as usize].winner == Some(i as u32);
+            points.push(json!({"race": race, "task": i, "agent": o.agent.0, "tokens": o.tokens, "score": o.score(&a.weights), "utility": competitive::utility(a, &o), "correct": o.correct, "winner": winner}));
+        }
+    }
+    (points, total)
+}
