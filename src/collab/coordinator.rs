@@ -12,7 +12,8 @@
 //! part of the snapshot): the leader's dispatcher and the checkers read it
 //! through [`WorkflowState::changes_since`] instead of rescanning tasks.
 
-use super::{CoordBug, Priority};
+use super::bug::CoordBug;
+use super::config::Priority;
 use crate::ids::NodeId;
 use crate::process::Digest;
 use crate::raft::{ByteReader, ByteWriter, Command, CommandOutput, StateMachine};
