@@ -7,11 +7,11 @@
 //! messages; when the coordinator stays silent for three heartbeat periods
 //! (or a server answers `not_leader`), it tries the next server.
 
+use super::config::{AgentProfile, CollabConfig, Priority};
 use super::coordinator::Outcome;
 use super::messages::{
     backoff, message_id, Assignment, CollabMsg, DedupeWindow, Envelope, Payload,
 };
-use super::{AgentProfile, CollabConfig, Priority};
 use crate::ids::{NodeId, TimerId};
 use crate::process::Context;
 use crate::time::{SimDuration, SimTime};
@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 use std::rc::Rc;
 
 /// The world's durable record type (only servers write records).
-pub type CollabRecord = crate::raft::Record<super::CollabCommand>;
+pub type CollabRecord = crate::raft::Record<super::coordinator::CollabCommand>;
 type Ctx<'a> = Context<'a, CollabMsg, CollabRecord>;
 
 const TIMER_HEARTBEAT: TimerId = TimerId(1);

@@ -37,15 +37,19 @@
 //! duplicates, conflicts and convergence across servers.
 
 use super::agent::CollabRecord;
-use super::coordinator::{CollabCommand, CollabOutput, WorkflowRecord, WorkflowState};
+use super::bug::CoordBug;
+use super::config::{CollabConfig, Priority};
+use super::coordinator::{CollabCommand, CollabOutput, WorkflowState};
 use super::dispatcher::{DispatchStats, Dispatcher};
 use super::messages::{message_id, CollabMsg, Envelope, Payload};
-use super::{CollabConfig, CoordBug, Priority};
 use crate::ids::{NodeId, TimerId};
-use crate::process::{Context, Digest};
+use crate::process::Context;
 use crate::raft::StateMachine;
 use crate::time::{SimDuration, SimTime};
 use std::rc::Rc;
+
+pub use super::config::ApConfig;
+pub use super::messages::{ApMsg, Stamp, SyncRecord};
 
 type Ctx<'a> = Context<'a, CollabMsg, CollabRecord>;
 
@@ -59,18 +63,6 @@ pub const TIMER_GOSSIP: TimerId = TimerId(11);
 const VV_CLOCK_SHIFT: u32 = 10;
 /// Rounds of apply → dispatch in one step (the rest waits for the tick).
 const MAX_ROUNDS: usize = 8;
-
-/// AP settings.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct ApConfig {
-    /// Gossip period.
-    pub gossip: SimDuration,
-    /// A peer silent this long is considered down.
-    pub suspect: SimDuration,
-}
-
-/// Who wrote a workflow last: the writer's local clock, then its id.
-pub type Stamp = (SimTime, u32);
 
 /// Replication metadata of one workflow.
 #[derive(Clone, Debug, PartialEq)]
@@ -109,110 +101,6 @@ pub fn compare(a: &[u64], b: &[u64]) -> Order {
         (true, false) => Order::Dominates,
         (false, true) => Order::Dominated,
         (true, true) => Order::Concurrent,
-    }
-}
-
-/// One workflow on the wire, with its metadata.
-#[derive(Clone, Debug, PartialEq)]
-pub struct SyncRecord {
-    /// The content.
-    pub record: WorkflowRecord,
-    /// Its version vector.
-    pub vv: Vec<u64>,
-    /// Its stamp.
-    pub stamp: Stamp,
-}
-
-/// Messages between AP servers.
-#[derive(Clone, Debug, PartialEq)]
-pub enum ApMsg {
-    /// Workflows changed since the receiver's last ack.
-    Sync {
-        /// The sender's incarnation (its start time, µs, plus one).
-        incarnation: u64,
-        /// The receiver's incarnation the sender's ack counter belongs to
-        /// (0: none known).
-        to_incarnation: u64,
-        /// Changes up to this number were already acknowledged and are
-        /// left out (0: a full sync).
-        base: u64,
-        /// Every change of the sender up to this number is included.
-        upto: u64,
-        /// Workflows, in index order.
-        records: Vec<SyncRecord>,
-    },
-    /// The receiver of a sync has merged it.
-    Ack {
-        /// The acknowledging server's incarnation.
-        incarnation: u64,
-        /// The incarnation of the sync's sender this answers: an ack for
-        /// an earlier life of ours is ignored (its `upto` counts changes
-        /// that life made).
-        to_incarnation: u64,
-        /// Changes of the sync's sender merged, up to this number.
-        upto: u64,
-        /// A record did not fit (a gap): send everything again.
-        resync: bool,
-    },
-}
-
-impl ApMsg {
-    /// Type name for counters.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            ApMsg::Sync { .. } => "ap_sync",
-            ApMsg::Ack { .. } => "ap_ack",
-        }
-    }
-    /// Fold into a trace digest.
-    pub fn digest(&self, d: &mut Digest) {
-        match self {
-            ApMsg::Sync {
-                incarnation,
-                to_incarnation,
-                base,
-                upto,
-                records,
-            } => {
-                d.write(&[0]);
-                d.write_u64(*incarnation);
-                d.write_u64(*to_incarnation);
-                d.write_u64(*base);
-                d.write_u64(*upto);
-                d.write_u64(records.len() as u64);
-                for r in records {
-                    r.record.digest(d);
-                    for &v in &r.vv {
-                        d.write_u64(v);
-                    }
-                    d.write_u64(r.stamp.0 .0);
-                    d.write_u64(u64::from(r.stamp.1));
-                }
-            }
-            ApMsg::Ack {
-                incarnation,
-                to_incarnation,
-                upto,
-                resync,
-            } => {
-                d.write(&[1, u8::from(*resync)]);
-                d.write_u64(*incarnation);
-                d.write_u64(*to_incarnation);
-                d.write_u64(*upto);
-            }
-        }
-    }
-    /// Approximate bytes on the wire.
-    pub fn size_bytes(&self) -> usize {
-        match self {
-            ApMsg::Sync { records, .. } => {
-                32 + records
-                    .iter()
-                    .map(|r| r.record.wire_size() + 8 * r.vv.len() + 12)
-                    .sum::<usize>()
-            }
-            ApMsg::Ack { .. } => 32,
-        }
     }
 }
 

@@ -12,12 +12,13 @@
 //! `MAX_SUBMITS_PER_TICK` arrivals.
 
 use super::breaker::Breaker;
+use super::bug::CoordBug;
+use super::config::{CollabConfig, Priority};
 use super::coordinator::{
     Change, CollabCommand, FailReason, RejectReason, TaskKind, TaskStatus, WorkflowState,
 };
 use super::messages::{backoff, message_id, Assignment, Envelope, Payload};
 use super::modes::{self, competitive, division};
-use super::{CollabConfig, CoordBug, Priority};
 use crate::ids::NodeId;
 use crate::rng::SimRng;
 use crate::time::{SimDuration, SimTime};

@@ -1,6 +1,7 @@
 //! What agents and coordinators exchange: one [`Envelope`] type, carried
 //! beside Raft's own messages in the world's [`CollabMsg`]; the receiver's
-//! [`DedupeWindow`]; and the resend [`backoff`].
+//! [`DedupeWindow`]; the resend [`backoff`]; and the AP coordinators'
+//! gossip ([`ApMsg`]).
 //!
 //! Delivery is at-least-once: a sender resends (same `message_id`) with
 //! exponential backoff and jitter until it is acknowledged or its attempts
@@ -8,8 +9,8 @@
 //! window (and re-acknowledge them, since the first ack may be what was
 //! lost).
 
-use super::coordinator::{CollabCommand, CollabOutput, Outcome};
-use super::Priority;
+use super::config::Priority;
+use super::coordinator::{CollabCommand, CollabOutput, Outcome, WorkflowRecord};
 use crate::ids::NodeId;
 use crate::process::{Digest, Message};
 use crate::raft::Msg;
@@ -28,7 +29,7 @@ pub enum CollabMsg {
     /// Between coordinators and agents.
     Env(Envelope),
     /// Between AP coordinator servers (gossip).
-    Ap(super::ap::ApMsg),
+    Ap(ApMsg),
 }
 
 /// An assignment's content.
@@ -276,6 +277,116 @@ pub fn backoff(attempt: u32, min: SimDuration, max: SimDuration, rng: &mut SimRn
         .min(max.as_micros());
     let jitter = 0.5 + 0.5 * rng.unit();
     SimDuration::from_micros((base as f64 * jitter) as u64)
+}
+
+// The AP coordinator's messages live here, with the rest of the wire, so
+// that `ap` depends on `messages` and not the other way round.
+
+/// Who wrote a workflow last: the writer's local clock, then its id.
+pub type Stamp = (SimTime, u32);
+
+/// One workflow on the wire, with its metadata.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SyncRecord {
+    /// The content.
+    pub record: WorkflowRecord,
+    /// Its version vector.
+    pub vv: Vec<u64>,
+    /// Its stamp.
+    pub stamp: Stamp,
+}
+
+/// Messages between AP servers.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ApMsg {
+    /// Workflows changed since the receiver's last ack.
+    Sync {
+        /// The sender's incarnation (its start time, µs, plus one).
+        incarnation: u64,
+        /// The receiver's incarnation the sender's ack counter belongs to
+        /// (0: none known).
+        to_incarnation: u64,
+        /// Changes up to this number were already acknowledged and are
+        /// left out (0: a full sync).
+        base: u64,
+        /// Every change of the sender up to this number is included.
+        upto: u64,
+        /// Workflows, in index order.
+        records: Vec<SyncRecord>,
+    },
+    /// The receiver of a sync has merged it.
+    Ack {
+        /// The acknowledging server's incarnation.
+        incarnation: u64,
+        /// The incarnation of the sync's sender this answers: an ack for
+        /// an earlier life of ours is ignored (its `upto` counts changes
+        /// that life made).
+        to_incarnation: u64,
+        /// Changes of the sync's sender merged, up to this number.
+        upto: u64,
+        /// A record did not fit (a gap): send everything again.
+        resync: bool,
+    },
+}
+
+impl ApMsg {
+    /// Type name for counters.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ApMsg::Sync { .. } => "ap_sync",
+            ApMsg::Ack { .. } => "ap_ack",
+        }
+    }
+    /// Fold into a trace digest.
+    pub fn digest(&self, d: &mut Digest) {
+        match self {
+            ApMsg::Sync {
+                incarnation,
+                to_incarnation,
+                base,
+                upto,
+                records,
+            } => {
+                d.write(&[0]);
+                d.write_u64(*incarnation);
+                d.write_u64(*to_incarnation);
+                d.write_u64(*base);
+                d.write_u64(*upto);
+                d.write_u64(records.len() as u64);
+                for r in records {
+                    r.record.digest(d);
+                    for &v in &r.vv {
+                        d.write_u64(v);
+                    }
+                    d.write_u64(r.stamp.0 .0);
+                    d.write_u64(u64::from(r.stamp.1));
+                }
+            }
+            ApMsg::Ack {
+                incarnation,
+                to_incarnation,
+                upto,
+                resync,
+            } => {
+                d.write(&[1, u8::from(*resync)]);
+                d.write_u64(*incarnation);
+                d.write_u64(*to_incarnation);
+                d.write_u64(*upto);
+            }
+        }
+    }
+    /// Approximate bytes on the wire.
+    pub fn size_bytes(&self) -> usize {
+        match self {
+            ApMsg::Sync { records, .. } => {
+                32 + records
+                    .iter()
+                    .map(|r| r.record.wire_size() + 8 * r.vv.len() + 12)
+                    .sum::<usize>()
+            }
+            ApMsg::Ack { .. } => 32,
+        }
+    }
 }
 
 #[cfg(test)]

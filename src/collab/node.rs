@@ -14,10 +14,10 @@
 
 use super::agent::{Agent, CollabRecord};
 use super::ap::ApServer;
+use super::config::{CollabConfig, Priority};
 use super::coordinator::WorkflowState;
 use super::dispatcher::{DispatchStats, Dispatcher};
 use super::messages::{CollabMsg, Envelope, Payload, RaftMsg};
-use super::{CollabConfig, Priority};
 use crate::ids::{NodeId, TimerId};
 use crate::process::{Context, Effect, Process, Role};
 use crate::raft::{RaftNode, RaftRole};

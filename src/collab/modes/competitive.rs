@@ -5,12 +5,21 @@
 //! Ties go to the lower task id. The rule is stated here once; the
 //! workflow checker recomputes it independently.
 
-use super::super::coordinator::Outcome;
-use super::super::ArbiterConfig;
+use crate::collab::config::{ArbiterConfig, CollabConfig};
+use crate::collab::coordinator::Outcome;
 
 /// The arbiter's utility of one outcome.
 pub fn utility(a: &ArbiterConfig, o: &Outcome) -> f64 {
     o.score(&a.weights) - a.cost_per_1k_tokens * o.tokens as f64 / 1000.0
+}
+
+impl CollabConfig {
+    /// The arbiter's utility of an outcome: weighted quality minus token
+    /// cost. The arbiter picks the maximum; ties go to the lower task id.
+    /// (Defined here, with the rule, so `config` stays a leaf module.)
+    pub fn utility(&self, o: &Outcome) -> f64 {
+        utility(&self.arbiter, o)
+    }
 }
 
 /// The winner among `(task, outcome)` candidates: the maximum utility,

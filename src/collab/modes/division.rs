@@ -3,9 +3,8 @@
 //! pair first (greedy baseline, `division.algorithm: "greedy"`).
 //! Both solvers live in `crate::collab::{hungarian, assign}`.
 
-use super::super::AgentProfile;
-use super::super::{AssignAlgo, Priority};
 use crate::collab::assign::greedy as greedy_assign;
+use crate::collab::config::{AgentProfile, AssignAlgo, Priority};
 use crate::collab::hungarian::{solve, CostMatrix};
 
 /// Cost of giving a task (skill, size, priority) to an agent with `load`

@@ -5,8 +5,8 @@
 //! pipeline step. Failed agents are handled for every mode by the
 //! dispatcher (breaker open or lost → in-flight work re-assigned).
 
-use super::super::coordinator::TaskKind;
-use super::super::{CollabConfig, Priority};
+use crate::collab::config::{CollabConfig, Priority};
+use crate::collab::coordinator::TaskKind;
 
 /// The mode a task of this size and priority runs in.
 pub fn route(cfg: &CollabConfig, size: f64, priority: Priority, independent: bool) -> TaskKind {

@@ -11,8 +11,8 @@ pub mod division;
 pub mod hybrid;
 pub mod pipeline;
 
+use super::config::{CollabConfig, Mode, Priority};
 use super::coordinator::{TaskKind, TaskSpec};
-use super::{CollabConfig, Mode, Priority};
 
 /// The tasks of workflow `wf` (local indices), in an order where every
 /// task comes after its dependencies.

@@ -3,7 +3,7 @@
 //! a conditional edge routes an outcome to one of two stages (the other is
 //! skipped). This file holds the DAG helpers shared with validation.
 
-use super::super::StageDef;
+use crate::collab::config::StageDef;
 
 /// Stage indices in an order where each comes after its dependencies, or
 /// the stages of one cycle (in edge order, first stage repeated at the

@@ -1,0 +1,774 @@
+//! The coordinator's replicated state machine ([`WorkflowState`]).
+//!
+//! Every change to workflows and tasks is a committed Raft log entry
+//! ([`CollabCommand`]), applied identically on every server. Each task
+//! carries a version that every accepted change bumps; a command naming an
+//! older version (an old leader's proposal, a late agent's result) is
+//! rejected and counted, never applied. A task's result is committed at
+//! most once (`Done` is final). Snapshots use our own little-endian
+//! encoding (Raft checksums the bytes).
+//!
+//! Applying also appends [`Change`]s to a bounded, volatile journal (not
+//! part of the snapshot): the leader's dispatcher and the checkers read it
+//! through [`WorkflowState::changes_since`] instead of rescanning tasks.
+//!
+//! Submodules, one concept each: [`task`] (the task model), [`command`]
+//! (log commands and outputs), [`journal`] (the change journal),
+//! `codec` (the snapshot format), [`export`] (per-workflow export and
+//! install for the AP coordinator).
+
+pub mod command;
+pub mod export;
+pub mod journal;
+pub mod task;
+
+mod codec;
+#[cfg(test)]
+mod tests;
+
+pub use command::{CollabCommand, CollabOutput};
+pub use export::WorkflowRecord;
+pub use journal::Change;
+pub use task::{
+    Counters, DeadLetter, FailReason, Outcome, RejectReason, Task, TaskId, TaskKind, TaskSpec,
+    TaskStatus, Workflow,
+};
+
+use crate::collab::bug::CoordBug;
+use crate::ids::NodeId;
+use crate::raft::StateMachine;
+use crate::time::SimTime;
+use journal::Journal;
+
+/// The coordinator's replicated state.
+#[derive(Clone, Debug, Default)]
+pub struct WorkflowState {
+    workflows: Vec<Workflow>,
+    tasks: Vec<Task>,
+    dead_letters: Vec<DeadLetter>,
+    counters: Counters,
+    /// Tasks not final (pending, assigned or dead-lettered).
+    open_tasks: u64,
+    /// Volatile change journal (not in snapshots).
+    journal: Journal,
+    /// A deliberately wrong variant: this process's setting, neither
+    /// replicated nor in snapshots (handed over when a snapshot replaces
+    /// the state), and not part of equality.
+    bug: Option<CoordBug>,
+}
+
+impl PartialEq for WorkflowState {
+    fn eq(&self, o: &Self) -> bool {
+        self.workflows == o.workflows
+            && self.tasks == o.tasks
+            && self.dead_letters == o.dead_letters
+            && self.counters == o.counters
+            && self.open_tasks == o.open_tasks
+    }
+}
+
+impl WorkflowState {
+    /// An empty state that applies commands with `bug` (`None`: the
+    /// correct state machine, the same as `default()`).
+    pub fn with_bug(bug: Option<CoordBug>) -> Self {
+        WorkflowState {
+            bug,
+            ..WorkflowState::default()
+        }
+    }
+    /// The deliberately wrong variant this state applies with, if any.
+    pub fn bug(&self) -> Option<CoordBug> {
+        self.bug
+    }
+    /// All workflows, in submission order.
+    pub fn workflows(&self) -> &[Workflow] {
+        &self.workflows
+    }
+    /// All tasks, by id.
+    pub fn tasks(&self) -> &[Task] {
+        &self.tasks
+    }
+    /// One task.
+    pub fn task(&self, id: u32) -> Option<&Task> {
+        self.tasks.get(id as usize)
+    }
+    /// The dead-letter history, oldest first.
+    pub fn dead_letters(&self) -> &[DeadLetter] {
+        &self.dead_letters
+    }
+    /// Replicated counters.
+    pub fn counters(&self) -> Counters {
+        self.counters
+    }
+    /// Tasks not final.
+    pub fn open_tasks(&self) -> u64 {
+        self.open_tasks
+    }
+    /// Sequence number of the last journalled change (0: none since this
+    /// state was built; a state that replaced another through a snapshot
+    /// continues its sequence past a gap, see `hand_over`).
+    pub fn journal_seq(&self) -> u64 {
+        self.journal.seq()
+    }
+    /// Changes after `seq`, oldest first. `None` if the reader's view is
+    /// not of this state's history: changes after `seq` were evicted, or
+    /// the state was replaced (a snapshot installed, see `hand_over`, or a
+    /// workflow installed by an AP merge). The reader must rebuild from
+    /// the state.
+    pub fn changes_since(&self, seq: u64) -> Option<impl Iterator<Item = &(u64, Change)> + '_> {
+        self.journal.since(seq)
+    }
+
+    /// Why a task is not final, in words (for the end-of-run report).
+    pub fn pending_reason(&self, id: u32) -> String {
+        let Some(t) = self.task(id) else {
+            return "unknown task".into();
+        };
+        match t.status {
+            TaskStatus::Assigned => format!(
+                "in flight: attempt {} on agent {}",
+                t.attempts,
+                t.agent.map_or(-1, |a| i64::from(a.0))
+            ),
+            TaskStatus::DeadLetter => "dead-lettered".into(),
+            TaskStatus::Pending if t.spec.kind == TaskKind::Judge => {
+                "race undecided (competitors still running)".into()
+            }
+            TaskStatus::Pending if t.unmet > 0 => {
+                let blocked: Vec<String> = t
+                    .spec
+                    .deps
+                    .iter()
+                    .filter(|&&d| self.tasks[d as usize].status == TaskStatus::DeadLetter)
+                    .map(|d| d.to_string())
+                    .collect();
+                if blocked.is_empty() {
+                    format!("waiting for {} dependencies", t.unmet)
+                } else {
+                    format!("blocked by dead-lettered task(s) {}", blocked.join(", "))
+                }
+            }
+            TaskStatus::Pending if t.awaits_approval() => "awaiting approval".into(),
+            TaskStatus::Pending => "ready, waiting for a free agent".into(),
+            s => s.name().into(),
+        }
+    }
+
+    /// Tasks that could still make progress: pending or assigned and not
+    /// blocked behind a dead letter, plus dead letters that may be
+    /// re-driven (`redrives` allowed).
+    pub fn live_tasks(&self, redrives: u32) -> usize {
+        let mut blocked = vec![false; self.tasks.len()];
+        let mut live = 0;
+        for (i, t) in self.tasks.iter().enumerate() {
+            // Dependencies have lower ids, so one pass in id order works.
+            let dep_blocked = t.spec.deps.iter().any(|&d| {
+                blocked[d as usize]
+                    || (self.tasks[d as usize].status == TaskStatus::DeadLetter
+                        && self.tasks[d as usize].redrives >= redrives)
+            });
+            match t.status {
+                TaskStatus::DeadLetter if t.redrives < redrives => live += 1,
+                TaskStatus::Pending | TaskStatus::Assigned if !dep_blocked => live += 1,
+                TaskStatus::Pending if dep_blocked => blocked[i] = true,
+                _ => {}
+            }
+        }
+        live
+    }
+
+    fn emit(&mut self, c: Change) {
+        self.journal.push(c);
+    }
+
+    fn reject(&mut self, task: u32, command: &'static str, reason: RejectReason) -> CollabOutput {
+        match reason {
+            RejectReason::Stale => self.counters.stale_rejected += 1,
+            RejectReason::Duplicate => self.counters.duplicate_rejected += 1,
+            RejectReason::Late => self.counters.late_rejected += 1,
+            RejectReason::Invalid => self.counters.invalid_rejected += 1,
+        }
+        self.emit(Change::Rejected {
+            task,
+            command,
+            reason,
+        });
+        CollabOutput::Rejected(reason)
+    }
+
+    fn bump(&mut self, t: u32) -> (u64, u64) {
+        let task = &mut self.tasks[t as usize];
+        let from = task.version;
+        task.version += 1;
+        (from, task.version)
+    }
+
+    /// A pending task whose dependencies are all final: skip it if none
+    /// was done (every route into it was not taken), else announce it.
+    fn deps_met(&mut self, t: u32, at: SimTime) {
+        let task = &self.tasks[t as usize];
+        if task.status != TaskStatus::Pending {
+            return;
+        }
+        if !task.spec.deps.is_empty() && task.done_deps == 0 {
+            self.close(t, TaskStatus::Skipped, at);
+            return;
+        }
+        if task.spec.kind == TaskKind::Judge {
+            return;
+        }
+        if task.is_ready() {
+            self.emit(Change::Ready { task: t });
+        } else if task.awaits_approval() {
+            self.emit(Change::Gated { task: t });
+        }
+    }
+
+    /// Move `t` to a final status and propagate to dependents.
+    fn close(&mut self, t: u32, status: TaskStatus, at: SimTime) {
+        assert!(status.is_final());
+        let task = &self.tasks[t as usize];
+        assert!(!task.status.is_final(), "task {t} closed twice");
+        let agent = (task.status == TaskStatus::Assigned)
+            .then_some(task.agent)
+            .flatten();
+        let (from, to) = self.bump(t);
+        let task = &mut self.tasks[t as usize];
+        task.status = status;
+        task.finished_at = at;
+        if status != TaskStatus::Done {
+            self.emit(Change::Closed {
+                task: t,
+                from,
+                to,
+                status,
+                agent,
+            });
+        }
+        self.finish(t, status == TaskStatus::Done, at);
+        // A skipped judge takes its competitors with it.
+        let entries = self.tasks[t as usize].entries.clone();
+        if status == TaskStatus::Skipped {
+            for e in entries {
+                if !self.tasks[e as usize].status.is_final() {
+                    self.close(e, TaskStatus::Skipped, at);
+                }
+            }
+        }
+    }
+
+    /// Bookkeeping once `t` is final: workflow count, dependents.
+    fn finish(&mut self, t: u32, done: bool, at: SimTime) {
+        self.open_tasks -= 1;
+        let wf = self.tasks[t as usize].workflow as usize;
+        let w = &mut self.workflows[wf];
+        w.open -= 1;
+        if w.open == 0 {
+            w.done_at = Some(at);
+            self.emit(Change::WorkflowDone {
+                workflow: wf as u32,
+                at,
+            });
+        }
+        let dependents = std::mem::take(&mut self.tasks[t as usize].dependents);
+        let bug = self.bug;
+        for &d in &dependents {
+            let dt = &mut self.tasks[d as usize];
+            dt.unmet = match bug {
+                // The bug: the first completed input releases a join.
+                Some(CoordBug::IgnoreDeps) if done => 0,
+                Some(CoordBug::IgnoreDeps) => dt.unmet.saturating_sub(1),
+                _ => dt.unmet - 1,
+            };
+            if done {
+                dt.done_deps += 1;
+            }
+            if dt.unmet == 0 {
+                self.deps_met(d, at);
+            }
+        }
+        self.tasks[t as usize].dependents = dependents;
+    }
+
+    fn apply_submit(
+        &mut self,
+        workflow: u32,
+        arrived_at: SimTime,
+        at: SimTime,
+        specs: &[TaskSpec],
+    ) -> CollabOutput {
+        if workflow as usize != self.workflows.len() {
+            return self.reject(workflow, "submit", RejectReason::Duplicate);
+        }
+        let base = self.tasks.len() as u32;
+        let n = specs.len() as u32;
+        // Validate local references before changing anything.
+        let bad = specs.iter().enumerate().any(|(i, s)| {
+            s.deps.iter().any(|&d| d >= i as u32)
+                || s.judge.is_some_and(|j| j >= n)
+                || s.branch.is_some_and(|(_, a, b)| a >= n || b >= n)
+        });
+        if bad {
+            return self.reject(workflow, "submit", RejectReason::Invalid);
+        }
+        self.workflows.push(Workflow {
+            arrived_at,
+            submitted_at: at,
+            first_task: base,
+            tasks: n,
+            open: n,
+            done_at: None,
+        });
+        for s in specs {
+            let mut spec = s.clone();
+            for d in &mut spec.deps {
+                *d += base;
+            }
+            spec.judge = spec.judge.map(|j| j + base);
+            spec.branch = spec.branch.map(|(t, a, b)| (t, a + base, b + base));
+            self.push_task(workflow, spec);
+        }
+        self.open_tasks += u64::from(n);
+        self.emit(Change::Submitted {
+            workflow,
+            first: base,
+            count: n,
+        });
+        for t in base..base + n {
+            if self.tasks[t as usize].unmet == 0 {
+                self.deps_met(t, at);
+            }
+        }
+        if n == 0 {
+            self.workflows[workflow as usize].done_at = Some(at);
+            self.emit(Change::WorkflowDone { workflow, at });
+        }
+        CollabOutput::Applied
+    }
+
+    fn push_task(&mut self, workflow: u32, spec: TaskSpec) {
+        let id = self.tasks.len() as u32;
+        for &d in &spec.deps {
+            self.tasks[d as usize].dependents.push(id);
+        }
+        if let Some(j) = spec.judge {
+            if (j as usize) < self.tasks.len() {
+                self.tasks[j as usize].entries.push(id);
+            }
+        }
+        let unmet = spec.deps.len() as u32;
+        self.tasks.push(Task {
+            workflow,
+            spec,
+            status: TaskStatus::Pending,
+            version: 0,
+            attempts: 0,
+            agent: None,
+            assigned_at: SimTime::ZERO,
+            result: None,
+            approved: false,
+            approval_due: None,
+            unmet,
+            done_deps: 0,
+            redrives: 0,
+            started_at: None,
+            winner: None,
+            finished_at: SimTime::ZERO,
+            dependents: Vec::new(),
+            entries: Vec::new(),
+        });
+    }
+
+    fn check_version(
+        &mut self,
+        task: u32,
+        version: u64,
+        what: &'static str,
+    ) -> Option<CollabOutput> {
+        match self.tasks.get(task as usize) {
+            None => Some(self.reject(task, what, RejectReason::Invalid)),
+            Some(t) if t.version != version => Some(self.reject(task, what, RejectReason::Stale)),
+            Some(_) => None,
+        }
+    }
+
+    fn apply_assign(
+        &mut self,
+        task: u32,
+        version: u64,
+        agent: NodeId,
+        at: SimTime,
+    ) -> CollabOutput {
+        if let Some(r) = self.check_version(task, version, "assign") {
+            return r;
+        }
+        if !self.tasks[task as usize].is_ready() {
+            return self.reject(task, "assign", RejectReason::Invalid);
+        }
+        let (from, to) = self.bump(task);
+        let t = &mut self.tasks[task as usize];
+        t.status = TaskStatus::Assigned;
+        t.agent = Some(agent);
+        t.attempts += 1;
+        t.assigned_at = at;
+        let attempt = t.attempts;
+        if let Some(j) = t.spec.judge {
+            self.tasks[j as usize].started_at.get_or_insert(at);
+        }
+        self.emit(Change::Assigned {
+            task,
+            from,
+            to,
+            agent,
+            attempt,
+        });
+        CollabOutput::Applied
+    }
+
+    fn apply_result(
+        &mut self,
+        task: u32,
+        version: u64,
+        attempt: u32,
+        outcome: &Outcome,
+        at: SimTime,
+    ) -> CollabOutput {
+        let Some(t) = self.tasks.get(task as usize) else {
+            return self.reject(task, "result", RejectReason::Invalid);
+        };
+        let bug = self.bug;
+        match t.status {
+            TaskStatus::Done if bug != Some(CoordBug::DoubleResult) => {
+                return self.reject(task, "result", RejectReason::Duplicate)
+            }
+            TaskStatus::Cancelled | TaskStatus::Skipped => {
+                return self.reject(task, "result", RejectReason::Late)
+            }
+            _ => {}
+        }
+        let current = match bug {
+            // The bug: any result for an attempt in flight is taken, whose
+            // attempt it was is not checked.
+            Some(CoordBug::AcceptStale) => t.status == TaskStatus::Assigned,
+            // The bug: attempt number and agent identify the attempt; the
+            // status and version are not looked at.
+            Some(CoordBug::DoubleResult) => t.attempts == attempt && t.agent == Some(outcome.agent),
+            _ => {
+                t.status == TaskStatus::Assigned
+                    && t.version == version
+                    && t.attempts == attempt
+                    && t.agent == Some(outcome.agent)
+            }
+        };
+        if !current {
+            return self.reject(task, "result", RejectReason::Stale);
+        }
+        let again = t.status == TaskStatus::Done;
+        let (from, to) = if bug == Some(CoordBug::AcceptStale) {
+            // The bug: the new version is derived from the result's view,
+            // which may be older than the task's.
+            let t = &mut self.tasks[task as usize];
+            let from = t.version;
+            t.version = version + 1;
+            (from, t.version)
+        } else {
+            self.bump(task)
+        };
+        let t = &mut self.tasks[task as usize];
+        assert!(t.result.is_none() || again, "task {task}: a second result");
+        t.status = TaskStatus::Done;
+        t.result = Some(*outcome);
+        t.finished_at = at;
+        let branch = t.spec.branch;
+        self.emit(Change::Completed {
+            task,
+            from,
+            to,
+            outcome: *outcome,
+            at,
+        });
+        if again {
+            // coord-double-result: the completion bookkeeping (counts,
+            // dependents) is idempotent, the result and its announcement
+            // are not.
+            return CollabOutput::Applied;
+        }
+        self.route(branch, outcome, at);
+        self.finish(task, true, at);
+        CollabOutput::Applied
+    }
+
+    /// A conditional edge: skip the route not taken (before dependents are
+    /// released, so a join below the branch sees it final).
+    fn route(&mut self, branch: Option<(u16, u32, u32)>, outcome: &Outcome, at: SimTime) {
+        if let Some((threshold, above, below)) = branch {
+            let good = outcome.correct && outcome.quality() * 1000.0 >= f64::from(threshold);
+            let not_taken = if good { below } else { above };
+            if self.tasks[not_taken as usize].status == TaskStatus::Pending {
+                self.close(not_taken, TaskStatus::Skipped, at);
+            }
+        }
+    }
+
+    fn apply_fail(
+        &mut self,
+        task: u32,
+        version: u64,
+        reason: FailReason,
+        at: SimTime,
+        dead_now: bool,
+    ) -> CollabOutput {
+        let what = if dead_now { "dead_letter" } else { "fail" };
+        if let Some(r) = self.check_version(task, version, what) {
+            return r;
+        }
+        let t = &self.tasks[task as usize];
+        let ok = match t.status {
+            TaskStatus::Assigned => true,
+            TaskStatus::Pending => dead_now && t.spec.kind == TaskKind::Judge,
+            _ => false,
+        };
+        if !ok {
+            return self.reject(task, what, RejectReason::Invalid);
+        }
+        let dead = dead_now || t.attempts >= u32::from(t.spec.max_attempts);
+        let agent = t.agent;
+        let (from, to) = self.bump(task);
+        let t = &mut self.tasks[task as usize];
+        t.agent = None;
+        if dead {
+            t.status = TaskStatus::DeadLetter;
+            t.finished_at = at;
+            let attempts = t.attempts;
+            self.counters.dead_lettered += 1;
+            if self.bug != Some(CoordBug::DropDeadLetter) {
+                self.dead_letters.push(DeadLetter {
+                    task,
+                    reason,
+                    at,
+                    attempts,
+                });
+            }
+            self.emit(Change::DeadLettered {
+                task,
+                from,
+                to,
+                agent,
+                reason,
+            });
+        } else {
+            t.status = TaskStatus::Pending;
+            self.counters.requeued += 1;
+            self.emit(Change::Requeued {
+                task,
+                from,
+                to,
+                agent,
+                reason,
+            });
+            self.emit(Change::Ready { task });
+        }
+        CollabOutput::Applied
+    }
+
+    fn apply_redrive(&mut self, task: u32, version: u64) -> CollabOutput {
+        if let Some(r) = self.check_version(task, version, "redrive") {
+            return r;
+        }
+        if self.tasks[task as usize].status != TaskStatus::DeadLetter {
+            return self.reject(task, "redrive", RejectReason::Invalid);
+        }
+        let (from, to) = self.bump(task);
+        let t = &mut self.tasks[task as usize];
+        t.status = TaskStatus::Pending;
+        t.attempts = 0;
+        t.redrives += 1;
+        self.counters.redriven += 1;
+        self.emit(Change::Redriven { task, from, to });
+        let t = &self.tasks[task as usize];
+        if t.spec.kind == TaskKind::Judge {
+            // A race re-driven: its competitors get another chance too.
+            return CollabOutput::Applied;
+        }
+        if t.is_ready() {
+            self.emit(Change::Ready { task });
+        }
+        CollabOutput::Applied
+    }
+
+    /// The task and, for a competitor, its siblings (approval is per stage).
+    fn gate_group(&self, task: u32) -> Vec<u32> {
+        match self.tasks[task as usize].spec.judge {
+            Some(j) => self.tasks[j as usize].entries.clone(),
+            None => vec![task],
+        }
+    }
+
+    fn apply_approval(&mut self, task: u32, due: Option<SimTime>) -> CollabOutput {
+        let Some(t) = self.tasks.get(task as usize) else {
+            return self.reject(task, "approve", RejectReason::Invalid);
+        };
+        if !t.spec.gated {
+            return self.reject(task, "approve", RejectReason::Invalid);
+        }
+        for g in self.gate_group(task) {
+            let t = &mut self.tasks[g as usize];
+            match due {
+                Some(d) => {
+                    if t.approval_due.is_none() && !t.approved {
+                        t.approval_due = Some(d);
+                        self.emit(Change::Approval {
+                            task: g,
+                            given: false,
+                        });
+                    }
+                }
+                None => {
+                    if !t.approved {
+                        t.approved = true;
+                        self.emit(Change::Approval {
+                            task: g,
+                            given: true,
+                        });
+                        if self.tasks[g as usize].is_ready() {
+                            self.emit(Change::Ready { task: g });
+                        }
+                    }
+                }
+            }
+        }
+        CollabOutput::Applied
+    }
+
+    fn apply_arbitrate(
+        &mut self,
+        judge: u32,
+        version: u64,
+        winner: u32,
+        considered: &[u32],
+        at: SimTime,
+    ) -> CollabOutput {
+        if let Some(r) = self.check_version(judge, version, "arbitrate") {
+            return r;
+        }
+        let j = &self.tasks[judge as usize];
+        if j.spec.kind != TaskKind::Judge || j.status != TaskStatus::Pending {
+            return self.reject(judge, "arbitrate", RejectReason::Invalid);
+        }
+        // The decision must have seen exactly the entries done now: a
+        // result committed after the arbiter looked makes it stale.
+        let done: Vec<u32> = j
+            .entries
+            .iter()
+            .copied()
+            .filter(|&e| self.tasks[e as usize].status == TaskStatus::Done)
+            .collect();
+        if done != considered {
+            return self.reject(judge, "arbitrate", RejectReason::Stale);
+        }
+        if !done.contains(&winner) {
+            return self.reject(judge, "arbitrate", RejectReason::Invalid);
+        }
+        let outcome = self.tasks[winner as usize].result;
+        let (from, to) = self.bump(judge);
+        let j = &mut self.tasks[judge as usize];
+        j.status = TaskStatus::Done;
+        j.result = outcome;
+        j.winner = Some(winner);
+        j.finished_at = at;
+        self.counters.arbitrations += 1;
+        self.emit(Change::Arbitrated {
+            judge,
+            from,
+            to,
+            winner,
+            considered: considered.to_vec(),
+            at,
+        });
+        for e in self.tasks[judge as usize].entries.clone() {
+            let s = self.tasks[e as usize].status;
+            if !s.is_final() {
+                if s == TaskStatus::DeadLetter {
+                    // A failed competitor no longer matters: close it.
+                    self.tasks[e as usize].status = TaskStatus::Pending;
+                }
+                self.close(e, TaskStatus::Cancelled, at);
+            }
+        }
+        if let (Some(o), Some(b)) = (outcome, self.tasks[judge as usize].spec.branch) {
+            self.route(Some(b), &o, at);
+        }
+        self.finish(judge, true, at);
+        CollabOutput::Applied
+    }
+}
+
+impl StateMachine for WorkflowState {
+    type Command = CollabCommand;
+    type Output = CollabOutput;
+
+    fn apply(&mut self, cmd: &CollabCommand) -> CollabOutput {
+        match cmd {
+            CollabCommand::Submit {
+                workflow,
+                arrived_at,
+                at,
+                tasks,
+            } => self.apply_submit(*workflow, *arrived_at, *at, tasks),
+            CollabCommand::Assign {
+                task,
+                version,
+                agent,
+                at,
+            } => self.apply_assign(*task, *version, *agent, *at),
+            CollabCommand::Result {
+                task,
+                version,
+                attempt,
+                outcome,
+                at,
+            } => self.apply_result(*task, *version, *attempt, outcome, *at),
+            CollabCommand::Fail {
+                task,
+                version,
+                reason,
+                at,
+            } => self.apply_fail(*task, *version, *reason, *at, false),
+            CollabCommand::DeadLetter {
+                task,
+                version,
+                reason,
+                at,
+            } => self.apply_fail(*task, *version, *reason, *at, true),
+            CollabCommand::Redrive { task, version, .. } => self.apply_redrive(*task, *version),
+            CollabCommand::ScheduleApproval { task, due } => self.apply_approval(*task, Some(*due)),
+            CollabCommand::Approve { task, .. } => self.apply_approval(*task, None),
+            CollabCommand::Arbitrate {
+                judge,
+                version,
+                winner,
+                considered,
+                at,
+            } => self.apply_arbitrate(*judge, *version, *winner, considered, *at),
+        }
+    }
+
+    fn snapshot(&self) -> Vec<u8> {
+        codec::encode(self)
+    }
+
+    fn restore(bytes: &[u8]) -> Result<Self, String> {
+        codec::decode(bytes)
+    }
+
+    fn hand_over(&self, restored: &mut Self) {
+        restored.bug = self.bug;
+        // Journal readers (the checker, a dispatcher) must notice that the
+        // state they follow was replaced, whatever their position: the
+        // restored state's journal continues this one's sequence past one
+        // missing change, so `changes_since` reports a gap to every reader
+        // (had it restarted at 0, a reader at 0 would take the restored
+        // state's changes for a continuation of the state it saw).
+        restored.journal.continue_past_gap(self.journal.seq());
+    }
+}
