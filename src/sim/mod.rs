@@ -3,13 +3,22 @@
 //! The kernel is generic over [`crate::process::Process`] and knows no
 //! protocol. It owns everything that could make two runs differ: time,
 //! ordering, randomness, the network, durability and faults.
+//!
+//! - `world`: the event loop and effect application;
+//! - `clock`: per-node clocks (drift, timer jitter);
+//! - `faults`: applying scripted faults and their undos;
+//! - `nemesis`: the random fault generator;
+//! - `observer`: what observers, the tracer and progress callbacks see.
 
+mod clock;
 pub mod disk;
+mod faults;
+mod nemesis;
+pub mod observer;
 pub mod queue;
 pub mod trace;
 pub mod world;
 
-pub use world::{
-    ClockModel, DispatchKind, Dispatched, NodeStatus, Observer, Progress, TraceEvent, World,
-    WorldConfig, PROGRESS_EVERY,
-};
+pub use clock::ClockModel;
+pub use observer::{DispatchKind, Dispatched, Observer, Progress, TraceEvent, PROGRESS_EVERY};
+pub use world::{NodeStatus, World, WorldConfig};
