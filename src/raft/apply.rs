@@ -2,7 +2,7 @@
 //! client requests, and proposals of an embedding process.
 
 use super::config::Bug;
-use super::messages::{ClientResult, Entry, Msg, Payload};
+use super::messages::{ClientRequest, ClientResponse, ClientResult, Entry, Msg, Payload};
 use super::node::{Ctx, RaftNode, RaftRole};
 use super::snapshot::Session;
 use super::{Command, StateMachine};
@@ -45,10 +45,10 @@ impl<S: StateMachine> RaftNode<S> {
             // A command this node proposed itself (`propose`) has no one
             // to answer: the proposer reads the state machine instead.
             if let (RaftRole::Leader, Some(out), false) = (self.role, output, client == self.id) {
-                let msg = Msg::ClientResponse {
+                let msg = Msg::ClientResponse(ClientResponse {
                     seq,
                     result: ClientResult::Ok(out),
-                };
+                });
                 self.send(ctx, client, msg);
             }
         }
@@ -91,19 +91,18 @@ impl<S: StateMachine> RaftNode<S> {
         &mut self,
         ctx: &mut Ctx<'_, '_, S>,
         from: NodeId,
-        client: NodeId,
-        seq: u64,
-        cmd: S::Command,
+        m: ClientRequest<S::Command>,
     ) {
+        let ClientRequest { client, seq, cmd } = m;
         if self.role != RaftRole::Leader {
             let leader_hint = self.leader;
             self.send(
                 ctx,
                 from,
-                Msg::ClientResponse {
+                Msg::ClientResponse(ClientResponse {
                     seq,
                     result: ClientResult::NotLeader { leader_hint },
-                },
+                }),
             );
             return;
         }
@@ -114,10 +113,10 @@ impl<S: StateMachine> RaftNode<S> {
             self.send(
                 ctx,
                 from,
-                Msg::ClientResponse {
+                Msg::ClientResponse(ClientResponse {
                     seq,
                     result: ClientResult::Ok(out),
-                },
+                }),
             );
             return;
         }
@@ -127,10 +126,10 @@ impl<S: StateMachine> RaftNode<S> {
                 self.send(
                     ctx,
                     from,
-                    Msg::ClientResponse {
+                    Msg::ClientResponse(ClientResponse {
                         seq,
                         result: ClientResult::Ok(out),
-                    },
+                    }),
                 );
                 return;
             }

@@ -2,12 +2,12 @@
 //! entries, rewriting the disk to it, and sending and installing snapshots
 //! (InstallSnapshot, §5.3). The encoding itself is in [`super::snapshot`].
 
-use super::messages::{Msg, Record, SnapshotMeta};
+use super::messages::{InstallSnapshot, InstallSnapshotResp, Msg, Record, SnapshotMeta};
 use super::node::{Ctx, RaftNode, RaftRole};
 use super::progress::ProgressState;
 use super::snapshot::{self, Sessions};
 use super::StateMachine;
-use crate::ids::{LogIndex, NodeId, Term};
+use crate::ids::{LogIndex, NodeId};
 use std::rc::Rc;
 
 /// The latest snapshot held in memory (to send to lagging followers).
@@ -84,12 +84,12 @@ impl<S: StateMachine> RaftNode<S> {
         pr.state = ProgressState::Snapshot;
         pr.inflight.clear();
         pr.stalled_ticks = 0;
-        let msg = Msg::InstallSnapshot {
+        let msg = Msg::InstallSnapshot(InstallSnapshot {
             term: self.current_term,
             meta: snap.meta,
             data: snap.data,
             checksum: snap.checksum,
-        };
+        });
         self.send(ctx, peer, msg);
     }
 
@@ -97,15 +97,20 @@ impl<S: StateMachine> RaftNode<S> {
         &mut self,
         ctx: &mut Ctx<'_, '_, S>,
         from: NodeId,
-        term: Term,
-        meta: SnapshotMeta,
-        data: Rc<[u8]>,
-        checksum: u64,
+        m: InstallSnapshot,
     ) {
-        let resp = |node: &Self, success: bool, last_index: LogIndex| Msg::InstallSnapshotResp {
-            term: node.current_term,
-            success,
-            last_index,
+        let InstallSnapshot {
+            term,
+            meta,
+            data,
+            checksum,
+        } = m;
+        let resp = |node: &Self, success: bool, last_index: LogIndex| {
+            Msg::InstallSnapshotResp(InstallSnapshotResp {
+                term: node.current_term,
+                success,
+                last_index,
+            })
         };
         if term < self.current_term {
             let msg = resp(self, false, LogIndex(0));
@@ -155,10 +160,13 @@ impl<S: StateMachine> RaftNode<S> {
         &mut self,
         ctx: &mut Ctx<'_, '_, S>,
         from: NodeId,
-        term: Term,
-        success: bool,
-        last_index: LogIndex,
+        m: InstallSnapshotResp,
     ) {
+        let InstallSnapshotResp {
+            term,
+            success,
+            last_index,
+        } = m;
         if self.role != RaftRole::Leader || term != self.current_term {
             return;
         }

@@ -3,7 +3,7 @@
 //! step-down (§6.2).
 
 use super::config::Bug;
-use super::messages::{Entry, Msg};
+use super::messages::{Entry, Msg, PreVote, PreVoteResp, RequestVote, RequestVoteResp};
 use super::node::{Ctx, RaftNode, RaftRole, TIMER_CHECK_QUORUM, TIMER_ELECTION, TIMER_HEARTBEAT};
 use super::StateMachine;
 use crate::ids::{LogIndex, NodeId, Term};
@@ -50,11 +50,11 @@ impl<S: StateMachine> RaftNode<S> {
             self.send(
                 ctx,
                 p,
-                Msg::PreVote {
+                Msg::PreVote(PreVote {
                     term,
                     last_log_index,
                     last_log_term,
-                },
+                }),
             );
         }
     }
@@ -75,11 +75,11 @@ impl<S: StateMachine> RaftNode<S> {
             self.send(
                 ctx,
                 p,
-                Msg::RequestVote {
+                Msg::RequestVote(RequestVote {
                     term,
                     last_log_index,
                     last_log_term,
-                },
+                }),
             );
         }
     }
@@ -148,28 +148,26 @@ impl<S: StateMachine> RaftNode<S> {
         (last_term, last_index) >= (self.log.last_term(), self.log.last_index())
     }
 
-    pub(super) fn handle_pre_vote(
-        &mut self,
-        ctx: &mut Ctx<'_, '_, S>,
-        from: NodeId,
-        term: Term,
-        lli: LogIndex,
-        llt: Term,
-    ) {
+    pub(super) fn handle_pre_vote(&mut self, ctx: &mut Ctx<'_, '_, S>, from: NodeId, m: PreVote) {
+        let PreVote {
+            term,
+            last_log_index: lli,
+            last_log_term: llt,
+        } = m;
         // §9.6: answer as if for a real election, but change nothing.
         let granted =
             term > self.current_term && !self.in_lease(ctx.now()) && self.log_up_to_date(lli, llt);
         let term = if granted { term } else { self.current_term };
-        self.send(ctx, from, Msg::PreVoteResp { term, granted });
+        self.send(ctx, from, Msg::PreVoteResp(PreVoteResp { term, granted }));
     }
 
     pub(super) fn handle_pre_vote_resp(
         &mut self,
         ctx: &mut Ctx<'_, '_, S>,
         from: NodeId,
-        term: Term,
-        granted: bool,
+        m: PreVoteResp,
     ) {
+        let PreVoteResp { term, granted } = m;
         if !granted {
             if term > self.current_term {
                 self.become_follower(ctx, term, None);
@@ -193,10 +191,13 @@ impl<S: StateMachine> RaftNode<S> {
         &mut self,
         ctx: &mut Ctx<'_, '_, S>,
         from: NodeId,
-        term: Term,
-        lli: LogIndex,
-        llt: Term,
+        m: RequestVote,
     ) {
+        let RequestVote {
+            term,
+            last_log_index: lli,
+            last_log_term: llt,
+        } = m;
         if term > self.current_term {
             if self.in_lease(ctx.now()) {
                 // Neither adopt the term nor answer: a live leader exists.
@@ -221,16 +222,20 @@ impl<S: StateMachine> RaftNode<S> {
             self.reset_election_timer(ctx);
         }
         let term = self.current_term;
-        self.send(ctx, from, Msg::RequestVoteResp { term, granted });
+        self.send(
+            ctx,
+            from,
+            Msg::RequestVoteResp(RequestVoteResp { term, granted }),
+        );
     }
 
     pub(super) fn handle_request_vote_resp(
         &mut self,
         ctx: &mut Ctx<'_, '_, S>,
         from: NodeId,
-        term: Term,
-        granted: bool,
+        m: RequestVoteResp,
     ) {
+        let RequestVoteResp { term, granted } = m;
         if self.role != RaftRole::Candidate || term != self.current_term {
             return;
         }

@@ -57,7 +57,11 @@ pub mod state_machine;
 mod tests;
 
 pub use config::{Bug, BugSet, RaftConfig};
-pub use messages::{ClientResult, Entry, Msg, Payload, Record, SnapshotMeta};
+pub use messages::{
+    AppendEntries, AppendEntriesResp, ClientRequest, ClientResponse, ClientResult, Entry,
+    InstallSnapshot, InstallSnapshotResp, Msg, Payload, PreVote, PreVoteResp, Record, RequestVote,
+    RequestVoteResp, SnapshotMeta,
+};
 pub use node::{RaftNode, RaftRole, TIMER_CHECK_QUORUM, TIMER_ELECTION, TIMER_HEARTBEAT};
 pub use recovery::RecoverError;
 pub use snapshot::{ByteReader, ByteWriter};

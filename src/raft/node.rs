@@ -323,79 +323,26 @@ impl<S: StateMachine> Process for RaftNode<S> {
         // traffic (§9.6: nobody changes term for a pre-vote).
         let adopts = !matches!(
             msg,
-            Msg::PreVote { .. } | Msg::PreVoteResp { .. } | Msg::RequestVote { .. }
+            Msg::PreVote(_) | Msg::PreVoteResp(_) | Msg::RequestVote(_)
         );
         if let Some(t) = msg.term() {
             if adopts && t > self.current_term && from.0 < self.config.nodes {
-                let leader = matches!(msg, Msg::AppendEntries { .. } | Msg::InstallSnapshot { .. })
-                    .then_some(from);
+                let leader =
+                    matches!(msg, Msg::AppendEntries(_) | Msg::InstallSnapshot(_)).then_some(from);
                 self.become_follower(ctx, t, leader);
             }
         }
         match msg {
-            Msg::PreVote {
-                term,
-                last_log_index,
-                last_log_term,
-            } => self.handle_pre_vote(ctx, from, term, last_log_index, last_log_term),
-            Msg::PreVoteResp { term, granted } => {
-                self.handle_pre_vote_resp(ctx, from, term, granted)
-            }
-            Msg::RequestVote {
-                term,
-                last_log_index,
-                last_log_term,
-            } => self.handle_request_vote(ctx, from, term, last_log_index, last_log_term),
-            Msg::RequestVoteResp { term, granted } => {
-                self.handle_request_vote_resp(ctx, from, term, granted)
-            }
-            Msg::AppendEntries {
-                term,
-                prev_log_index,
-                prev_log_term,
-                entries,
-                leader_commit,
-            } => self.handle_append_entries(
-                ctx,
-                from,
-                term,
-                prev_log_index,
-                prev_log_term,
-                entries,
-                leader_commit,
-            ),
-            Msg::AppendEntriesResp {
-                term,
-                success,
-                match_index,
-                reject_index,
-                conflict_index,
-                conflict_term,
-            } => self.handle_append_resp(
-                ctx,
-                from,
-                term,
-                success,
-                match_index,
-                reject_index,
-                conflict_index,
-                conflict_term,
-            ),
-            Msg::InstallSnapshot {
-                term,
-                meta,
-                data,
-                checksum,
-            } => self.handle_install_snapshot(ctx, from, term, meta, data, checksum),
-            Msg::InstallSnapshotResp {
-                term,
-                success,
-                last_index,
-            } => self.handle_install_snapshot_resp(ctx, from, term, success, last_index),
-            Msg::ClientRequest { client, seq, cmd } => {
-                self.handle_client_request(ctx, from, client, seq, cmd)
-            }
-            Msg::ClientResponse { .. } => {}
+            Msg::PreVote(m) => self.handle_pre_vote(ctx, from, m),
+            Msg::PreVoteResp(m) => self.handle_pre_vote_resp(ctx, from, m),
+            Msg::RequestVote(m) => self.handle_request_vote(ctx, from, m),
+            Msg::RequestVoteResp(m) => self.handle_request_vote_resp(ctx, from, m),
+            Msg::AppendEntries(m) => self.handle_append_entries(ctx, from, m),
+            Msg::AppendEntriesResp(m) => self.handle_append_resp(ctx, from, m),
+            Msg::InstallSnapshot(m) => self.handle_install_snapshot(ctx, from, m),
+            Msg::InstallSnapshotResp(m) => self.handle_install_snapshot_resp(ctx, from, m),
+            Msg::ClientRequest(m) => self.handle_client_request(ctx, from, m),
+            Msg::ClientResponse(_) => {}
         }
         self.end_step(ctx);
     }

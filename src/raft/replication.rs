@@ -3,7 +3,7 @@
 //! commitment (§3.6.2, Figure 8).
 
 use super::config::Bug;
-use super::messages::{Entry, Msg, Record};
+use super::messages::{AppendEntries, AppendEntriesResp, Entry, Msg, Record};
 use super::node::{Ctx, RaftNode, RaftRole, TIMER_HEARTBEAT};
 use super::progress::{ProgressState, SNAPSHOT_RETRY_TICKS, STALL_TICKS};
 use super::StateMachine;
@@ -83,13 +83,13 @@ impl<S: StateMachine> RaftNode<S> {
                 }
                 _ => pr.probe_sent = true,
             }
-            let msg = Msg::AppendEntries {
+            let msg = Msg::AppendEntries(AppendEntries {
                 term: self.current_term,
                 prev_log_index: prev,
                 prev_log_term: prev_term,
                 entries,
                 leader_commit: self.commit_index,
-            };
+            });
             self.send(ctx, peer, msg);
             if self.progress[p].state != ProgressState::Replicate {
                 return;
@@ -109,13 +109,13 @@ impl<S: StateMachine> RaftNode<S> {
             .log
             .term_at(prev)
             .expect("prev is live or the snapshot point");
-        let msg = Msg::AppendEntries {
+        let msg = Msg::AppendEntries(AppendEntries {
             term: self.current_term,
             prev_log_index: prev,
             prev_log_term: prev_term,
             entries: Vec::new(),
             leader_commit: self.commit_index,
-        };
+        });
         self.send(ctx, peer, msg);
     }
 
@@ -184,26 +184,28 @@ impl<S: StateMachine> RaftNode<S> {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn handle_append_entries(
         &mut self,
         ctx: &mut Ctx<'_, '_, S>,
         from: NodeId,
-        term: Term,
-        prev_log_index: LogIndex,
-        prev_log_term: Term,
-        mut entries: Vec<Entry<S::Command>>,
-        leader_commit: LogIndex,
+        m: AppendEntries<S::Command>,
     ) {
+        let AppendEntries {
+            term,
+            prev_log_index,
+            prev_log_term,
+            mut entries,
+            leader_commit,
+        } = m;
         let reject = |node: &Self, conflict_index: LogIndex, conflict_term: Option<Term>| {
-            Msg::AppendEntriesResp {
+            Msg::AppendEntriesResp(AppendEntriesResp {
                 term: node.current_term,
                 success: false,
                 match_index: LogIndex(0),
                 reject_index: prev_log_index,
                 conflict_index,
                 conflict_term,
-            }
+            })
         };
         if term < self.current_term {
             let msg = reject(self, LogIndex(0), None);
@@ -309,28 +311,30 @@ impl<S: StateMachine> RaftNode<S> {
     }
 
     fn append_ok(&self, matched: LogIndex) -> Msg<S::Command, S::Output> {
-        Msg::AppendEntriesResp {
+        Msg::AppendEntriesResp(AppendEntriesResp {
             term: self.current_term,
             success: true,
             match_index: matched,
             reject_index: LogIndex(0),
             conflict_index: LogIndex(0),
             conflict_term: None,
-        }
+        })
     }
 
-    #[allow(clippy::too_many_arguments)]
     pub(super) fn handle_append_resp(
         &mut self,
         ctx: &mut Ctx<'_, '_, S>,
         from: NodeId,
-        term: Term,
-        success: bool,
-        match_index: LogIndex,
-        reject_index: LogIndex,
-        conflict_index: LogIndex,
-        conflict_term: Option<Term>,
+        m: AppendEntriesResp,
     ) {
+        let AppendEntriesResp {
+            term,
+            success,
+            match_index,
+            reject_index,
+            conflict_index,
+            conflict_term,
+        } = m;
         if self.role != RaftRole::Leader || term != self.current_term {
             return;
         }

@@ -228,11 +228,11 @@ impl Cluster {
         self.queue.push_back((
             CLIENT,
             NodeId(to as u32),
-            Msg::ClientRequest {
+            Msg::ClientRequest(ClientRequest {
                 client: CLIENT,
                 seq,
                 cmd,
-            },
+            }),
         ));
     }
 
@@ -241,7 +241,7 @@ impl Cluster {
         self.client_inbox
             .iter()
             .filter_map(|(_, m)| match m {
-                Msg::ClientResponse { seq, result } => Some((*seq, result.clone())),
+                Msg::ClientResponse(ClientResponse { seq, result }) => Some((*seq, result.clone())),
                 _ => None,
             })
             .collect()
@@ -313,12 +313,14 @@ fn follower_rejects_append_with_mismatched_prev_log() {
     let mut c = Cluster::new(3);
     c.elect(0);
     c.heartbeat(0);
-    let append = |prev: u64, prev_term: u64| Msg::AppendEntries {
-        term: Term(1),
-        prev_log_index: LogIndex(prev),
-        prev_log_term: Term(prev_term),
-        entries: vec![Entry::noop(Term(1))],
-        leader_commit: LogIndex(0),
+    let append = |prev: u64, prev_term: u64| {
+        Msg::AppendEntries(AppendEntries {
+            term: Term(1),
+            prev_log_index: LogIndex(prev),
+            prev_log_term: Term(prev_term),
+            entries: vec![Entry::noop(Term(1))],
+            leader_commit: LogIndex(0),
+        })
     };
     // prev beyond n1's log (it has only index 1).
     c.step(1, |n, ctx| n.on_message(ctx, N0, append(5, 1)));
@@ -332,13 +334,13 @@ fn follower_rejects_append_with_mismatched_prev_log() {
         .map(|(_, _, m)| m.clone())
         .collect();
     match &resps[1] {
-        Msg::AppendEntriesResp {
+        Msg::AppendEntriesResp(AppendEntriesResp {
             success,
             reject_index,
             conflict_index,
             conflict_term,
             ..
-        } => {
+        }) => {
             assert!(!success);
             assert_eq!(*reject_index, LogIndex(5));
             assert_eq!(*conflict_index, LogIndex(2), "log too short: last + 1");
@@ -347,12 +349,12 @@ fn follower_rejects_append_with_mismatched_prev_log() {
         m => panic!("expected a rejection, got {m:?}"),
     }
     match &resps[0] {
-        Msg::AppendEntriesResp {
+        Msg::AppendEntriesResp(AppendEntriesResp {
             success,
             conflict_index,
             conflict_term,
             ..
-        } => {
+        }) => {
             assert!(!success);
             assert_eq!(*conflict_term, Some(Term(1)));
             assert_eq!(
@@ -380,13 +382,13 @@ fn skip_log_check_bug_accepts_mismatched_append() {
     });
     c.elect(0);
     c.heartbeat(0);
-    let msg = Msg::AppendEntries {
+    let msg = Msg::AppendEntries(AppendEntries {
         term: Term(1),
         prev_log_index: LogIndex(1),
         prev_log_term: Term(7),
         entries: vec![Entry::command(Term(1), CLIENT, 1, write(1, 1))],
         leader_commit: LogIndex(0),
-    };
+    });
     c.step(1, |n, ctx| n.on_message(ctx, N0, msg));
     assert_eq!(c.node(1).last_log_index(), LogIndex(2));
 }
@@ -403,7 +405,7 @@ fn pre_vote_does_not_bump_term() {
     assert!(c.deliver_until(|c| c
         .queue
         .iter()
-        .any(|(_, _, m)| matches!(m, Msg::PreVoteResp { .. }))));
+        .any(|(_, _, m)| matches!(m, Msg::PreVoteResp(_)))));
     assert_eq!(
         c.node(1).current_term(),
         Term(0),
@@ -484,11 +486,11 @@ fn sticky_follower_ignores_vote_request() {
     c.elect(0);
     c.heartbeat(0);
     c.queue.clear();
-    let rv = Msg::RequestVote {
+    let rv = Msg::RequestVote(RequestVote {
         term: Term(5),
         last_log_index: LogIndex(9),
         last_log_term: Term(4),
-    };
+    });
     c.advance_ms(100);
     c.step(1, |n, ctx| n.on_message(ctx, N2, rv.clone()));
     assert_eq!(c.node(1).current_term(), Term(1));
@@ -594,7 +596,12 @@ fn vote_after_restart(bugs: BugSet) -> (bool, Term) {
     c.queue.retain(|(_, to, _)| *to == N1);
     c.deliver_one();
     let granted = c.queue.iter().any(|(from, to, m)| {
-        *from == N1 && *to == N2 && matches!(m, Msg::RequestVoteResp { granted: true, .. })
+        *from == N1
+            && *to == N2
+            && matches!(
+                m,
+                Msg::RequestVoteResp(RequestVoteResp { granted: true, .. })
+            )
     });
     (granted, c.node(1).current_term())
 }
@@ -617,7 +624,12 @@ fn double_vote_bug_grants_second_vote() {
         let grants = c
             .queue
             .iter()
-            .filter(|(_, _, m)| matches!(m, Msg::RequestVoteResp { granted: true, .. }))
+            .filter(|(_, _, m)| {
+                matches!(
+                    m,
+                    Msg::RequestVoteResp(RequestVoteResp { granted: true, .. })
+                )
+            })
             .count();
         assert_eq!(grants == 2, expect, "bugs {bugs:?}: {grants} grants");
     }
@@ -712,11 +724,11 @@ fn stale_read_bug_answers_from_deposed_leader() {
         c.queue.push_back((
             CLIENT,
             N0,
-            Msg::ClientRequest {
+            Msg::ClientRequest(ClientRequest {
                 client: CLIENT,
                 seq: 3,
                 cmd: KvCommand::Read { key: 1 },
-            },
+            }),
         ));
         c.deliver_all();
         let stale = c
@@ -884,9 +896,9 @@ fn corrupt_snapshot_is_rejected_on_recover_and_install() {
     assert!(c.deliver_until(|c| c
         .queue
         .iter()
-        .any(|(_, _, m)| matches!(m, Msg::InstallSnapshot { .. }))));
+        .any(|(_, _, m)| matches!(m, Msg::InstallSnapshot(_)))));
     for (_, _, m) in c.queue.iter_mut() {
-        if let Msg::InstallSnapshot { data, .. } = m {
+        if let Msg::InstallSnapshot(InstallSnapshot { data, .. }) = m {
             let mut bytes = data.to_vec();
             bytes[10] ^= 1;
             *data = Rc::from(bytes);
@@ -895,11 +907,11 @@ fn corrupt_snapshot_is_rejected_on_recover_and_install() {
     assert!(c.deliver_until(|c| c
         .queue
         .iter()
-        .any(|(_, _, m)| matches!(m, Msg::InstallSnapshotResp { .. }))));
-    assert!(c
-        .queue
-        .iter()
-        .any(|(_, _, m)| matches!(m, Msg::InstallSnapshotResp { success: false, .. })));
+        .any(|(_, _, m)| matches!(m, Msg::InstallSnapshotResp(_)))));
+    assert!(c.queue.iter().any(|(_, _, m)| matches!(
+        m,
+        Msg::InstallSnapshotResp(InstallSnapshotResp { success: false, .. })
+    )));
     assert_eq!(c.node(2).snapshot_last_index(), LogIndex(0));
     assert!(c.node(2).state_machine().is_empty());
     // The leader retries later with good bytes.
@@ -1359,9 +1371,9 @@ fn vote_refused_to_longer_log_with_lower_last_term() {
     assert!(c.deliver_until(|c| c
         .queue
         .iter()
-        .any(|(_, to, m)| *to == N0 && matches!(m, Msg::RequestVoteResp { .. }))));
+        .any(|(_, to, m)| *to == N0 && matches!(m, Msg::RequestVoteResp(_)))));
     let granted = c.queue.iter().find_map(|(_, to, m)| match m {
-        Msg::RequestVoteResp { granted, .. } if *to == N0 => Some(*granted),
+        Msg::RequestVoteResp(RequestVoteResp { granted, .. }) if *to == N0 => Some(*granted),
         _ => None,
     });
     assert_eq!(granted, Some(false), "n2 must refuse the vote");
@@ -1391,9 +1403,9 @@ fn pre_vote_refused_to_stale_log() {
     assert!(c.deliver_until(|c| c
         .queue
         .iter()
-        .any(|(_, to, m)| *to == N0 && matches!(m, Msg::PreVoteResp { .. }))));
+        .any(|(_, to, m)| *to == N0 && matches!(m, Msg::PreVoteResp(_)))));
     let granted = c.queue.iter().find_map(|(_, to, m)| match m {
-        Msg::PreVoteResp { granted, .. } if *to == N0 => Some(*granted),
+        Msg::PreVoteResp(PreVoteResp { granted, .. }) if *to == N0 => Some(*granted),
         _ => None,
     });
     assert_eq!(granted, Some(false), "n2 must refuse the pre-vote");
@@ -1677,8 +1689,7 @@ fn install_snapshot_from_an_older_term_is_refused() {
     let mut c = cluster_with_lagging_follower();
     c.heal();
     c.fire(0, TIMER_HEARTBEAT);
-    let to_n2 =
-        |(_, t, m): &(NodeId, NodeId, M)| *t == N2 && matches!(m, Msg::InstallSnapshot { .. });
+    let to_n2 = |(_, t, m): &(NodeId, NodeId, M)| *t == N2 && matches!(m, Msg::InstallSnapshot(_));
     assert!(c.deliver_until(|c| c.queue.iter().any(to_n2)));
     let pos = c.queue.iter().position(to_n2).expect("queued");
     let snapshot = c.queue.remove(pos).expect("queued");
@@ -1689,11 +1700,11 @@ fn install_snapshot_from_an_older_term_is_refused() {
     c.queue.push_back((
         N1,
         N2,
-        Msg::RequestVote {
+        Msg::RequestVote(RequestVote {
             term: Term(9),
             last_log_index,
             last_log_term,
-        },
+        }),
     ));
     assert!(c.deliver_one());
     assert_eq!(c.node(2).current_term(), Term(9));
@@ -1709,11 +1720,11 @@ fn install_snapshot_from_an_older_term_is_refused() {
             && *t == N0
             && matches!(
                 m,
-                Msg::InstallSnapshotResp {
+                Msg::InstallSnapshotResp(InstallSnapshotResp {
                     success: false,
                     term: Term(9),
                     ..
-                }
+                })
             )),
         "{:?}",
         c.queue
