@@ -27,7 +27,7 @@ use super::history::{EventType, HistValue, HistoryEvent, OpFn};
 use super::store::{KvCommand, KvOutput};
 use crate::ids::{NodeId, TimerId};
 use crate::process::{Context, Process};
-use crate::raft::{ClientResult, Msg, Record};
+use crate::raft::{ClientRequest, ClientResponse, ClientResult, Msg, Record};
 use crate::time::{SimDuration, SimTime};
 use std::collections::BTreeMap;
 
@@ -343,11 +343,11 @@ impl KvClient {
     fn send_request(&mut self, ctx: &mut Ctx<'_>) {
         let op = self.op.as_mut().expect("sending with nothing outstanding");
         op.waiting = Waiting::Reply;
-        let msg = Msg::ClientRequest {
+        let msg = Msg::ClientRequest(ClientRequest {
             client: self.id,
             seq: op.seq,
             cmd: op.cmd,
-        };
+        });
         ctx.send(op.target, msg);
         ctx.set_timer(RETRY_TIMER, self.cfg.retry_after);
     }
@@ -588,7 +588,7 @@ impl Process for KvClient {
     fn on_message(&mut self, ctx: &mut Ctx<'_>, from: NodeId, msg: KvMsg) {
         self.begin_step();
         // Anything but an answer (a confused peer's RPC) is not for us.
-        if let Msg::ClientResponse { seq, result } = msg {
+        if let Msg::ClientResponse(ClientResponse { seq, result }) = msg {
             self.on_reply(ctx, from, seq, result);
         }
     }
@@ -699,7 +699,7 @@ mod tests {
                 match e {
                     Effect::Send {
                         to,
-                        msg: Msg::ClientRequest { client, seq, cmd },
+                        msg: Msg::ClientRequest(ClientRequest { client, seq, cmd }),
                     } => {
                         assert_eq!(client, ME, "requests carry the client's session id");
                         step.sends.push((to, seq, cmd));
@@ -730,7 +730,13 @@ mod tests {
         }
 
         fn reply(&mut self, from: NodeId, seq: u64, result: ClientResult<KvOutput>) -> Step {
-            self.step(|c, ctx| c.on_message(ctx, from, Msg::ClientResponse { seq, result }))
+            self.step(|c, ctx| {
+                c.on_message(
+                    ctx,
+                    from,
+                    Msg::ClientResponse(ClientResponse { seq, result }),
+                )
+            })
         }
 
         fn advance(&mut self, d: SimDuration) {

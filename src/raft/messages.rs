@@ -116,131 +116,173 @@ pub enum ClientResult<O> {
     },
 }
 
+/// Pre-vote request (§9.6): "would you vote for me in `term`?" where
+/// `term` is the sender's term + 1; nobody changes state because of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PreVote {
+    /// The term the pre-candidate would campaign in.
+    pub term: Term,
+    /// Index of the pre-candidate's last log entry.
+    pub last_log_index: LogIndex,
+    /// Term of the pre-candidate's last log entry.
+    pub last_log_term: Term,
+}
+
+/// Pre-vote answer: `term` is the proposed term if granted, else the
+/// receiver's current term (so a stale pre-candidate catches up).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PreVoteResp {
+    /// The proposed term if granted, else the receiver's current term.
+    pub term: Term,
+    /// Whether the receiver would vote.
+    pub granted: bool,
+}
+
+/// RequestVote RPC (§3.4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RequestVote {
+    /// The candidate's term.
+    pub term: Term,
+    /// Index of the candidate's last log entry.
+    pub last_log_index: LogIndex,
+    /// Term of the candidate's last log entry.
+    pub last_log_term: Term,
+}
+
+/// RequestVote result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RequestVoteResp {
+    /// The receiver's current term.
+    pub term: Term,
+    /// Whether the vote was granted.
+    pub granted: bool,
+}
+
+/// AppendEntries RPC (§3.5); empty `entries` is a heartbeat.
+#[derive(Clone, Debug)]
+pub struct AppendEntries<C> {
+    /// The leader's term.
+    pub term: Term,
+    /// Index of the entry just before `entries`.
+    pub prev_log_index: LogIndex,
+    /// Term of that entry.
+    pub prev_log_term: Term,
+    /// Entries to store (cloned from the leader's log: they cross the
+    /// network).
+    pub entries: Vec<Entry<C>>,
+    /// The leader's commit index.
+    pub leader_commit: LogIndex,
+}
+
+/// AppendEntries result, with the fast-backtracking hints of §5.3.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AppendEntriesResp {
+    /// The receiver's current term.
+    pub term: Term,
+    /// Whether the consistency check passed and entries were stored.
+    pub success: bool,
+    /// On success: the last index known to match the leader's log
+    /// (prev_log_index + entries, not the follower's last index).
+    pub match_index: LogIndex,
+    /// On failure: the prev_log_index that was rejected (to detect
+    /// stale rejections under pipelining).
+    pub reject_index: LogIndex,
+    /// On failure: the first index of `conflict_term` in the follower's
+    /// log, or its last index + 1 if its log is too short.
+    pub conflict_index: LogIndex,
+    /// On failure: the follower's term at `reject_index`, if it has an
+    /// entry there.
+    pub conflict_term: Option<Term>,
+}
+
+/// InstallSnapshot RPC (§5.3), sent whole (no chunking: snapshots of the
+/// simulated state machines are small). `data` is shared, not copied.
+#[derive(Clone, Debug)]
+pub struct InstallSnapshot {
+    /// The leader's term.
+    pub term: Term,
+    /// The prefix the snapshot replaces.
+    pub meta: SnapshotMeta,
+    /// Encoded snapshot (see [`crate::raft::snapshot`]).
+    pub data: Rc<[u8]>,
+    /// Checksum of `data`; a mismatch is rejected, never applied.
+    pub checksum: u64,
+}
+
+/// InstallSnapshot result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InstallSnapshotResp {
+    /// The receiver's current term.
+    pub term: Term,
+    /// False if the snapshot was rejected (bad checksum or encoding).
+    pub success: bool,
+    /// On success: the index the follower's log now matches up to.
+    pub last_index: LogIndex,
+}
+
+/// A client submits a command (reads included) to what it thinks is the
+/// leader.
+#[derive(Clone, Debug)]
+pub struct ClientRequest<C> {
+    /// The client's session id (normally its own address).
+    pub client: NodeId,
+    /// Sequence number; a retry reuses it and is applied at most once.
+    pub seq: u64,
+    /// The command.
+    pub cmd: C,
+}
+
+/// The answer to a [`Msg::ClientRequest`].
+#[derive(Clone, Debug)]
+pub struct ClientResponse<O> {
+    /// The request's sequence number.
+    pub seq: u64,
+    /// Output, or a redirect.
+    pub result: ClientResult<O>,
+}
+
 /// The single message type of a Raft world: peer RPCs and client traffic.
 /// Senders are identified by the network (`from`), so candidate and leader
 /// ids are not repeated inside the messages.
+///
+/// One struct per variant, so handlers take one value with named fields.
 #[derive(Clone, Debug)]
 pub enum Msg<C, O> {
-    /// Pre-vote request (§9.6): "would you vote for me in `term`?" where
-    /// `term` is the sender's term + 1; nobody changes state because of it.
-    PreVote {
-        /// The term the pre-candidate would campaign in.
-        term: Term,
-        /// Index of the pre-candidate's last log entry.
-        last_log_index: LogIndex,
-        /// Term of the pre-candidate's last log entry.
-        last_log_term: Term,
-    },
-    /// Pre-vote answer: `term` is the proposed term if granted, else the
-    /// receiver's current term (so a stale pre-candidate catches up).
-    PreVoteResp {
-        /// See above.
-        term: Term,
-        /// Whether the receiver would vote.
-        granted: bool,
-    },
-    /// RequestVote RPC (§3.4).
-    RequestVote {
-        /// The candidate's term.
-        term: Term,
-        /// Index of the candidate's last log entry.
-        last_log_index: LogIndex,
-        /// Term of the candidate's last log entry.
-        last_log_term: Term,
-    },
-    /// RequestVote result.
-    RequestVoteResp {
-        /// The receiver's current term.
-        term: Term,
-        /// Whether the vote was granted.
-        granted: bool,
-    },
-    /// AppendEntries RPC (§3.5); empty `entries` is a heartbeat.
-    AppendEntries {
-        /// The leader's term.
-        term: Term,
-        /// Index of the entry just before `entries`.
-        prev_log_index: LogIndex,
-        /// Term of that entry.
-        prev_log_term: Term,
-        /// Entries to store (cloned from the leader's log: they cross the
-        /// network).
-        entries: Vec<Entry<C>>,
-        /// The leader's commit index.
-        leader_commit: LogIndex,
-    },
-    /// AppendEntries result, with the fast-backtracking hints of §5.3.
-    AppendEntriesResp {
-        /// The receiver's current term.
-        term: Term,
-        /// Whether the consistency check passed and entries were stored.
-        success: bool,
-        /// On success: the last index known to match the leader's log
-        /// (prev_log_index + entries, not the follower's last index).
-        match_index: LogIndex,
-        /// On failure: the prev_log_index that was rejected (to detect
-        /// stale rejections under pipelining).
-        reject_index: LogIndex,
-        /// On failure: the first index of `conflict_term` in the follower's
-        /// log, or its last index + 1 if its log is too short.
-        conflict_index: LogIndex,
-        /// On failure: the follower's term at `reject_index`, if it has an
-        /// entry there.
-        conflict_term: Option<Term>,
-    },
-    /// InstallSnapshot RPC (§5.3), sent whole (no chunking: snapshots of the
-    /// simulated state machines are small). `data` is shared, not copied.
-    InstallSnapshot {
-        /// The leader's term.
-        term: Term,
-        /// The prefix the snapshot replaces.
-        meta: SnapshotMeta,
-        /// Encoded snapshot (see [`crate::raft::snapshot`]).
-        data: Rc<[u8]>,
-        /// Checksum of `data`; a mismatch is rejected, never applied.
-        checksum: u64,
-    },
-    /// InstallSnapshot result.
-    InstallSnapshotResp {
-        /// The receiver's current term.
-        term: Term,
-        /// False if the snapshot was rejected (bad checksum or encoding).
-        success: bool,
-        /// On success: the index the follower's log now matches up to.
-        last_index: LogIndex,
-    },
-    /// A client submits a command (reads included) to what it thinks is the
-    /// leader.
-    ClientRequest {
-        /// The client's session id (normally its own address).
-        client: NodeId,
-        /// Sequence number; a retry reuses it and is applied at most once.
-        seq: u64,
-        /// The command.
-        cmd: C,
-    },
-    /// The answer to a [`Msg::ClientRequest`].
-    ClientResponse {
-        /// The request's sequence number.
-        seq: u64,
-        /// Output, or a redirect.
-        result: ClientResult<O>,
-    },
+    /// See [`PreVote`].
+    PreVote(PreVote),
+    /// See [`PreVoteResp`].
+    PreVoteResp(PreVoteResp),
+    /// See [`RequestVote`].
+    RequestVote(RequestVote),
+    /// See [`RequestVoteResp`].
+    RequestVoteResp(RequestVoteResp),
+    /// See [`AppendEntries`].
+    AppendEntries(AppendEntries<C>),
+    /// See [`AppendEntriesResp`].
+    AppendEntriesResp(AppendEntriesResp),
+    /// See [`InstallSnapshot`].
+    InstallSnapshot(InstallSnapshot),
+    /// See [`InstallSnapshotResp`].
+    InstallSnapshotResp(InstallSnapshotResp),
+    /// See [`ClientRequest`].
+    ClientRequest(ClientRequest<C>),
+    /// See [`ClientResponse`].
+    ClientResponse(ClientResponse<O>),
 }
 
 impl<C, O> Msg<C, O> {
     /// The term a peer message carries; `None` for client messages.
     pub fn term(&self) -> Option<Term> {
         match self {
-            Msg::PreVote { term, .. }
-            | Msg::PreVoteResp { term, .. }
-            | Msg::RequestVote { term, .. }
-            | Msg::RequestVoteResp { term, .. }
-            | Msg::AppendEntries { term, .. }
-            | Msg::AppendEntriesResp { term, .. }
-            | Msg::InstallSnapshot { term, .. }
-            | Msg::InstallSnapshotResp { term, .. } => Some(*term),
-            Msg::ClientRequest { .. } | Msg::ClientResponse { .. } => None,
+            Msg::PreVote(PreVote { term, .. })
+            | Msg::PreVoteResp(PreVoteResp { term, .. })
+            | Msg::RequestVote(RequestVote { term, .. })
+            | Msg::RequestVoteResp(RequestVoteResp { term, .. })
+            | Msg::AppendEntries(AppendEntries { term, .. })
+            | Msg::AppendEntriesResp(AppendEntriesResp { term, .. })
+            | Msg::InstallSnapshot(InstallSnapshot { term, .. })
+            | Msg::InstallSnapshotResp(InstallSnapshotResp { term, .. }) => Some(*term),
+            Msg::ClientRequest(_) | Msg::ClientResponse(_) => None,
         }
     }
 }
@@ -248,57 +290,57 @@ impl<C, O> Msg<C, O> {
 impl<C: Command, O: CommandOutput> Message for Msg<C, O> {
     fn kind(&self) -> &'static str {
         match self {
-            Msg::PreVote { .. } => "pre_vote",
-            Msg::PreVoteResp { .. } => "pre_vote_resp",
-            Msg::RequestVote { .. } => "request_vote",
-            Msg::RequestVoteResp { .. } => "request_vote_resp",
-            Msg::AppendEntries { .. } => "append_entries",
-            Msg::AppendEntriesResp { .. } => "append_entries_resp",
-            Msg::InstallSnapshot { .. } => "install_snapshot",
-            Msg::InstallSnapshotResp { .. } => "install_snapshot_resp",
-            Msg::ClientRequest { .. } => "client_request",
-            Msg::ClientResponse { .. } => "client_response",
+            Msg::PreVote(_) => "pre_vote",
+            Msg::PreVoteResp(_) => "pre_vote_resp",
+            Msg::RequestVote(_) => "request_vote",
+            Msg::RequestVoteResp(_) => "request_vote_resp",
+            Msg::AppendEntries(_) => "append_entries",
+            Msg::AppendEntriesResp(_) => "append_entries_resp",
+            Msg::InstallSnapshot(_) => "install_snapshot",
+            Msg::InstallSnapshotResp(_) => "install_snapshot_resp",
+            Msg::ClientRequest(_) => "client_request",
+            Msg::ClientResponse(_) => "client_response",
         }
     }
 
     fn digest(&self, d: &mut Digest) {
         // A fixed one-byte tag per variant, then the fields in order.
         match self {
-            Msg::PreVote {
+            Msg::PreVote(PreVote {
                 term,
                 last_log_index,
                 last_log_term,
-            } => {
+            }) => {
                 d.write(&[1]);
                 d.write_u64(term.0);
                 d.write_u64(last_log_index.0);
                 d.write_u64(last_log_term.0);
             }
-            Msg::PreVoteResp { term, granted } => {
+            Msg::PreVoteResp(PreVoteResp { term, granted }) => {
                 d.write(&[2, u8::from(*granted)]);
                 d.write_u64(term.0);
             }
-            Msg::RequestVote {
+            Msg::RequestVote(RequestVote {
                 term,
                 last_log_index,
                 last_log_term,
-            } => {
+            }) => {
                 d.write(&[3]);
                 d.write_u64(term.0);
                 d.write_u64(last_log_index.0);
                 d.write_u64(last_log_term.0);
             }
-            Msg::RequestVoteResp { term, granted } => {
+            Msg::RequestVoteResp(RequestVoteResp { term, granted }) => {
                 d.write(&[4, u8::from(*granted)]);
                 d.write_u64(term.0);
             }
-            Msg::AppendEntries {
+            Msg::AppendEntries(AppendEntries {
                 term,
                 prev_log_index,
                 prev_log_term,
                 entries,
                 leader_commit,
-            } => {
+            }) => {
                 d.write(&[5]);
                 d.write_u64(term.0);
                 d.write_u64(prev_log_index.0);
@@ -309,14 +351,14 @@ impl<C: Command, O: CommandOutput> Message for Msg<C, O> {
                     d.write_u64(e.digest());
                 }
             }
-            Msg::AppendEntriesResp {
+            Msg::AppendEntriesResp(AppendEntriesResp {
                 term,
                 success,
                 match_index,
                 reject_index,
                 conflict_index,
                 conflict_term,
-            } => {
+            }) => {
                 d.write(&[6, u8::from(*success)]);
                 d.write_u64(term.0);
                 d.write_u64(match_index.0);
@@ -324,12 +366,12 @@ impl<C: Command, O: CommandOutput> Message for Msg<C, O> {
                 d.write_u64(conflict_index.0);
                 d.write_u64(conflict_term.map_or(u64::MAX, |t| t.0));
             }
-            Msg::InstallSnapshot {
+            Msg::InstallSnapshot(InstallSnapshot {
                 term,
                 meta,
                 data,
                 checksum,
-            } => {
+            }) => {
                 d.write(&[7]);
                 d.write_u64(term.0);
                 d.write_u64(meta.last_index.0);
@@ -337,22 +379,22 @@ impl<C: Command, O: CommandOutput> Message for Msg<C, O> {
                 d.write_u64(data.len() as u64);
                 d.write_u64(*checksum);
             }
-            Msg::InstallSnapshotResp {
+            Msg::InstallSnapshotResp(InstallSnapshotResp {
                 term,
                 success,
                 last_index,
-            } => {
+            }) => {
                 d.write(&[8, u8::from(*success)]);
                 d.write_u64(term.0);
                 d.write_u64(last_index.0);
             }
-            Msg::ClientRequest { client, seq, cmd } => {
+            Msg::ClientRequest(ClientRequest { client, seq, cmd }) => {
                 d.write(&[9]);
                 d.write_u64(u64::from(client.0));
                 d.write_u64(*seq);
                 cmd.digest(d);
             }
-            Msg::ClientResponse { seq, result } => {
+            Msg::ClientResponse(ClientResponse { seq, result }) => {
                 d.write(&[10]);
                 d.write_u64(*seq);
                 match result {
@@ -371,15 +413,15 @@ impl<C: Command, O: CommandOutput> Message for Msg<C, O> {
 
     fn size_bytes(&self) -> usize {
         match self {
-            Msg::AppendEntries { entries, .. } => {
+            Msg::AppendEntries(AppendEntries { entries, .. }) => {
                 48 + entries.iter().map(Entry::size_bytes).sum::<usize>()
             }
-            Msg::InstallSnapshot { data, .. } => 48 + data.len(),
-            Msg::ClientRequest { cmd, .. } => 24 + cmd.size_bytes(),
-            Msg::ClientResponse {
+            Msg::InstallSnapshot(InstallSnapshot { data, .. }) => 48 + data.len(),
+            Msg::ClientRequest(ClientRequest { cmd, .. }) => 24 + cmd.size_bytes(),
+            Msg::ClientResponse(ClientResponse {
                 result: ClientResult::Ok(o),
                 ..
-            } => 16 + o.size_bytes(),
+            }) => 16 + o.size_bytes(),
             _ => 40,
         }
     }
@@ -442,13 +484,13 @@ mod tests {
             Entry::command(Term(3), NodeId(9), 5, KvCommand::Write { key: 1, value: 2 }).digest()
         );
         assert_ne!(e.digest(), Entry::<KvCommand>::noop(Term(3)).digest());
-        let m = Msg::<KvCommand, KvOutput>::AppendEntries {
+        let m = Msg::<KvCommand, KvOutput>::AppendEntries(AppendEntries {
             term: Term(3),
             prev_log_index: LogIndex(7),
             prev_log_term: Term(2),
             entries: vec![e],
             leader_commit: LogIndex(6),
-        };
+        });
         assert_eq!(m.kind(), "append_entries");
         assert_eq!(m.size_bytes(), 48 + 32 + 17);
         assert_eq!(format!("{:016x}", digest_of(&m)), "aea45626dbf5808e");
