@@ -806,7 +806,8 @@ fn quality_vs_tokens_plots_every_committed_race_entry() {
         let section = &section[..section[1..]
             .find("<h2 id=")
             .map_or(section.len(), |i| i + 1)];
-        let Some(fig) = figure(section, "quality_vs_tokens") else {
+        // Figure ids carry the run's anchor: unique across runs.
+        let Some(fig) = figure(section, &format!("{label}-quality_vs_tokens")) else {
             assert!(!case.races, "{label}: no quality-vs-tokens chart");
             assert!(!section.contains("quality vs tokens"), "{label}");
             continue;
@@ -844,7 +845,11 @@ fn quality_vs_tokens_plots_every_committed_race_entry() {
             "{label}: equal-utility line through the median winner"
         );
         // Next to the Gantt chart, before the message diagram.
-        let at = |id: &str| section.find(&format!("<figure id=\"{id}\">")).unwrap();
+        let at = |id: &str| {
+            section
+                .find(&format!("<figure id=\"{label}-{id}\">"))
+                .unwrap()
+        };
         assert!(at("gantt") < at("quality_vs_tokens"));
         assert!(at("quality_vs_tokens") < at("messages"));
     }

@@ -198,9 +198,30 @@ pub fn report(a: ReportArgs) -> Result<u8, UsageError> {
     super::plot::check_panels(&a.cdf_panel, &labels)?;
     let mut views = Vec::new();
     let mut page_runs = Vec::new();
-    let mut all_ok = true;
-    for (g, label) in gathered.into_iter().zip(&labels) {
-        all_ok &= g.ok && g.report.checks.ok;
+    // One line per failing run, for the closing message.
+    let mut failed: Vec<String> = Vec::new();
+    for (i, (g, label)) in gathered.into_iter().zip(&labels).enumerate() {
+        let mut why = Vec::new();
+        if !g.report.checks.ok {
+            let names: Vec<&str> = g
+                .report
+                .checks
+                .failures
+                .iter()
+                .map(|f| f.check.as_str())
+                .collect();
+            why.push(format!("checks failed: {}", names.join(", ")));
+        }
+        if !g.ok {
+            why.push("re-run diverged from the report's trace hash".to_string());
+        }
+        if !why.is_empty() {
+            failed.push(format!(
+                "{label} ({}): {}",
+                files[i].display(),
+                why.join("; ")
+            ));
+        }
         let stem = file_stem(label);
         let report_path = a.out.join(&stem).join("report.json");
         // The role timeline is the bulk of a long run's report (tens of
@@ -276,5 +297,16 @@ pub fn report(a: ReportArgs) -> Result<u8, UsageError> {
         overlays,
     };
     write(a.out.join("index.html"), page_html(&page).as_bytes())?;
-    Ok(if all_ok { 0 } else { 1 })
+    if failed.is_empty() {
+        return Ok(0);
+    }
+    eprintln!(
+        "agentsim report: {} of {} run(s) failed (exit 1); the page has the details:",
+        failed.len(),
+        labels.len()
+    );
+    for f in &failed {
+        eprintln!("  {f}");
+    }
+    Ok(1)
 }

@@ -7,6 +7,7 @@
 use super::figures::Figure;
 use crate::metrics::Report;
 use serde_json::Value;
+use std::collections::BTreeSet;
 use std::fmt::Write;
 
 /// One row of the summary table.
@@ -244,7 +245,7 @@ table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #bbb;padding:
 th{background:#eee}code,pre{background:#f4f4f4;padding:2px 4px}pre{padding:8px;overflow-x:auto}\
 figure{margin:1em 0}figcaption{font-size:13px;color:#555}svg{max-width:100%;height:auto}";
 
-fn inline_svg(f: &Figure) -> String {
+fn inline_svg(f: &Figure, id: &str) -> String {
     let text = String::from_utf8_lossy(&f.bytes);
     // Drop an XML declaration if a backend wrote one: it is not allowed
     // inside HTML.
@@ -254,7 +255,7 @@ fn inline_svg(f: &Figure) -> String {
     };
     format!(
         "<figure id=\"{}\">\n{}\n<figcaption>{}</figcaption></figure>\n",
-        escape(&f.name),
+        escape(id),
         body.trim_end(),
         escape(&f.title)
     )
@@ -267,12 +268,38 @@ fn anchor(label: &str) -> String {
         .collect()
 }
 
+/// Element ids handed out once per page: a wanted id already taken gets
+/// `-2`, `-3`, ... so two runs whose labels map to the same anchor, or a
+/// figure name repeated across runs, never share an id.
+#[derive(Default)]
+struct Ids(BTreeSet<String>);
+
+impl Ids {
+    fn take(&mut self, want: &str) -> String {
+        let mut id = want.to_string();
+        let mut n = 1;
+        while self.0.contains(&id) {
+            n += 1;
+            id = format!("{want}-{n}");
+        }
+        self.0.insert(id.clone());
+        id
+    }
+}
+
 /// The page as HTML text.
+///
+/// Every element id is unique on the page: a run's section is `#<label>`
+/// (non-alphanumerics as `-`), its figures `#<label>-<figure name>`, the
+/// comparison figures `#<figure name>`.
 pub fn page_html(p: &Page) -> String {
+    let mut ids = Ids::default();
+    let anchors: Vec<String> = p.runs.iter().map(|r| ids.take(&anchor(&r.label))).collect();
+    let overlay_ids: Vec<String> = p.overlays.iter().map(|f| ids.take(&f.name)).collect();
     let mut h = String::new();
     let _ = write!(
         h,
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<h1>{}</h1>\n<p>{}</p>\n",
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<h1>{}</h1>\n<p>{}</p>\n",
         escape(&p.title),
         escape(&p.title),
         escape(&p.intro)
@@ -282,17 +309,12 @@ pub fn page_html(p: &Page) -> String {
         let _ = write!(h, "<th>{}</th>", escape(c));
     }
     h.push_str("</tr>\n");
-    for r in &p.runs {
+    for (n, r) in p.runs.iter().enumerate() {
         let row = SummaryRow::new(&r.label, &r.report);
         h.push_str("<tr>");
         for (i, c) in row.cells().iter().enumerate() {
             if i == 0 {
-                let _ = write!(
-                    h,
-                    "<td><a href=\"#{}\">{}</a></td>",
-                    anchor(&r.label),
-                    escape(c)
-                );
+                let _ = write!(h, "<td><a href=\"#{}\">{}</a></td>", anchors[n], escape(c));
             } else if i == 2 {
                 let _ = write!(
                     h,
@@ -329,15 +351,15 @@ pub fn page_html(p: &Page) -> String {
     }
     if !p.overlays.is_empty() {
         h.push_str("<h2>Comparisons</h2>\n");
-        for f in &p.overlays {
-            h.push_str(&inline_svg(f));
+        for (f, id) in p.overlays.iter().zip(&overlay_ids) {
+            h.push_str(&inline_svg(f, id));
         }
     }
-    for r in &p.runs {
+    for (r, run_id) in p.runs.iter().zip(&anchors) {
         let _ = write!(
             h,
             "<h2 id=\"{}\">{}</h2>\n<p>{}</p>\n<p>Seed {}, trace hash <code>{}</code>, {} events, {:.0} ms simulated.</p>\n<pre>{}</pre>\n",
-            anchor(&r.label),
+            run_id,
             escape(&r.label),
             escape(&r.report.scenario.description),
             r.report.seed,
@@ -349,12 +371,14 @@ pub fn page_html(p: &Page) -> String {
         for n in &r.notes {
             let _ = writeln!(h, "<p>{}</p>", escape(n));
         }
+        // Failure explanations keep their line breaks and indentation (a
+        // linearizability explanation is laid out as a table).
         if !r.report.checks.ok {
             h.push_str("<ul>\n");
             for f in &r.report.checks.failures {
                 let _ = writeln!(
                     h,
-                    "<li><b>{}</b>: {}</li>",
+                    "<li><b>{}</b>:\n<pre class=\"failure\">{}</pre></li>",
                     escape(&f.check),
                     escape(&f.message)
                 );
@@ -362,7 +386,8 @@ pub fn page_html(p: &Page) -> String {
             h.push_str("</ul>\n");
         }
         for f in &r.figures {
-            h.push_str(&inline_svg(f));
+            let id = ids.take(&format!("{run_id}-{}", f.name));
+            h.push_str(&inline_svg(f, &id));
         }
     }
     h.push_str("</body>\n</html>\n");
