@@ -14,7 +14,9 @@
 //!
 //! Run: `cargo run --release --example raft_bank`.
 
-use agentsim::raft::{ByteReader, ByteWriter, ClientResult, Msg, Record};
+use agentsim::raft::{
+    ByteReader, ByteWriter, ClientRequest, ClientResponse, ClientResult, Msg, Record,
+};
 use agentsim::{
     Command, CommandOutput, Context, Digest, Dispatched, Dist, FaultAction, LinkParams, NetConfig,
     NodeId, Observer, Process, RaftConfig, RaftNode, Role, ScheduledFault, SimDuration, SimTime,
@@ -202,11 +204,11 @@ impl Client {
         self.redirected = false;
         ctx.send(
             self.target,
-            Msg::ClientRequest {
+            Msg::ClientRequest(ClientRequest {
                 client: self.me,
                 seq: self.seq,
                 cmd,
-            },
+            }),
         );
         ctx.set_timer(RETRY, SimDuration::from_millis(100));
     }
@@ -245,7 +247,7 @@ impl Process for BankNode {
         match self {
             BankNode::Server(s) => s.on_message(ctx, from, msg),
             BankNode::Client(c) => {
-                let Msg::ClientResponse { seq, result } = msg else {
+                let Msg::ClientResponse(ClientResponse { seq, result }) = msg else {
                     return;
                 };
                 if seq != c.seq || c.pending.is_none() {
