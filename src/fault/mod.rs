@@ -1,7 +1,7 @@
 //! Fault schedules: scripted faults at virtual times, dynamic targets
 //! resolved when a fault fires, and the random nemesis.
 //!
-//! These are validated core types; the kernel (`sim::world`) applies them.
+//! These are validated core types; the kernel (`sim::faults`, `sim::nemesis`) applies them.
 //! Every applied fault is logged as an [`AppliedFault`] with concrete node
 //! ids, so a run (nemesis draws included) can be rewritten as a scripted
 //! scenario.
