@@ -248,7 +248,7 @@ pub struct SeedRun {
 pub fn seed_scenario(base: &Scenario, seed: u64, swarm: bool) -> (Scenario, Option<SwarmDraw>) {
     let mut spec = base.spec.clone();
     spec.seed = seed;
-    let draw = swarm.then(|| swarm::draw(seed, spec.cluster.nodes, spec.nemesis.as_ref()));
+    let draw = swarm.then(|| swarm::draw_for(seed, &spec));
     if let Some(d) = &draw {
         swarm::apply(&mut spec, d);
         // A draw inside the documented bounds is always valid; anything

@@ -7,9 +7,21 @@
 //! shifts no other stream of the run; it is recorded in the seed's result
 //! and baked into the failure file's scenario, so `agentsim replay` needs
 //! nothing else.
+//!
+//! On Raft key-value scenarios a seed also draws protocol-shaped
+//! [`Features`], each on in about half the seeds: random times rarely line
+//! up with a protocol's critical moments (a node that restarts inside an
+//! election and votes again; Figure 8's leader changes with one entry per
+//! append), so the swarm makes those moments frequent in some seeds and
+//! absent in others. Drawing them per seed rather than always on follows
+//! the swarm-testing result: one feature can mask the bug another exposes
+//! (bounces, for example, halve the Figure 8 rate).
 
 use crate::rng::SimRng;
-use crate::scenario::{NemesisKindSpec, NemesisSpec, ScenarioSpec};
+use crate::scenario::{
+    dist, DiskSpec, DistSpec, FaultKind, FaultSpec, NemesisKindSpec, NemesisSpec, ProcessKind,
+    ScenarioSpec, TargetSpec,
+};
 use serde::{Deserialize, Serialize};
 
 /// The kinds a draw picks from, in the order of the subset bit mask.
@@ -44,6 +56,73 @@ pub struct SwarmDraw {
     pub drop: f64,
     /// Network-wide duplication probability: 0 half the time, else uniform in 0..0.05.
     pub duplicate: f64,
+    /// Protocol-shaped features (Raft key-value scenarios only; none
+    /// elsewhere). Absent in result lines written before features existed.
+    #[serde(default, skip_serializing_if = "Features::is_empty")]
+    pub features: Features,
+}
+
+/// The protocol-shaped features one seed drew. Each field is `None` when
+/// the feature is off; each is on in about half the seeds (cluster size:
+/// only when the scenario can be resized).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Features {
+    /// The cluster shrunk to this many servers (3), so a quorum is two
+    /// nodes and one lagging follower decides what commits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nodes: Option<u32>,
+    /// Most entries per AppendEntries: 1, 2 or 64. One entry per append
+    /// keeps followers' logs at many different lengths (Figure 8).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_entries_per_append: Option<u32>,
+    /// Minimum election timeout over the mean one-way latency (3 to 30,
+    /// log-uniform): near 3, elections overlap and split; near 30, they
+    /// are rare and clean.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ratio: Option<f64>,
+    /// Disk sync latency, ms (uniform over this range): a slow fsync
+    /// widens the window between deciding and being durable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disk_sync_ms: Option<[f64; 2]>,
+    /// Bounce: crash a random node and restart it almost at once, again
+    /// and again, so a node loses its volatile state inside an election
+    /// and answers the same candidate twice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bounce: Option<Repeat>,
+    /// Short leader crashes: the leader restarts within one election
+    /// timeout, often before its followers give up on it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leader_crash: Option<Repeat>,
+    /// Short one-way cuts from the leader to one follower, so a round
+    /// reaches only part of the cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leader_link_cut: Option<Repeat>,
+}
+
+impl Features {
+    /// True when every feature is off.
+    pub fn is_empty(&self) -> bool {
+        *self == Features::default()
+    }
+}
+
+/// A repeating scripted fault's timing, ms.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Repeat {
+    /// First firing.
+    pub at_ms: f64,
+    /// Period.
+    pub every_ms: f64,
+    /// Random extra delay per firing, uniform in `[0, jitter_ms]`.
+    pub jitter_ms: f64,
+    /// For crashes: restart this long after.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restart_after_ms: Option<f64>,
+    /// For link cuts: how long the cut lasts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub for_ms: Option<f64>,
 }
 
 /// Round to `digits` decimals, so recorded values read well and survive a
@@ -105,7 +184,183 @@ pub fn draw(seed: u64, nodes: u32, template: Option<&NemesisSpec>) -> SwarmDraw 
         max_down,
         drop,
         duplicate,
+        features: Features::default(),
     }
+}
+
+/// The full draw of `seed` for the scenario `spec`: the nemesis and rates
+/// of [`draw`], plus [`Features`] on Raft key-value scenarios.
+pub fn draw_for(seed: u64, spec: &ScenarioSpec) -> SwarmDraw {
+    let mut d = draw(seed, spec.cluster.nodes, spec.nemesis.as_ref());
+    d.features = features(seed, spec);
+    if let Some(n) = d.features.nodes {
+        d.max_down = d.max_down.min(n.saturating_sub(1) / 2);
+    }
+    d
+}
+
+/// Log-uniform in `[lo, hi]`.
+fn log_uniform(rng: &mut SimRng, lo: f64, hi: f64) -> f64 {
+    libm::exp(libm::log(lo) + rng.unit() * (libm::log(hi) - libm::log(lo)))
+}
+
+/// Uniform in `[lo, hi]`.
+fn uniform(rng: &mut SimRng, lo: f64, hi: f64) -> f64 {
+    lo + rng.unit() * (hi - lo)
+}
+
+/// Whether the swarm may shrink this scenario's cluster to 3: nothing in
+/// it names a node index that would disappear.
+fn resizable(spec: &ScenarioSpec) -> bool {
+    spec.cluster.nodes > 3 && spec.faults.is_empty() && spec.network.links.is_empty()
+}
+
+/// The protocol-shaped features of `seed` (their own stream,
+/// `sweep/swarm/features`, so the nemesis draw of a seed is the same with
+/// or without them). Only Raft key-value scenarios get features: the
+/// workflow layer and the heartbeat mesh have their own failure modes.
+pub fn features(seed: u64, spec: &ScenarioSpec) -> Features {
+    let mut f = Features::default();
+    let raft = spec.cluster.raft.clone().unwrap_or_default();
+    if spec.cluster.process != ProcessKind::Raft || spec.workflow.is_some() {
+        return f;
+    }
+    let mut rng = SimRng::derive(seed, "sweep/swarm/features");
+    if rng.chance(0.5) && resizable(spec) {
+        f.nodes = Some(3);
+    }
+    if rng.chance(0.5) {
+        f.max_entries_per_append = Some([1, 2, 64][rng.index(3)]);
+    }
+    let latency = dist(&spec.network.latency_ms).mean();
+    let latency = if latency.is_finite() {
+        latency.max(0.01)
+    } else {
+        1.0
+    };
+    if rng.chance(0.5) {
+        f.timeout_ratio = Some(round(log_uniform(&mut rng, 3.0, 30.0), 2));
+    }
+    if rng.chance(0.5) {
+        let hi = round(log_uniform(&mut rng, 0.05, 5.0), 2);
+        f.disk_sync_ms = Some([0.0, hi]);
+    }
+    // Fault timings follow the election timeouts the run will have.
+    let (emin, emax, _) = timeouts(spec, raft.election_timeout_ms, &f, latency);
+    let start = round(2.0 * emax, 1);
+    if rng.chance(0.5) {
+        let every = round(uniform(&mut rng, 5.0, 50.0) * (emin / 20.0).max(1.0), 1);
+        f.bounce = Some(Repeat {
+            at_ms: start,
+            every_ms: every,
+            jitter_ms: round(every / 2.0, 1),
+            restart_after_ms: Some(round(uniform(&mut rng, 0.0, 2.0), 2)),
+            for_ms: None,
+        });
+    }
+    if rng.chance(0.5) {
+        let every = round(uniform(&mut rng, 3.0, 15.0) * emax, 1);
+        f.leader_crash = Some(Repeat {
+            at_ms: start,
+            every_ms: every,
+            jitter_ms: round(every / 2.0, 1),
+            restart_after_ms: Some(round(uniform(&mut rng, 0.0, emin), 2)),
+            for_ms: None,
+        });
+    }
+    if rng.chance(0.5) {
+        let every = round(uniform(&mut rng, 2.0, 10.0) * emin, 1);
+        f.leader_link_cut = Some(Repeat {
+            at_ms: start,
+            every_ms: every,
+            jitter_ms: round(every / 2.0, 1),
+            restart_after_ms: None,
+            for_ms: Some(round(uniform(&mut rng, latency.min(emin), emin), 2).max(0.01)),
+        });
+    }
+    f
+}
+
+/// Election timeout range and heartbeat (ms) under the features: the
+/// scenario's own, or `timeout_ratio` × mean latency (heartbeat a third
+/// of the minimum). The minimum stays above twice the largest timer
+/// jitter, which validation requires to be below it.
+fn timeouts(spec: &ScenarioSpec, base: [f64; 2], f: &Features, latency: f64) -> (f64, f64, f64) {
+    let Some(r) = f.timeout_ratio else {
+        let hb = spec.cluster.raft.clone().unwrap_or_default().heartbeat_ms;
+        return (base[0], base[1], hb);
+    };
+    let jitter_ms = spec
+        .clocks
+        .as_ref()
+        .map_or(0.0, |c| c.timer_jitter_us[1] / 1000.0);
+    let emin = round((r * latency).max(2.0 * jitter_ms + 0.1).max(1.0), 1);
+    (emin, 2.0 * emin, round(emin / 3.0, 2).max(0.01))
+}
+
+/// A repeating fault of `kind` on `node` with `r`'s timing.
+fn repeating(kind: FaultKind, r: &Repeat) -> FaultSpec {
+    let mut f = FaultSpec::new(r.at_ms, kind);
+    f.every_ms = Some(r.every_ms);
+    f.jitter_ms = Some(r.jitter_ms);
+    f.restart_after_ms = r.restart_after_ms;
+    f.for_ms = r.for_ms;
+    f
+}
+
+/// Put the features into a scenario (after [`apply`]).
+fn apply_features(spec: &mut ScenarioSpec, f: &Features) {
+    if f.is_empty() {
+        return;
+    }
+    let latency = dist(&spec.network.latency_ms).mean();
+    let latency = if latency.is_finite() {
+        latency.max(0.01)
+    } else {
+        1.0
+    };
+    let base = spec
+        .cluster
+        .raft
+        .get_or_insert_with(Default::default)
+        .election_timeout_ms;
+    let (emin, emax, hb) = timeouts(spec, base, f, latency);
+    if let Some(n) = f.nodes {
+        spec.cluster.nodes = n;
+    }
+    let raft = spec.cluster.raft.get_or_insert_with(Default::default);
+    if let Some(m) = f.max_entries_per_append {
+        raft.max_entries_per_append = m;
+    }
+    if f.timeout_ratio.is_some() {
+        raft.election_timeout_ms = [emin, emax];
+        raft.heartbeat_ms = hb;
+    }
+    if let Some([lo, hi]) = f.disk_sync_ms {
+        spec.disk = DiskSpec {
+            sync_ms: DistSpec::Uniform { min: lo, max: hi },
+        };
+    }
+    if let Some(r) = &f.bounce {
+        let mut c = repeating(FaultKind::Crash, r);
+        c.node = Some(TargetSpec::Random);
+        spec.faults.push(c);
+    }
+    if let Some(r) = &f.leader_crash {
+        let mut c = repeating(FaultKind::Crash, r);
+        c.node = Some(TargetSpec::Leader);
+        spec.faults.push(c);
+    }
+    if let Some(r) = &f.leader_link_cut {
+        let mut c = repeating(FaultKind::Link, r);
+        c.from = Some(TargetSpec::Leader);
+        c.to = Some(TargetSpec::Follower);
+        spec.faults.push(c);
+    }
+    // Repeating faults run to the end, so nothing of them is later than
+    // the run; a first firing past the end would be refused.
+    let end = spec.duration_ms;
+    spec.faults.retain(|f| f.at_ms <= end);
 }
 
 /// Put a draw into a scenario: it replaces the scenario's nemesis and its
@@ -121,6 +376,7 @@ pub fn apply(spec: &mut ScenarioSpec, d: &SwarmDraw) {
     });
     spec.network.drop = d.drop;
     spec.network.duplicate = d.duplicate;
+    apply_features(spec, &d.features);
 }
 
 #[cfg(test)]

@@ -1,0 +1,142 @@
+//! The swarm's protocol-shaped features (`sweep --nemesis` on Raft
+//! key-value scenarios): every draw on every shipped Raft scenario gives a
+//! valid scenario, each feature is on in about half the seeds, draws are
+//! fixed by the seed, and a seed's features are what its scenario runs.
+
+use agentsim::scenario::{ProcessKind, Scenario};
+use agentsim::sweep::{seed_scenario, swarm};
+use std::path::{Path, PathBuf};
+
+fn shipped_scenarios(dir: &Path, out: &mut Vec<PathBuf>) {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            shipped_scenarios(&p, out);
+        } else if p.extension().is_some_and(|e| e == "json") {
+            out.push(p);
+        }
+    }
+}
+
+fn raft_kv_scenarios() -> Vec<(PathBuf, Scenario)> {
+    let mut paths = Vec::new();
+    shipped_scenarios(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios"),
+        &mut paths,
+    );
+    paths
+        .into_iter()
+        .filter_map(|p| {
+            let s = Scenario::load(&p).ok()?;
+            (s.spec.cluster.process == ProcessKind::Raft && s.spec.workflow.is_none())
+                .then_some((p, s))
+        })
+        .collect()
+}
+
+/// 200 seeds of every shipped Raft key-value scenario: each draw passes
+/// validation (`seed_scenario` panics on an invalid one), and the
+/// scenario it produces carries the draw (cluster size, append size,
+/// timeouts, disk, the three repeating faults).
+#[test]
+fn every_draw_on_every_raft_scenario_is_valid_and_applied() {
+    let all = raft_kv_scenarios();
+    assert!(all.len() >= 10, "found only {} Raft scenarios", all.len());
+    for (path, base) in &all {
+        for seed in 0..200 {
+            let (s, d) = seed_scenario(base, seed, true);
+            let d = d.expect("swarm mode draws");
+            let f = &d.features;
+            let raft = s.spec.cluster.raft.clone().unwrap_or_default();
+            let ctx = format!("{} seed {seed}: {f:?}", path.display());
+            assert_eq!(
+                s.spec.cluster.nodes,
+                f.nodes.unwrap_or(base.spec.cluster.nodes),
+                "{ctx}"
+            );
+            assert!(d.max_down <= (s.spec.cluster.nodes - 1) / 2, "{ctx}");
+            if let Some(m) = f.max_entries_per_append {
+                assert_eq!(raft.max_entries_per_append, m, "{ctx}");
+            }
+            if f.timeout_ratio.is_some() {
+                assert!(raft.heartbeat_ms < raft.election_timeout_ms[0], "{ctx}");
+            }
+            let added = [&f.bounce, &f.leader_crash, &f.leader_link_cut]
+                .iter()
+                .filter(|r| r.as_ref().is_some_and(|r| r.at_ms <= s.spec.duration_ms))
+                .count();
+            assert_eq!(s.spec.faults.len(), base.spec.faults.len() + added, "{ctx}");
+        }
+    }
+}
+
+/// Each feature is on in 35-65 % of 2,000 seeds of the self-test
+/// scenario (cluster size too: it has 5 nodes and no scripted faults),
+/// and the nemesis part of a draw does not depend on the features.
+#[test]
+fn features_are_on_in_about_half_the_seeds() {
+    let base = Scenario::load(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/sweep/selftest.json"),
+    )
+    .unwrap();
+    let n = 2000u64;
+    let mut on = [0u64; 7];
+    for seed in 0..n {
+        let d = swarm::draw_for(seed, &base.spec);
+        let f = &d.features;
+        let flags = [
+            f.nodes.is_some(),
+            f.max_entries_per_append.is_some(),
+            f.timeout_ratio.is_some(),
+            f.disk_sync_ms.is_some(),
+            f.bounce.is_some(),
+            f.leader_crash.is_some(),
+            f.leader_link_cut.is_some(),
+        ];
+        for (c, b) in on.iter_mut().zip(flags) {
+            *c += u64::from(b);
+        }
+        let plain = swarm::draw(seed, 5, base.spec.nemesis.as_ref());
+        assert_eq!(plain.kinds, d.kinds);
+        assert_eq!(plain.mean_interval_ms, d.mean_interval_ms);
+        assert_eq!(swarm::draw_for(seed, &base.spec), d, "seed {seed} repeats");
+        if let Some(r) = f.timeout_ratio {
+            assert!((3.0..=30.0).contains(&r), "{r}");
+        }
+        if let Some(b) = &f.bounce {
+            assert!(
+                b.restart_after_ms.unwrap() <= 2.0 && b.every_ms >= 5.0,
+                "{b:?}"
+            );
+        }
+    }
+    for (i, c) in on.iter().enumerate() {
+        assert!(
+            (n * 35 / 100..=n * 65 / 100).contains(c),
+            "feature {i} on in {c} of {n} seeds"
+        );
+    }
+}
+
+/// A draw with features survives the JSON round trip of a result line,
+/// and a result line without `features` (written before they existed)
+/// still reads.
+#[test]
+fn draws_round_trip_and_old_lines_read() {
+    let base = Scenario::load(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/sweep/selftest.json"),
+    )
+    .unwrap();
+    for seed in 0..50 {
+        let d = swarm::draw_for(seed, &base.spec);
+        let json = serde_json::to_string(&d).unwrap();
+        assert_eq!(serde_json::from_str::<swarm::SwarmDraw>(&json).unwrap(), d);
+    }
+    let old = r#"{"kinds":["crash"],"mean_interval_ms":300.0,"duration_ms":[20.0,40.0],"max_down":1,"drop":0.0,"duplicate":0.0}"#;
+    let d: swarm::SwarmDraw = serde_json::from_str(old).unwrap();
+    assert!(d.features.is_empty());
+}
