@@ -549,6 +549,51 @@ fn regenerates_identically(sources: &str, out: &str) {
     }
 }
 
+/// The checked-in `reports/figures/` (the charts README.md shows) redraw
+/// byte for byte with the `agentsim plot` command in `reports/README.md`,
+/// from the checked-in reports it names.
+#[test]
+fn checked_in_readme_figures_redraw_identically() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let readme = std::fs::read_to_string(Path::new(ROOT).join("reports/README.md")).unwrap();
+    let cmd = readme
+        .lines()
+        .find(|l| l.starts_with("agentsim plot reports/"))
+        .expect("README gives the command");
+    let args = shell_words(cmd.split_once("agentsim ").unwrap().1);
+    for a in args.iter().filter(|a| a.ends_with("report.json")) {
+        let dst = d.join(a);
+        std::fs::create_dir_all(dst.parent().unwrap()).unwrap();
+        std::fs::copy(Path::new(ROOT).join(a), &dst).unwrap();
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    expect_code(&agentsim(&args, d), &[0]);
+    let (want_dir, got_dir) = (
+        Path::new(ROOT).join("reports/figures"),
+        d.join("reports/figures"),
+    );
+    let (mut want, mut got) = (Vec::new(), Vec::new());
+    list_files(&want_dir, &mut want);
+    list_files(&got_dir, &mut got);
+    let rel = |base: &Path, v: &[PathBuf]| -> Vec<PathBuf> {
+        v.iter()
+            .map(|p| p.strip_prefix(base).unwrap().to_path_buf())
+            .collect()
+    };
+    assert_eq!(rel(&want_dir, &want), rel(&got_dir, &got), "same files");
+    assert!(want.len() >= 8, "{want:?}");
+    for f in rel(&want_dir, &want) {
+        let a = std::fs::read(want_dir.join(&f)).unwrap();
+        let b = std::fs::read(got_dir.join(&f)).unwrap();
+        assert!(
+            a == b,
+            "reports/figures/{} differs from a fresh redraw",
+            f.display()
+        );
+    }
+}
+
 /// The checked-in `reports/partitions/` regenerates byte for byte with the
 /// command in `reports/README.md`.
 #[test]

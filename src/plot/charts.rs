@@ -9,41 +9,68 @@ use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-/// Series colours, chosen to stay distinct when overlaid.
+/// Series colours: the colour-blind-safe palette of Okabe and Ito (2008),
+/// strongest first, yellow (weak on white) last but one.
 pub const PALETTE: [RGBColor; 10] = [
-    RGBColor(31, 119, 180),
-    RGBColor(214, 39, 40),
-    RGBColor(44, 160, 44),
-    RGBColor(255, 127, 14),
-    RGBColor(148, 103, 189),
-    RGBColor(140, 86, 75),
-    RGBColor(227, 119, 194),
-    RGBColor(127, 127, 127),
-    RGBColor(188, 189, 34),
-    RGBColor(23, 190, 207),
+    RGBColor(0, 114, 178),   // blue
+    RGBColor(213, 94, 0),    // vermillion
+    RGBColor(0, 158, 115),   // bluish green
+    RGBColor(204, 121, 167), // reddish purple
+    RGBColor(230, 159, 0),   // orange
+    RGBColor(86, 180, 233),  // sky blue
+    RGBColor(0, 0, 0),       // black
+    RGBColor(120, 120, 120), // grey
+    RGBColor(240, 228, 66),  // yellow
+    RGBColor(140, 86, 75),   // brown
 ];
 
-const FAULT_FILL: RGBColor = RGBColor(255, 140, 0);
+/// Fault windows are grey: no data series uses grey, so a shaded window
+/// never reads as a failed operation (which is vermillion).
+const FAULT_FILL: RGBColor = RGBColor(110, 110, 110);
+/// Fault labels and fault marker lines.
+const FAULT_INK: RGBColor = RGBColor(60, 60, 60);
 const FONT: &str = "sans-serif";
 
 fn outcome_color(o: Outcome) -> RGBColor {
     match o {
-        Outcome::Ok => RGBColor(44, 160, 44),
-        Outcome::Fail => RGBColor(255, 127, 14),
-        Outcome::Info => RGBColor(214, 39, 40),
+        Outcome::Ok => RGBColor(0, 158, 115),
+        Outcome::Fail => RGBColor(213, 94, 0),
+        Outcome::Info => RGBColor(0, 114, 178),
     }
 }
 
 /// Colour of a role band in the leadership timeline.
 pub fn role_color(role: &str) -> RGBColor {
     match role {
-        "leader" => RGBColor(44, 160, 44),
-        "candidate" => RGBColor(255, 127, 14),
-        "follower" => RGBColor(174, 199, 232),
+        "leader" => RGBColor(0, 158, 115),
+        "candidate" => RGBColor(230, 159, 0),
+        "follower" => RGBColor(166, 206, 227),
         "crashed" => RGBColor(60, 60, 60),
-        "paused" => RGBColor(148, 103, 189),
+        "paused" => RGBColor(204, 121, 167),
         _ => RGBColor(200, 200, 200),
     }
+}
+
+/// An axis tick: whole numbers without a trailing `.0`, others with at
+/// most three decimals and no trailing zeros.
+pub fn tick(v: &f64) -> String {
+    let r = v.round();
+    if (v - r).abs() <= 1e-9 * v.abs().max(1.0) {
+        if r == 0.0 {
+            "0".to_string()
+        } else {
+            format!("{r:.0}")
+        }
+    } else {
+        let s = format!("{v:.3}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+}
+
+/// A vertical dashed line at `x` over `[y0, y1]`: a fault's start in the
+/// timeline and Gantt charts.
+fn fault_line(x: f64, y0: f64, y1: f64) -> DashedLineSeries<std::vec::IntoIter<(f64, f64)>, i32> {
+    DashedLineSeries::new(vec![(x, y0), (x, y1)], 5, 3, FAULT_INK.stroke_width(1))
 }
 
 fn legend_box(c: RGBColor) -> impl Fn((i32, i32)) -> Rectangle<(i32, i32)> {
@@ -93,7 +120,7 @@ fn shade_faults<DB: DrawingBackend>(
             .draw_series(std::iter::once(Text::new(
                 f.label.clone(),
                 (a, ly),
-                (FONT, 11).into_font().color(&RGBColor(150, 70, 0)),
+                (FONT, 11).into_font().color(&FAULT_INK),
             )))
             .map_err(err)?;
     }
@@ -116,13 +143,34 @@ fn legend<'a, DB: DrawingBackend + 'a, X: Ranged, Y: Ranged>(
         .map_err(err)
 }
 
+/// Headroom of the time charts: data fill the lower 58 % of the plot, so
+/// the fault labels (top 20 %) and the legend under them cover no data.
+const TIME_CHART_HEADROOM: f64 = 1.0 / 0.58;
+
+/// Draw the legend at the upper right but below the rows of fault labels,
+/// in the band [`TIME_CHART_HEADROOM`] keeps free of data. `labels` are
+/// the legend texts, to size the box.
+fn legend_below_fault_labels<'a, DB: DrawingBackend + 'a>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    labels: &[String],
+) -> Result<(), PlotError> {
+    let (w, h) = chart.plotting_area().dim_in_pixel();
+    let longest = labels.iter().map(|l| l.chars().count()).max().unwrap_or(8) as i32;
+    let box_w = longest * 7 + 44;
+    let x = (w as i32 - box_w - 8).max(0);
+    let y = (f64::from(h) * 0.2) as i32;
+    legend(chart, SeriesLabelPosition::Coordinate(x, y), 0.85)
+}
+
 fn caption<'a, 'b, DB: DrawingBackend>(
     area: &'a DrawingArea<DB, Shift>,
     title: &str,
 ) -> ChartBuilder<'a, 'b, DB> {
     let mut b = ChartBuilder::on(area);
+    // The right margin keeps the last x tick whole.
     b.caption(title, (FONT, 18))
         .margin(12)
+        .margin_right(32)
         .x_label_area_size(42)
         .y_label_area_size(64);
     b
@@ -148,7 +196,7 @@ impl Chart for LatencyOverTime<'_> {
             .iter()
             .map(ClientOp::latency_ms)
             .fold(1.0, f64::max)
-            * 1.15;
+            * TIME_CHART_HEADROOM;
         let mut chart = caption(area, &self.title)
             .build_cartesian_2d(0.0..self.end_ms / 1000.0, 0.0..ymax)
             .map_err(err)?;
@@ -156,10 +204,13 @@ impl Chart for LatencyOverTime<'_> {
             .configure_mesh()
             .x_desc("virtual time (s)")
             .y_desc("latency (ms)")
+            .x_label_formatter(&tick)
+            .y_label_formatter(&tick)
             .max_light_lines(2)
             .draw()
             .map_err(err)?;
         shade_faults(&mut chart, self.faults, 0.0, ymax)?;
+        let mut labels = vec!["fault window".to_string()];
         for o in [Outcome::Ok, Outcome::Fail, Outcome::Info] {
             let pts: Vec<(f64, f64)> = self
                 .ops
@@ -168,13 +219,15 @@ impl Chart for LatencyOverTime<'_> {
                 .map(|op| (op.invoke_ms / 1000.0, op.latency_ms()))
                 .collect();
             let c = outcome_color(o);
+            let label = format!("{} ({})", o.name(), pts.len());
+            labels.push(label.clone());
             chart
                 .draw_series(pts.iter().map(|&p| Circle::new(p, 2, c.filled())))
                 .map_err(err)?
-                .label(format!("{} ({})", o.name(), pts.len()))
+                .label(label)
                 .legend(move |(x, y)| Circle::new((x + 6, y), 4, c.filled()));
         }
-        legend(&mut chart, SeriesLabelPosition::UpperRight, 0.85)?;
+        legend_below_fault_labels(&mut chart, &labels)?;
         Ok(())
     }
 }
@@ -228,30 +281,35 @@ impl Chart for ThroughputOverTime<'_> {
             .iter()
             .flat_map(|(_, (_, s))| s.iter().map(|p| p.1))
             .fold(1.0, f64::max)
-            * 1.2;
+            * TIME_CHART_HEADROOM;
         let mut chart = caption(area, &self.title)
             .build_cartesian_2d(0.0..self.end_ms / 1000.0, 0.0..ymax)
             .map_err(err)?;
         chart
             .configure_mesh()
             .x_desc("virtual time (s)")
-            .y_desc(format!("completions per s ({bucket} ms buckets)"))
+            .y_desc(format!("completions per s ({} ms buckets)", tick(&bucket)))
+            .x_label_formatter(&tick)
+            .y_label_formatter(&tick)
             .max_light_lines(2)
             .draw()
             .map_err(err)?;
         shade_faults(&mut chart, self.faults, 0.0, ymax)?;
+        let mut labels = vec!["fault window".to_string()];
         for (o, (_, pts)) in all {
             if o != Outcome::Ok && pts.iter().all(|p| p.1 == 0.0) {
                 continue;
             }
             let c = outcome_color(o);
+            let label = format!("{} ops/s", o.name());
+            labels.push(label.clone());
             chart
                 .draw_series(LineSeries::new(pts, c.stroke_width(2)))
                 .map_err(err)?
-                .label(format!("{} ops/s", o.name()))
+                .label(label)
                 .legend(legend_line(c));
         }
-        legend(&mut chart, SeriesLabelPosition::UpperRight, 0.85)?;
+        legend_below_fault_labels(&mut chart, &labels)?;
         Ok(())
     }
 }
@@ -330,6 +388,8 @@ where
         .configure_mesh()
         .x_desc(x_desc)
         .y_desc("cumulative %")
+        .x_label_formatter(&tick)
+        .y_label_formatter(&tick)
         .max_light_lines(2)
         .draw()
         .map_err(err)?;
@@ -431,7 +491,9 @@ impl Chart for HistogramChart {
             ymax = pct.iter().copied().fold(ymax, f64::max);
             hists.push(pct);
         }
-        let ymax = ymax * 1.15;
+        // Bars fill the lower two thirds; the p50/p99 labels sit above
+        // them and the legend above the labels.
+        let ymax = ymax * 1.5;
         let xmax = nb as f64 * step;
         let mut chart = caption(area, &self.title)
             .build_cartesian_2d(0.0..xmax, 0.0..ymax)
@@ -440,8 +502,11 @@ impl Chart for HistogramChart {
             .configure_mesh()
             .x_desc(&self.x_desc)
             .y_desc(format!(
-                "% of operations per {step} ms bucket (last: all above)"
+                "% of operations per {} ms bucket (last: all above)",
+                tick(&step)
             ))
+            .x_label_formatter(&tick)
+            .y_label_formatter(&tick)
             .max_light_lines(2)
             .draw()
             .map_err(err)?;
@@ -468,11 +533,11 @@ impl Chart for HistogramChart {
             for (q, x) in [("p50", p50), ("p99", p99)] {
                 chart
                     .draw_series(LineSeries::new(
-                        vec![(x, 0.0), (x, ymax * 0.9)],
+                        vec![(x, 0.0), (x, ymax * 0.7)],
                         c.mix(0.7).stroke_width(1),
                     ))
                     .map_err(err)?;
-                let y = ymax * (0.92 - 0.05 * i as f64);
+                let y = ymax * (0.76 - 0.05 * (i % 3) as f64);
                 chart
                     .draw_series(std::iter::once(Text::new(
                         format!("{q} {x:.1}"),
@@ -486,6 +551,9 @@ impl Chart for HistogramChart {
         Ok(())
     }
 }
+
+/// Lanes below the node bands of the timeline that hold its legend.
+const TIMELINE_LEGEND_LANES: u32 = 3;
 
 /// One band per node showing its role over time, terms written on leader
 /// and candidate spans wide enough to hold them, faults as vertical lines.
@@ -504,19 +572,22 @@ pub struct Timeline<'a> {
 
 impl Chart for Timeline<'_> {
     fn size(&self) -> (u32, u32) {
-        (1100, 140 + 48 * self.nodes.max(1))
+        (1100, 140 + 48 * (self.nodes.max(1) + TIMELINE_LEGEND_LANES))
     }
     fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<(), PlotError> {
         let (t0, t1) = (self.range_ms.0 / 1000.0, self.range_ms.1 / 1000.0);
         let n = self.nodes.max(1) as f64;
+        // Empty lanes under node 0 hold the legend, so it hides no band.
+        let bottom = -0.6 - f64::from(TIMELINE_LEGEND_LANES);
         let mut chart = caption(area, &self.title)
-            .build_cartesian_2d(t0..t1, -0.6..n - 0.4)
+            .build_cartesian_2d(t0..t1, bottom..n - 0.4)
             .map_err(err)?;
         chart
             .configure_mesh()
             .x_desc("virtual time (s)")
+            .x_label_formatter(&tick)
             .y_desc("node")
-            .y_labels(self.nodes as usize + 1)
+            .y_labels(self.nodes as usize + 1 + TIMELINE_LEGEND_LANES as usize)
             .y_label_formatter(&|y| {
                 let r = y.round();
                 if (y - r).abs() < 0.01 && r >= 0.0 {
@@ -560,16 +631,13 @@ impl Chart for Timeline<'_> {
                 continue;
             }
             chart
-                .draw_series(LineSeries::new(
-                    vec![(a, -0.5), (a, n - 0.5)],
-                    RED.stroke_width(1),
-                ))
+                .draw_series(fault_line(a, -0.5, n - 0.5))
                 .map_err(err)?;
             chart
                 .draw_series(std::iter::once(Text::new(
                     f.label.clone(),
                     (a, n - 0.45),
-                    (FONT, 11).into_font().color(&RED),
+                    (FONT, 11).into_font().color(&FAULT_INK),
                 )))
                 .map_err(err)?;
         }
@@ -608,16 +676,19 @@ impl Chart for Sequence<'_> {
     fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<(), PlotError> {
         let ncol = self.columns.len().max(1) as f64;
         let (t0, t1) = self.range_ms;
+        // Extra columns on the right hold the legend, so it covers no
+        // arrow: about a third of the columns, at least 1.5.
+        let spare = (ncol / 3.0).max(1.5);
         // Time flows down: y is minus the time.
         let mut chart = caption(area, &self.title)
-            .build_cartesian_2d(-0.6..ncol - 0.4, -t1..-t0)
+            .build_cartesian_2d(-0.6..ncol - 0.4 + spare, -t1..-t0)
             .map_err(err)?;
         let columns = &self.columns;
         chart
             .configure_mesh()
             .x_desc("address")
             .y_desc("virtual time (ms)")
-            .x_labels(self.columns.len() + 1)
+            .x_labels(self.columns.len() + spare.ceil() as usize + 1)
             .x_label_formatter(&|x| {
                 let r = x.round();
                 if (x - r).abs() < 0.01 && r >= 0.0 {
@@ -626,7 +697,7 @@ impl Chart for Sequence<'_> {
                     String::new()
                 }
             })
-            .y_label_formatter(&|y| format!("{:.0}", -y))
+            .y_label_formatter(&|y| tick(&-y))
             .disable_x_mesh()
             .max_light_lines(1)
             .draw()
@@ -644,16 +715,18 @@ impl Chart for Sequence<'_> {
                 continue;
             }
             chart
-                .draw_series(LineSeries::new(
+                .draw_series(DashedLineSeries::new(
                     vec![(-0.5, -f.start_ms), (ncol - 0.5, -f.start_ms)],
-                    RED.stroke_width(1),
+                    5,
+                    3,
+                    FAULT_INK.stroke_width(1),
                 ))
                 .map_err(err)?;
             chart
                 .draw_series(std::iter::once(Text::new(
                     f.label.clone(),
                     (-0.5, -f.start_ms),
-                    (FONT, 12).into_font().color(&RED),
+                    (FONT, 12).into_font().color(&FAULT_INK),
                 )))
                 .map_err(err)?;
         }
@@ -698,7 +771,7 @@ impl Chart for Sequence<'_> {
                 }))
                 .map_err(err)?;
         }
-        legend(&mut chart, SeriesLabelPosition::LowerRight, 0.9)?;
+        legend(&mut chart, SeriesLabelPosition::UpperRight, 0.9)?;
         Ok(())
     }
 }
@@ -761,12 +834,15 @@ impl Chart for Gantt<'_> {
         let row = |a: u32| agents.binary_search(&a).unwrap_or(0) as f64;
         let t1 = self.bars.iter().map(|b| b.end_ms).fold(1.0, f64::max) / 1000.0;
         let n = agents.len().max(1) as f64;
+        // Room above the top row for the legend (about 40 px).
+        let top = n - 0.4 + (n * 40.0 / 300.0).max(1.0);
         let mut chart = caption(area, &self.title)
-            .build_cartesian_2d(0.0..t1, -0.6..n - 0.4)
+            .build_cartesian_2d(0.0..t1, -0.6..top)
             .map_err(err)?;
         chart
             .configure_mesh()
             .x_desc("virtual time (s)")
+            .x_label_formatter(&tick)
             .y_desc("agent")
             .y_labels(agents.len().min(40) + 1)
             .y_label_formatter(&|y| {
@@ -798,13 +874,10 @@ impl Chart for Gantt<'_> {
                 continue;
             }
             chart
-                .draw_series(LineSeries::new(
-                    vec![(a, -0.5), (a, n - 0.5)],
-                    RED.stroke_width(1),
-                ))
+                .draw_series(fault_line(a, -0.5, n - 0.5))
                 .map_err(err)?;
         }
-        legend(&mut chart, SeriesLabelPosition::LowerRight, 0.9)?;
+        legend(&mut chart, SeriesLabelPosition::UpperRight, 0.9)?;
         Ok(())
     }
 }
@@ -954,6 +1027,7 @@ impl Chart for QualityVsTokens<'_> {
             .x_desc("tokens used by the entry")
             .x_label_formatter(&|x| format!("{x:.0}"))
             .y_desc("weighted score (arbiter weights)")
+            .y_label_formatter(&tick)
             .max_light_lines(2)
             .draw()
             .map_err(err)?;
