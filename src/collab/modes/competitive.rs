@@ -5,8 +5,11 @@
 //! Ties go to the lower task id. The rule is stated here once; the
 //! workflow checker recomputes it independently.
 
+use crate::collab::bug::CoordBug;
 use crate::collab::config::{ArbiterConfig, CollabConfig};
-use crate::collab::coordinator::Outcome;
+use crate::collab::coordinator::{Outcome, Task, TaskStatus, WorkflowState};
+use crate::ids::NodeId;
+use crate::time::SimTime;
 
 /// The arbiter's utility of one outcome.
 pub fn utility(a: &ArbiterConfig, o: &Outcome) -> f64 {
@@ -66,6 +69,90 @@ pub fn explain(a: &ArbiterConfig, winner: u32, candidates: &[(u32, Outcome)]) ->
         ));
     }
     s
+}
+
+/// What the arbiter does with an undecided race right now.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RaceStep {
+    /// Competitors are still running and the deadline has not passed.
+    Wait,
+    /// Decide: `winner` among the entries `considered` (those done).
+    Decide {
+        /// The winning entry.
+        winner: u32,
+        /// Every entry that had a result, in entry order.
+        considered: Vec<u32>,
+    },
+    /// No competitor answered and none can any more: the race failed.
+    NoEntries,
+}
+
+/// The race rule for `judge` (pending, dependencies met): decide once
+/// every competitor has answered, or at the deadline (measured from its
+/// first competitor's assignment) if at least one has; fail the race when
+/// none answered and none can (an entry dead-lettered with re-drives left
+/// still can). With [`CoordBug::ArbiterFirst`] the first answer in wins
+/// instead of the best.
+pub fn race_step(cfg: &CollabConfig, sm: &WorkflowState, judge: &Task, now: SimTime) -> RaceStep {
+    let mut done = Vec::new();
+    let mut open = 0;
+    for &e in &judge.entries {
+        let t = &sm.tasks()[e as usize];
+        match t.status {
+            TaskStatus::Done => done.push((e, t.result.expect("done has a result"))),
+            TaskStatus::Pending | TaskStatus::Assigned => open += 1,
+            TaskStatus::DeadLetter if t.redrives < cfg.redrives => open += 1,
+            _ => {}
+        }
+    }
+    let deadline = judge
+        .started_at
+        .is_some_and(|s| now >= s + cfg.arbiter.deadline);
+    if !done.is_empty() && (open == 0 || deadline) {
+        let winner = match cfg.bug {
+            // The bug: the first answer in wins, whatever its utility.
+            Some(CoordBug::ArbiterFirst) => done
+                .iter()
+                .min_by_key(|(e, o)| (o.started_at.0 + o.duration_us, *e))
+                .map(|c| c.0),
+            _ => pick(&cfg.arbiter, &done),
+        }
+        .expect("a candidate");
+        RaceStep::Decide {
+            winner,
+            considered: done.iter().map(|c| c.0).collect(),
+        }
+    } else if done.is_empty() && open == 0 {
+        RaceStep::NoEntries
+    } else {
+        RaceStep::Wait
+    }
+}
+
+/// Agents a competitor must not be given: those holding (or having
+/// answered, or proposed for) another entry of its race, so the k
+/// answers come from k different agents. `proposed` is the leader's
+/// not-yet-committed choice for an entry. Empty for a task in no race.
+pub fn rivals(
+    sm: &WorkflowState,
+    entry: u32,
+    t: &Task,
+    proposed: impl Fn(u32) -> Option<NodeId>,
+) -> Vec<NodeId> {
+    match t.spec.judge {
+        Some(j) => sm.tasks()[j as usize]
+            .entries
+            .iter()
+            .filter(|&&e| e != entry)
+            .filter_map(|&e| {
+                let s = &sm.tasks()[e as usize];
+                s.agent
+                    .or(s.result.map(|r| r.agent))
+                    .or_else(|| proposed(e))
+            })
+            .collect(),
+        None => Vec::new(),
+    }
 }
 
 #[cfg(test)]

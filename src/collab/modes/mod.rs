@@ -1,9 +1,15 @@
 //! The four collaboration modes: how a workflow's stages become tasks
-//! ([`expand`]) and the per-mode decisions the dispatcher delegates here.
+//! ([`expand`]) and the per-mode rules the dispatcher applies. The
+//! dispatcher keeps the scheduling (what is ready, who is eligible, what
+//! is in flight); every mode-specific decision is a function here.
 //!
-//! - [`pipeline`]: stages in DAG order, one agent each (topological order).
-//! - [`competitive`]: k competitors per stage and the arbiter's rule.
-//! - [`division`]: batch assignment by capability (Hungarian or greedy).
+//! - [`pipeline`]: stages in DAG order (topological order, cycles named)
+//!   and the one-agent-per-step choice ([`pipeline::rank`]).
+//! - [`competitive`]: k competitors per stage, never two on one agent
+//!   ([`competitive::rivals`]), and the arbiter's rule: when to decide a
+//!   race and who wins ([`competitive::race_step`], [`competitive::pick`]).
+//! - [`division`]: batch assignment by capability: the batch's columns,
+//!   its cost matrix, and the solve (Hungarian or greedy).
 //! - [`hybrid`]: the task analyzer that routes each task to a mode.
 
 pub mod competitive;
