@@ -54,7 +54,7 @@ pub use config::{
 };
 pub use coordinator::{
     Change, CollabCommand, CollabOutput, FailReason, Outcome, RejectReason, TaskId, TaskKind,
-    TaskSpec, TaskStatus, WorkflowState,
+    TaskSpec, TaskStatus, WorkflowId, WorkflowState,
 };
 pub use messages::{CollabMsg, Envelope, Payload};
 pub use node::CollabNode;

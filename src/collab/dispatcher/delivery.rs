@@ -5,7 +5,7 @@
 
 use super::{Dispatcher, InFlight};
 use crate::collab::config::Priority;
-use crate::collab::coordinator::{CollabCommand, FailReason, TaskStatus, WorkflowState};
+use crate::collab::coordinator::{CollabCommand, FailReason, TaskId, TaskStatus, WorkflowState};
 use crate::collab::messages::{backoff, message_id, Assignment, Envelope, Payload};
 use crate::ids::NodeId;
 use crate::rng::SimRng;
@@ -34,7 +34,7 @@ impl Dispatcher {
     pub(super) fn track(
         &mut self,
         sm: &WorkflowState,
-        task: u32,
+        task: TaskId,
         agent: NodeId,
         attempt: u32,
         version: u64,
@@ -71,7 +71,7 @@ impl Dispatcher {
     pub(super) fn send_assignment(
         &mut self,
         sm: &WorkflowState,
-        task: u32,
+        task: TaskId,
         now: SimTime,
         rng: Option<&mut SimRng>,
     ) {
@@ -150,7 +150,7 @@ impl Dispatcher {
 
     /// Stop tracking `task`'s attempt; `ok`: Some(success) feeds the
     /// agent's breaker.
-    pub(super) fn untrack(&mut self, task: u32, ok: Option<bool>, now: SimTime) {
+    pub(super) fn untrack(&mut self, task: TaskId, ok: Option<bool>, now: SimTime) {
         let Some(f) = self.inflight.remove(&task) else {
             return;
         };
@@ -173,7 +173,7 @@ impl Dispatcher {
     /// The team is re-formed without `agent`: its in-flight attempts go
     /// back to pending (and to other agents).
     pub(super) fn take_work_from(&mut self, agent: NodeId, now: SimTime) {
-        let tasks: Vec<(u32, u64)> = self
+        let tasks: Vec<(TaskId, u64)> = self
             .inflight
             .iter()
             .filter(|(_, f)| f.agent == agent && !f.given_up)
@@ -191,7 +191,7 @@ impl Dispatcher {
         }
     }
 
-    pub(super) fn ack_results(&mut self, task: u32, now: SimTime) {
+    pub(super) fn ack_results(&mut self, task: TaskId, now: SimTime) {
         if let Some(list) = self.result_acks.remove(&task) {
             for (agent, of) in list {
                 let env = self.envelope(
@@ -218,7 +218,7 @@ impl Dispatcher {
         }
         match env.payload {
             Payload::Ack { of } => {
-                if let Some(f) = self.inflight.get_mut(&(env.correlation_id as u32)) {
+                if let Some(f) = self.inflight.get_mut(&TaskId(env.correlation_id as u32)) {
                     if f.msg_id == of {
                         f.acked = true;
                     }

@@ -28,7 +28,7 @@ pub use stats::{life_stats, DispatchStats};
 use super::breaker::Breaker;
 use super::config::{CollabConfig, Priority};
 use super::coordinator::{
-    CollabCommand, FailReason, TaskKind, TaskSpec, TaskStatus, WorkflowState,
+    CollabCommand, FailReason, TaskId, TaskKind, TaskSpec, TaskStatus, WorkflowId, WorkflowState,
 };
 use super::messages::{Envelope, Payload};
 use super::modes::competitive::{self, RaceStep};
@@ -75,15 +75,15 @@ pub struct Dispatcher {
     id: NodeId,
     epoch: u64,
     cursor: u64,
-    ready: BTreeSet<(Reverse<Priority>, u32)>,
-    proposed: BTreeMap<u32, (SimTime, Option<NodeId>)>,
-    inflight: BTreeMap<u32, InFlight>,
-    gated: BTreeMap<u32, SimTime>,
-    judges: BTreeSet<u32>,
-    dead: BTreeSet<u32>,
+    ready: BTreeSet<(Reverse<Priority>, TaskId)>,
+    proposed: BTreeMap<TaskId, (SimTime, Option<NodeId>)>,
+    inflight: BTreeMap<TaskId, InFlight>,
+    gated: BTreeMap<TaskId, SimTime>,
+    judges: BTreeSet<TaskId>,
+    dead: BTreeSet<TaskId>,
     agents: Vec<AgentView>,
     by_skill: Vec<Vec<u32>>,
-    result_acks: BTreeMap<u32, Vec<(NodeId, u64)>>,
+    result_acks: BTreeMap<TaskId, Vec<(NodeId, u64)>>,
     dedupe: super::messages::DedupeWindow,
     next_workflow: usize,
     counter: u64,
@@ -177,7 +177,7 @@ impl Dispatcher {
         self.check_agents(now);
         self.check_inflight(sm, now, rng);
         self.check_approvals(sm, now, rng);
-        let judges: Vec<u32> = self.judges.iter().copied().collect();
+        let judges: Vec<TaskId> = self.judges.iter().copied().collect();
         for j in judges {
             self.evaluate_judge(sm, j, now);
         }
@@ -195,7 +195,7 @@ impl Dispatcher {
         {
             let wf = self.next_workflow;
             self.proposals.push(CollabCommand::Submit {
-                workflow: wf as u32,
+                workflow: WorkflowId(wf as u32),
                 arrived_at: self.cfg.arrivals[wf].at,
                 at: now,
                 tasks: modes::expand(&self.cfg, wf),
@@ -218,7 +218,7 @@ impl Dispatcher {
     }
 
     fn check_inflight(&mut self, sm: &WorkflowState, now: SimTime, rng: &mut SimRng) {
-        let tasks: Vec<u32> = self.inflight.keys().copied().collect();
+        let tasks: Vec<TaskId> = self.inflight.keys().copied().collect();
         for task in tasks {
             let f = self.inflight[&task].clone();
             if f.given_up {
@@ -253,7 +253,7 @@ impl Dispatcher {
     }
 
     fn check_approvals(&mut self, sm: &WorkflowState, now: SimTime, rng: &mut SimRng) {
-        let gated: Vec<(u32, SimTime)> = self.gated.iter().map(|(t, s)| (*t, *s)).collect();
+        let gated: Vec<(TaskId, SimTime)> = self.gated.iter().map(|(t, s)| (*t, *s)).collect();
         for (task, last) in gated {
             let Some(t) = sm.task(task) else { continue };
             if !t.awaits_approval() {
@@ -291,7 +291,7 @@ impl Dispatcher {
 
     /// Apply the race rule ([`competitive::race_step`]) to an undecided
     /// race, at most one proposal at a time.
-    fn evaluate_judge(&mut self, sm: &WorkflowState, judge: u32, now: SimTime) {
+    fn evaluate_judge(&mut self, sm: &WorkflowState, judge: TaskId, now: SimTime) {
         let Some(j) = sm.task(judge) else { return };
         if j.status != TaskStatus::Pending || j.unmet > 0 {
             if j.status != TaskStatus::Pending {
@@ -323,7 +323,7 @@ impl Dispatcher {
     }
 
     fn redrive(&mut self, sm: &WorkflowState, now: SimTime) {
-        let dead: Vec<u32> = self.dead.iter().copied().collect();
+        let dead: Vec<TaskId> = self.dead.iter().copied().collect();
         for task in dead {
             let Some(t) = sm.task(task) else { continue };
             if t.status != TaskStatus::DeadLetter || t.redrives >= self.cfg.redrives {
@@ -347,7 +347,7 @@ impl Dispatcher {
     }
 
     fn expire_proposals(&mut self, sm: &WorkflowState, now: SimTime) {
-        let old: Vec<u32> = self
+        let old: Vec<TaskId> = self
             .proposed
             .iter()
             .filter(|(_, (at, _))| now.saturating_since(*at) > PROPOSAL_EXPIRY)
@@ -371,7 +371,7 @@ impl Dispatcher {
 
     /// Best eligible agent with the task's skill by [`pipeline::rank`],
     /// never one already racing in the same competition.
-    fn pick_agent(&self, sm: &WorkflowState, task: u32, now: SimTime) -> Option<usize> {
+    fn pick_agent(&self, sm: &WorkflowState, task: TaskId, now: SimTime) -> Option<usize> {
         let t = sm.task(task)?;
         let floor = t.spec.priority.accuracy_floor();
         let exclude = competitive::rivals(sm, task, t, |e| self.proposed.get(&e).and_then(|p| p.1));
@@ -392,7 +392,7 @@ impl Dispatcher {
         best.map(|b| b.4)
     }
 
-    fn propose_assign(&mut self, sm: &WorkflowState, task: u32, i: usize, now: SimTime) {
+    fn propose_assign(&mut self, sm: &WorkflowState, task: TaskId, i: usize, now: SimTime) {
         let t = sm.task(task).expect("task");
         let agent = NodeId(self.cfg.servers + i as u32);
         self.proposals.push(CollabCommand::Assign {
@@ -415,7 +415,7 @@ impl Dispatcher {
         self.dirty = false;
         let mut misses = 0;
         let mut exhausted = vec![false; self.by_skill.len()];
-        let candidates: Vec<(Reverse<Priority>, u32)> = self.ready.iter().copied().collect();
+        let candidates: Vec<(Reverse<Priority>, TaskId)> = self.ready.iter().copied().collect();
         for (p, task) in candidates {
             let Some(t) = sm.task(task) else { continue };
             if !t.is_ready() {
@@ -449,7 +449,7 @@ impl Dispatcher {
     /// Division mode: assign up to `batch` ready batch tasks at once, by
     /// capability, with the configured algorithm.
     fn dispatch_batch(&mut self, sm: &WorkflowState, now: SimTime) {
-        let rows: Vec<u32> = self
+        let rows: Vec<TaskId> = self
             .ready
             .iter()
             .map(|&(_, t)| t)
@@ -465,7 +465,7 @@ impl Dispatcher {
         }
         let skills: Vec<u16> = rows
             .iter()
-            .map(|&t| sm.tasks()[t as usize].spec.skill)
+            .map(|&t| sm.tasks()[t.index()].spec.skill)
             .collect();
         let load = |i: usize| self.agents[i].load;
         let cols = division::columns(
@@ -479,7 +479,7 @@ impl Dispatcher {
         if cols.is_empty() {
             return;
         }
-        let specs: Vec<&TaskSpec> = rows.iter().map(|&t| &sm.tasks()[t as usize].spec).collect();
+        let specs: Vec<&TaskSpec> = rows.iter().map(|&t| &sm.tasks()[t.index()].spec).collect();
         let costs = division::cost_matrix(&self.cfg.agents, &specs, &cols, load);
         let result = division::assign(rows.len(), cols.len(), costs.clone(), self.cfg.assign);
         self.stats.batches += 1;

@@ -4,7 +4,7 @@
 
 use super::Dispatcher;
 use crate::collab::coordinator::{
-    Change, FailReason, RejectReason, TaskKind, TaskStatus, WorkflowState,
+    Change, FailReason, RejectReason, TaskId, TaskKind, TaskStatus, WorkflowState,
 };
 use crate::time::SimTime;
 use std::cmp::Reverse;
@@ -24,7 +24,7 @@ impl Dispatcher {
             a.load = 0;
         }
         for (i, t) in sm.tasks().iter().enumerate() {
-            let id = i as u32;
+            let id = TaskId(i as u32);
             match t.status {
                 TaskStatus::Pending if t.spec.kind == TaskKind::Judge => {
                     self.judges.insert(id);
@@ -49,7 +49,7 @@ impl Dispatcher {
         self.next_workflow = sm.workflows().len();
         self.dirty = true;
     }
-    pub(super) fn release_proposal(&mut self, task: u32) {
+    pub(super) fn release_proposal(&mut self, task: TaskId) {
         if let Some((_, Some(agent))) = self.proposed.remove(&task) {
             if let Some(i) = self.agent_index(agent) {
                 self.agents[i].load = self.agents[i].load.saturating_sub(1);

@@ -7,7 +7,7 @@
 
 use crate::collab::bug::CoordBug;
 use crate::collab::config::{ArbiterConfig, CollabConfig};
-use crate::collab::coordinator::{Outcome, Task, TaskStatus, WorkflowState};
+use crate::collab::coordinator::{Outcome, Task, TaskId, TaskStatus, WorkflowState};
 use crate::ids::NodeId;
 use crate::time::SimTime;
 
@@ -27,8 +27,8 @@ impl CollabConfig {
 
 /// The winner among `(task, outcome)` candidates: the maximum utility,
 /// ties to the lower task id. `None` if there is no candidate.
-pub fn pick(a: &ArbiterConfig, candidates: &[(u32, Outcome)]) -> Option<u32> {
-    let mut best: Option<(u32, f64)> = None;
+pub fn pick(a: &ArbiterConfig, candidates: &[(TaskId, Outcome)]) -> Option<TaskId> {
+    let mut best: Option<(TaskId, f64)> = None;
     for &(t, ref o) in candidates {
         let u = utility(a, o);
         match best {
@@ -40,7 +40,7 @@ pub fn pick(a: &ArbiterConfig, candidates: &[(u32, Outcome)]) -> Option<u32> {
 }
 
 /// Why the winner won, in one sentence (for the report).
-pub fn explain(a: &ArbiterConfig, winner: u32, candidates: &[(u32, Outcome)]) -> String {
+pub fn explain(a: &ArbiterConfig, winner: TaskId, candidates: &[(TaskId, Outcome)]) -> String {
     let Some(w) = candidates.iter().find(|c| c.0 == winner) else {
         return format!("winner {winner} is not among the candidates");
     };
@@ -49,7 +49,7 @@ pub fn explain(a: &ArbiterConfig, winner: u32, candidates: &[(u32, Outcome)]) ->
         .iter()
         .filter(|c| c.0 != winner)
         .map(|c| (c.0, utility(a, &c.1)))
-        .fold(None, |acc: Option<(u32, f64)>, x| match acc {
+        .fold(None, |acc: Option<(TaskId, f64)>, x| match acc {
             Some(b) if b.1 >= x.1 => Some(b),
             _ => Some(x),
         });
@@ -79,9 +79,9 @@ pub enum RaceStep {
     /// Decide: `winner` among the entries `considered` (those done).
     Decide {
         /// The winning entry.
-        winner: u32,
+        winner: TaskId,
         /// Every entry that had a result, in entry order.
-        considered: Vec<u32>,
+        considered: Vec<TaskId>,
     },
     /// No competitor answered and none can any more: the race failed.
     NoEntries,
@@ -97,7 +97,7 @@ pub fn race_step(cfg: &CollabConfig, sm: &WorkflowState, judge: &Task, now: SimT
     let mut done = Vec::new();
     let mut open = 0;
     for &e in &judge.entries {
-        let t = &sm.tasks()[e as usize];
+        let t = &sm.tasks()[e.index()];
         match t.status {
             TaskStatus::Done => done.push((e, t.result.expect("done has a result"))),
             TaskStatus::Pending | TaskStatus::Assigned => open += 1,
@@ -135,17 +135,17 @@ pub fn race_step(cfg: &CollabConfig, sm: &WorkflowState, judge: &Task, now: SimT
 /// not-yet-committed choice for an entry. Empty for a task in no race.
 pub fn rivals(
     sm: &WorkflowState,
-    entry: u32,
+    entry: TaskId,
     t: &Task,
-    proposed: impl Fn(u32) -> Option<NodeId>,
+    proposed: impl Fn(TaskId) -> Option<NodeId>,
 ) -> Vec<NodeId> {
     match t.spec.judge {
-        Some(j) => sm.tasks()[j as usize]
+        Some(j) => sm.tasks()[j.index()]
             .entries
             .iter()
             .filter(|&&e| e != entry)
             .filter_map(|&e| {
-                let s = &sm.tasks()[e as usize];
+                let s = &sm.tasks()[e.index()];
                 s.agent
                     .or(s.result.map(|r| r.agent))
                     .or_else(|| proposed(e))
@@ -184,9 +184,13 @@ mod tests {
             deadline: SimDuration::from_millis(1),
             cost_per_1k_tokens: 0.02,
         };
-        let c = [(5, o(0.80, 1000)), (6, o(0.82, 5000)), (7, o(0.80, 1000))];
-        assert_eq!(pick(&a, &c), Some(5));
-        assert!(explain(&a, 5, &c).contains("runner-up task 7"));
+        let c = [
+            (TaskId(5), o(0.80, 1000)),
+            (TaskId(6), o(0.82, 5000)),
+            (TaskId(7), o(0.80, 1000)),
+        ];
+        assert_eq!(pick(&a, &c), Some(TaskId(5)));
+        assert!(explain(&a, TaskId(5), &c).contains("runner-up task 7"));
         assert_eq!(pick(&a, &[]), None);
     }
 }

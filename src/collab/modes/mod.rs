@@ -18,14 +18,14 @@ pub mod hybrid;
 pub mod pipeline;
 
 use super::config::{CollabConfig, Mode, Priority};
-use super::coordinator::{TaskKind, TaskSpec};
+use super::coordinator::{TaskId, TaskKind, TaskSpec};
 
 /// The tasks of workflow `wf` (local indices), in an order where every
 /// task comes after its dependencies.
 pub fn expand(cfg: &CollabConfig, wf: usize) -> Vec<TaskSpec> {
     let arrival = &cfg.arrivals[wf];
     let order = pipeline::topological_order(&cfg.stages).expect("validated: no cycle");
-    let mut head = vec![u32::MAX; cfg.stages.len()];
+    let mut head = vec![TaskId(u32::MAX); cfg.stages.len()];
     let mut out: Vec<TaskSpec> = Vec::new();
     let mut branches = Vec::new();
     for &s in &order {
@@ -36,7 +36,7 @@ pub fn expand(cfg: &CollabConfig, wf: usize) -> Vec<TaskSpec> {
         } else {
             st.priority
         };
-        let deps: Vec<u32> = st.after.iter().map(|&d| head[d]).collect();
+        let deps: Vec<TaskId> = st.after.iter().map(|&d| head[d]).collect();
         let kind = match cfg.mode {
             Mode::Pipeline => TaskKind::Single,
             Mode::Division => TaskKind::Batch,
@@ -55,7 +55,7 @@ pub fn expand(cfg: &CollabConfig, wf: usize) -> Vec<TaskSpec> {
             judge: None,
             branch: None,
         };
-        let id = out.len() as u32;
+        let id = TaskId(out.len() as u32);
         head[s] = id;
         if st.branch.is_some() {
             branches.push((s, id));
@@ -80,7 +80,7 @@ pub fn expand(cfg: &CollabConfig, wf: usize) -> Vec<TaskSpec> {
     for (s, id) in branches {
         let b = cfg.stages[s].branch.expect("branch");
         let t = (b.threshold * 1000.0).round().clamp(0.0, 1000.0) as u16;
-        out[id as usize].branch = Some((t, head[b.above], head[b.below]));
+        out[id.index()].branch = Some((t, head[b.above], head[b.below]));
     }
     out
 }
