@@ -15,10 +15,12 @@
 //! Submodules, one concept each: [`task`] (the task model), [`command`]
 //! (log commands and outputs), [`journal`] (the change journal),
 //! `codec` (the snapshot format), [`export`] (per-workflow export and
-//! install for the AP coordinator).
+//! install for the AP coordinator), [`invariants`] (what every applied
+//! command must keep, asserted after each).
 
 pub mod command;
 pub mod export;
+pub mod invariants;
 pub mod journal;
 pub mod task;
 
@@ -707,11 +709,9 @@ impl WorkflowState {
     }
 }
 
-impl StateMachine for WorkflowState {
-    type Command = CollabCommand;
-    type Output = CollabOutput;
-
-    fn apply(&mut self, cmd: &CollabCommand) -> CollabOutput {
+impl WorkflowState {
+    /// Apply `cmd` (no invariant checks: see `StateMachine::apply`).
+    fn apply_command(&mut self, cmd: &CollabCommand) -> CollabOutput {
         match cmd {
             CollabCommand::Submit {
                 workflow,
@@ -755,6 +755,36 @@ impl StateMachine for WorkflowState {
                 at,
             } => self.apply_arbitrate(*judge, *version, *winner, considered, *at),
         }
+    }
+}
+
+impl StateMachine for WorkflowState {
+    type Command = CollabCommand;
+    type Output = CollabOutput;
+
+    /// Apply `cmd`, then assert the [`invariants`] on the task it was
+    /// about (on every server, in release builds too): a broken one means
+    /// this state machine is wrong, and the run stops at the command that
+    /// broke it.
+    fn apply(&mut self, cmd: &CollabCommand) -> CollabOutput {
+        let subject = invariants::subject(cmd);
+        let before = subject
+            .and_then(|t| self.task(t))
+            .map(invariants::Before::of);
+        let out = self.apply_command(cmd);
+        if let (Some(t), Some(before)) = (subject, before) {
+            let rejected = matches!(out, CollabOutput::Rejected(_));
+            if let Err(broken) =
+                invariants::check(before, &self.tasks[t.index()], rejected, self.bug)
+            {
+                panic!(
+                    "coordinator invariant {broken:?} broken by `{}` on task {t}: {before:?} -> {:?}",
+                    cmd.name(),
+                    self.tasks[t.index()]
+                );
+            }
+        }
+        out
     }
 
     fn snapshot(&self) -> Vec<u8> {

@@ -273,3 +273,119 @@ fn arbitration_must_see_every_done_entry() {
     assert_eq!(s.open_tasks(), 0);
     assert!(s.workflows()[0].done_at.is_some());
 }
+
+/// The state machine's own invariants, on hand-made broken transitions:
+/// each is reported as itself, and the planted bug meant to break one
+/// (so the workflow checker can catch it from outside) silences only that
+/// one.
+#[test]
+fn invariants_name_each_broken_transition() {
+    use super::invariants::{check, Before, Broken};
+    let mut s = WorkflowState::default();
+    submit(&mut s, vec![spec(vec![])]);
+    assert_eq!(assign(&mut s, 0, 10), CollabOutput::Applied);
+    let v = s.task(TaskId(0)).unwrap().version;
+    assert_eq!(result(&mut s, 0, v, 10), CollabOutput::Applied);
+    let done = s.task(TaskId(0)).unwrap().clone();
+    let was_done = Before::of(&done);
+    assert_eq!(check(was_done, &done, false, None), Ok(()));
+
+    let mut older = done.clone();
+    older.version -= 1;
+    assert_eq!(
+        check(was_done, &older, false, None),
+        Err(Broken::VersionWentBack)
+    );
+    assert_eq!(
+        check(was_done, &older, false, Some(CoordBug::AcceptStale)),
+        Ok(())
+    );
+
+    let mut reassigned = done.clone();
+    reassigned.version += 1;
+    reassigned.status = TaskStatus::Assigned;
+    assert_eq!(
+        check(was_done, &reassigned, false, None),
+        Err(Broken::FinalChanged)
+    );
+    let mut second = done.clone();
+    second.version += 1;
+    second.result = Some(outcome(11, 0.3));
+    assert_eq!(
+        check(was_done, &second, false, None),
+        Err(Broken::FinalChanged)
+    );
+    assert_eq!(
+        check(was_done, &second, false, Some(CoordBug::DoubleResult)),
+        Ok(())
+    );
+
+    let mut pending = done.clone();
+    pending.status = TaskStatus::Pending;
+    pending.result = None;
+    let was_pending = Before::of(&pending);
+    let mut no_agent = pending.clone();
+    no_agent.version += 1;
+    no_agent.status = TaskStatus::Assigned;
+    no_agent.agent = None;
+    assert_eq!(
+        check(was_pending, &no_agent, false, None),
+        Err(Broken::AssignedWithoutAgent)
+    );
+    let mut empty = pending.clone();
+    empty.version += 1;
+    empty.status = TaskStatus::Done;
+    assert_eq!(
+        check(was_pending, &empty, false, None),
+        Err(Broken::DoneWithoutResult)
+    );
+    assert_eq!(
+        check(
+            was_pending,
+            &empty,
+            false,
+            Some(CoordBug::SnapshotDropsResults)
+        ),
+        Ok(())
+    );
+    let mut bumped = pending.clone();
+    bumped.version += 1;
+    assert_eq!(
+        check(was_pending, &bumped, true, None),
+        Err(Broken::RejectedButChanged)
+    );
+}
+
+/// The assertion is live in `apply`: a state corrupted behind the state
+/// machine's back (a done task without its result) stops the run at the
+/// next command about that task, even a rejected one.
+#[test]
+#[should_panic(expected = "coordinator invariant DoneWithoutResult broken by `approve` on task 0")]
+fn apply_asserts_invariants_on_a_corrupted_state() {
+    let mut s = WorkflowState::default();
+    submit(&mut s, vec![spec(vec![])]);
+    s.tasks[0].status = TaskStatus::Done;
+    s.apply(&CollabCommand::Approve {
+        task: TaskId(0),
+        at: SimTime(9),
+    });
+}
+
+/// A normal life (assign, fail, re-assign, stale result, result, a second
+/// result) keeps every invariant: `apply` checks them after each command.
+#[test]
+fn a_correct_life_keeps_the_invariants() {
+    let mut s = WorkflowState::default();
+    submit(&mut s, vec![spec(vec![]), spec(vec![0])]);
+    assert_eq!(assign(&mut s, 0, 10), CollabOutput::Applied);
+    let v = s.task(TaskId(0)).unwrap().version;
+    assert_eq!(result(&mut s, 0, v, 10), CollabOutput::Applied);
+    assert_eq!(
+        result(&mut s, 0, v + 1, 10),
+        CollabOutput::Rejected(RejectReason::Duplicate)
+    );
+    assert_eq!(
+        assign(&mut s, 0, 11),
+        CollabOutput::Rejected(RejectReason::Invalid)
+    );
+}
