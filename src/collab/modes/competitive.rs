@@ -193,4 +193,148 @@ mod tests {
         assert!(explain(&a, TaskId(5), &c).contains("runner-up task 7"));
         assert_eq!(pick(&a, &[]), None);
     }
+
+    /// The race rule as a transcript on the real state machine: a race of
+    /// two competitors waits while one is still running, decides at the
+    /// deadline over the answers it has, and fails (no entries) once every
+    /// competitor has failed for good. Cost efficiency decides between
+    /// two answers; the `ArbiterFirst` bug takes the first one in instead.
+    #[test]
+    fn race_rule_waits_decides_at_deadline_and_fails_with_no_entries() {
+        use crate::collab::coordinator::{CollabCommand, FailReason, TaskKind, TaskSpec};
+        use crate::collab::Priority;
+        use crate::raft::StateMachine;
+        let s = crate::scenario::Scenario::load(std::path::Path::new(
+            "scenarios/collab/competitive.json",
+        ))
+        .expect("shipped scenario");
+        let w = s.spec.workflow.as_ref().expect("workflow");
+        let mut cfg = crate::scenario::convert::collab_config(w, s.spec.cluster.nodes, 1);
+        cfg.redrives = 0;
+        let spec = |kind, judge| TaskSpec {
+            stage: 0,
+            skill: 0,
+            priority: Priority::Normal,
+            kind,
+            size_milli: 1000,
+            max_attempts: 1,
+            gated: false,
+            deps: vec![],
+            judge,
+            branch: None,
+        };
+        let mut sm = WorkflowState::default();
+        sm.apply(&CollabCommand::Submit {
+            workflow: crate::collab::WorkflowId(0),
+            arrived_at: SimTime(0),
+            at: SimTime(0),
+            tasks: vec![
+                spec(TaskKind::Judge, None),
+                spec(TaskKind::Entry, Some(TaskId(0))),
+                spec(TaskKind::Entry, Some(TaskId(0))),
+            ],
+        });
+        let assign = |sm: &mut WorkflowState, t: u32, agent: u32| {
+            let version = sm.task(TaskId(t)).unwrap().version;
+            sm.apply(&CollabCommand::Assign {
+                task: TaskId(t),
+                version,
+                agent: NodeId(agent),
+                at: SimTime(0),
+            });
+        };
+        let answer = |sm: &mut WorkflowState, t: u32, agent: u32, score: f64, tokens: u64| {
+            let version = sm.task(TaskId(t)).unwrap().version;
+            sm.apply(&CollabCommand::Result {
+                task: TaskId(t),
+                version,
+                attempt: 1,
+                outcome: Outcome {
+                    agent: NodeId(agent),
+                    started_at: SimTime(u64::from(t)),
+                    ..o(score, tokens)
+                },
+                at: SimTime(10),
+            });
+        };
+        assign(&mut sm, 1, 9);
+        assign(&mut sm, 2, 10);
+        // Entry 2 (slower start) answers better and cheaper than entry 1.
+        answer(&mut sm, 2, 10, 0.9, 500);
+        let judge = |sm: &WorkflowState| sm.task(TaskId(0)).unwrap().clone();
+        let early = SimTime(1);
+        let late = SimTime(cfg.arbiter.deadline.as_micros() + 1);
+        assert_eq!(race_step(&cfg, &sm, &judge(&sm), early), RaceStep::Wait);
+        assert_eq!(
+            race_step(&cfg, &sm, &judge(&sm), late),
+            RaceStep::Decide {
+                winner: TaskId(2),
+                considered: vec![TaskId(2)]
+            }
+        );
+        answer(&mut sm, 1, 9, 0.5, 5000);
+        let both = vec![TaskId(1), TaskId(2)];
+        assert_eq!(
+            race_step(&cfg, &sm, &judge(&sm), early),
+            RaceStep::Decide {
+                winner: TaskId(2),
+                considered: both.clone()
+            }
+        );
+        cfg.bug = Some(CoordBug::ArbiterFirst);
+        assert_eq!(
+            race_step(&cfg, &sm, &judge(&sm), early),
+            RaceStep::Decide {
+                winner: TaskId(1),
+                considered: both
+            }
+        );
+        cfg.bug = None;
+        // A second race whose competitors both fail for good.
+        let mut sm2 = WorkflowState::default();
+        sm2.apply(&CollabCommand::Submit {
+            workflow: crate::collab::WorkflowId(0),
+            arrived_at: SimTime(0),
+            at: SimTime(0),
+            tasks: vec![
+                spec(TaskKind::Judge, None),
+                spec(TaskKind::Entry, Some(TaskId(0))),
+                spec(TaskKind::Entry, Some(TaskId(0))),
+            ],
+        });
+        for t in [1, 2] {
+            assign(&mut sm2, t, 8 + t);
+            let version = sm2.task(TaskId(t)).unwrap().version;
+            sm2.apply(&CollabCommand::Fail {
+                task: TaskId(t),
+                version,
+                reason: FailReason::Timeout,
+                at: SimTime(5),
+            });
+        }
+        assert_eq!(
+            race_step(&cfg, &sm2, &judge(&sm2), late),
+            RaceStep::NoEntries
+        );
+        // Competitors of one race exclude each other's agents.
+        let mut sm3 = WorkflowState::default();
+        sm3.apply(&CollabCommand::Submit {
+            workflow: crate::collab::WorkflowId(0),
+            arrived_at: SimTime(0),
+            at: SimTime(0),
+            tasks: vec![
+                spec(TaskKind::Judge, None),
+                spec(TaskKind::Entry, Some(TaskId(0))),
+                spec(TaskKind::Entry, Some(TaskId(0))),
+                spec(TaskKind::Entry, Some(TaskId(0))),
+            ],
+        });
+        assign(&mut sm3, 1, 9);
+        let t3 = sm3.task(TaskId(3)).unwrap().clone();
+        let proposed = |e: TaskId| (e == TaskId(2)).then_some(NodeId(12));
+        assert_eq!(
+            rivals(&sm3, TaskId(3), &t3, proposed),
+            vec![NodeId(9), NodeId(12)]
+        );
+    }
 }
