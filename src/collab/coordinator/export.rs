@@ -41,7 +41,7 @@ impl WorkflowRecord {
 }
 
 /// Per-workflow replication, for AP coordinators: they change their own
-/// copy through [`StateMachine::apply`] and exchange whole workflows.
+/// copy through [`StateMachine::apply`](crate::raft::StateMachine::apply) and exchange whole workflows.
 impl WorkflowState {
     /// The workflow a command changes (`None` for an unknown task).
     pub fn workflow_of(&self, cmd: &CollabCommand) -> Option<WorkflowId> {

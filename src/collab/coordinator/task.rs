@@ -252,7 +252,7 @@ impl Outcome {
 }
 
 /// A task as submitted. Indices (`deps`, `judge`, branch targets) are
-/// local to the workflow in a [`CollabCommand::Submit`], global once
+/// local to the workflow in a [`CollabCommand::Submit`](super::CollabCommand::Submit), global once
 /// applied.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TaskSpec {

@@ -14,7 +14,7 @@
 //! Files: this one holds the scheduler's state and its periodic work
 //! (arrivals, liveness, timeouts, approvals, races, re-drives, handing
 //! ready tasks to agents); the per-mode rules it applies come from
-//! [`modes`](super::modes). `views` follows the committed state (rebuild
+//! [`modes`]. `views` follows the committed state (rebuild
 //! on activation, then the change journal); `delivery` talks to agents
 //! (at-least-once assignment sends with backoff, acks, results in);
 //! `stats` counts.

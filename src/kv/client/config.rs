@@ -30,13 +30,13 @@ pub struct ClientConfig {
     pub backoff_max: SimDuration,
     /// No new operation is invoked at or after this time.
     pub stop_at: SimTime,
-    /// Record history events (see [`KvClient::step_events`]); off, the
+    /// Record history events (see [`KvClient::step_events`](super::KvClient::step_events)); off, the
     /// client records nothing.
     pub record_history: bool,
 }
 
 impl ClientConfig {
-    /// The preconditions [`KvClient::new`] asserts, as an error: scenario
+    /// The preconditions [`KvClient::new`](super::KvClient::new) asserts, as an error: scenario
     /// validation calls this too, so a validated scenario never builds a
     /// client that panics.
     pub fn check(&self) -> Result<(), String> {

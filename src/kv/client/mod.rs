@@ -24,7 +24,7 @@
 //! would ignore as old; the kernel does not restart clients).
 //!
 //! Files, one concept each: this one holds the process (its state, the
-//! invoke/complete loop and the `Process` handlers); [`config`] the
+//! invoke/complete loop and the `Process` handlers); `config` the
 //! client's settings; `session` the outstanding operation and how it finds
 //! the leader (resends, redirects, backoff, the deadline); `workload` what
 //! the client invokes (the operation mix, fresh values, cas candidates);
