@@ -74,7 +74,7 @@ pub fn copies_differ(copies: &[(u32, &ApServer)]) -> Option<String> {
         }
         let task = sa.tasks().iter().zip(sb.tasks()).position(|(x, y)| x != y);
         let wf = match task {
-            Some(i) => sa.tasks()[i].workflow as usize,
+            Some(i) => sa.tasks()[i].workflow.index(),
             None => match sa
                 .workflows()
                 .iter()
@@ -88,7 +88,7 @@ pub fn copies_differ(copies: &[(u32, &ApServer)]) -> Option<String> {
                         let mut v: Vec<(u32, u64, u32)> = s
                             .dead_letters()
                             .iter()
-                            .map(|d| (d.task, d.at.0, d.attempts))
+                            .map(|d| (d.task.0, d.at.0, d.attempts))
                             .collect();
                         v.sort_unstable();
                         v

@@ -21,7 +21,7 @@
 //! dispatcher's code, and keeps its own per-server view of task status and
 //! versions (reseeded from the state when a server restarts).
 
-use crate::collab::coordinator::{Change, Outcome, TaskStatus, WorkflowState};
+use crate::collab::coordinator::{Change, Outcome, TaskId, TaskStatus, WorkflowState};
 use crate::collab::ArbiterConfig;
 use crate::time::SimTime;
 
@@ -158,21 +158,21 @@ impl WorkflowChecker {
         }
     }
 
-    fn version_step(&mut self, n: usize, task: u32, from: u64, to: u64) {
-        let have = self.servers[n].versions[task as usize];
+    fn version_step(&mut self, n: usize, task: TaskId, from: u64, to: u64) {
+        let have = self.servers[n].versions[task.index()];
         if from != have || to != from + 1 {
             self.violate(
                 "versions",
                 format!("server {n}: task {task} went from version {from} to {to} while the server held version {have}"),
             );
         }
-        self.servers[n].versions[task as usize] = to;
+        self.servers[n].versions[task.index()] = to;
     }
 
-    fn deps_final(&mut self, n: usize, task: u32, defs: &WorkflowState, what: &str) {
+    fn deps_final(&mut self, n: usize, task: TaskId, defs: &WorkflowState, what: &str) {
         let Some(t) = defs.task(task) else { return };
         for &d in &t.spec.deps {
-            if self.servers[n].final_state[d as usize] == 0 {
+            if self.servers[n].final_state[d.index()] == 0 {
                 self.violate(
                     "dag_order",
                     format!("server {n}: task {task} {what} before its dependency {d} was final"),
@@ -181,8 +181,8 @@ impl WorkflowChecker {
         }
     }
 
-    fn commit_result(&mut self, n: usize, task: u32, o: Outcome) {
-        let i = task as usize;
+    fn commit_result(&mut self, n: usize, task: TaskId, o: Outcome) {
+        let i = task.index();
         if self.servers[n].final_state[i] != 0 {
             self.violate(
                 "exactly_once",
@@ -245,13 +245,13 @@ impl WorkflowChecker {
             }
             Change::Closed { task, from, to, .. } => {
                 self.version_step(n, *task, *from, *to);
-                if self.servers[n].final_state[*task as usize] != 0 {
+                if self.servers[n].final_state[task.index()] != 0 {
                     self.violate(
                         "exactly_once",
                         format!("server {n}: task {task} closed after it was final"),
                     );
                 }
-                self.servers[n].final_state[*task as usize] = 2;
+                self.servers[n].final_state[task.index()] = 2;
             }
             Change::Arbitrated {
                 judge,
@@ -263,7 +263,7 @@ impl WorkflowChecker {
             } => {
                 self.version_step(n, *judge, *from, *to);
                 self.check_arbiter(n, *judge, *winner, considered, defs);
-                if let Some(o) = self.committed.get(*winner as usize).copied().flatten() {
+                if let Some(o) = self.committed.get(winner.index()).copied().flatten() {
                     self.commit_result(n, *judge, o);
                 }
             }
@@ -274,17 +274,17 @@ impl WorkflowChecker {
     fn check_arbiter(
         &mut self,
         n: usize,
-        judge: u32,
-        winner: u32,
-        considered: &[u32],
+        judge: TaskId,
+        winner: TaskId,
+        considered: &[TaskId],
         defs: &WorkflowState,
     ) {
         let Some(j) = defs.task(judge) else { return };
-        let done: Vec<u32> = j
+        let done: Vec<TaskId> = j
             .entries
             .iter()
             .copied()
-            .filter(|&e| self.servers[n].final_state[e as usize] == 1)
+            .filter(|&e| self.servers[n].final_state[e.index()] == 1)
             .collect();
         if done != considered {
             self.violate(
@@ -299,9 +299,9 @@ impl WorkflowChecker {
             (w[0] * o.relevance + w[1] * o.innovation + w[2] * o.feasibility) / sum
                 - a.cost_per_1k_tokens * o.tokens as f64 / 1000.0
         };
-        let mut best: Option<(u32, f64)> = None;
+        let mut best: Option<(TaskId, f64)> = None;
         for &e in &done {
-            let Some(o) = self.committed.get(e as usize).copied().flatten() else {
+            let Some(o) = self.committed.get(e.index()).copied().flatten() else {
                 continue;
             };
             let u = util(&o);
@@ -313,7 +313,7 @@ impl WorkflowChecker {
             if b != winner {
                 let wu = self
                     .committed
-                    .get(winner as usize)
+                    .get(winner.index())
                     .copied()
                     .flatten()
                     .map(|o| util(&o));
@@ -339,14 +339,14 @@ impl WorkflowChecker {
     pub fn finish(&mut self, sm: &WorkflowState) {
         for (i, c) in self.committed.clone().iter().enumerate() {
             let Some(o) = c else { continue };
-            let kept = sm.task(i as u32).is_some_and(|t| {
+            let kept = sm.task(TaskId(i as u32)).is_some_and(|t| {
                 t.status == TaskStatus::Done
                     && t.result.is_some_and(|r| r.digest_u64() == o.digest_u64())
             });
             if !kept {
                 self.lost_results += 1;
             }
-            match sm.task(i as u32) {
+            match sm.task(TaskId(i as u32)) {
                 Some(t) if t.status == TaskStatus::Done && t.result.is_some_and(|r| r.digest_u64() == o.digest_u64()) => {}
                 Some(t) => self.violate(
                     "no_lost_results",
@@ -360,10 +360,10 @@ impl WorkflowChecker {
                 None => self.violate("no_lost_results", format!("task {i}: committed, then missing from the final state")),
             }
         }
-        let listed: std::collections::BTreeSet<u32> =
+        let listed: std::collections::BTreeSet<TaskId> =
             sm.dead_letters().iter().map(|d| d.task).collect();
         for (i, t) in sm.tasks().iter().enumerate() {
-            if t.status == TaskStatus::DeadLetter && !listed.contains(&(i as u32)) {
+            if t.status == TaskStatus::DeadLetter && !listed.contains(&TaskId(i as u32)) {
                 self.violate(
                     "dead_letters_reported",
                     format!("task {i} is dead-lettered but not in the dead-letter queue (silently dropped)"),
@@ -376,6 +376,7 @@ impl WorkflowChecker {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::collab::coordinator::WorkflowId;
     use crate::collab::coordinator::{CollabCommand, TaskKind, TaskSpec};
     use crate::collab::Priority;
     use crate::ids::NodeId;
@@ -400,8 +401,8 @@ mod tests {
             size_milli: 1000,
             max_attempts: 3,
             gated: false,
-            deps,
-            judge,
+            deps: deps.into_iter().map(TaskId).collect(),
+            judge: judge.map(TaskId),
             branch: None,
         }
     }
@@ -410,7 +411,7 @@ mod tests {
     fn defs() -> WorkflowState {
         let mut s = WorkflowState::default();
         s.apply(&CollabCommand::Submit {
-            workflow: 0,
+            workflow: WorkflowId(0),
             arrived_at: SimTime(0),
             at: SimTime(0),
             tasks: vec![
@@ -448,7 +449,7 @@ mod tests {
 
     fn done(task: u32, from: u64, outcome: Outcome) -> Change {
         Change::Completed {
-            task,
+            task: TaskId(task),
             from,
             to: from + 1,
             outcome,
@@ -458,7 +459,7 @@ mod tests {
 
     fn assigned(task: u32, from: u64) -> Change {
         Change::Assigned {
-            task,
+            task: TaskId(task),
             from,
             to: from + 1,
             agent: NodeId(9),
@@ -512,11 +513,11 @@ mod tests {
     #[test]
     fn detects_wrong_arbiter_choice() {
         let race = |winner, considered: Vec<u32>| Change::Arbitrated {
-            judge: 2,
+            judge: TaskId(2),
             from: 0,
             to: 1,
-            winner,
-            considered,
+            winner: TaskId(winner),
+            considered: considered.into_iter().map(TaskId).collect(),
             at: SimTime(2),
         };
         let base = vec![(0, done(3, 0, o(9, 0.9))), (0, done(4, 0, o(10, 0.5)))];
@@ -549,13 +550,13 @@ mod tests {
         // snapshot edited to say so.
         let mut s = defs();
         s.apply(&CollabCommand::Assign {
-            task: 0,
+            task: TaskId(0),
             version: 0,
             agent: NodeId(9),
             at: SimTime(1),
         });
         s.apply(&CollabCommand::DeadLetter {
-            task: 0,
+            task: TaskId(0),
             version: 1,
             reason: crate::collab::FailReason::Unacked,
             at: SimTime(2),
@@ -590,7 +591,7 @@ mod tests {
         c.server_started(0, &before);
         let mut leader = defs();
         leader.apply(&CollabCommand::Assign {
-            task: 0,
+            task: TaskId(0),
             version: 0,
             agent: NodeId(9),
             at: SimTime(1),
@@ -598,7 +599,7 @@ mod tests {
         let mut installed = WorkflowState::restore(&leader.snapshot()).unwrap();
         before.hand_over(&mut installed);
         let out = installed.apply(&CollabCommand::Result {
-            task: 0,
+            task: TaskId(0),
             version: 1,
             attempt: 1,
             outcome: o(9, 0.8),

@@ -8,7 +8,7 @@
 //! (or a server answers `not_leader`), it tries the next server.
 
 use super::config::{AgentProfile, CollabConfig, Priority};
-use super::coordinator::Outcome;
+use super::coordinator::{Outcome, TaskId};
 use super::messages::{
     backoff, message_id, Assignment, CollabMsg, DedupeWindow, Envelope, Payload,
 };
@@ -93,9 +93,9 @@ pub struct Agent {
     inbox: BinaryHeap<Job>,
     running: Option<(Job, SimTime, bool, Outcome)>,
     /// (task, attempt) of jobs taken, oldest first (bounded).
-    taken: VecDeque<(u32, u32)>,
+    taken: VecDeque<(TaskId, u32)>,
     /// Results of finished jobs, for re-sent assignments.
-    results: VecDeque<((u32, u32), Payload)>,
+    results: VecDeque<((TaskId, u32), Payload)>,
     pending: BTreeMap<u64, PendingResult>,
     dedupe: DedupeWindow,
     counter: u64,
@@ -104,7 +104,7 @@ pub struct Agent {
     stats: AgentStats,
     /// Tasks this agent produced a usable result for, in order (a task
     /// listed twice, or by two agents, was executed more than once).
-    completed: Vec<u32>,
+    completed: Vec<TaskId>,
 }
 
 impl Agent {
@@ -137,7 +137,7 @@ impl Agent {
         self.stats
     }
     /// Tasks executed with a usable result, in order.
-    pub fn completed_tasks(&self) -> &[u32] {
+    pub fn completed_tasks(&self) -> &[TaskId] {
         &self.completed
     }
     /// Its profile.
@@ -369,7 +369,7 @@ impl Agent {
         ctx: &mut Ctx<'_>,
         to: NodeId,
         payload: Payload,
-        task: u32,
+        task: TaskId,
         prio: Priority,
     ) {
         let now = ctx.now();

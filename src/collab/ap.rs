@@ -39,7 +39,7 @@
 use super::agent::CollabRecord;
 use super::bug::CoordBug;
 use super::config::{CollabConfig, Priority};
-use super::coordinator::{CollabCommand, CollabOutput, WorkflowState};
+use super::coordinator::{CollabCommand, CollabOutput, WorkflowId, WorkflowState};
 use super::dispatcher::{DispatchStats, Dispatcher};
 use super::messages::{message_id, CollabMsg, Envelope, Payload};
 use crate::ids::{NodeId, TimerId};
@@ -281,7 +281,7 @@ impl ApServer {
                 .enumerate()
                 .filter(|(_, m)| alive && m.seq > acked)
                 .map(|(i, m)| SyncRecord {
-                    record: self.state.export_workflow(i as u32),
+                    record: self.state.export_workflow(WorkflowId(i as u32)),
                     vv: m.vv.clone(),
                     stamp: m.stamp,
                 })
@@ -372,7 +372,7 @@ impl ApServer {
 
     /// Merge one received workflow. False if it cannot be placed (a gap).
     fn merge(&mut self, r: &SyncRecord) -> bool {
-        let i = r.record.index as usize;
+        let i = r.record.index.index();
         if i > self.meta.len() {
             return false;
         }
@@ -432,7 +432,7 @@ impl ApServer {
         }
         self.stats.writes += 1;
         let Some(wf) = wf else { return };
-        let wf = wf as usize;
+        let wf = wf.index();
         if wf == self.meta.len() {
             self.meta.push(WfMeta {
                 vv: vec![0; self.cfg.servers as usize],
@@ -542,6 +542,7 @@ impl ApServer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::collab::coordinator::TaskId;
     use crate::collab::modes;
     use crate::scenario::Scenario;
 
@@ -562,7 +563,7 @@ mod tests {
 
     fn submit(s: &mut ApServer, at_ms: u64) {
         let cmd = CollabCommand::Submit {
-            workflow: 0,
+            workflow: WorkflowId(0),
             arrived_at: SimTime::ZERO,
             at: SimTime::ZERO + SimDuration::from_millis(at_ms),
             tasks: modes::expand(&s.cfg, 0),
@@ -572,9 +573,9 @@ mod tests {
 
     fn assign(s: &mut ApServer, agent: u32, at_ms: u64) {
         let at = SimTime::ZERO + SimDuration::from_millis(at_ms);
-        let version = s.state.task(0).expect("task 0").version;
+        let version = s.state.task(TaskId(0)).expect("task 0").version;
         let cmd = CollabCommand::Assign {
-            task: 0,
+            task: TaskId(0),
             version,
             agent: NodeId(agent),
             at,
@@ -584,7 +585,7 @@ mod tests {
 
     fn record(s: &ApServer, i: usize) -> SyncRecord {
         SyncRecord {
-            record: s.state.export_workflow(i as u32),
+            record: s.state.export_workflow(WorkflowId(i as u32)),
             vv: s.meta[i].vv.clone(),
             stamp: s.meta[i].stamp,
         }
@@ -598,13 +599,16 @@ mod tests {
         let (mut a, mut b) = (server(0, &cfg), server(1, &cfg));
         submit(&mut a, 10);
         assert!(b.merge(&record(&a, 0)));
-        assert_eq!(b.state.export_workflow(0), a.state.export_workflow(0));
+        assert_eq!(
+            b.state.export_workflow(WorkflowId(0)),
+            a.state.export_workflow(WorkflowId(0))
+        );
         assign(&mut a, 7, 20);
         let old = record(&b, 0);
         assert!(a.merge(&old), "an older copy is not an error");
-        assert_eq!(a.state.task(0).unwrap().agent, Some(NodeId(7)));
+        assert_eq!(a.state.task(TaskId(0)).unwrap().agent, Some(NodeId(7)));
         assert!(b.merge(&record(&a, 0)));
-        assert_eq!(b.state.task(0).unwrap().agent, Some(NodeId(7)));
+        assert_eq!(b.state.task(TaskId(0)).unwrap().agent, Some(NodeId(7)));
         assert_eq!(b.ap_stats().concurrent, 0);
     }
 
@@ -622,7 +626,7 @@ mod tests {
         assert!(a.merge(&rb) && b.merge(&ra));
         for s in [&a, &b] {
             assert_eq!(
-                s.state.task(0).unwrap().agent,
+                s.state.task(TaskId(0)).unwrap().agent,
                 Some(NodeId(8)),
                 "b wrote last"
             );
@@ -631,7 +635,10 @@ mod tests {
         }
         assert_eq!(a.ap_stats().overwritten, 1);
         assert_eq!(b.ap_stats().overwritten, 0);
-        assert_eq!(a.state.export_workflow(0), b.state.export_workflow(0));
+        assert_eq!(
+            a.state.export_workflow(WorkflowId(0)),
+            b.state.export_workflow(WorkflowId(0))
+        );
     }
 
     /// A delta computed for an earlier life of the receiver (it restarted
@@ -681,7 +688,7 @@ mod tests {
         let (mut a, mut b) = (server(0, &cfg), server(1, &cfg));
         submit(&mut a, 10);
         let mut r = record(&a, 0);
-        r.record.index = 1;
+        r.record.index = WorkflowId(1);
         assert!(!b.merge(&r));
         assert!(b.state.workflows().is_empty());
     }

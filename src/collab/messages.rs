@@ -10,7 +10,7 @@
 //! lost).
 
 use super::config::Priority;
-use super::coordinator::{CollabCommand, CollabOutput, Outcome, WorkflowRecord};
+use super::coordinator::{CollabCommand, CollabOutput, Outcome, TaskId, WorkflowRecord};
 use crate::ids::NodeId;
 use crate::process::{Digest, Message};
 use crate::raft::Msg;
@@ -36,7 +36,7 @@ pub enum CollabMsg {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Assignment {
     /// Task id.
-    pub task: u32,
+    pub task: TaskId,
     /// Attempt number.
     pub attempt: u32,
     /// The task version the attempt was committed at.
@@ -58,7 +58,7 @@ pub enum Payload {
     /// failure, no usable output).
     TaskResult {
         /// Task id.
-        task: u32,
+        task: TaskId,
         /// Attempt number.
         attempt: u32,
         /// Version of the attempt.
@@ -88,7 +88,7 @@ pub enum Payload {
         /// The refused message id.
         of: u64,
         /// The task.
-        task: u32,
+        task: TaskId,
     },
     /// Follower → agent: not the coordinator; try `hint`.
     NotLeader {

@@ -9,9 +9,10 @@
 //! - [`node`]: [`CollabNode`], the world's process: a Raft server wrapping
 //!   `RaftNode<WorkflowState>` plus the volatile [`dispatcher`] that runs
 //!   only while the server leads, or an [`agent`].
-//! - [`dispatcher`]: the leader's scheduler: arrivals, agent choice,
-//!   assignment delivery with retries, timeouts, circuit breakers, arbiter,
-//!   approvals. Rebuilt from committed state after every failover.
+//! - [`dispatcher`]: the leader's scheduler: arrivals, ready queue,
+//!   assignment delivery with retries, timeouts, circuit breakers,
+//!   approvals, races, re-drives; the per-mode rules it applies live in
+//!   [`modes`]. Rebuilt from committed state after every failover.
 //! - [`agent`]: an agent process: capability profile, priority inbox,
 //!   outcomes drawn from its own random stream, heartbeats.
 //! - [`messages`]: the envelope, the world's message type, the dedupe
@@ -19,8 +20,10 @@
 //! - [`breaker`]: the per-agent circuit breaker.
 //! - [`bug`]: deliberately wrong coordinator variants ([`CoordBug`]), each
 //!   caught by one workflow check.
-//! - [`modes`]: how a workflow's stages become tasks in each mode, the
-//!   arbiter rule, batch assignment, the hybrid analyzer.
+//! - [`modes`]: how a workflow's stages become tasks in each mode, and
+//!   each mode's rules: agent rank (pipeline), rivals and the arbiter's
+//!   race rule (competitive), batch columns and costs (division), the
+//!   hybrid analyzer.
 //! - [`ap`]: the AP alternative to the Raft coordinator: every server
 //!   coordinates from its own copy, gossips workflows, merges them by
 //!   last-writer-wins (`"consistency": "ap"`).
@@ -51,7 +54,7 @@ pub use config::{
 };
 pub use coordinator::{
     Change, CollabCommand, CollabOutput, FailReason, Outcome, RejectReason, TaskId, TaskKind,
-    TaskSpec, TaskStatus, WorkflowState,
+    TaskSpec, TaskStatus, WorkflowId, WorkflowState,
 };
 pub use messages::{CollabMsg, Envelope, Payload};
 pub use node::CollabNode;

@@ -5,7 +5,7 @@
 use crate::check::workflow::WorkflowChecker;
 use crate::collab::agent::AgentStats;
 use crate::collab::ap::{self as apmod, ApStats};
-use crate::collab::coordinator::{Counters, TaskKind, TaskStatus, WorkflowState};
+use crate::collab::coordinator::{Counters, TaskId, TaskKind, TaskStatus, WorkflowState};
 use crate::collab::dispatcher::DispatchStats;
 use crate::collab::modes::competitive;
 use crate::collab::{ArbiterConfig, AssignAlgo, CollabConfig, CollabNode};
@@ -455,7 +455,7 @@ pub fn collab_json(
         // The unit of work delivered: a pipeline/division task or a race.
         if t.status == TaskStatus::Done && t.spec.kind != TaskKind::Entry {
             let o = t.result.expect("done has a result");
-            let wf = &sm.workflows()[t.workflow as usize];
+            let wf = &sm.workflows()[t.workflow.index()];
             let us = t.finished_at.saturating_since(wf.arrived_at).as_micros();
             latency.record_us(us);
             m.latency.record_us(us);
@@ -517,7 +517,7 @@ pub fn collab_json(
         .iter()
         .take(LIST_CAP)
         .map(|dl| {
-            let t = &tasks[dl.task as usize];
+            let t = &tasks[dl.task.index()];
             json!({"task": dl.task, "workflow": t.workflow, "stage": cfg.stages[t.spec.stage as usize].id, "reason": dl.reason.name(), "attempts": dl.attempts, "at_ms": ms(dl.at), "status_now": t.status.name()})
         })
         .collect();
@@ -526,7 +526,7 @@ pub fn collab_json(
         .enumerate()
         .filter(|(_, t)| !t.status.is_final())
         .take(LIST_CAP)
-        .map(|(i, t)| json!({"task": i, "workflow": t.workflow, "status": t.status.name(), "reason": sm.pending_reason(i as u32)}))
+        .map(|(i, t)| json!({"task": i, "workflow": t.workflow, "status": t.status.name(), "reason": sm.pending_reason(TaskId(i as u32))}))
         .collect();
     let open = tasks.iter().filter(|t| !t.status.is_final()).count();
     let races: Vec<Value> = tasks
@@ -535,10 +535,10 @@ pub fn collab_json(
         .filter(|(_, t)| t.winner.is_some())
         .take(LIST_CAP)
         .map(|(i, t)| {
-            let cands: Vec<(u32, crate::collab::Outcome)> = t
+            let cands: Vec<(TaskId, crate::collab::Outcome)> = t
                 .entries
                 .iter()
-                .filter_map(|&e| tasks[e as usize].result.map(|o| (e, o)))
+                .filter_map(|&e| tasks[e.index()].result.map(|o| (e, o)))
                 .collect();
             let w = t.winner.expect("winner");
             json!({"race": i, "winner": w, "why": competitive::explain(&cfg.arbiter, w, &cands)})
@@ -626,7 +626,7 @@ fn competitors_json(
         };
         total += 1;
         if points.len() < COMPETITOR_CAP {
-            let winner = tasks[race as usize].winner == Some(i as u32);
+            let winner = tasks[race.index()].winner == Some(TaskId(i as u32));
             points.push(json!({"race": race, "task": i, "agent": o.agent.0, "tokens": o.tokens, "score": o.score(&a.weights), "utility": competitive::utility(a, &o), "correct": o.correct, "winner": winner}));
         }
     }

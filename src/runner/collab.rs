@@ -407,7 +407,7 @@ pub(super) fn run(scenario: &Scenario, opts: &RunOptions) -> RunOutput {
             agent_stats.overtakes += s.overtakes;
             dead_agents += u64::from(a.is_dead());
             for &t in a.completed_tasks() {
-                if let Some(c) = executions.get_mut(t as usize) {
+                if let Some(c) = executions.get_mut(t.index()) {
                     *c += 1;
                 }
             }

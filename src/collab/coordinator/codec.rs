@@ -3,7 +3,8 @@
 //! the bug setting are not encoded.
 
 use super::task::{
-    DeadLetter, FailReason, Outcome, RejectReason, TaskKind, TaskSpec, TaskStatus, Workflow,
+    DeadLetter, FailReason, Outcome, RejectReason, TaskId, TaskKind, TaskSpec, TaskStatus,
+    Workflow, WorkflowId,
 };
 use super::WorkflowState;
 use crate::collab::bug::CoordBug;
@@ -106,16 +107,16 @@ impl TaskSpec {
         w.u8(u8::from(self.gated));
         w.u32(self.deps.len() as u32);
         for &x in &self.deps {
-            w.u32(x);
+            w.u32(x.0);
         }
-        w.u32(self.judge.map_or(u32::MAX, |j| j));
+        w.u32(self.judge.map_or(u32::MAX, |j| j.0));
         match self.branch {
             None => w.u8(0),
             Some((t, a, b)) => {
                 w.u8(1);
                 w.u32(u32::from(t));
-                w.u32(a);
-                w.u32(b);
+                w.u32(a.0);
+                w.u32(b.0);
             }
         }
     }
@@ -130,15 +131,15 @@ impl TaskSpec {
         let n = r.u32()? as usize;
         let mut deps = Vec::with_capacity(n.min(1024));
         for _ in 0..n {
-            deps.push(r.u32()?);
+            deps.push(TaskId(r.u32()?));
         }
         let judge = match r.u32()? {
             u32::MAX => None,
-            j => Some(j),
+            j => Some(TaskId(j)),
         };
         let branch = match r.u8()? {
             0 => None,
-            _ => Some((r.u32()? as u16, r.u32()?, r.u32()?)),
+            _ => Some((r.u32()? as u16, TaskId(r.u32()?), TaskId(r.u32()?))),
         };
         Ok(TaskSpec {
             stage: (ss & 0xffff) as u16,
@@ -164,14 +165,14 @@ pub(super) fn encode(s: &WorkflowState) -> Vec<u8> {
     for wf in &s.workflows {
         w.u64(wf.arrived_at.0);
         w.u64(wf.submitted_at.0);
-        w.u32(wf.first_task);
+        w.u32(wf.first_task.0);
         w.u32(wf.tasks);
         w.u32(wf.open);
         w.u64(wf.done_at.map_or(u64::MAX, |t| t.0));
     }
     w.u32(s.tasks.len() as u32);
     for t in &s.tasks {
-        w.u32(t.workflow);
+        w.u32(t.workflow.0);
         t.spec.encode(&mut w);
         w.u8(t.status as u8);
         w.u64(t.version);
@@ -184,7 +185,7 @@ pub(super) fn encode(s: &WorkflowState) -> Vec<u8> {
             && t.spec.kind == TaskKind::Entry
             && t.spec
                 .judge
-                .is_some_and(|j| s.tasks[j as usize].status == TaskStatus::Done);
+                .is_some_and(|j| s.tasks[j.index()].status == TaskStatus::Done);
         match &t.result {
             _ if compacted => w.u8(0),
             None => w.u8(0),
@@ -199,12 +200,12 @@ pub(super) fn encode(s: &WorkflowState) -> Vec<u8> {
         w.u32(t.done_deps);
         w.u32(t.redrives);
         w.u64(t.started_at.map_or(u64::MAX, |d| d.0));
-        w.u32(t.winner.map_or(u32::MAX, |x| x));
+        w.u32(t.winner.map_or(u32::MAX, |x| x.0));
         w.u64(t.finished_at.0);
     }
     w.u32(s.dead_letters.len() as u32);
     for d in &s.dead_letters {
-        w.u32(d.task);
+        w.u32(d.task.0);
         w.u8(d.reason as u8);
         w.u64(d.at.0);
         w.u32(d.attempts);
@@ -239,7 +240,7 @@ pub(super) fn decode(bytes: &[u8]) -> Result<WorkflowState, String> {
         s.workflows.push(Workflow {
             arrived_at: SimTime(r.u64()?),
             submitted_at: SimTime(r.u64()?),
-            first_task: r.u32()?,
+            first_task: TaskId(r.u32()?),
             tasks: r.u32()?,
             open: r.u32()?,
             done_at: opt(r.u64()?),
@@ -247,9 +248,9 @@ pub(super) fn decode(bytes: &[u8]) -> Result<WorkflowState, String> {
     }
     let n = r.u32()?;
     for _ in 0..n {
-        let workflow = r.u32()?;
+        let workflow = WorkflowId(r.u32()?);
         let spec = TaskSpec::decode(&mut r)?;
-        let id = s.tasks.len() as u32;
+        let id = TaskId(s.tasks.len() as u32);
         if spec.deps.iter().any(|&d| d >= id) {
             return Err(format!("task {id} depends on a later task"));
         }
@@ -275,7 +276,7 @@ pub(super) fn decode(bytes: &[u8]) -> Result<WorkflowState, String> {
         t.started_at = opt(r.u64()?);
         t.winner = match r.u32()? {
             u32::MAX => None,
-            x => Some(x),
+            x => Some(TaskId(x)),
         };
         t.finished_at = SimTime(r.u64()?);
     }
@@ -286,17 +287,17 @@ pub(super) fn decode(bytes: &[u8]) -> Result<WorkflowState, String> {
     }
     for i in 0..s.tasks.len() {
         if let Some(j) = s.tasks[i].spec.judge {
-            let j = j as usize;
+            let j = j.index();
             if j >= s.tasks.len() {
                 return Err(format!("task {i} names judge {j} out of range"));
             }
-            s.tasks[j].entries.push(i as u32);
+            s.tasks[j].entries.push(TaskId(i as u32));
         }
     }
     let n = r.u32()?;
     for _ in 0..n {
         s.dead_letters.push(DeadLetter {
-            task: r.u32()?,
+            task: TaskId(r.u32()?),
             reason: FailReason::from_u8(r.u8()?)?,
             at: SimTime(r.u64()?),
             attempts: r.u32()?,

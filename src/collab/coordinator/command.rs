@@ -1,7 +1,7 @@
 //! The coordinator's log commands ([`CollabCommand`]) and what applying
 //! one returns ([`CollabOutput`]), with their digests and sizes.
 
-use super::task::{FailReason, Outcome, RejectReason, TaskSpec};
+use super::task::{FailReason, Outcome, RejectReason, TaskId, TaskSpec, WorkflowId};
 use crate::ids::NodeId;
 use crate::process::Digest;
 use crate::raft::{ByteReader, ByteWriter, Command, CommandOutput};
@@ -14,7 +14,7 @@ pub enum CollabCommand {
     /// A workflow arrives with its tasks (local indices).
     Submit {
         /// Must equal the number of workflows submitted so far.
-        workflow: u32,
+        workflow: WorkflowId,
         /// When it was due.
         arrived_at: SimTime,
         /// When it was proposed.
@@ -25,7 +25,7 @@ pub enum CollabCommand {
     /// Give the task's next attempt to `agent`.
     Assign {
         /// Task.
-        task: u32,
+        task: TaskId,
         /// Version seen.
         version: u64,
         /// Agent.
@@ -36,7 +36,7 @@ pub enum CollabCommand {
     /// An agent's result for an attempt.
     Result {
         /// Task.
-        task: u32,
+        task: TaskId,
         /// The version the attempt was assigned at.
         version: u64,
         /// Attempt number.
@@ -49,7 +49,7 @@ pub enum CollabCommand {
     /// The current attempt failed: retry or dead-letter.
     Fail {
         /// Task.
-        task: u32,
+        task: TaskId,
         /// Version seen.
         version: u64,
         /// Why.
@@ -60,7 +60,7 @@ pub enum CollabCommand {
     /// Dead-letter the task now.
     DeadLetter {
         /// Task.
-        task: u32,
+        task: TaskId,
         /// Version seen.
         version: u64,
         /// Why.
@@ -71,7 +71,7 @@ pub enum CollabCommand {
     /// Take a dead-lettered task back to pending.
     Redrive {
         /// Task.
-        task: u32,
+        task: TaskId,
         /// Version seen.
         version: u64,
         /// When.
@@ -80,27 +80,27 @@ pub enum CollabCommand {
     /// A modelled human will approve at `due` (idempotent).
     ScheduleApproval {
         /// Task (an entry: all its race's entries).
-        task: u32,
+        task: TaskId,
         /// When.
         due: SimTime,
     },
     /// Approve a gated task (idempotent).
     Approve {
         /// Task (an entry: all its race's entries).
-        task: u32,
+        task: TaskId,
         /// When.
         at: SimTime,
     },
     /// Decide a race.
     Arbitrate {
         /// The judge.
-        judge: u32,
+        judge: TaskId,
         /// Version seen.
         version: u64,
         /// The winning entry.
-        winner: u32,
+        winner: TaskId,
         /// Every done entry the arbiter compared, ascending.
-        considered: Vec<u32>,
+        considered: Vec<TaskId>,
         /// When.
         at: SimTime,
     },

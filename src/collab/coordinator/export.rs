@@ -2,7 +2,7 @@
 //! its tasks and dead letters is the unit AP servers gossip and merge.
 
 use super::command::CollabCommand;
-use super::task::{DeadLetter, Task, Workflow};
+use super::task::{DeadLetter, Task, TaskId, Workflow, WorkflowId};
 use super::WorkflowState;
 use crate::process::Digest;
 
@@ -13,7 +13,7 @@ use crate::process::Digest;
 #[derive(Clone, Debug, PartialEq)]
 pub struct WorkflowRecord {
     /// The workflow's index.
-    pub index: u32,
+    pub index: WorkflowId,
     /// The workflow.
     pub workflow: Workflow,
     /// Its tasks, in id order from `workflow.first_task`.
@@ -41,10 +41,10 @@ impl WorkflowRecord {
 }
 
 /// Per-workflow replication, for AP coordinators: they change their own
-/// copy through [`StateMachine::apply`] and exchange whole workflows.
+/// copy through [`StateMachine::apply`](crate::raft::StateMachine::apply) and exchange whole workflows.
 impl WorkflowState {
     /// The workflow a command changes (`None` for an unknown task).
-    pub fn workflow_of(&self, cmd: &CollabCommand) -> Option<u32> {
+    pub fn workflow_of(&self, cmd: &CollabCommand) -> Option<WorkflowId> {
         let task = match cmd {
             CollabCommand::Submit { workflow, .. } => return Some(*workflow),
             CollabCommand::Assign { task, .. }
@@ -60,12 +60,12 @@ impl WorkflowState {
     }
 
     /// A copy of workflow `index` (which must exist).
-    pub fn export_workflow(&self, index: u32) -> WorkflowRecord {
-        let wf = self.workflows[index as usize].clone();
-        let range = wf.first_task..wf.first_task + wf.tasks;
+    pub fn export_workflow(&self, index: WorkflowId) -> WorkflowRecord {
+        let wf = self.workflows[index.index()].clone();
+        let range = wf.first_task..TaskId(wf.first_task.0 + wf.tasks);
         WorkflowRecord {
             index,
-            tasks: self.tasks[range.start as usize..range.end as usize].to_vec(),
+            tasks: self.tasks[range.start.index()..range.end.index()].to_vec(),
             dead_letters: self
                 .dead_letters
                 .iter()
@@ -82,8 +82,8 @@ impl WorkflowState {
     /// rebuild their views afterwards: the journal does not describe an
     /// install.
     pub fn install_workflow(&mut self, rec: &WorkflowRecord) -> bool {
-        let i = rec.index as usize;
-        let first = rec.workflow.first_task as usize;
+        let i = rec.index.index();
+        let first = rec.workflow.first_task.index();
         let n = rec.tasks.len();
         if n != rec.workflow.tasks as usize {
             return false;
@@ -96,7 +96,7 @@ impl WorkflowState {
             self.tasks.extend(rec.tasks.iter().cloned());
         } else if i < self.workflows.len() {
             let have = &self.workflows[i];
-            if have.first_task as usize != first || have.tasks as usize != n {
+            if have.first_task.index() != first || have.tasks as usize != n {
                 return false;
             }
             let open_before = self.tasks[first..first + n]
@@ -106,7 +106,7 @@ impl WorkflowState {
             self.open_tasks -= open_before;
             self.workflows[i] = rec.workflow.clone();
             self.tasks[first..first + n].clone_from_slice(&rec.tasks);
-            let range = first as u32..(first + n) as u32;
+            let range = TaskId(first as u32)..TaskId((first + n) as u32);
             self.dead_letters.retain(|d| !range.contains(&d.task));
         } else {
             return false;

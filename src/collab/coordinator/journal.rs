@@ -3,7 +3,7 @@
 //! dispatcher and the checkers follow by sequence number instead of
 //! rescanning tasks.
 
-use super::task::{FailReason, Outcome, RejectReason, TaskStatus};
+use super::task::{FailReason, Outcome, RejectReason, TaskId, TaskStatus, WorkflowId};
 use crate::ids::NodeId;
 use crate::time::SimTime;
 use std::collections::VecDeque;
@@ -20,33 +20,33 @@ pub enum Change {
     /// A workflow's tasks were created.
     Submitted {
         /// Workflow.
-        workflow: u32,
+        workflow: WorkflowId,
         /// First task id.
-        first: u32,
+        first: TaskId,
         /// Task count.
         count: u32,
     },
     /// A task became ready for an agent.
     Ready {
         /// Task.
-        task: u32,
+        task: TaskId,
     },
     /// A task reached its approval gate.
     Gated {
         /// Task.
-        task: u32,
+        task: TaskId,
     },
     /// An approval was scheduled or given.
     Approval {
         /// Task.
-        task: u32,
+        task: TaskId,
         /// Given (true) or scheduled (false).
         given: bool,
     },
     /// An attempt was assigned.
     Assigned {
         /// Task.
-        task: u32,
+        task: TaskId,
         /// Versions.
         from: u64,
         /// See `from`.
@@ -59,7 +59,7 @@ pub enum Change {
     /// A result was committed.
     Completed {
         /// Task.
-        task: u32,
+        task: TaskId,
         /// Versions.
         from: u64,
         /// See `from`.
@@ -72,7 +72,7 @@ pub enum Change {
     /// An attempt failed; the task is pending again.
     Requeued {
         /// Task.
-        task: u32,
+        task: TaskId,
         /// Versions.
         from: u64,
         /// See `from`.
@@ -85,7 +85,7 @@ pub enum Change {
     /// The task was dead-lettered.
     DeadLettered {
         /// Task.
-        task: u32,
+        task: TaskId,
         /// Versions.
         from: u64,
         /// See `from`.
@@ -98,7 +98,7 @@ pub enum Change {
     /// A dead letter went back to pending.
     Redriven {
         /// Task.
-        task: u32,
+        task: TaskId,
         /// Versions.
         from: u64,
         /// See `from`.
@@ -107,7 +107,7 @@ pub enum Change {
     /// Skipped (branch not taken) or cancelled (race decided).
     Closed {
         /// Task.
-        task: u32,
+        task: TaskId,
         /// Versions.
         from: u64,
         /// See `from`.
@@ -120,29 +120,29 @@ pub enum Change {
     /// A race was decided; the judge's result is the winner's.
     Arbitrated {
         /// The judge.
-        judge: u32,
+        judge: TaskId,
         /// Versions.
         from: u64,
         /// See `from`.
         to: u64,
         /// The winning entry.
-        winner: u32,
+        winner: TaskId,
         /// The entries compared.
-        considered: Vec<u32>,
+        considered: Vec<TaskId>,
         /// When.
         at: SimTime,
     },
     /// Every task of the workflow is final.
     WorkflowDone {
         /// Workflow.
-        workflow: u32,
+        workflow: WorkflowId,
         /// When.
         at: SimTime,
     },
     /// A command was rejected.
     Rejected {
         /// Task (or workflow, for a submit).
-        task: u32,
+        task: TaskId,
         /// Which command.
         command: &'static str,
         /// Why.

@@ -15,10 +15,12 @@
 //! Submodules, one concept each: [`task`] (the task model), [`command`]
 //! (log commands and outputs), [`journal`] (the change journal),
 //! `codec` (the snapshot format), [`export`] (per-workflow export and
-//! install for the AP coordinator).
+//! install for the AP coordinator), [`invariants`] (what every applied
+//! command must keep, asserted after each).
 
 pub mod command;
 pub mod export;
+pub mod invariants;
 pub mod journal;
 pub mod task;
 
@@ -31,7 +33,7 @@ pub use export::WorkflowRecord;
 pub use journal::Change;
 pub use task::{
     Counters, DeadLetter, FailReason, Outcome, RejectReason, Task, TaskId, TaskKind, TaskSpec,
-    TaskStatus, Workflow,
+    TaskStatus, Workflow, WorkflowId,
 };
 
 use crate::collab::bug::CoordBug;
@@ -89,8 +91,8 @@ impl WorkflowState {
         &self.tasks
     }
     /// One task.
-    pub fn task(&self, id: u32) -> Option<&Task> {
-        self.tasks.get(id as usize)
+    pub fn task(&self, id: TaskId) -> Option<&Task> {
+        self.tasks.get(id.index())
     }
     /// The dead-letter history, oldest first.
     pub fn dead_letters(&self) -> &[DeadLetter] {
@@ -120,7 +122,7 @@ impl WorkflowState {
     }
 
     /// Why a task is not final, in words (for the end-of-run report).
-    pub fn pending_reason(&self, id: u32) -> String {
+    pub fn pending_reason(&self, id: TaskId) -> String {
         let Some(t) = self.task(id) else {
             return "unknown task".into();
         };
@@ -139,7 +141,7 @@ impl WorkflowState {
                     .spec
                     .deps
                     .iter()
-                    .filter(|&&d| self.tasks[d as usize].status == TaskStatus::DeadLetter)
+                    .filter(|&&d| self.tasks[d.index()].status == TaskStatus::DeadLetter)
                     .map(|d| d.to_string())
                     .collect();
                 if blocked.is_empty() {
@@ -163,9 +165,9 @@ impl WorkflowState {
         for (i, t) in self.tasks.iter().enumerate() {
             // Dependencies have lower ids, so one pass in id order works.
             let dep_blocked = t.spec.deps.iter().any(|&d| {
-                blocked[d as usize]
-                    || (self.tasks[d as usize].status == TaskStatus::DeadLetter
-                        && self.tasks[d as usize].redrives >= redrives)
+                blocked[d.index()]
+                    || (self.tasks[d.index()].status == TaskStatus::DeadLetter
+                        && self.tasks[d.index()].redrives >= redrives)
             });
             match t.status {
                 TaskStatus::DeadLetter if t.redrives < redrives => live += 1,
@@ -181,7 +183,12 @@ impl WorkflowState {
         self.journal.push(c);
     }
 
-    fn reject(&mut self, task: u32, command: &'static str, reason: RejectReason) -> CollabOutput {
+    fn reject(
+        &mut self,
+        task: TaskId,
+        command: &'static str,
+        reason: RejectReason,
+    ) -> CollabOutput {
         match reason {
             RejectReason::Stale => self.counters.stale_rejected += 1,
             RejectReason::Duplicate => self.counters.duplicate_rejected += 1,
@@ -196,8 +203,8 @@ impl WorkflowState {
         CollabOutput::Rejected(reason)
     }
 
-    fn bump(&mut self, t: u32) -> (u64, u64) {
-        let task = &mut self.tasks[t as usize];
+    fn bump(&mut self, t: TaskId) -> (u64, u64) {
+        let task = &mut self.tasks[t.index()];
         let from = task.version;
         task.version += 1;
         (from, task.version)
@@ -205,8 +212,8 @@ impl WorkflowState {
 
     /// A pending task whose dependencies are all final: skip it if none
     /// was done (every route into it was not taken), else announce it.
-    fn deps_met(&mut self, t: u32, at: SimTime) {
-        let task = &self.tasks[t as usize];
+    fn deps_met(&mut self, t: TaskId, at: SimTime) {
+        let task = &self.tasks[t.index()];
         if task.status != TaskStatus::Pending {
             return;
         }
@@ -225,15 +232,15 @@ impl WorkflowState {
     }
 
     /// Move `t` to a final status and propagate to dependents.
-    fn close(&mut self, t: u32, status: TaskStatus, at: SimTime) {
+    fn close(&mut self, t: TaskId, status: TaskStatus, at: SimTime) {
         assert!(status.is_final());
-        let task = &self.tasks[t as usize];
+        let task = &self.tasks[t.index()];
         assert!(!task.status.is_final(), "task {t} closed twice");
         let agent = (task.status == TaskStatus::Assigned)
             .then_some(task.agent)
             .flatten();
         let (from, to) = self.bump(t);
-        let task = &mut self.tasks[t as usize];
+        let task = &mut self.tasks[t.index()];
         task.status = status;
         task.finished_at = at;
         if status != TaskStatus::Done {
@@ -247,10 +254,10 @@ impl WorkflowState {
         }
         self.finish(t, status == TaskStatus::Done, at);
         // A skipped judge takes its competitors with it.
-        let entries = self.tasks[t as usize].entries.clone();
+        let entries = self.tasks[t.index()].entries.clone();
         if status == TaskStatus::Skipped {
             for e in entries {
-                if !self.tasks[e as usize].status.is_final() {
+                if !self.tasks[e.index()].status.is_final() {
                     self.close(e, TaskStatus::Skipped, at);
                 }
             }
@@ -258,22 +265,19 @@ impl WorkflowState {
     }
 
     /// Bookkeeping once `t` is final: workflow count, dependents.
-    fn finish(&mut self, t: u32, done: bool, at: SimTime) {
+    fn finish(&mut self, t: TaskId, done: bool, at: SimTime) {
         self.open_tasks -= 1;
-        let wf = self.tasks[t as usize].workflow as usize;
-        let w = &mut self.workflows[wf];
+        let wf = self.tasks[t.index()].workflow;
+        let w = &mut self.workflows[wf.index()];
         w.open -= 1;
         if w.open == 0 {
             w.done_at = Some(at);
-            self.emit(Change::WorkflowDone {
-                workflow: wf as u32,
-                at,
-            });
+            self.emit(Change::WorkflowDone { workflow: wf, at });
         }
-        let dependents = std::mem::take(&mut self.tasks[t as usize].dependents);
+        let dependents = std::mem::take(&mut self.tasks[t.index()].dependents);
         let bug = self.bug;
         for &d in &dependents {
-            let dt = &mut self.tasks[d as usize];
+            let dt = &mut self.tasks[d.index()];
             dt.unmet = match bug {
                 // The bug: the first completed input releases a join.
                 Some(CoordBug::IgnoreDeps) if done => 0,
@@ -287,29 +291,29 @@ impl WorkflowState {
                 self.deps_met(d, at);
             }
         }
-        self.tasks[t as usize].dependents = dependents;
+        self.tasks[t.index()].dependents = dependents;
     }
 
     fn apply_submit(
         &mut self,
-        workflow: u32,
+        workflow: WorkflowId,
         arrived_at: SimTime,
         at: SimTime,
         specs: &[TaskSpec],
     ) -> CollabOutput {
-        if workflow as usize != self.workflows.len() {
-            return self.reject(workflow, "submit", RejectReason::Duplicate);
+        if workflow.index() != self.workflows.len() {
+            return self.reject(TaskId(workflow.0), "submit", RejectReason::Duplicate);
         }
-        let base = self.tasks.len() as u32;
+        let base = TaskId(self.tasks.len() as u32);
         let n = specs.len() as u32;
         // Validate local references before changing anything.
         let bad = specs.iter().enumerate().any(|(i, s)| {
-            s.deps.iter().any(|&d| d >= i as u32)
-                || s.judge.is_some_and(|j| j >= n)
-                || s.branch.is_some_and(|(_, a, b)| a >= n || b >= n)
+            s.deps.iter().any(|&d| d.index() >= i)
+                || s.judge.is_some_and(|j| j.0 >= n)
+                || s.branch.is_some_and(|(_, a, b)| a.0 >= n || b.0 >= n)
         });
         if bad {
-            return self.reject(workflow, "submit", RejectReason::Invalid);
+            return self.reject(TaskId(workflow.0), "submit", RejectReason::Invalid);
         }
         self.workflows.push(Workflow {
             arrived_at,
@@ -322,10 +326,12 @@ impl WorkflowState {
         for s in specs {
             let mut spec = s.clone();
             for d in &mut spec.deps {
-                *d += base;
+                *d = d.after(base);
             }
-            spec.judge = spec.judge.map(|j| j + base);
-            spec.branch = spec.branch.map(|(t, a, b)| (t, a + base, b + base));
+            spec.judge = spec.judge.map(|j| j.after(base));
+            spec.branch = spec
+                .branch
+                .map(|(t, a, b)| (t, a.after(base), b.after(base)));
             self.push_task(workflow, spec);
         }
         self.open_tasks += u64::from(n);
@@ -334,26 +340,26 @@ impl WorkflowState {
             first: base,
             count: n,
         });
-        for t in base..base + n {
-            if self.tasks[t as usize].unmet == 0 {
+        for t in (base.0..base.0 + n).map(TaskId) {
+            if self.tasks[t.index()].unmet == 0 {
                 self.deps_met(t, at);
             }
         }
         if n == 0 {
-            self.workflows[workflow as usize].done_at = Some(at);
+            self.workflows[workflow.index()].done_at = Some(at);
             self.emit(Change::WorkflowDone { workflow, at });
         }
         CollabOutput::Applied
     }
 
-    fn push_task(&mut self, workflow: u32, spec: TaskSpec) {
-        let id = self.tasks.len() as u32;
+    fn push_task(&mut self, workflow: WorkflowId, spec: TaskSpec) {
+        let id = TaskId(self.tasks.len() as u32);
         for &d in &spec.deps {
-            self.tasks[d as usize].dependents.push(id);
+            self.tasks[d.index()].dependents.push(id);
         }
         if let Some(j) = spec.judge {
-            if (j as usize) < self.tasks.len() {
-                self.tasks[j as usize].entries.push(id);
+            if (j.index()) < self.tasks.len() {
+                self.tasks[j.index()].entries.push(id);
             }
         }
         let unmet = spec.deps.len() as u32;
@@ -381,11 +387,11 @@ impl WorkflowState {
 
     fn check_version(
         &mut self,
-        task: u32,
+        task: TaskId,
         version: u64,
         what: &'static str,
     ) -> Option<CollabOutput> {
-        match self.tasks.get(task as usize) {
+        match self.tasks.get(task.index()) {
             None => Some(self.reject(task, what, RejectReason::Invalid)),
             Some(t) if t.version != version => Some(self.reject(task, what, RejectReason::Stale)),
             Some(_) => None,
@@ -394,7 +400,7 @@ impl WorkflowState {
 
     fn apply_assign(
         &mut self,
-        task: u32,
+        task: TaskId,
         version: u64,
         agent: NodeId,
         at: SimTime,
@@ -402,18 +408,18 @@ impl WorkflowState {
         if let Some(r) = self.check_version(task, version, "assign") {
             return r;
         }
-        if !self.tasks[task as usize].is_ready() {
+        if !self.tasks[task.index()].is_ready() {
             return self.reject(task, "assign", RejectReason::Invalid);
         }
         let (from, to) = self.bump(task);
-        let t = &mut self.tasks[task as usize];
+        let t = &mut self.tasks[task.index()];
         t.status = TaskStatus::Assigned;
         t.agent = Some(agent);
         t.attempts += 1;
         t.assigned_at = at;
         let attempt = t.attempts;
         if let Some(j) = t.spec.judge {
-            self.tasks[j as usize].started_at.get_or_insert(at);
+            self.tasks[j.index()].started_at.get_or_insert(at);
         }
         self.emit(Change::Assigned {
             task,
@@ -427,13 +433,13 @@ impl WorkflowState {
 
     fn apply_result(
         &mut self,
-        task: u32,
+        task: TaskId,
         version: u64,
         attempt: u32,
         outcome: &Outcome,
         at: SimTime,
     ) -> CollabOutput {
-        let Some(t) = self.tasks.get(task as usize) else {
+        let Some(t) = self.tasks.get(task.index()) else {
             return self.reject(task, "result", RejectReason::Invalid);
         };
         let bug = self.bug;
@@ -467,14 +473,14 @@ impl WorkflowState {
         let (from, to) = if bug == Some(CoordBug::AcceptStale) {
             // The bug: the new version is derived from the result's view,
             // which may be older than the task's.
-            let t = &mut self.tasks[task as usize];
+            let t = &mut self.tasks[task.index()];
             let from = t.version;
             t.version = version + 1;
             (from, t.version)
         } else {
             self.bump(task)
         };
-        let t = &mut self.tasks[task as usize];
+        let t = &mut self.tasks[task.index()];
         assert!(t.result.is_none() || again, "task {task}: a second result");
         t.status = TaskStatus::Done;
         t.result = Some(*outcome);
@@ -500,11 +506,11 @@ impl WorkflowState {
 
     /// A conditional edge: skip the route not taken (before dependents are
     /// released, so a join below the branch sees it final).
-    fn route(&mut self, branch: Option<(u16, u32, u32)>, outcome: &Outcome, at: SimTime) {
+    fn route(&mut self, branch: Option<(u16, TaskId, TaskId)>, outcome: &Outcome, at: SimTime) {
         if let Some((threshold, above, below)) = branch {
             let good = outcome.correct && outcome.quality() * 1000.0 >= f64::from(threshold);
             let not_taken = if good { below } else { above };
-            if self.tasks[not_taken as usize].status == TaskStatus::Pending {
+            if self.tasks[not_taken.index()].status == TaskStatus::Pending {
                 self.close(not_taken, TaskStatus::Skipped, at);
             }
         }
@@ -512,7 +518,7 @@ impl WorkflowState {
 
     fn apply_fail(
         &mut self,
-        task: u32,
+        task: TaskId,
         version: u64,
         reason: FailReason,
         at: SimTime,
@@ -522,7 +528,7 @@ impl WorkflowState {
         if let Some(r) = self.check_version(task, version, what) {
             return r;
         }
-        let t = &self.tasks[task as usize];
+        let t = &self.tasks[task.index()];
         let ok = match t.status {
             TaskStatus::Assigned => true,
             TaskStatus::Pending => dead_now && t.spec.kind == TaskKind::Judge,
@@ -534,7 +540,7 @@ impl WorkflowState {
         let dead = dead_now || t.attempts >= u32::from(t.spec.max_attempts);
         let agent = t.agent;
         let (from, to) = self.bump(task);
-        let t = &mut self.tasks[task as usize];
+        let t = &mut self.tasks[task.index()];
         t.agent = None;
         if dead {
             t.status = TaskStatus::DeadLetter;
@@ -571,21 +577,21 @@ impl WorkflowState {
         CollabOutput::Applied
     }
 
-    fn apply_redrive(&mut self, task: u32, version: u64) -> CollabOutput {
+    fn apply_redrive(&mut self, task: TaskId, version: u64) -> CollabOutput {
         if let Some(r) = self.check_version(task, version, "redrive") {
             return r;
         }
-        if self.tasks[task as usize].status != TaskStatus::DeadLetter {
+        if self.tasks[task.index()].status != TaskStatus::DeadLetter {
             return self.reject(task, "redrive", RejectReason::Invalid);
         }
         let (from, to) = self.bump(task);
-        let t = &mut self.tasks[task as usize];
+        let t = &mut self.tasks[task.index()];
         t.status = TaskStatus::Pending;
         t.attempts = 0;
         t.redrives += 1;
         self.counters.redriven += 1;
         self.emit(Change::Redriven { task, from, to });
-        let t = &self.tasks[task as usize];
+        let t = &self.tasks[task.index()];
         if t.spec.kind == TaskKind::Judge {
             // A race re-driven: its competitors get another chance too.
             return CollabOutput::Applied;
@@ -597,22 +603,22 @@ impl WorkflowState {
     }
 
     /// The task and, for a competitor, its siblings (approval is per stage).
-    fn gate_group(&self, task: u32) -> Vec<u32> {
-        match self.tasks[task as usize].spec.judge {
-            Some(j) => self.tasks[j as usize].entries.clone(),
+    fn gate_group(&self, task: TaskId) -> Vec<TaskId> {
+        match self.tasks[task.index()].spec.judge {
+            Some(j) => self.tasks[j.index()].entries.clone(),
             None => vec![task],
         }
     }
 
-    fn apply_approval(&mut self, task: u32, due: Option<SimTime>) -> CollabOutput {
-        let Some(t) = self.tasks.get(task as usize) else {
+    fn apply_approval(&mut self, task: TaskId, due: Option<SimTime>) -> CollabOutput {
+        let Some(t) = self.tasks.get(task.index()) else {
             return self.reject(task, "approve", RejectReason::Invalid);
         };
         if !t.spec.gated {
             return self.reject(task, "approve", RejectReason::Invalid);
         }
         for g in self.gate_group(task) {
-            let t = &mut self.tasks[g as usize];
+            let t = &mut self.tasks[g.index()];
             match due {
                 Some(d) => {
                     if t.approval_due.is_none() && !t.approved {
@@ -630,7 +636,7 @@ impl WorkflowState {
                             task: g,
                             given: true,
                         });
-                        if self.tasks[g as usize].is_ready() {
+                        if self.tasks[g.index()].is_ready() {
                             self.emit(Change::Ready { task: g });
                         }
                     }
@@ -642,26 +648,26 @@ impl WorkflowState {
 
     fn apply_arbitrate(
         &mut self,
-        judge: u32,
+        judge: TaskId,
         version: u64,
-        winner: u32,
-        considered: &[u32],
+        winner: TaskId,
+        considered: &[TaskId],
         at: SimTime,
     ) -> CollabOutput {
         if let Some(r) = self.check_version(judge, version, "arbitrate") {
             return r;
         }
-        let j = &self.tasks[judge as usize];
+        let j = &self.tasks[judge.index()];
         if j.spec.kind != TaskKind::Judge || j.status != TaskStatus::Pending {
             return self.reject(judge, "arbitrate", RejectReason::Invalid);
         }
         // The decision must have seen exactly the entries done now: a
         // result committed after the arbiter looked makes it stale.
-        let done: Vec<u32> = j
+        let done: Vec<TaskId> = j
             .entries
             .iter()
             .copied()
-            .filter(|&e| self.tasks[e as usize].status == TaskStatus::Done)
+            .filter(|&e| self.tasks[e.index()].status == TaskStatus::Done)
             .collect();
         if done != considered {
             return self.reject(judge, "arbitrate", RejectReason::Stale);
@@ -669,9 +675,9 @@ impl WorkflowState {
         if !done.contains(&winner) {
             return self.reject(judge, "arbitrate", RejectReason::Invalid);
         }
-        let outcome = self.tasks[winner as usize].result;
+        let outcome = self.tasks[winner.index()].result;
         let (from, to) = self.bump(judge);
-        let j = &mut self.tasks[judge as usize];
+        let j = &mut self.tasks[judge.index()];
         j.status = TaskStatus::Done;
         j.result = outcome;
         j.winner = Some(winner);
@@ -685,17 +691,17 @@ impl WorkflowState {
             considered: considered.to_vec(),
             at,
         });
-        for e in self.tasks[judge as usize].entries.clone() {
-            let s = self.tasks[e as usize].status;
+        for e in self.tasks[judge.index()].entries.clone() {
+            let s = self.tasks[e.index()].status;
             if !s.is_final() {
                 if s == TaskStatus::DeadLetter {
                     // A failed competitor no longer matters: close it.
-                    self.tasks[e as usize].status = TaskStatus::Pending;
+                    self.tasks[e.index()].status = TaskStatus::Pending;
                 }
                 self.close(e, TaskStatus::Cancelled, at);
             }
         }
-        if let (Some(o), Some(b)) = (outcome, self.tasks[judge as usize].spec.branch) {
+        if let (Some(o), Some(b)) = (outcome, self.tasks[judge.index()].spec.branch) {
             self.route(Some(b), &o, at);
         }
         self.finish(judge, true, at);
@@ -703,11 +709,9 @@ impl WorkflowState {
     }
 }
 
-impl StateMachine for WorkflowState {
-    type Command = CollabCommand;
-    type Output = CollabOutput;
-
-    fn apply(&mut self, cmd: &CollabCommand) -> CollabOutput {
+impl WorkflowState {
+    /// Apply `cmd` (no invariant checks: see `StateMachine::apply`).
+    fn apply_command(&mut self, cmd: &CollabCommand) -> CollabOutput {
         match cmd {
             CollabCommand::Submit {
                 workflow,
@@ -751,6 +755,36 @@ impl StateMachine for WorkflowState {
                 at,
             } => self.apply_arbitrate(*judge, *version, *winner, considered, *at),
         }
+    }
+}
+
+impl StateMachine for WorkflowState {
+    type Command = CollabCommand;
+    type Output = CollabOutput;
+
+    /// Apply `cmd`, then assert the [`invariants`] on the task it was
+    /// about (on every server, in release builds too): a broken one means
+    /// this state machine is wrong, and the run stops at the command that
+    /// broke it.
+    fn apply(&mut self, cmd: &CollabCommand) -> CollabOutput {
+        let subject = invariants::subject(cmd);
+        let before = subject
+            .and_then(|t| self.task(t))
+            .map(invariants::Before::of);
+        let out = self.apply_command(cmd);
+        if let (Some(t), Some(before)) = (subject, before) {
+            let rejected = matches!(out, CollabOutput::Rejected(_));
+            if let Err(broken) =
+                invariants::check(before, &self.tasks[t.index()], rejected, self.bug)
+            {
+                panic!(
+                    "coordinator invariant {broken:?} broken by `{}` on task {t}: {before:?} -> {:?}",
+                    cmd.name(),
+                    self.tasks[t.index()]
+                );
+            }
+        }
+        out
     }
 
     fn snapshot(&self) -> Vec<u8> {

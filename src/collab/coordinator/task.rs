@@ -5,9 +5,79 @@ use crate::collab::config::Priority;
 use crate::ids::NodeId;
 use crate::process::Digest;
 use crate::time::SimTime;
+use std::fmt;
 
-/// Global task index (tasks are numbered in submission order).
-pub type TaskId = u32;
+/// A task's global index: tasks are numbered in submission order, so a
+/// task id is its position in [`WorkflowState::tasks`](super::WorkflowState::tasks).
+/// A newtype so a task cannot be confused with a workflow, an attempt or
+/// an agent; it encodes, digests, prints and debug-prints as its `u32`, so
+/// snapshots, trace hashes and reports (it serializes as the bare number)
+/// are the same bytes as before it.
+#[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(transparent)]
+pub struct TaskId(pub u32);
+
+impl TaskId {
+    /// Its position in the task table.
+    pub const fn index(self) -> usize {
+        self.0 as usize
+    }
+    /// A workflow-local index (as in a submitted [`TaskSpec`]) made global
+    /// by the id of the workflow's first task.
+    pub const fn after(self, first: TaskId) -> TaskId {
+        TaskId(self.0 + first.0)
+    }
+}
+
+impl fmt::Display for TaskId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl fmt::Debug for TaskId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl From<TaskId> for u64 {
+    fn from(t: TaskId) -> u64 {
+        u64::from(t.0)
+    }
+}
+
+/// A workflow's index: workflows are numbered in submission order (the
+/// order of their arrivals), so it is also its arrival's index. Encodes,
+/// digests and prints as its `u32`, like [`TaskId`].
+#[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(transparent)]
+pub struct WorkflowId(pub u32);
+
+impl WorkflowId {
+    /// Its position in the workflow table (and in the arrivals).
+    pub const fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+impl fmt::Display for WorkflowId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl fmt::Debug for WorkflowId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl From<WorkflowId> for u64 {
+    fn from(w: WorkflowId) -> u64 {
+        u64::from(w.0)
+    }
+}
 
 /// Where a task is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -182,7 +252,7 @@ impl Outcome {
 }
 
 /// A task as submitted. Indices (`deps`, `judge`, branch targets) are
-/// local to the workflow in a [`CollabCommand::Submit`], global once
+/// local to the workflow in a [`CollabCommand::Submit`](super::CollabCommand::Submit), global once
 /// applied.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TaskSpec {
@@ -201,11 +271,11 @@ pub struct TaskSpec {
     /// Waits for an approval once its dependencies are done.
     pub gated: bool,
     /// Tasks whose results it needs.
-    pub deps: Vec<u32>,
+    pub deps: Vec<TaskId>,
     /// For an entry: its race.
-    pub judge: Option<u32>,
+    pub judge: Option<TaskId>,
     /// Conditional edge: (threshold in thousandths, above, below).
-    pub branch: Option<(u16, u32, u32)>,
+    pub branch: Option<(u16, TaskId, TaskId)>,
 }
 
 impl TaskSpec {
@@ -229,7 +299,7 @@ impl TaskSpec {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Task {
     /// The workflow it belongs to.
-    pub workflow: u32,
+    pub workflow: WorkflowId,
     /// Its definition (global indices).
     pub spec: TaskSpec,
     /// Where it is.
@@ -257,13 +327,13 @@ pub struct Task {
     /// Judge: when its first competitor was assigned.
     pub started_at: Option<SimTime>,
     /// Judge: the winning entry.
-    pub winner: Option<u32>,
+    pub winner: Option<TaskId>,
     /// When it reached a final state (or was dead-lettered).
     pub finished_at: SimTime,
     /// Derived (not encoded): tasks that depend on this one.
-    pub dependents: Vec<u32>,
+    pub dependents: Vec<TaskId>,
     /// Derived (not encoded): a judge's competitors.
-    pub entries: Vec<u32>,
+    pub entries: Vec<TaskId>,
 }
 
 impl Task {
@@ -289,7 +359,7 @@ pub struct Workflow {
     /// When its submission was proposed.
     pub submitted_at: SimTime,
     /// Its first task.
-    pub first_task: u32,
+    pub first_task: TaskId,
     /// Number of tasks.
     pub tasks: u32,
     /// Tasks not final yet.
@@ -302,7 +372,7 @@ pub struct Workflow {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct DeadLetter {
     /// The task.
-    pub task: u32,
+    pub task: TaskId,
     /// Why.
     pub reason: FailReason,
     /// When (leader's clock).

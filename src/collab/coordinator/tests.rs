@@ -13,7 +13,7 @@ fn spec(deps: Vec<u32>) -> TaskSpec {
         size_milli: 1000,
         max_attempts: 2,
         gated: false,
-        deps,
+        deps: deps.into_iter().map(TaskId).collect(),
         judge: None,
         branch: None,
     }
@@ -33,7 +33,7 @@ fn outcome(agent: u32, q: f64) -> Outcome {
 }
 
 fn submit(s: &mut WorkflowState, tasks: Vec<TaskSpec>) {
-    let workflow = s.workflows().len() as u32;
+    let workflow = WorkflowId(s.workflows().len() as u32);
     let out = s.apply(&CollabCommand::Submit {
         workflow,
         arrived_at: SimTime(0),
@@ -44,6 +44,7 @@ fn submit(s: &mut WorkflowState, tasks: Vec<TaskSpec>) {
 }
 
 fn assign(s: &mut WorkflowState, task: u32, agent: u32) -> CollabOutput {
+    let task = TaskId(task);
     let version = s.task(task).unwrap().version;
     s.apply(&CollabCommand::Assign {
         task,
@@ -54,6 +55,7 @@ fn assign(s: &mut WorkflowState, task: u32, agent: u32) -> CollabOutput {
 }
 
 fn result(s: &mut WorkflowState, task: u32, version: u64, agent: u32) -> CollabOutput {
+    let task = TaskId(task);
     let attempt = s.task(task).unwrap().attempts;
     s.apply(&CollabCommand::Result {
         task,
@@ -93,7 +95,13 @@ fn journal_readers_notice_a_snapshot_install() {
         .map(|c| &c.1)
         .collect();
     assert!(
-        matches!(new[..], [Change::Assigned { task: 0, .. }]),
+        matches!(
+            new[..],
+            [Change::Assigned {
+                task: TaskId(0),
+                ..
+            }]
+        ),
         "{new:?}"
     );
 }
@@ -110,19 +118,19 @@ fn results_commit_exactly_once_and_stale_versions_are_rejected() {
         CollabOutput::Rejected(RejectReason::Invalid)
     );
     assert_eq!(assign(&mut s, 0, 10), CollabOutput::Applied);
-    let v1 = s.task(0).unwrap().version;
+    let v1 = s.task(TaskId(0)).unwrap().version;
     // The attempt fails (timeout): the task goes back to pending.
     s.apply(&CollabCommand::Fail {
-        task: 0,
+        task: TaskId(0),
         version: v1,
         reason: FailReason::Timeout,
         at: SimTime(4),
     });
     assert_eq!(assign(&mut s, 0, 11), CollabOutput::Applied);
-    let v2 = s.task(0).unwrap().version;
+    let v2 = s.task(TaskId(0)).unwrap().version;
     // The first agent's late result names the old version: stale.
     let late = s.apply(&CollabCommand::Result {
-        task: 0,
+        task: TaskId(0),
         version: v1,
         attempt: 1,
         outcome: outcome(10, 0.9),
@@ -134,11 +142,11 @@ fn results_commit_exactly_once_and_stale_versions_are_rejected() {
         result(&mut s, 0, v2, 11),
         CollabOutput::Rejected(RejectReason::Duplicate)
     );
-    assert_eq!(s.task(0).unwrap().result.unwrap().agent, NodeId(11));
+    assert_eq!(s.task(TaskId(0)).unwrap().result.unwrap().agent, NodeId(11));
     assert_eq!(s.counters().stale_rejected, 1);
     assert_eq!(s.counters().duplicate_rejected, 1);
     // The dependent became ready only now.
-    assert!(s.task(1).unwrap().is_ready());
+    assert!(s.task(TaskId(1)).unwrap().is_ready());
 }
 
 /// After `max_attempts` failures a task is dead-lettered (listed, with
@@ -149,30 +157,30 @@ fn dead_letter_and_redrive() {
     submit(&mut s, vec![spec(vec![]), spec(vec![0])]);
     for agent in [10, 11] {
         assign(&mut s, 0, agent);
-        let version = s.task(0).unwrap().version;
+        let version = s.task(TaskId(0)).unwrap().version;
         s.apply(&CollabCommand::Fail {
-            task: 0,
+            task: TaskId(0),
             version,
             reason: FailReason::Transient,
             at: SimTime(4),
         });
     }
-    assert_eq!(s.task(0).unwrap().status, TaskStatus::DeadLetter);
+    assert_eq!(s.task(TaskId(0)).unwrap().status, TaskStatus::DeadLetter);
     assert_eq!(s.dead_letters().len(), 1);
     assert!(
-        s.pending_reason(1).contains("dead-lettered"),
+        s.pending_reason(TaskId(1)).contains("dead-lettered"),
         "{}",
-        s.pending_reason(1)
+        s.pending_reason(TaskId(1))
     );
     assert_eq!(s.live_tasks(0), 0);
     assert_eq!(s.live_tasks(1), 2, "re-drivable: both can still finish");
-    let version = s.task(0).unwrap().version;
+    let version = s.task(TaskId(0)).unwrap().version;
     s.apply(&CollabCommand::Redrive {
-        task: 0,
+        task: TaskId(0),
         version,
         at: SimTime(6),
     });
-    assert!(s.task(0).unwrap().is_ready());
+    assert!(s.task(TaskId(0)).unwrap().is_ready());
 }
 
 /// A conditional edge takes one route: the other is skipped, and a join
@@ -181,20 +189,20 @@ fn dead_letter_and_redrive() {
 fn branch_skips_the_route_not_taken() {
     let mut s = WorkflowState::default();
     let mut head = spec(vec![]);
-    head.branch = Some((500, 1, 2));
+    head.branch = Some((500, TaskId(1), TaskId(2)));
     submit(
         &mut s,
         vec![head, spec(vec![0]), spec(vec![0]), spec(vec![1, 2])],
     );
     assign(&mut s, 0, 10);
-    let v = s.task(0).unwrap().version;
+    let v = s.task(TaskId(0)).unwrap().version;
     result(&mut s, 0, v, 10); // quality 0.8 ≥ 0.5: take "above" (1)
-    assert_eq!(s.task(2).unwrap().status, TaskStatus::Skipped);
-    assert!(s.task(1).unwrap().is_ready());
+    assert_eq!(s.task(TaskId(2)).unwrap().status, TaskStatus::Skipped);
+    assert!(s.task(TaskId(1)).unwrap().is_ready());
     assign(&mut s, 1, 10);
-    let v = s.task(1).unwrap().version;
+    let v = s.task(TaskId(1)).unwrap().version;
     result(&mut s, 1, v, 10);
-    assert!(s.task(3).unwrap().is_ready());
+    assert!(s.task(TaskId(3)).unwrap().is_ready());
 }
 
 /// Snapshot and restore give an equal state, derived lists included.
@@ -205,19 +213,22 @@ fn snapshot_roundtrip() {
     judge.kind = TaskKind::Judge;
     let mut e = spec(vec![]);
     e.kind = TaskKind::Entry;
-    e.judge = Some(0);
+    e.judge = Some(TaskId(0));
     e.gated = true;
     submit(&mut s, vec![judge, e.clone(), e, spec(vec![0])]);
     s.apply(&CollabCommand::Approve {
-        task: 1,
+        task: TaskId(1),
         at: SimTime(3),
     });
     assign(&mut s, 1, 12);
     let bytes = s.snapshot();
     let r = WorkflowState::restore(&bytes).unwrap();
     assert_eq!(r, s);
-    assert_eq!(r.task(0).unwrap().entries, vec![1, 2]);
-    assert_eq!(r.task(0).unwrap().dependents, vec![3]);
+    assert_eq!(
+        r.task(TaskId(0)).unwrap().entries,
+        vec![TaskId(1), TaskId(2)]
+    );
+    assert_eq!(r.task(TaskId(0)).unwrap().dependents, vec![TaskId(3)]);
     assert!(WorkflowState::restore(&bytes[..bytes.len() - 1]).is_err());
 }
 
@@ -231,34 +242,150 @@ fn arbitration_must_see_every_done_entry() {
     judge.kind = TaskKind::Judge;
     let mut e = spec(vec![]);
     e.kind = TaskKind::Entry;
-    e.judge = Some(0);
+    e.judge = Some(TaskId(0));
     submit(&mut s, vec![judge, e.clone(), e.clone(), e]);
     for (t, a) in [(1, 10), (2, 11), (3, 12)] {
         assign(&mut s, t, a);
     }
-    let v = s.task(1).unwrap().version;
+    let v = s.task(TaskId(1)).unwrap().version;
     result(&mut s, 1, v, 10);
-    let v = s.task(2).unwrap().version;
+    let v = s.task(TaskId(2)).unwrap().version;
     result(&mut s, 2, v, 11);
-    let jv = s.task(0).unwrap().version;
+    let jv = s.task(TaskId(0)).unwrap().version;
     let stale = s.apply(&CollabCommand::Arbitrate {
-        judge: 0,
+        judge: TaskId(0),
         version: jv,
-        winner: 1,
-        considered: vec![1],
+        winner: TaskId(1),
+        considered: vec![TaskId(1)],
         at: SimTime(9),
     });
     assert_eq!(stale, CollabOutput::Rejected(RejectReason::Stale));
     let ok = s.apply(&CollabCommand::Arbitrate {
-        judge: 0,
+        judge: TaskId(0),
         version: jv,
-        winner: 2,
-        considered: vec![1, 2],
+        winner: TaskId(2),
+        considered: vec![TaskId(1), TaskId(2)],
         at: SimTime(9),
     });
     assert_eq!(ok, CollabOutput::Applied);
-    assert_eq!(s.task(0).unwrap().result.unwrap().agent, NodeId(11));
-    assert_eq!(s.task(3).unwrap().status, TaskStatus::Cancelled);
+    assert_eq!(s.task(TaskId(0)).unwrap().result.unwrap().agent, NodeId(11));
+    assert_eq!(s.task(TaskId(3)).unwrap().status, TaskStatus::Cancelled);
     assert_eq!(s.open_tasks(), 0);
     assert!(s.workflows()[0].done_at.is_some());
+}
+
+/// The state machine's own invariants, on hand-made broken transitions:
+/// each is reported as itself, and the planted bug meant to break one
+/// (so the workflow checker can catch it from outside) silences only that
+/// one.
+#[test]
+fn invariants_name_each_broken_transition() {
+    use super::invariants::{check, Before, Broken};
+    let mut s = WorkflowState::default();
+    submit(&mut s, vec![spec(vec![])]);
+    assert_eq!(assign(&mut s, 0, 10), CollabOutput::Applied);
+    let v = s.task(TaskId(0)).unwrap().version;
+    assert_eq!(result(&mut s, 0, v, 10), CollabOutput::Applied);
+    let done = s.task(TaskId(0)).unwrap().clone();
+    let was_done = Before::of(&done);
+    assert_eq!(check(was_done, &done, false, None), Ok(()));
+
+    let mut older = done.clone();
+    older.version -= 1;
+    assert_eq!(
+        check(was_done, &older, false, None),
+        Err(Broken::VersionWentBack)
+    );
+    assert_eq!(
+        check(was_done, &older, false, Some(CoordBug::AcceptStale)),
+        Ok(())
+    );
+
+    let mut reassigned = done.clone();
+    reassigned.version += 1;
+    reassigned.status = TaskStatus::Assigned;
+    assert_eq!(
+        check(was_done, &reassigned, false, None),
+        Err(Broken::FinalChanged)
+    );
+    let mut second = done.clone();
+    second.version += 1;
+    second.result = Some(outcome(11, 0.3));
+    assert_eq!(
+        check(was_done, &second, false, None),
+        Err(Broken::FinalChanged)
+    );
+    assert_eq!(
+        check(was_done, &second, false, Some(CoordBug::DoubleResult)),
+        Ok(())
+    );
+
+    let mut pending = done.clone();
+    pending.status = TaskStatus::Pending;
+    pending.result = None;
+    let was_pending = Before::of(&pending);
+    let mut no_agent = pending.clone();
+    no_agent.version += 1;
+    no_agent.status = TaskStatus::Assigned;
+    no_agent.agent = None;
+    assert_eq!(
+        check(was_pending, &no_agent, false, None),
+        Err(Broken::AssignedWithoutAgent)
+    );
+    let mut empty = pending.clone();
+    empty.version += 1;
+    empty.status = TaskStatus::Done;
+    assert_eq!(
+        check(was_pending, &empty, false, None),
+        Err(Broken::DoneWithoutResult)
+    );
+    assert_eq!(
+        check(
+            was_pending,
+            &empty,
+            false,
+            Some(CoordBug::SnapshotDropsResults)
+        ),
+        Ok(())
+    );
+    let mut bumped = pending.clone();
+    bumped.version += 1;
+    assert_eq!(
+        check(was_pending, &bumped, true, None),
+        Err(Broken::RejectedButChanged)
+    );
+}
+
+/// The assertion is live in `apply`: a state corrupted behind the state
+/// machine's back (a done task without its result) stops the run at the
+/// next command about that task, even a rejected one.
+#[test]
+#[should_panic(expected = "coordinator invariant DoneWithoutResult broken by `approve` on task 0")]
+fn apply_asserts_invariants_on_a_corrupted_state() {
+    let mut s = WorkflowState::default();
+    submit(&mut s, vec![spec(vec![])]);
+    s.tasks[0].status = TaskStatus::Done;
+    s.apply(&CollabCommand::Approve {
+        task: TaskId(0),
+        at: SimTime(9),
+    });
+}
+
+/// A normal life (assign, fail, re-assign, stale result, result, a second
+/// result) keeps every invariant: `apply` checks them after each command.
+#[test]
+fn a_correct_life_keeps_the_invariants() {
+    let mut s = WorkflowState::default();
+    submit(&mut s, vec![spec(vec![]), spec(vec![0])]);
+    assert_eq!(assign(&mut s, 0, 10), CollabOutput::Applied);
+    let v = s.task(TaskId(0)).unwrap().version;
+    assert_eq!(result(&mut s, 0, v, 10), CollabOutput::Applied);
+    assert_eq!(
+        result(&mut s, 0, v + 1, 10),
+        CollabOutput::Rejected(RejectReason::Duplicate)
+    );
+    assert_eq!(
+        assign(&mut s, 0, 11),
+        CollabOutput::Rejected(RejectReason::Invalid)
+    );
 }

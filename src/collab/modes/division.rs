@@ -5,7 +5,10 @@
 
 use crate::collab::assign::greedy as greedy_assign;
 use crate::collab::config::{AgentProfile, AssignAlgo, Priority};
+use crate::collab::coordinator::TaskSpec;
 use crate::collab::hungarian::{solve, CostMatrix};
+use std::cmp::Reverse;
+use std::collections::BTreeSet;
 
 /// Cost of giving a task (skill, size, priority) to an agent with `load`
 /// tasks held: inaccuracy (weighted up for important tasks) plus expected
@@ -30,6 +33,57 @@ pub fn assign(rows: usize, cols: usize, costs: Vec<f64>, algo: AssignAlgo) -> Ve
         AssignAlgo::Greedy => greedy_assign(&m),
     };
     a.row_to_col
+}
+
+/// The columns of a batch over `rows` tasks needing `skills`: for each
+/// skill (ascending), the `eligible` agents that have it, least loaded and
+/// most accurate first, at most `3 × rows` of them, each agent once, so
+/// the matrix stays small. `by_skill[s]` lists the agents with skill `s`.
+pub fn columns(
+    profiles: &[AgentProfile],
+    by_skill: &[Vec<u32>],
+    mut skills: Vec<u16>,
+    rows: usize,
+    eligible: impl Fn(usize) -> bool,
+    load: impl Fn(usize) -> u32,
+) -> Vec<usize> {
+    let mut cols: Vec<usize> = Vec::new();
+    let mut seen = BTreeSet::new();
+    let per_skill_cap = 3 * rows;
+    skills.sort_unstable();
+    skills.dedup();
+    for s in skills {
+        let mut cand: Vec<usize> = by_skill[s as usize]
+            .iter()
+            .map(|&i| i as usize)
+            .filter(|&i| eligible(i))
+            .collect();
+        cand.sort_by_key(|&i| (load(i), Reverse((profiles[i].accuracy * 1e6) as u64), i));
+        for i in cand.into_iter().take(per_skill_cap) {
+            if seen.insert(i) {
+                cols.push(i);
+            }
+        }
+    }
+    cols
+}
+
+/// The row-major cost matrix of tasks `rows` against agents `cols` (see
+/// [`cost`]), each agent's current `load` included.
+pub fn cost_matrix(
+    profiles: &[AgentProfile],
+    rows: &[&TaskSpec],
+    cols: &[usize],
+    load: impl Fn(usize) -> u32,
+) -> Vec<f64> {
+    let mut costs = Vec::with_capacity(rows.len() * cols.len());
+    for spec in rows {
+        let size = f64::from(spec.size_milli) / 1000.0;
+        for &i in cols {
+            costs.push(cost(&profiles[i], spec.skill, size, spec.priority, load(i)));
+        }
+    }
+    costs
 }
 
 #[cfg(test)]

@@ -1,9 +1,15 @@
 //! The four collaboration modes: how a workflow's stages become tasks
-//! ([`expand`]) and the per-mode decisions the dispatcher delegates here.
+//! ([`expand`]) and the per-mode rules the dispatcher applies. The
+//! dispatcher keeps the scheduling (what is ready, who is eligible, what
+//! is in flight); every mode-specific decision is a function here.
 //!
-//! - [`pipeline`]: stages in DAG order, one agent each (topological order).
-//! - [`competitive`]: k competitors per stage and the arbiter's rule.
-//! - [`division`]: batch assignment by capability (Hungarian or greedy).
+//! - [`pipeline`]: stages in DAG order (topological order, cycles named)
+//!   and the one-agent-per-step choice ([`pipeline::rank`]).
+//! - [`competitive`]: k competitors per stage, never two on one agent
+//!   ([`competitive::rivals`]), and the arbiter's rule: when to decide a
+//!   race and who wins ([`competitive::race_step`], [`competitive::pick`]).
+//! - [`division`]: batch assignment by capability: the batch's columns,
+//!   its cost matrix, and the solve (Hungarian or greedy).
 //! - [`hybrid`]: the task analyzer that routes each task to a mode.
 
 pub mod competitive;
@@ -12,14 +18,14 @@ pub mod hybrid;
 pub mod pipeline;
 
 use super::config::{CollabConfig, Mode, Priority};
-use super::coordinator::{TaskKind, TaskSpec};
+use super::coordinator::{TaskId, TaskKind, TaskSpec};
 
 /// The tasks of workflow `wf` (local indices), in an order where every
 /// task comes after its dependencies.
 pub fn expand(cfg: &CollabConfig, wf: usize) -> Vec<TaskSpec> {
     let arrival = &cfg.arrivals[wf];
     let order = pipeline::topological_order(&cfg.stages).expect("validated: no cycle");
-    let mut head = vec![u32::MAX; cfg.stages.len()];
+    let mut head = vec![TaskId(u32::MAX); cfg.stages.len()];
     let mut out: Vec<TaskSpec> = Vec::new();
     let mut branches = Vec::new();
     for &s in &order {
@@ -30,7 +36,7 @@ pub fn expand(cfg: &CollabConfig, wf: usize) -> Vec<TaskSpec> {
         } else {
             st.priority
         };
-        let deps: Vec<u32> = st.after.iter().map(|&d| head[d]).collect();
+        let deps: Vec<TaskId> = st.after.iter().map(|&d| head[d]).collect();
         let kind = match cfg.mode {
             Mode::Pipeline => TaskKind::Single,
             Mode::Division => TaskKind::Batch,
@@ -49,7 +55,7 @@ pub fn expand(cfg: &CollabConfig, wf: usize) -> Vec<TaskSpec> {
             judge: None,
             branch: None,
         };
-        let id = out.len() as u32;
+        let id = TaskId(out.len() as u32);
         head[s] = id;
         if st.branch.is_some() {
             branches.push((s, id));
@@ -74,7 +80,7 @@ pub fn expand(cfg: &CollabConfig, wf: usize) -> Vec<TaskSpec> {
     for (s, id) in branches {
         let b = cfg.stages[s].branch.expect("branch");
         let t = (b.threshold * 1000.0).round().clamp(0.0, 1000.0) as u16;
-        out[id as usize].branch = Some((t, head[b.above], head[b.below]));
+        out[id.index()].branch = Some((t, head[b.above], head[b.below]));
     }
     out
 }

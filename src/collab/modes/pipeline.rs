@@ -1,9 +1,28 @@
 //! Pipeline mode: the workflow is a DAG of stages; a stage runs when every
 //! stage it depends on is final, independent branches run in parallel, and
 //! a conditional edge routes an outcome to one of two stages (the other is
-//! skipped). This file holds the DAG helpers shared with validation.
+//! skipped). This file holds the DAG helpers shared with validation and
+//! the rule that picks one agent for a step ([`rank`]).
 
-use crate::collab::config::StageDef;
+use crate::collab::config::{AgentProfile, StageDef};
+use std::cmp::Reverse;
+
+/// How an agent ranks for one task (lower is better): accurate enough for
+/// the task's priority first, then least loaded, most accurate, fastest
+/// (mean latency), lowest index. Ties cannot happen (the index differs).
+pub type Rank = (bool, u32, Reverse<u64>, u64, usize);
+
+/// Agent `i`'s [`Rank`] for a task whose priority asks for `floor`
+/// accuracy, with `load` attempts already on it.
+pub fn rank(p: &AgentProfile, i: usize, load: u32, floor: f64) -> Rank {
+    (
+        p.accuracy < floor,
+        load,
+        Reverse((p.accuracy * 1e6) as u64),
+        (p.latency.mean().min(600_000.0) * 1000.0) as u64,
+        i,
+    )
+}
 
 /// Stage indices in an order where each comes after its dependencies, or
 /// the stages of one cycle (in edge order, first stage repeated at the
