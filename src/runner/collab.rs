@@ -12,6 +12,7 @@ use super::raft::raft_config;
 use super::{end_state, Byproducts, Finished, RunKind, RunOptions};
 use crate::check::convergence::{self, copies_differ};
 use crate::check::liveness::{self, LivenessTracker, Windows};
+use crate::check::names::{CheckName, LivenessCheck, WorkflowProperty};
 use crate::check::raft_safety::RaftSafety;
 use crate::check::workflow::WorkflowChecker;
 use crate::collab::agent::{Agent, AgentStats, CollabRecord};
@@ -25,6 +26,7 @@ use crate::metrics::collab::{
     collab_json, consistency_json, server_ref, summary_line, Activity, PartitionWindows, AP_WAIVED,
 };
 use crate::metrics::raft::RaftMetrics;
+use crate::metrics::sections::{CollabSafetySection, CollabSection};
 use crate::metrics::{Checks, Report};
 use crate::raft::{RaftConfig, RaftNode};
 use crate::scenario::{self, Scenario};
@@ -206,27 +208,19 @@ impl RunKind for CollabKind {
         if let Some(m) = collab.as_object_mut() {
             m.insert("summary".into(), json!(line));
         }
-        let messages_by_type = report.network["messages_by_type"].clone();
-        let extra = &mut report.extra;
-        extra.insert("collab".into(), collab);
-        extra.insert("liveness".into(), liveness_json);
-        extra.insert("elections".into(), obs.metrics.elections_json());
-        extra.insert("max_term".into(), json!(obs.metrics.max_term));
-        extra.insert(
-            "leader_loss_downtime_ms".into(),
-            obs.metrics.downtime_json(),
-        );
-        extra.insert(
-            "election_after_leader_loss_ms".into(),
-            obs.metrics.election_after_loss_json(),
-        );
-        extra.insert("role_time_ms".into(), obs.metrics.role_time_json());
-        extra.insert("role_timeline".into(), obs.metrics.timeline_json());
-        extra.insert("messages_by_type".into(), messages_by_type);
-        extra.insert(
-            "safety".into(),
-            json!({"ok": !obs.safety.failed(), "observations": obs.safety.observations(), "workflow_changes_observed": obs.checker.observed, "journal_gaps": obs.checker.gaps}),
-        );
+        report.collab = Some(CollabSection {
+            leadership: obs
+                .metrics
+                .leadership(report.network["messages_by_type"].clone()),
+            collab,
+            liveness: liveness_json,
+            safety: CollabSafetySection {
+                ok: !obs.safety.failed(),
+                observations: obs.safety.observations(),
+                workflow_changes_observed: obs.checker.observed,
+                journal_gaps: obs.checker.gaps,
+            },
+        });
         Byproducts::default()
     }
 }
@@ -268,7 +262,7 @@ fn workflow_checks(
     let servers = obs.servers;
     if cfg.ap.is_none() {
         checks.record(
-            "safety",
+            CheckName::Safety,
             obs.safety
                 .violations()
                 .first()
@@ -299,22 +293,15 @@ fn workflow_checks(
                 .all(|&a| up.iter().all(|&b| a == b || net.connected(a, b))),
         };
         let failure = convergence::verdict(&end, || copies_differ(&ap_copies(world, servers)));
-        checks.record("workflow.converged", failure);
+        checks.record(CheckName::Workflow(WorkflowProperty::Converged), failure);
     }
-    for p in [
-        "exactly_once",
-        "dag_order",
-        "versions",
-        "arbiter",
-        "no_lost_results",
-        "dead_letters_reported",
-    ] {
+    for p in WorkflowProperty::CHECKED {
         // AP gives these up by design; their violations are the
         // trade-off numbers of the report, not failures.
         if cfg.ap.is_some() && AP_WAIVED.iter().any(|(w, _)| *w == p) {
             continue;
         }
-        checks.record(&format!("workflow.{p}"), obs.checker.failure(p));
+        checks.record(CheckName::Workflow(p), obs.checker.failure(p.name()));
     }
 }
 
@@ -367,12 +354,12 @@ fn collab_liveness(
     // The hook for workflow liveness (issue #15): tasks complete again
     // within a window after the faults end.
     checks.not_judged(
-        "liveness.workflow",
+        CheckName::Liveness(LivenessCheck::Workflow),
         "workflow progress after the faults end is not checked yet (issue #15)".into(),
     );
     if obs.ap {
         checks.not_judged(
-            "liveness.leader",
+            CheckName::Liveness(LivenessCheck::Leader),
             "an AP coordinator has no Raft leader; coordinator liveness under AP is issue #15"
                 .into(),
         );

@@ -1,13 +1,13 @@
 //! The heartbeat mesh: kernel exercise and performance baseline.
 
 use super::{delivery_ratio, Byproducts, Finished, RunKind, RunOptions};
+use crate::check::names::{CheckName, LivenessCheck};
 use crate::heartbeat::HeartbeatNode;
 use crate::ids::NodeId;
-use crate::metrics::Report;
+use crate::metrics::{HeartbeatSection, Report};
 use crate::scenario::Scenario;
 use crate::sim::World;
 use crate::time::SimDuration;
-use serde_json::json;
 
 /// A mesh of heartbeat nodes pinging each other; watched by nothing.
 pub(super) struct HeartbeatKind {
@@ -70,22 +70,23 @@ impl RunKind for HeartbeatKind {
         // A ping mesh has no leader and no clients: there is no progress
         // condition to hold it to (delivery is `expect.min_delivery_ratio`).
         report.checks.not_judged(
-            "liveness",
+            CheckName::Liveness(LivenessCheck::Mesh),
             "a heartbeat mesh has no leader and no client workload; set expect.min_delivery_ratio to judge delivery".into(),
         );
-        report.extra.insert(
-            "heartbeat".into(),
-            json!({
-                "pings_sent": pings,
-                "acks_received": acks,
-                "stale_acks": stale,
-                "rtt_ms_mean": if acks > 0 { rtt_sum as f64 / acks as f64 / 1000.0 } else { 0.0 },
-                "rtt_ms_max": rtt_max as f64 / 1000.0,
-                "delivery_ratio": delivery_ratio,
-                "epochs": epochs,
-                "note": "ping/ack counters are per incarnation: a crash resets them",
-            }),
-        );
+        report.heartbeat = Some(HeartbeatSection {
+            pings_sent: pings,
+            acks_received: acks,
+            stale_acks: stale,
+            rtt_ms_mean: if acks > 0 {
+                rtt_sum as f64 / acks as f64 / 1000.0
+            } else {
+                0.0
+            },
+            rtt_ms_max: rtt_max as f64 / 1000.0,
+            delivery_ratio,
+            epochs,
+            note: "ping/ack counters are per incarnation: a crash resets them".into(),
+        });
         Byproducts::default()
     }
 }

@@ -12,6 +12,7 @@ mod history_tap;
 pub mod raft;
 
 use crate::check::liveness::{self, EndState};
+use crate::check::names::{CheckName, Expectation, LivenessCheck};
 use crate::fault::AppliedFault;
 use crate::metrics::report::{fault_json, network_json};
 use crate::metrics::{Checks, Report};
@@ -242,7 +243,10 @@ fn base_report<P: Process>(scenario: &Scenario, world: &World<P>, checks: Checks
         network: network_json(&world.network().counters),
         faults: world.applied_faults().iter().map(fault_json).collect(),
         checks,
-        extra: Map::new(),
+        raft: None,
+        collab: None,
+        heartbeat: None,
+        other: Map::new(),
     }
 }
 
@@ -277,7 +281,7 @@ fn event_storm_check<P: Process>(world: &World<P>, cap: u64, checks: &mut Checks
     let failure = world.event_cap_hit().then(|| {
         liveness::event_storm_message(world.events(), cap, world.now(), world.config().duration)
     });
-    checks.record("liveness.event_storm", failure);
+    checks.record(CheckName::Liveness(LivenessCheck::EventStorm), failure);
 }
 
 /// The end-of-run state of the `servers` cluster nodes, for the liveness
@@ -320,7 +324,7 @@ fn delivery_expectation<P: Process>(scenario: &Scenario, world: &World<P>, check
             c.delivered, c.sent
         )
     });
-    checks.record("expect.min_delivery_ratio", failure);
+    checks.record(CheckName::Expect(Expectation::MinDeliveryRatio), failure);
 }
 
 /// Delivered over sent (1 when nothing was sent).

@@ -6,16 +6,20 @@ use super::history_tap::HistoryTap;
 use super::{end_state, Byproducts, Finished, HistoryOutput, RunKind, RunOptions};
 use crate::check::linearizability;
 use crate::check::liveness::{self, LivenessTracker, Windows};
+use crate::check::names::{CheckName, Expectation};
 use crate::check::raft_safety::RaftSafety;
 use crate::ids::NodeId;
 use crate::kv::history;
 use crate::metrics::raft::RaftMetrics;
+use crate::metrics::sections::{
+    ClientOps, LinearizabilitySection, RaftSafetySection, RaftSection, RaftSummary, Violation,
+};
 use crate::metrics::{Checks, Report};
 use crate::raft::{RaftConfig, RaftNode};
 use crate::scenario::{RaftSpec, Scenario, WorkloadSpec};
 use crate::sim::{DispatchKind, Dispatched, Observer, World};
 use crate::time::{SimDuration, SimTime};
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::kv::client::{ClientConfig, KvClient};
 pub use crate::kv::node::KvNode;
@@ -225,9 +229,9 @@ impl RunKind for RaftKind {
             .first()
             .map(|v| format!("{} violated at {}: {}", v.property, v.time, v.message));
         if !opts.skip_checkers {
-            checks.record("safety", safety_failure);
+            checks.record(CheckName::Safety, safety_failure);
         }
-        let lin_json = if let Some(mut checker) = checker {
+        let linearizability = if let Some(mut checker) = checker {
             pairing.finish(&mut checker);
             let r = checker.finish();
             let failure = match r.ok() {
@@ -242,10 +246,21 @@ impl RunKind for RaftKind {
                     r.explanation.clone().unwrap_or_default()
                 )),
             };
-            checks.record("linearizability", failure);
-            json!({"ok": r.ok(), "ops": r.ops, "keys": r.keys_checked, "states": r.states_explored, "explanation": r.explanation})
+            checks.record(CheckName::Linearizability, failure);
+            LinearizabilitySection {
+                ok: r.ok(),
+                ops: r.ops as u64,
+                keys: Some(r.keys_checked as u64),
+                states: Some(r.states_explored),
+                explanation: r.explanation,
+            }
         } else {
-            json!({"ok": null, "ops": 0, "explanation": "not checked (no workload, or check_linearizability is false)"})
+            LinearizabilitySection {
+                explanation: Some(
+                    "not checked (no workload, or check_linearizability is false)".into(),
+                ),
+                ..Default::default()
+            }
         };
 
         let timeout =
@@ -264,52 +279,54 @@ impl RunKind for RaftKind {
 
         let m = &obs.metrics;
         let secs = stop.as_millis_f64() / 1000.0;
-        let messages_by_type = report.network["messages_by_type"].clone();
-        let bytes = report.network["bytes_sent"].clone();
-        let extra = &mut report.extra;
-        extra.insert("elections".into(), m.elections_json());
-        extra.insert("leader_loss_downtime_ms".into(), m.downtime_json());
-        extra.insert(
-            "election_after_leader_loss_ms".into(),
-            m.election_after_loss_json(),
-        );
-        extra.insert("commit_latency_ms".into(), m.commit_latency.summary_json());
-        extra.insert("client_latency_ms".into(), client_latency.summary_json());
-        extra.insert("client_ops".into(), json!({"invoked": sum.invoked, "ok": sum.ok, "fail": sum.fail, "info": sum.info, "open": sum.open}));
-        extra.insert(
-            "throughput_ops_per_s".into(),
-            json!(if secs > 0.0 {
-                sum.ok as f64 / secs
-            } else {
-                0.0
-            }),
-        );
-        extra.insert("availability".into(), json!(availability));
-        extra.insert("max_term".into(), json!(m.max_term));
-        extra.insert("messages_by_type".into(), messages_by_type);
-        extra.insert("bytes".into(), bytes);
-        extra.insert("role_time_ms".into(), m.role_time_json());
-        extra.insert("role_timeline".into(), m.timeline_json());
-        let violations: Vec<Value> = obs
+        let violations: Vec<Violation> = obs
             .safety
             .violations()
             .iter()
-            .map(|v| json!({"property": v.property, "time_ms": v.time.as_millis_f64(), "message": v.message}))
+            .map(|v| Violation {
+                property: v.property.to_string(),
+                time_ms: v.time.as_millis_f64(),
+                message: v.message.clone(),
+            })
             .collect();
-        extra.insert("safety".into(), json!({"ok": violations.is_empty(), "observations": obs.safety.observations(), "violations": violations}));
-        extra.insert("linearizability".into(), lin_json);
-        extra.insert("liveness".into(), liveness_json);
-        extra.insert(
-            "raft".into(),
-            json!({
-                "summary": format!(
+        report.raft = Some(RaftSection {
+            leadership: m.leadership(report.network["messages_by_type"].clone()),
+            availability,
+            bytes: report.network["bytes_sent"].as_u64().unwrap_or(0),
+            client_latency_ms: client_latency.summary_json(),
+            client_ops: ClientOps {
+                invoked: sum.invoked,
+                ok: sum.ok,
+                fail: sum.fail,
+                info: sum.info,
+                open: sum.open,
+            },
+            commit_latency_ms: m.commit_latency.summary_json(),
+            linearizability,
+            liveness: liveness_json,
+            summary: RaftSummary {
+                summary: format!(
                     "{} elections, max term {}, {} ok / {} fail / {} info ops, availability {}",
-                    m.elections.len(), m.max_term, sum.ok, sum.fail, sum.info,
+                    m.elections.len(),
+                    m.max_term,
+                    sum.ok,
+                    sum.fail,
+                    sum.info,
                     availability.map_or("n/a".to_string(), |a| format!("{:.4}", a))
                 ),
-                "bug": scenario.spec.bug,
-            }),
-        );
+                bug: scenario.spec.bug.clone(),
+            },
+            safety: RaftSafetySection {
+                ok: violations.is_empty(),
+                observations: obs.safety.observations(),
+                violations,
+            },
+            throughput_ops_per_s: if secs > 0.0 {
+                sum.ok as f64 / secs
+            } else {
+                0.0
+            },
+        });
         let history = match opts.history {
             HistoryOutput::Keep => workload.as_ref().map(|_| events),
             HistoryOutput::Stream(_) | HistoryOutput::Discard => None,
@@ -375,7 +392,7 @@ fn expectations(
                     .into(),
             ),
         };
-        checks.record("expect.min_availability", failure);
+        checks.record(CheckName::Expect(Expectation::MinAvailability), failure);
     }
 }
 
@@ -400,5 +417,8 @@ pub(crate) fn elections_expectation(
             after.join(", ")
         )
     });
-    checks.record("expect.max_elections_after_heal", failure);
+    checks.record(
+        CheckName::Expect(Expectation::MaxElectionsAfterHeal),
+        failure,
+    );
 }
