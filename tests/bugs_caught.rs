@@ -279,7 +279,8 @@ fn figure8_passes_and_commit_previous_term_breaks_it() {
 #[test]
 fn figure8_elects_the_leaders_of_the_figure() {
     let report = run(&load("scenarios/figure8.json"));
-    let elections: Vec<(u64, u64)> = report.extra["elections"]
+    let elections: Vec<(u64, u64)> = report
+        .section("elections")
         .as_array()
         .expect("elections is an array")
         .iter()

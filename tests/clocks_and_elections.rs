@@ -220,7 +220,7 @@ fn stable_crashes_give_one_sample_per_leader_loss() {
             "crashes {w:?} closer than every + stable"
         );
     }
-    let e = &r.extra["election_after_leader_loss_ms"];
+    let e = &r.section("election_after_leader_loss_ms");
     let samples = e["samples"].as_array().expect("samples").len();
     assert_eq!(e["losses"].as_u64(), Some(at.len() as u64), "{e}");
     assert_eq!(
@@ -233,7 +233,7 @@ fn stable_crashes_give_one_sample_per_leader_loss() {
     );
     // The old measure counts several intervals per crash when a new leader
     // is deposed before a majority knows it; the new one never does.
-    let d = &r.extra["leader_loss_downtime_ms"];
+    let d = &r.section("leader_loss_downtime_ms");
     assert!(d["count"].as_u64().unwrap() >= samples as u64);
 }
 
@@ -254,7 +254,7 @@ fn pause_shorter_than_election_recovers_isolation_is_one_sample() {
     let paused = run_spec(base(json!([
         {"at_ms": 2000, "kind": "pause", "node": "leader", "for_ms": 60}
     ])));
-    let e = &paused.extra["election_after_leader_loss_ms"];
+    let e = &paused.section("election_after_leader_loss_ms");
     assert_eq!(
         (
             e["losses"].as_u64(),
@@ -267,7 +267,7 @@ fn pause_shorter_than_election_recovers_isolation_is_one_sample() {
     let isolated = run_spec(base(json!([
         {"at_ms": 2000, "kind": "isolate", "node": "leader", "for_ms": 1500}
     ])));
-    let e = &isolated.extra["election_after_leader_loss_ms"];
+    let e = &isolated.section("election_after_leader_loss_ms");
     assert_eq!(
         (e["losses"].as_u64(), e["count"].as_u64()),
         (Some(1), Some(1)),
@@ -285,14 +285,14 @@ fn pause_shorter_than_election_recovers_isolation_is_one_sample() {
 #[test]
 fn tied_timeouts_elect_only_with_step_down() {
     let ok = fig16("150-150", 60_000, |_| {});
-    let e = &ok.extra["election_after_leader_loss_ms"];
+    let e = &ok.section("election_after_leader_loss_ms");
     assert!(e["count"].as_u64().unwrap() >= 15, "{e}");
     assert!(e["max"].as_f64().unwrap() < 5_000.0, "{e}");
     let stuck = fig16("150-150", 60_000, |v| {
         v["cluster"]["raft"]["step_down_on_lost_election"] = json!(false);
         v.as_object_mut().expect("object").remove("clocks");
     });
-    let e = &stuck.extra["election_after_leader_loss_ms"];
+    let e = &stuck.section("election_after_leader_loss_ms");
     assert_eq!(e["count"].as_u64(), Some(0), "{e}");
     assert_eq!(e["unfinished"].as_u64(), Some(1), "{e}");
     assert_eq!(

@@ -22,7 +22,7 @@ fn run_spec(spec: ScenarioSpec) -> Report {
 fn run(path: &str) -> (Report, Value) {
     let r = run_spec(load(path));
     assert!(r.checks.ok, "{path}: {:?}", r.checks.failures);
-    let c = r.extra["collab"].clone();
+    let c = r.section("collab").clone();
     (r, c)
 }
 
@@ -173,7 +173,7 @@ fn hungarian_costs_no_more_than_greedy() {
         s.workflow.as_mut().unwrap().division.algorithm = algo;
         let r = run_spec(s);
         assert!(r.checks.ok, "{:?}", r.checks.failures);
-        cost.push(f(&r.extra["collab"]["division"]["mean_cost"]));
+        cost.push(f(&r.section("collab")["division"]["mean_cost"]));
     }
     assert!(
         cost[0] <= cost[1] + 1e-9,
@@ -189,7 +189,7 @@ fn collab_runs_are_deterministic() {
     let a = run_spec(load("scenarios/collab/hybrid.json"));
     let b = run_spec(load("scenarios/collab/hybrid.json"));
     assert_eq!(a.trace_hash, b.trace_hash);
-    assert_eq!(a.extra["collab"], b.extra["collab"]);
+    assert_eq!(a.section("collab"), b.section("collab"));
     let mut s = load("scenarios/collab/hybrid.json");
     s.seed += 1;
     assert_ne!(run_spec(s).trace_hash, a.trace_hash);
@@ -339,7 +339,7 @@ fn every_mode_survives_coordinator_failover() {
         s.faults = faults.clone();
         let r = run_spec(s);
         assert!(r.checks.ok, "{m}: {:?}", r.checks.failures);
-        let c = &r.extra["collab"];
+        let c = &r.section("collab");
         assert_eq!(
             c["workflows"]["completed"], c["workflows"]["scheduled"],
             "{m}"
@@ -447,10 +447,10 @@ fn ap_coordinator_restarts_empty_and_catches_up() {
     let r = run_spec(s.clone());
     assert!(r.checks.ok, "{:?}", r.checks.failures);
     assert!(r.checks.ran.iter().any(|c| c == "workflow.converged"));
-    let c = &r.extra["collab"];
+    let c = &r.section("collab");
     assert_eq!(c["workflows"]["completed"], c["workflows"]["scheduled"]);
     assert!(
-        f(&r.extra["collab"]["makespan_ms"]) < s.duration_ms,
+        f(&r.section("collab")["makespan_ms"]) < s.duration_ms,
         "stopped when done"
     );
     assert!(
@@ -472,7 +472,7 @@ fn ap_runs_are_deterministic_and_calm_without_faults() {
     calm.faults.clear();
     let (r, c) = {
         let r = run_spec(calm);
-        let c = r.extra["collab"].clone();
+        let c = r.section("collab").clone();
         (r, c)
     };
     assert!(r.checks.ok, "{:?}", r.checks.failures);

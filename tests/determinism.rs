@@ -71,11 +71,11 @@ struct Golden {
 }
 
 fn elections(r: &Report) -> usize {
-    r.extra["elections"].as_array().map_or(0, Vec::len)
+    r.section("elections").as_array().map_or(0, Vec::len)
 }
 
-fn consistency(r: &Report) -> &serde_json::Value {
-    &r.extra["collab"]["consistency_metrics"]
+fn consistency(r: &Report) -> serde_json::Value {
+    r.section("collab")["consistency_metrics"].clone()
 }
 
 /// The semantic line beside a collaboration golden: verdict, tasks done,
@@ -84,7 +84,7 @@ fn collab_summary(r: &Report) -> String {
     format!(
         "ok={} tasks_done={} max_coordinators={} conflicting={}",
         r.checks.ok,
-        r.extra["collab"]["tasks"]["by_status"]["done"],
+        r.section("collab")["tasks"]["by_status"]["done"],
         consistency(r)["max_coordinators_at_once"],
         consistency(r)["conflicting_results"]
     )
@@ -112,12 +112,12 @@ const GOLDENS: [Golden; 5] = [
                 r.checks.ok,
                 elections(r),
                 r.faults.len(),
-                r.extra["client_ops"]["ok"]
+                r.section("client_ops")["ok"]
             )
         },
         facts: |r| {
             assert!(!r.faults.is_empty(), "the nemesis drew faults");
-            assert!(r.extra["client_ops"]["ok"].as_u64().unwrap_or(0) > 0);
+            assert!(r.section("client_ops")["ok"].as_u64().unwrap_or(0) > 0);
         },
     },
     Golden {

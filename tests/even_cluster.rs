@@ -17,7 +17,8 @@ fn six_nodes_elect_no_leader_while_split_three_three() {
     assert_eq!(s.spec.cluster.nodes, 6);
     let r = runner::run(&s, &RunOptions::default()).report;
     assert!(r.checks.ok, "{:?}", r.checks.failures);
-    let times: Vec<f64> = r.extra["elections"]
+    let times: Vec<f64> = r
+        .section("elections")
         .as_array()
         .expect("elections")
         .iter()
@@ -31,7 +32,7 @@ fn six_nodes_elect_no_leader_while_split_three_three() {
         times.iter().any(|t| (7000.0..10_000.0).contains(t)),
         "no leader after the heal: {times:?}"
     );
-    let longest = r.extra["leader_loss_downtime_ms"]["max"]
+    let longest = r.section("leader_loss_downtime_ms")["max"]
         .as_f64()
         .expect("downtime");
     assert!(longest >= 2900.0, "the split left no leader: {longest} ms");

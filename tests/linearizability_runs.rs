@@ -21,7 +21,7 @@ fn run(file: &str, seed: Option<u64>, bug: Option<&str>) -> RunOutput {
 
 /// The streaming verdict the run reported: `Some(true)` linearizable.
 fn reported(out: &RunOutput) -> Option<bool> {
-    out.report.extra["linearizability"]["ok"].as_bool()
+    out.report.section("linearizability")["ok"].as_bool()
 }
 
 /// The batch check of the run's history, with the run's search bound.

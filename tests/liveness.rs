@@ -107,7 +107,7 @@ fn livelocked_election_fails_liveness_leader() {
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("o/report.json")).unwrap())
             .unwrap();
     assert_eq!(failed(&r), ["liveness.leader"]);
-    assert_eq!(r.extra["liveness"]["leader"]["verdict"], "failed");
+    assert_eq!(r.section("liveness")["leader"]["verdict"], "failed");
     let shipped = dir.path().join("shipped.json");
     std::fs::write(&shipped, load("scenarios/fig16/150-150.json").to_string()).unwrap();
     let (code, out, _) = cli(
@@ -140,7 +140,7 @@ fn clients_that_never_complete_fail_liveness_progress() {
     let ok = run_spec(&spec);
     assert!(ok.checks.ok, "{:?}", ok.checks);
     assert!(ok.checks.ran.iter().any(|c| c == "liveness.progress"));
-    assert_eq!(ok.extra["liveness"]["progress"]["verdict"], "held");
+    assert_eq!(ok.section("liveness")["progress"]["verdict"], "held");
     spec["workload"]["timeout_ms"] = json!(8);
     let r = run_spec(&spec);
     assert_eq!(failed(&r), ["liveness.progress"]);
@@ -150,8 +150,8 @@ fn clients_that_never_complete_fail_liveness_progress() {
             && m.contains("no client operation completed"),
         "{m}"
     );
-    assert_eq!(r.extra["client_ops"]["ok"], 0);
-    assert!(r.extra["elections"].as_array().unwrap().len() == 1);
+    assert_eq!(r.section("client_ops")["ok"], 0);
+    assert!(r.section("elections").as_array().unwrap().len() == 1);
 }
 
 /// `limits.max_events` stops a run as `liveness.event_storm` (exit 1), the
@@ -235,7 +235,7 @@ fn leader_window_after_a_permanent_leader_crash() {
     spec["faults"] = json!([{"at_ms": 10000, "kind": "crash", "node": "leader"}]);
     let r = run_spec(&spec);
     assert!(r.checks.ok, "{:?}", r.checks);
-    assert_eq!(r.extra["liveness"]["leader"]["verdict"], "held");
+    assert_eq!(r.section("liveness")["leader"]["verdict"], "held");
     spec["expect"] = json!({"leader_within_ms_after_heal": 1});
     let r = run_spec(&spec);
     let m = failure(&r, "liveness.leader");
@@ -445,8 +445,8 @@ fn nemesis_until_leaves_a_judged_fault_free_tail() {
             "seed {seed}: {:?}",
             r.checks
         );
-        assert_eq!(r.extra["liveness"]["leader"]["verdict"], "held");
-        assert_eq!(r.extra["liveness"]["progress"]["verdict"], "held");
+        assert_eq!(r.section("liveness")["leader"]["verdict"], "held");
+        assert_eq!(r.section("liveness")["progress"]["verdict"], "held");
     }
     let mut bad = spec.clone();
     bad["nemesis"]["until_ms"] = json!(20000);

@@ -738,7 +738,7 @@ const QUALITY_CASES: [QualityCase; 3] = [
 /// result; the run is short enough that the list is complete).
 fn committed_entries(r: &agentsim::metrics::Report) -> BTreeMap<u64, (u64, u64)> {
     use agentsim::collab::coordinator::TaskKind;
-    let c = &r.extra["collab"];
+    let c = &r.section("collab");
     let gantt = c["gantt"].as_array().unwrap();
     assert_eq!(
         gantt.len() as u64,
@@ -798,7 +798,7 @@ fn quality_vs_tokens_plots_every_committed_race_entry() {
         let path = d.join("r").join(&label).join("report.json");
         let r: agentsim::metrics::Report =
             serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-        let c = &r.extra["collab"];
+        let c = &r.section("collab");
         assert_eq!(c["mode"], case.mode);
         let points = c["competitors"].as_array().expect("collab.competitors");
         let total = c["competitors_total"].as_u64().unwrap();

@@ -234,7 +234,8 @@ fn holds(spec: &ScenarioSpec, liveness: Liveness) -> Result<(), TestCaseError> {
     let r = runner::run(&s, &RunOptions::default()).report;
     let judge_liveness = liveness == Liveness::WhereTimingHolds && timing_holds(spec);
     for f in &r.checks.failures {
-        let undecided = f.check == "linearizability" && r.extra["linearizability"]["ok"].is_null();
+        let undecided =
+            f.check == "linearizability" && r.section("linearizability")["ok"].is_null();
         let skipped = f.check.starts_with("liveness.") && !judge_liveness;
         if !undecided && !skipped {
             return Err(TestCaseError::fail(format!("{}: {}", f.check, f.message)));

@@ -127,7 +127,7 @@ fn unmet_liveness_expectation_fails_with_what_was_seen() {
 fn pre_vote_prevents_term_inflation_under_partial_partition() {
     let with = run("scenarios/partial/both.json");
     let without = run("scenarios/partial/checkquorum.json");
-    let term = |r: &Report| r.extra["max_term"].as_u64().unwrap();
+    let term = |r: &Report| r.section("max_term").as_u64().unwrap();
     assert!(term(&with) <= 2, "with pre-vote: max term {}", term(&with));
     assert!(
         term(&without) > 10,
@@ -144,7 +144,7 @@ fn committed_writes_survive_a_full_cluster_restart() {
     assert!(r.checks.ok, "{:?}", r.checks.failures);
     let crashes = r.faults.iter().filter(|f| f["kind"] == "crash").count();
     assert_eq!(crashes, 5);
-    assert!(r.extra["client_ops"]["ok"].as_u64().unwrap() > 100);
+    assert!(r.section("client_ops")["ok"].as_u64().unwrap() > 100);
 }
 
 /// Figure 16 set-up: every leader crash is followed by a measured downtime,
@@ -163,7 +163,7 @@ fn fig16_measures_downtime_per_leader_crash() {
         .iter()
         .filter(|f| f["kind"] == "crash" && f.get("skipped").is_none())
         .count();
-    let d = &r.extra["leader_loss_downtime_ms"];
+    let d = &r.section("leader_loss_downtime_ms");
     assert!(crashes >= 70, "{crashes} crashes");
     assert_eq!(d["count"].as_u64().unwrap() as usize, crashes);
     let p50 = d["p50"].as_f64().unwrap();

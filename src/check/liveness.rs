@@ -31,6 +31,7 @@
 //! first leader and the first completion since the latest `settled`, in
 //! O(servers) memory however long the run.
 
+use crate::check::names::{CheckName, LivenessCheck};
 use crate::fault::AppliedFault;
 use crate::metrics::Checks;
 use crate::time::{SimDuration, SimTime};
@@ -227,34 +228,36 @@ impl LivenessTracker {
         let blocked = self.unjudgeable(s);
         let mut section = serde_json::Map::new();
         section.insert("faults_ended_ms".into(), json!(ms(self.settled)));
-        let mut one = |name: &str, what: &str, at: Option<SimTime>, w, horizon| {
-            let check = format!("liveness.{name}");
-            let verdict = match &blocked {
-                Some(why) => Verdict::NotJudged(why.clone()),
-                None => self.judge_one(what, at, w, horizon, s.end),
+        let mut one =
+            |name: &str, check: LivenessCheck, what: &str, at: Option<SimTime>, w, horizon| {
+                let check = CheckName::Liveness(check);
+                let verdict = match &blocked {
+                    Some(why) => Verdict::NotJudged(why.clone()),
+                    None => self.judge_one(what, at, w, horizon, s.end),
+                };
+                let (label, detail) = match verdict {
+                    Verdict::Held(t) => {
+                        checks.record(check, None);
+                        ("held", json!(ms(t)))
+                    }
+                    Verdict::Failed(m) => {
+                        checks.record(check, Some(m.clone()));
+                        ("failed", json!(m))
+                    }
+                    Verdict::NotJudged(m) => {
+                        checks.not_judged(check, m.clone());
+                        ("not_judged", json!(m))
+                    }
+                };
+                section.insert(
+                    name.to_string(),
+                    json!({"window_ms": ms_d(w), "verdict": label, "detail": detail}),
+                );
             };
-            let (label, detail) = match verdict {
-                Verdict::Held(t) => {
-                    checks.record(&check, None);
-                    ("held", json!(ms(t)))
-                }
-                Verdict::Failed(m) => {
-                    checks.record(&check, Some(m.clone()));
-                    ("failed", json!(m))
-                }
-                Verdict::NotJudged(m) => {
-                    checks.not_judged(&check, m.clone());
-                    ("not_judged", json!(m))
-                }
-            };
-            section.insert(
-                name.to_string(),
-                json!({"window_ms": ms_d(w), "verdict": label, "detail": detail}),
-            );
-        };
         if let Some(w) = windows.leader {
             one(
                 "leader",
+                LivenessCheck::Leader,
                 "leader known to a majority",
                 self.leader_at,
                 w,
@@ -264,6 +267,7 @@ impl LivenessTracker {
         if let Some((w, stop)) = windows.progress {
             one(
                 "progress",
+                LivenessCheck::Progress,
                 "client operation completed",
                 self.progress_at,
                 w,

@@ -4,5 +4,6 @@
 pub mod convergence;
 pub mod linearizability;
 pub mod liveness;
+pub mod names;
 pub mod raft_safety;
 pub mod workflow;

@@ -17,6 +17,7 @@
 //! one node at a time (the one whose handler just ran). Memory stays
 //! bounded: facts below every node's snapshot point are pruned.
 
+use crate::check::names::RaftProperty;
 use crate::ids::{LogIndex, NodeId, Term};
 use crate::raft::{RaftNode, RaftRole, StateMachine};
 use crate::time::SimTime;
@@ -208,7 +209,7 @@ impl RaftSafety {
         // Election Safety.
         match self.leaders.get(&term) {
             Some(&other) if other != id => self.violate(
-                "election_safety",
+                RaftProperty::ElectionSafety.name(),
                 now,
                 format!("two leaders in term {}: {other} and {id}", term.0),
             ),
@@ -224,7 +225,7 @@ impl RaftSafety {
                 // the entry that was last stays put.
                 if last < prev_last {
                     self.violate(
-                        "leader_append_only",
+                        RaftProperty::LeaderAppendOnly.name(),
                         now,
                         format!(
                             "leader {id} of term {} shrank its log from index {} to {}",
@@ -234,7 +235,7 @@ impl RaftSafety {
                 } else if let (Some(before), Some(e)) = (prev_digest, n.entry(prev_last)) {
                     if e.digest() != before {
                         self.violate(
-                            "leader_append_only",
+                            RaftProperty::LeaderAppendOnly.name(),
                             now,
                             format!(
                                 "leader {id} of term {} overwrote its entry at index {}",
@@ -282,7 +283,7 @@ impl RaftSafety {
             }
         }
         if let Some(p) = problem {
-            self.violate("leader_completeness", now, p);
+            self.violate(RaftProperty::LeaderCompleteness.name(), now, p);
         }
     }
 
@@ -323,7 +324,7 @@ impl RaftSafety {
                         "index {} term {}: {} holds digest {:016x} after term {}, but {} held digest {:016x} after term {}",
                         i.0, e.term().0, id, e.digest(), prev_term.0, s.node, s.digest, s.prev_term.0
                     );
-                    self.violate("log_matching", now, msg);
+                    self.violate(RaftProperty::LogMatching.name(), now, msg);
                 }
                 Some(_) => {}
             }
@@ -379,7 +380,7 @@ impl RaftSafety {
             if let Some(e) = n.entry(i) {
                 self.decide(
                     now,
-                    "state_machine_safety",
+                    RaftProperty::StateMachineSafety.name(),
                     id,
                     n.current_term(),
                     i,
@@ -397,7 +398,7 @@ impl RaftSafety {
         for &(idx, term, digest) in n.applied_this_step() {
             self.decide(
                 now,
-                "state_machine_safety",
+                RaftProperty::StateMachineSafety.name(),
                 id,
                 n.current_term(),
                 idx,

@@ -21,6 +21,7 @@
 //! dispatcher's code, and keeps its own per-server view of task status and
 //! versions (reseeded from the state when a server restarts).
 
+use crate::check::names::WorkflowProperty;
 use crate::collab::coordinator::{Change, Outcome, TaskId, TaskStatus, WorkflowState};
 use crate::collab::ArbiterConfig;
 use crate::time::SimTime;
@@ -162,7 +163,7 @@ impl WorkflowChecker {
         let have = self.servers[n].versions[task.index()];
         if from != have || to != from + 1 {
             self.violate(
-                "versions",
+                WorkflowProperty::Versions.name(),
                 format!("server {n}: task {task} went from version {from} to {to} while the server held version {have}"),
             );
         }
@@ -174,7 +175,7 @@ impl WorkflowChecker {
         for &d in &t.spec.deps {
             if self.servers[n].final_state[d.index()] == 0 {
                 self.violate(
-                    "dag_order",
+                    WorkflowProperty::DagOrder.name(),
                     format!("server {n}: task {task} {what} before its dependency {d} was final"),
                 );
             }
@@ -185,7 +186,7 @@ impl WorkflowChecker {
         let i = task.index();
         if self.servers[n].final_state[i] != 0 {
             self.violate(
-                "exactly_once",
+                WorkflowProperty::ExactlyOnce.name(),
                 format!("server {n}: task {task} got a second result (it was already final)"),
             );
         }
@@ -206,7 +207,7 @@ impl WorkflowChecker {
                     self.conflicts += 1;
                 }
                 self.violate(
-                "exactly_once",
+                WorkflowProperty::ExactlyOnce.name(),
                 format!(
                     "task {task}: server {n} committed a result by agent {} but another server committed one by agent {}",
                     o.agent.0, prev.agent.0
@@ -247,7 +248,7 @@ impl WorkflowChecker {
                 self.version_step(n, *task, *from, *to);
                 if self.servers[n].final_state[task.index()] != 0 {
                     self.violate(
-                        "exactly_once",
+                        WorkflowProperty::ExactlyOnce.name(),
                         format!("server {n}: task {task} closed after it was final"),
                     );
                 }
@@ -288,7 +289,7 @@ impl WorkflowChecker {
             .collect();
         if done != considered {
             self.violate(
-                "arbiter",
+                WorkflowProperty::Arbiter.name(),
                 format!("race {judge}: decided over {considered:?} but the competitors done were {done:?}"),
             );
         }
@@ -318,7 +319,7 @@ impl WorkflowChecker {
                     .flatten()
                     .map(|o| util(&o));
                 self.violate(
-                    "arbiter",
+                    WorkflowProperty::Arbiter.name(),
                     format!("race {judge}: winner {winner} (utility {wu:?}) is not the argmax; task {b} has utility {bu:.4}"),
                 );
             }
@@ -349,7 +350,7 @@ impl WorkflowChecker {
             match sm.task(TaskId(i as u32)) {
                 Some(t) if t.status == TaskStatus::Done && t.result.is_some_and(|r| r.digest_u64() == o.digest_u64()) => {}
                 Some(t) => self.violate(
-                    "no_lost_results",
+                    WorkflowProperty::NoLostResults.name(),
                     format!(
                         "task {i}: a result by agent {} was committed, but the final state has it {} with {:?}",
                         o.agent.0,
@@ -357,7 +358,7 @@ impl WorkflowChecker {
                         t.result.map(|r| r.agent.0)
                     ),
                 ),
-                None => self.violate("no_lost_results", format!("task {i}: committed, then missing from the final state")),
+                None => self.violate(WorkflowProperty::NoLostResults.name(), format!("task {i}: committed, then missing from the final state")),
             }
         }
         let listed: std::collections::BTreeSet<TaskId> =
@@ -365,7 +366,7 @@ impl WorkflowChecker {
         for (i, t) in sm.tasks().iter().enumerate() {
             if t.status == TaskStatus::DeadLetter && !listed.contains(&TaskId(i as u32)) {
                 self.violate(
-                    "dead_letters_reported",
+                    WorkflowProperty::DeadLettersReported.name(),
                     format!("task {i} is dead-lettered but not in the dead-letter queue (silently dropped)"),
                 );
             }

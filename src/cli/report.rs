@@ -228,11 +228,13 @@ pub fn report(a: ReportArgs) -> Result<u8, UsageError> {
         // thousands of changes) and the page draws it from a re-run anyway;
         // replay needs only seed, scenario and trace hash.
         let mut slim = g.report.clone();
-        if slim.extra.remove("role_timeline").is_some() {
-            slim.extra.insert(
-                "role_timeline".into(),
-                serde_json::json!({"omitted": "agentsim report leaves it out; `agentsim run` or `agentsim plot` on this report re-create it"}),
-            );
+        let leadership = match (&mut slim.raft, &mut slim.collab) {
+            (Some(r), _) => Some(&mut r.leadership),
+            (None, Some(c)) => Some(&mut c.leadership),
+            (None, None) => None,
+        };
+        if let Some(l) = leadership {
+            l.role_timeline = serde_json::json!({"omitted": "agentsim report leaves it out; `agentsim run` or `agentsim plot` on this report re-create it"});
         }
         write_report(&report_path, &slim)?;
         let replay = format!("agentsim replay {}", report_path.display());

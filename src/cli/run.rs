@@ -393,10 +393,8 @@ pub fn print_summary(r: &Report, report_path: &Path) {
         r.faults.len() - skipped,
         skipped
     );
-    for (k, v) in &r.extra {
-        if let Some(line) = v.get("summary").and_then(|x| x.as_str()) {
-            outln!("  {k:<11} {line}");
-        }
+    if let Some((k, line)) = r.summary() {
+        outln!("  {k:<11} {line}");
     }
     // The event cap guards every run; it judges nothing about behaviour.
     let judged = r.checks.ran.iter().any(|c| c != "liveness.event_storm");

@@ -506,9 +506,9 @@ fn panicked(base: &Scenario, seed: u64, swarm: bool, message: String) -> SeedRun
         check: "panic".into(),
         message,
     };
-    let mut extra = Map::new();
+    let mut other = Map::new();
     if let Some(d) = &draw {
-        extra.insert("swarm".into(), json!(d));
+        other.insert("swarm".into(), json!(d));
     }
     let report = Report {
         seed,
@@ -526,7 +526,10 @@ fn panicked(base: &Scenario, seed: u64, swarm: bool, message: String) -> SeedRun
             failures: vec![failure.clone()],
             not_judged: Vec::new(),
         },
-        extra,
+        raft: None,
+        collab: None,
+        heartbeat: None,
+        other,
     };
     SeedRun {
         result: SeedResult {

@@ -2,6 +2,7 @@
 //! gaps with no coordinator), convergence windows after scripted
 //! partitions, and the assembly of the report's `collab` section.
 
+use crate::check::names::{CheckName, WorkflowProperty};
 use crate::check::workflow::WorkflowChecker;
 use crate::collab::agent::AgentStats;
 use crate::collab::ap::{self as apmod, ApStats};
@@ -341,13 +342,13 @@ pub fn summary_line(c: &Value) -> String {
 }
 
 /// Workflow checks an AP coordinator does not promise, and why.
-pub const AP_WAIVED: [(&str, &str); 2] = [
+pub const AP_WAIVED: [(WorkflowProperty, &str); 2] = [
     (
-        "exactly_once",
+        WorkflowProperty::ExactlyOnce,
         "two sides of a partition each commit a result for the same task; counted in conflicting_results",
     ),
     (
-        "no_lost_results",
+        WorkflowProperty::NoLostResults,
         "last-writer-wins drops the losing side's results at the merge; counted in results_lost",
     ),
 ];
@@ -403,7 +404,7 @@ pub fn consistency_json(
             "local_writes": ap.writes,
             "rejected_writes": ap.rejected,
             "activations": ap.activations,
-            "waived_checks": AP_WAIVED.iter().map(|(k, why)| (format!("workflow.{k}"), json!(why))).collect::<Map<String, Value>>(),
+            "waived_checks": AP_WAIVED.iter().map(|(k, why)| (CheckName::Workflow(*k).name().to_string(), json!(why))).collect::<Map<String, Value>>(),
         })),
     })
 }

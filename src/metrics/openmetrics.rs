@@ -280,8 +280,9 @@ fn add_run(fam: &mut Families, input: &MetricsInput<'_>) {
             c as f64,
         );
     }
-    let x = &r.extra;
-    if let Some(e) = x.get("elections").and_then(Value::as_array) {
+    let lead = r.leadership();
+    let raft = r.raft.as_ref();
+    if let Some(e) = lead.map(|l| &l.elections) {
         fam.counter(
             "agentsim_raft_elections",
             "Raft elections won.",
@@ -289,10 +290,10 @@ fn add_run(fam: &mut Families, input: &MetricsInput<'_>) {
             e.len() as f64,
         );
     }
-    if let Some(t) = x.get("max_term").and_then(Value::as_f64) {
+    if let Some(t) = lead.map(|l| l.max_term as f64) {
         fam.gauge("agentsim_raft_max_term", "Highest Raft term seen.", &l, t);
     }
-    if let Some(a) = x.get("availability").and_then(Value::as_f64) {
+    if let Some(a) = raft.and_then(|r| r.availability) {
         fam.gauge(
             "agentsim_availability_ratio",
             "Share of 10 ms slots in which a write would have committed within the client timeout.",
@@ -300,14 +301,14 @@ fn add_run(fam: &mut Families, input: &MetricsInput<'_>) {
             a,
         );
     }
-    if let Some(ops) = x.get("client_ops").and_then(Value::as_object) {
-        for o in ["ok", "fail", "info"] {
+    if let Some(ops) = raft.map(|r| r.client_ops) {
+        for (o, n) in [("ok", ops.ok), ("fail", ops.fail), ("info", ops.info)] {
             let l = labels(&base, &[("outcome", o.into())]);
             fam.counter(
                 "agentsim_client_ops",
                 "Client operations completed, by outcome.",
                 &l,
-                ops.get(o).and_then(Value::as_f64).unwrap_or(0.0),
+                n as f64,
             );
         }
     }
@@ -319,9 +320,8 @@ fn add_run(fam: &mut Families, input: &MetricsInput<'_>) {
             &client_latencies_s(h),
         );
     }
-    if let Some(s) = x
-        .get("leader_loss_downtime_ms")
-        .and_then(|d| d.get("samples"))
+    if let Some(s) = lead
+        .and_then(|l| l.leader_loss_downtime_ms.get("samples"))
         .and_then(Value::as_array)
     {
         let v: Vec<f64> = s
@@ -336,7 +336,7 @@ fn add_run(fam: &mut Families, input: &MetricsInput<'_>) {
             &v,
         );
     }
-    if let Some(c) = x.get("commit_latency_ms") {
+    if let Some(c) = raft.map(|r| &r.commit_latency_ms) {
         let fm = fam.family(
             "agentsim_commit_latency_seconds",
             "summary",

@@ -484,6 +484,28 @@ impl RaftMetrics {
                 .collect(),
         )
     }
+
+    /// The report's leadership numbers; `messages_by_type` is the network
+    /// counters' (the report repeats it beside the elections).
+    pub fn leadership(&self, messages_by_type: Value) -> crate::metrics::sections::Leadership {
+        crate::metrics::sections::Leadership {
+            elections: self
+                .elections
+                .iter()
+                .map(|e| crate::metrics::sections::Election {
+                    term: e.term,
+                    winner: e.winner.0,
+                    time_ms: e.time.as_millis_f64(),
+                })
+                .collect(),
+            max_term: self.max_term,
+            leader_loss_downtime_ms: self.downtime_json(),
+            election_after_leader_loss_ms: self.election_after_loss_json(),
+            role_time_ms: self.role_time_json(),
+            role_timeline: self.timeline_json(),
+            messages_by_type,
+        }
+    }
 }
 
 /// The leader known to a majority right now, if any (see module docs).

@@ -1,10 +1,13 @@
 //! The run report (`report.json`). Top-level keys are a contract scripts
 //! rely on: `seed`, `scenario`, `trace_hash`, `events`, `sim_time_ms`,
 //! `wall_ms`, `network`, `faults`, `checks`; protocol sections are added
-//! beside them (`heartbeat`, and for Raft `elections`, `safety`, ...).
+//! beside them (`heartbeat`, and for Raft `elections`, `safety`, ...);
+//! in code they are the typed sections of [`crate::metrics::sections`].
 
+use crate::check::names::CheckName;
 use crate::fault::AppliedFault;
 use crate::kv::history::{HistValue, HistoryEvent};
+use crate::metrics::sections::{CollabSection, HeartbeatSection, Leadership, RaftSection};
 use crate::net::{DropCause, NetCounters};
 use crate::scenario::{FaultKind, FaultSpec, ScenarioSpec, TargetSpec};
 use serde::{Deserialize, Serialize};
@@ -46,11 +49,11 @@ pub struct NotJudged {
 
 impl Checks {
     /// Record that `check` ran, failing with `failure` if given.
-    pub fn record(&mut self, check: &str, failure: Option<String>) {
-        self.ran.push(check.to_string());
+    pub fn record(&mut self, check: CheckName, failure: Option<String>) {
+        self.ran.push(check.name().to_string());
         if let Some(message) = failure {
             self.failures.push(CheckFailure {
-                check: check.to_string(),
+                check: check.name().to_string(),
                 message,
             });
         }
@@ -58,16 +61,18 @@ impl Checks {
     }
 
     /// Record that `check` could not judge this run, and why.
-    pub fn not_judged(&mut self, check: &str, reason: String) {
+    pub fn not_judged(&mut self, check: CheckName, reason: String) {
         self.not_judged.push(NotJudged {
-            check: check.to_string(),
+            check: check.name().to_string(),
             reason,
         });
     }
 }
 
-/// A finished run.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// A finished run. In `report.json` the protocol section's fields sit at
+/// the top level after `checks`, in key order (see [`Report::sections_json`]);
+/// the typed sections here are how the code reads them.
+#[derive(Clone, Debug, PartialEq)]
 pub struct Report {
     /// The seed the run used.
     pub seed: u64,
@@ -89,12 +94,180 @@ pub struct Report {
     pub faults: Vec<Value>,
     /// Checker verdicts.
     pub checks: Checks,
-    /// Protocol-specific sections.
+    /// A KV run's section.
+    pub raft: Option<RaftSection>,
+    /// A collaboration run's section.
+    pub collab: Option<CollabSection>,
+    /// A heartbeat mesh's section.
+    pub heartbeat: Option<HeartbeatSection>,
+    /// Top-level keys this version does not type (a sweep's `swarm`, or a
+    /// section a newer or older version wrote), kept as read so that
+    /// loading and writing a report loses nothing.
+    pub other: Map<String, Value>,
+}
+
+/// The file layout of a report: the fixed fields, then every section key
+/// (typed sections and `other`, merged) flattened in key order.
+#[derive(Serialize)]
+struct WireOut<'a> {
+    seed: u64,
+    scenario: &'a ScenarioSpec,
+    trace_hash: &'a str,
+    events: u64,
+    sim_time_ms: f64,
+    wall_ms: f64,
+    events_per_s: f64,
+    network: &'a Value,
+    faults: &'a [Value],
+    checks: &'a Checks,
     #[serde(flatten)]
-    pub extra: Map<String, Value>,
+    sections: Map<String, Value>,
+}
+
+/// [`WireOut`], read.
+#[derive(Deserialize)]
+struct WireIn {
+    seed: u64,
+    scenario: ScenarioSpec,
+    trace_hash: String,
+    events: u64,
+    sim_time_ms: f64,
+    wall_ms: f64,
+    events_per_s: f64,
+    network: Value,
+    faults: Vec<Value>,
+    checks: Checks,
+    #[serde(flatten)]
+    sections: Map<String, Value>,
+}
+
+impl Serialize for Report {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        WireOut {
+            seed: self.seed,
+            scenario: &self.scenario,
+            trace_hash: &self.trace_hash,
+            events: self.events,
+            sim_time_ms: self.sim_time_ms,
+            wall_ms: self.wall_ms,
+            events_per_s: self.events_per_s,
+            network: &self.network,
+            faults: &self.faults,
+            checks: &self.checks,
+            sections: self.sections_json(),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Report {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let w = WireIn::deserialize(d)?;
+        let mut other = w.sections;
+        // The section keys tell the run kind; a run has one kind.
+        let (mut raft, mut collab, mut heartbeat) = (None, None, None);
+        if other.contains_key("collab") {
+            collab = take_section::<CollabSection>(&mut other);
+        } else if let Some(h) = other.get("heartbeat") {
+            heartbeat = serde_json::from_value(h.clone()).ok();
+            if heartbeat.is_some() {
+                other.remove("heartbeat");
+            }
+        } else if other.contains_key("raft") {
+            raft = take_section::<RaftSection>(&mut other);
+        }
+        Ok(Report {
+            seed: w.seed,
+            scenario: w.scenario,
+            trace_hash: w.trace_hash,
+            events: w.events,
+            sim_time_ms: w.sim_time_ms,
+            wall_ms: w.wall_ms,
+            events_per_s: w.events_per_s,
+            network: w.network,
+            faults: w.faults,
+            checks: w.checks,
+            raft,
+            collab,
+            heartbeat,
+            other,
+        })
+    }
+}
+
+/// Take the keys of section `T` (the keys its default writes) out of
+/// `keys` and read them as a `T`. A section that does not read (a report
+/// from a version with another shape) stays in `keys`, as JSON: replay
+/// needs only the fixed fields.
+fn take_section<T: Serialize + serde::de::DeserializeOwned + Default>(
+    keys: &mut Map<String, Value>,
+) -> Option<T> {
+    let Ok(Value::Object(fields)) = serde_json::to_value(T::default()) else {
+        unreachable!("a section serializes to an object");
+    };
+    let mut mine = Map::new();
+    for k in fields.keys() {
+        if let Some(v) = keys.get(k) {
+            mine.insert(k.clone(), v.clone());
+        }
+    }
+    let section = serde_json::from_value(Value::Object(mine)).ok()?;
+    for k in fields.keys() {
+        keys.remove(k);
+    }
+    Some(section)
 }
 
 impl Report {
+    /// Every section key as written to `report.json` (typed sections and
+    /// [`Report::other`] merged, in key order). For scripts' view of the
+    /// file, and tests that pin its contract; code reads the typed fields.
+    pub fn sections_json(&self) -> Map<String, Value> {
+        let mut m = self.other.clone();
+        let mut put = |v: serde_json::Result<Value>| match v {
+            Ok(Value::Object(fields)) => m.extend(fields),
+            _ => unreachable!("a section serializes to an object"),
+        };
+        if let Some(r) = &self.raft {
+            put(serde_json::to_value(r));
+        }
+        if let Some(c) = &self.collab {
+            put(serde_json::to_value(c));
+        }
+        if let Some(h) = &self.heartbeat {
+            m.insert(
+                "heartbeat".into(),
+                serde_json::to_value(h).expect("a section serializes"),
+            );
+        }
+        m
+    }
+
+    /// One top-level section key as written to `report.json` (`Null` when
+    /// absent): the file's view, for tests that pin its contract.
+    pub fn section(&self, key: &str) -> Value {
+        self.sections_json().remove(key).unwrap_or(Value::Null)
+    }
+
+    /// Elections, downtime and role times, of a KV or collaboration run.
+    pub fn leadership(&self) -> Option<&Leadership> {
+        self.raft
+            .as_ref()
+            .map(|r| &r.leadership)
+            .or(self.collab.as_ref().map(|c| &c.leadership))
+    }
+
+    /// The run's one-line summary (`raft` or `collab`), with its label.
+    pub fn summary(&self) -> Option<(&'static str, &str)> {
+        if let Some(r) = &self.raft {
+            return Some(("raft", &r.summary.summary));
+        }
+        self.collab
+            .as_ref()
+            .and_then(CollabSection::summary)
+            .map(|s| ("collab", s))
+    }
+
     /// Exit code for this report: 0 if every check held, 1 otherwise.
     pub fn exit_code(&self) -> u8 {
         if self.checks.ok {
@@ -266,4 +439,99 @@ pub fn history_line(e: &HistoryEvent) -> Value {
         "time": e.time.0 * 1000,
         "index": e.seq,
     })
+}
+
+#[cfg(test)]
+mod typed_tests {
+    use super::Report;
+    use std::path::{Path, PathBuf};
+
+    /// Every `report.json` under `dir`.
+    fn reports(dir: &Path, out: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(dir).expect("reports/ is readable") {
+            let p = e.expect("entry").path();
+            if p.is_dir() {
+                reports(&p, out);
+            } else if p.file_name().is_some_and(|n| n == "report.json") {
+                out.push(p);
+            }
+        }
+    }
+
+    /// The file form of a report (as `agentsim run` writes it).
+    fn write(r: &Report) -> String {
+        let mut text = serde_json::to_string_pretty(r).expect("report serializes");
+        text.push('\n');
+        text
+    }
+
+    /// Every checked-in report loads into its typed section (nothing left
+    /// untyped) and writes back byte for byte: the typed sections keep the
+    /// file format, key order included.
+    #[test]
+    fn checked_in_reports_load_typed_and_write_back_identically() {
+        let mut files = Vec::new();
+        reports(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("reports"),
+            &mut files,
+        );
+        assert!(files.len() >= 10, "found {} reports", files.len());
+        for f in files {
+            let text = std::fs::read_to_string(&f).expect("readable");
+            let r: Report = serde_json::from_str(&text).expect("a report");
+            assert!(
+                r.raft.is_some() || r.collab.is_some(),
+                "{}: no typed section",
+                f.display()
+            );
+            assert!(
+                r.other.is_empty(),
+                "{}: untyped {:?}",
+                f.display(),
+                r.other.keys()
+            );
+            assert!(
+                write(&r) == text,
+                "{}: not written back identically",
+                f.display()
+            );
+        }
+    }
+
+    /// A report with a section this version does not know, or a known
+    /// section of another shape, still loads (replay needs only the fixed
+    /// fields), keeps what it cannot type in `other`, and writes it back.
+    #[test]
+    fn unknown_or_foreign_sections_are_kept_not_rejected() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("reports/partitions/partial-none/report.json");
+        let text = std::fs::read_to_string(path).expect("readable");
+        let mut v: serde_json::Value = serde_json::from_str(&text).expect("json");
+        v["future_section"] = serde_json::json!({"x": 1});
+        let r: Report = serde_json::from_value(v.clone()).expect("loads");
+        assert!(r.raft.is_some());
+        assert_eq!(r.other.keys().collect::<Vec<_>>(), ["future_section"]);
+        assert_eq!(serde_json::to_value(&r).expect("writes"), v);
+
+        // `client_ops` as a string: the Raft section does not read, so its
+        // keys stay JSON, untouched.
+        v["client_ops"] = serde_json::json!("broken");
+        let r: Report = serde_json::from_value(v.clone()).expect("still loads");
+        assert!(r.raft.is_none());
+        assert!(r.other.contains_key("client_ops") && r.other.contains_key("elections"));
+        assert_eq!(serde_json::to_value(&r).expect("writes"), v);
+    }
+
+    /// The write-back check above fails when a typed field is lost or
+    /// changed: a report whose Raft section was altered after loading does
+    /// not write back the file it came from.
+    #[test]
+    fn write_back_check_catches_a_changed_section() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("reports/partitions/partial-none/report.json");
+        let text = std::fs::read_to_string(path).expect("readable");
+        let mut r: Report = serde_json::from_str(&text).expect("a report");
+        r.raft.as_mut().expect("raft").leadership.max_term += 1;
+        assert!(write(&r) != text);
+    }
 }

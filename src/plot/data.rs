@@ -327,9 +327,8 @@ pub struct RoleSpan {
 /// Role spans from the report's `role_timeline`, closed at the end of the
 /// run. Empty for reports without one (heartbeat runs).
 pub fn role_spans(report: &Report) -> Vec<RoleSpan> {
-    let changes = report
-        .extra
-        .get("role_timeline")
+    let timeline = report.leadership().map(|l| &l.role_timeline);
+    let changes = timeline
         .and_then(|t| t.get("changes"))
         .and_then(Value::as_array)
         .cloned()
@@ -365,9 +364,7 @@ pub fn role_spans(report: &Report) -> Vec<RoleSpan> {
         );
     }
     // If the timeline was capped, the last spans end where it stopped.
-    let dropped = report
-        .extra
-        .get("role_timeline")
+    let dropped = timeline
         .and_then(|t| t.get("dropped"))
         .and_then(Value::as_u64)
         .unwrap_or(0);
@@ -386,19 +383,17 @@ pub fn role_spans(report: &Report) -> Vec<RoleSpan> {
 
 /// Leader-loss downtime samples of a report, ms.
 pub fn downtime_samples(report: &Report) -> Vec<f64> {
-    samples_of(report, "leader_loss_downtime_ms")
+    report
+        .leadership()
+        .map(|l| l.downtime_samples_ms())
+        .unwrap_or_default()
 }
 
 /// Election-after-leader-loss samples of a report, ms (one per loss).
 pub fn election_samples(report: &Report) -> Vec<f64> {
-    samples_of(report, "election_after_leader_loss_ms")
-}
-
-fn samples_of(report: &Report, key: &str) -> Vec<f64> {
     report
-        .extra
-        .get(key)
-        .and_then(|d| d.get("samples"))
+        .leadership()
+        .and_then(|l| l.election_after_leader_loss_ms.get("samples"))
         .and_then(Value::as_array)
         .map(|a| a.iter().filter_map(Value::as_f64).collect())
         .unwrap_or_default()

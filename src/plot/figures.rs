@@ -152,7 +152,7 @@ pub fn run_figures(v: &RunView, format: Format) -> Result<Vec<Figure>, PlotError
     }
     let bars = gantt_bars(r);
     if !bars.is_empty() {
-        let total = r.extra["collab"]["gantt_total"]
+        let total = collab_of(r)["gantt_total"]
             .as_u64()
             .unwrap_or(bars.len() as u64);
         let title = format!(
@@ -367,7 +367,7 @@ fn cdf_chart(
 
 /// The agent Gantt rows a workflow report carries (`collab.gantt`).
 fn gantt_bars(r: &Report) -> Vec<GanttBar> {
-    let Some(rows) = r.extra.get("collab").and_then(|c| c["gantt"].as_array()) else {
+    let Some(rows) = r.collab.as_ref().and_then(|c| c.collab["gantt"].as_array()) else {
         return Vec::new();
     };
     rows.iter()
@@ -385,9 +385,9 @@ fn gantt_bars(r: &Report) -> Vec<GanttBar> {
 /// The race entries a workflow report carries (`collab.competitors`).
 fn competitor_points(r: &Report) -> Vec<CompetitorPoint> {
     let Some(rows) = r
-        .extra
-        .get("collab")
-        .and_then(|c| c["competitors"].as_array())
+        .collab
+        .as_ref()
+        .and_then(|c| c.collab["competitors"].as_array())
     else {
         return Vec::new();
     };
@@ -406,7 +406,7 @@ fn competitor_points(r: &Report) -> Vec<CompetitorPoint> {
 /// and, when the report's list was capped, how many entries are drawn.
 /// (The token price is named in the legend, next to the line it sets.)
 fn quality_title(label: &str, r: &Report, shown: usize) -> String {
-    let c = &r.extra["collab"];
+    let c = collab_of(r);
     let mode = c["mode"].as_str().unwrap_or("?");
     let mut t = format!("{label}: quality vs tokens, {mode} mode");
     if let Some(w) = r.scenario.workflow.as_ref().map(|w| &w.arbiter.weights) {
@@ -443,7 +443,7 @@ fn bar_labels(runs: &[(&RunView, String)]) -> Vec<String> {
 fn mode_panels(runs: &[RunView]) -> Option<BarPanels> {
     let collab: Vec<(&RunView, &Value)> = runs
         .iter()
-        .filter_map(|v| Some((v, v.report.extra.get("collab")?)))
+        .filter_map(|v| Some((v, &v.report.collab.as_ref()?.collab)))
         .filter(|(_, c)| c["mode"].is_string() && c["makespan_ms"].is_number())
         .collect();
     if collab.is_empty() {
@@ -480,7 +480,12 @@ fn consistency_panels(runs: &[RunView]) -> Option<BarPanels> {
     let metrics: Vec<(&RunView, &Value)> = runs
         .iter()
         .filter_map(|v| {
-            let m = v.report.extra.get("collab")?.get("consistency_metrics")?;
+            let m = v
+                .report
+                .collab
+                .as_ref()?
+                .collab
+                .get("consistency_metrics")?;
             (!m["partitions"].as_array()?.is_empty()).then_some((v, m))
         })
         .collect();
@@ -534,4 +539,9 @@ fn consistency_panels(runs: &[RunView]) -> Option<BarPanels> {
             ),
         ],
     })
+}
+
+/// The `collab` tables of a report (`Null` for other run kinds).
+fn collab_of(r: &Report) -> &Value {
+    r.collab.as_ref().map_or(&Value::Null, |c| &c.collab)
 }

@@ -42,7 +42,6 @@ fn get_f(v: Option<&Value>, key: &str) -> Option<f64> {
 impl SummaryRow {
     /// The summary of `report`, labelled `label`.
     pub fn new(label: &str, report: &Report) -> SummaryRow {
-        let x = &report.extra;
         let checks = if report.checks.ok {
             format!("ok ({})", report.checks.ran.len())
         } else {
@@ -54,7 +53,9 @@ impl SummaryRow {
                 .collect();
             format!("FAILED: {}", names.join(", "))
         };
-        let lat = x.get("client_latency_ms");
+        let raft = report.raft.as_ref();
+        let lead = report.leadership();
+        let lat = raft.map(|r| &r.client_latency_ms);
         let latency_ms = match get_f(lat, "count") {
             Some(c) if c > 0.0 => Some((
                 get_f(lat, "p50").unwrap_or(0.0),
@@ -63,8 +64,7 @@ impl SummaryRow {
             )),
             _ => None,
         };
-        let n_p50_max = |key: &str| {
-            let d = x.get(key);
+        let n_p50_max = |d: Option<&Value>| {
             get_f(d, "count").map(|c| {
                 (
                     c as u64,
@@ -73,22 +73,19 @@ impl SummaryRow {
                 )
             })
         };
-        let downtime_ms = n_p50_max("leader_loss_downtime_ms");
-        let election_ms = n_p50_max("election_after_leader_loss_ms");
+        let downtime_ms = n_p50_max(lead.map(|l| &l.leader_loss_downtime_ms));
+        let election_ms = n_p50_max(lead.map(|l| &l.election_after_leader_loss_ms));
         SummaryRow {
             label: label.to_string(),
             seed: report.seed,
             trace_hash: report.trace_hash.clone(),
             checks,
             latency_ms,
-            availability: x.get("availability").and_then(Value::as_f64),
+            availability: raft.and_then(|r| r.availability),
             downtime_ms,
             election_ms,
-            elections: x
-                .get("elections")
-                .and_then(Value::as_array)
-                .map(|a| a.len() as u64),
-            max_term: x.get("max_term").and_then(Value::as_u64),
+            elections: lead.map(|l| l.elections.len() as u64),
+            max_term: lead.map(|l| l.max_term),
         }
     }
 
@@ -158,7 +155,7 @@ pub const COLLAB_HEADERS: [&str; 11] = [
 /// One run's row of the collaboration table, or `None` if the report has
 /// no `collab` section.
 pub fn collab_cells(label: &str, report: &Report) -> Option<Vec<String>> {
-    let c = report.extra.get("collab")?;
+    let c = &report.collab.as_ref()?.collab;
     let m = &c["consistency_metrics"];
     let f = |v: &Value| v.as_f64().unwrap_or(0.0);
     let count = |v: &Value| {

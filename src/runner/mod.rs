@@ -1,18 +1,24 @@
 //! Wiring: turn a validated scenario into a world of the right processes,
-//! run it with its checkers, and build the report. One function per
-//! process kind; the CLI, sweeps and tests all come through [`run`].
+//! run it with its checkers, and build the report. Every kind of run has
+//! one shape, the [`RunKind`] trait, driven by one generic [`run_kind`]
+//! (build, tracer, run, base report); the kinds differ only in their
+//! processes, their observer and the sections they add to the report. The
+//! CLI, sweeps and tests all come through [`run`].
 
 pub mod collab;
+mod collab_observer;
 mod heartbeat;
+mod history_tap;
 pub mod raft;
 
 use crate::check::liveness::{self, EndState};
+use crate::check::names::{CheckName, Expectation, LivenessCheck};
 use crate::fault::AppliedFault;
 use crate::metrics::report::{fault_json, network_json};
 use crate::metrics::{Checks, Report};
 use crate::process::{Message, Process};
 use crate::scenario::{ProcessKind, Scenario};
-use crate::sim::{NodeStatus, TraceEvent, World};
+use crate::sim::{NodeStatus, Observer, TraceEvent, World};
 use serde_json::{json, Map};
 use std::cell::RefCell;
 use std::io::Write;
@@ -103,16 +109,97 @@ pub fn effective(scenario: &Scenario, opts: &RunOptions) -> Scenario {
 /// overrides of `opts` applied (see [`effective`]); `opts.trace` is used.
 pub fn run(scenario: &Scenario, opts: &RunOptions) -> RunOutput {
     if scenario.spec.workflow.is_some() {
-        return collab::run(scenario, opts);
+        return run_kind::<collab::CollabKind>(scenario, opts);
     }
     match scenario.spec.cluster.process {
-        ProcessKind::Heartbeat => heartbeat::run(scenario, opts),
-        ProcessKind::Raft => raft::run(scenario, opts),
+        ProcessKind::Heartbeat => run_kind::<heartbeat::HeartbeatKind>(scenario, opts),
+        ProcessKind::Raft => run_kind::<raft::RaftKind>(scenario, opts),
+    }
+}
+
+/// One kind of run: which processes make up the world, what watches it,
+/// and what it adds to the report at the end. The value is what the three
+/// steps share, read from the scenario once (a collaboration run's config,
+/// with arrivals drawn from the seed, is built once and handed to both the
+/// world and the observer).
+pub trait RunKind: Sized {
+    /// The world's process type.
+    type Process: Process;
+    /// What watches every event (checkers, metrics).
+    type Observer: Observer<Self::Process>;
+    /// Read what the run needs from the (validated) scenario.
+    fn new(scenario: &Scenario) -> Self;
+    /// The world, its processes not yet started.
+    fn world(&self, scenario: &Scenario) -> World<Self::Process>;
+    /// The observer the run is watched by.
+    fn observer(&self, scenario: &Scenario, opts: &RunOptions) -> Self::Observer;
+    /// After the run: record this kind's checks in `report.checks` (the
+    /// event-storm check is already there; the delivery expectation comes
+    /// after) and add its report sections.
+    fn finish(
+        self,
+        run: Finished<'_, Self::Process>,
+        observer: Self::Observer,
+        report: &mut Report,
+    ) -> Byproducts;
+}
+
+/// What [`RunKind::finish`] reads besides its observer.
+pub struct Finished<'a, P: Process> {
+    /// The scenario as run.
+    pub scenario: &'a Scenario,
+    /// The run's options.
+    pub opts: &'a RunOptions,
+    /// The world where the run stopped.
+    pub world: &'a World<P>,
+}
+
+/// What a run yields besides its report (see [`RunOutput`]).
+#[derive(Default)]
+pub struct Byproducts {
+    /// Client history, when kept.
+    pub history: Option<Vec<crate::kv::history::HistoryEvent>>,
+    /// Latency histograms (Raft runs).
+    pub latency: Option<LatencyHists>,
+}
+
+/// Run one kind of world: build it, install the tracer, the event cap and
+/// progress, run it under the kind's observer, then build the report: the
+/// shared fields and the event-storm check, the kind's sections and
+/// checks, and the delivery expectation (meaningful in every kind).
+pub fn run_kind<K: RunKind>(scenario: &Scenario, opts: &RunOptions) -> RunOutput {
+    let kind = K::new(scenario);
+    let mut world = kind.world(scenario);
+    if let Some(sink) = &opts.trace {
+        install_tracer(&mut world, sink.clone());
+    }
+    let mut observer = kind.observer(scenario, opts);
+    let cap = install_event_cap(&mut world, scenario);
+    install_progress(&mut world, opts);
+    world.run(&mut observer);
+
+    let mut checks = Checks {
+        ok: true,
+        ..Default::default()
+    };
+    event_storm_check(&world, cap, &mut checks);
+    let mut report = base_report(scenario, &world, checks);
+    let run = Finished {
+        scenario,
+        opts,
+        world: &world,
+    };
+    let by = kind.finish(run, observer, &mut report);
+    delivery_expectation(scenario, &world, &mut report.checks);
+    RunOutput {
+        report,
+        history: by.history,
+        latency: by.latency,
     }
 }
 
 /// Install a JSON-lines tracer on `world`.
-pub(crate) fn install_tracer<P: Process>(world: &mut World<P>, sink: TraceSink) {
+fn install_tracer<P: Process>(world: &mut World<P>, sink: TraceSink) {
     world.set_tracer(Box::new(move |ev: &TraceEvent<'_, P::Msg>| {
         let mut line = json!({
             "time_us": ev.time.0,
@@ -144,11 +231,7 @@ pub(crate) fn install_tracer<P: Process>(world: &mut World<P>, sink: TraceSink) 
 }
 
 /// The report fields every process kind shares.
-pub(crate) fn base_report<P: Process>(
-    scenario: &Scenario,
-    world: &World<P>,
-    checks: Checks,
-) -> Report {
+fn base_report<P: Process>(scenario: &Scenario, world: &World<P>, checks: Checks) -> Report {
     Report {
         seed: scenario.spec.seed,
         scenario: scenario.spec.clone(),
@@ -160,7 +243,10 @@ pub(crate) fn base_report<P: Process>(
         network: network_json(&world.network().counters),
         faults: world.applied_faults().iter().map(fault_json).collect(),
         checks,
-        extra: Map::new(),
+        raft: None,
+        collab: None,
+        heartbeat: None,
+        other: Map::new(),
     }
 }
 
@@ -169,9 +255,8 @@ pub fn applied_faults<P: Process>(world: &World<P>) -> Vec<AppliedFault> {
     world.applied_faults().to_vec()
 }
 
-/// Install the run's event cap (`limits.max_events` or the default).
 /// Hand the run's progress callback, if any, to the world.
-pub(crate) fn install_progress<P: Process>(world: &mut World<P>, opts: &RunOptions) {
+fn install_progress<P: Process>(world: &mut World<P>, opts: &RunOptions) {
     if let Some(p) = opts.progress.clone() {
         world.set_progress(Box::new(move |now, end, events| {
             (p.borrow_mut())(now, end, events)
@@ -179,7 +264,8 @@ pub(crate) fn install_progress<P: Process>(world: &mut World<P>, opts: &RunOptio
     }
 }
 
-pub(crate) fn install_event_cap<P: Process>(world: &mut World<P>, scenario: &Scenario) -> u64 {
+/// Install the run's event cap (`limits.max_events` or the default).
+fn install_event_cap<P: Process>(world: &mut World<P>, scenario: &Scenario) -> u64 {
     let spec = &scenario.spec;
     let cap = liveness::max_events(
         spec.limits.as_ref().and_then(|l| l.max_events),
@@ -191,11 +277,11 @@ pub(crate) fn install_event_cap<P: Process>(world: &mut World<P>, scenario: &Sce
 
 /// The `liveness.event_storm` check: fails when the run hit its event cap.
 /// Recorded first, so a sweep files the seed under this kind.
-pub(crate) fn event_storm_check<P: Process>(world: &World<P>, cap: u64, checks: &mut Checks) {
+fn event_storm_check<P: Process>(world: &World<P>, cap: u64, checks: &mut Checks) {
     let failure = world.event_cap_hit().then(|| {
         liveness::event_storm_message(world.events(), cap, world.now(), world.config().duration)
     });
-    checks.record("liveness.event_storm", failure);
+    checks.record(CheckName::Liveness(LivenessCheck::EventStorm), failure);
 }
 
 /// The end-of-run state of the `servers` cluster nodes, for the liveness
@@ -221,11 +307,7 @@ pub(crate) fn end_state<P: Process>(world: &World<P>, servers: u32) -> EndState 
 
 /// `expect.min_delivery_ratio`, from the network counters: meaningful in
 /// every run kind.
-pub(crate) fn delivery_expectation<P: Process>(
-    scenario: &Scenario,
-    world: &World<P>,
-    checks: &mut Checks,
-) {
+fn delivery_expectation<P: Process>(scenario: &Scenario, world: &World<P>, checks: &mut Checks) {
     let Some(min) = scenario
         .spec
         .expect
@@ -242,7 +324,7 @@ pub(crate) fn delivery_expectation<P: Process>(
             c.delivered, c.sent
         )
     });
-    checks.record("expect.min_delivery_ratio", failure);
+    checks.record(CheckName::Expect(Expectation::MinDeliveryRatio), failure);
 }
 
 /// Delivered over sent (1 when nothing was sent).

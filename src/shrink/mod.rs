@@ -13,6 +13,7 @@
 //! Every candidate is a validated scenario; every run is deterministic, so
 //! the minimal scenario replays exactly with `agentsim run`.
 
+use crate::check::names::CheckName;
 use crate::metrics::report::scripted_faults;
 use crate::metrics::Report;
 use crate::runner::{self, RunOptions};
@@ -41,16 +42,16 @@ impl std::fmt::Display for FailureKind {
 pub fn failure_kind(r: &Report) -> Option<FailureKind> {
     let first = r.checks.failures.first()?;
     let property = match first.check.as_str() {
-        "safety" => r
-            .extra
-            .get("safety")
-            .and_then(|s| s["violations"].get(0))
-            .and_then(|v| v["property"].as_str())
-            .map(str::to_string),
+        // A collaboration run's safety section names no property.
+        s if s == CheckName::Safety.name() => r
+            .raft
+            .as_ref()
+            .and_then(|s| s.safety.violations.first())
+            .map(|v| v.property.clone()),
         // A violation and a search that gave up are different failures.
-        "linearizability" => Some(
-            match r.extra.get("linearizability").map(|l| &l["ok"]) {
-                Some(Value::Bool(false)) => "violation",
+        s if s == CheckName::Linearizability.name() => Some(
+            match r.raft.as_ref().and_then(|l| l.linearizability.ok) {
+                Some(false) => "violation",
                 _ => "undecided",
             }
             .to_string(),

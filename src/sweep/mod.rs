@@ -285,7 +285,7 @@ pub fn run_seed(base: &Scenario, seed: u64, swarm: bool) -> SeedRun {
     };
     let failure_report = (!result.ok()).then(|| {
         if let Some(d) = &draw {
-            report.extra.insert("swarm".into(), json!(d));
+            report.other.insert("swarm".into(), json!(d));
         }
         report
     });
@@ -297,34 +297,21 @@ pub fn run_seed(base: &Scenario, seed: u64, swarm: bool) -> SeedRun {
 
 fn seed_stats(r: &Report, latency: Option<&runner::LatencyHists>) -> SeedStats {
     let u = |v: &Value| v.as_u64().unwrap_or(0);
-    let ops = r.extra.get("client_ops").cloned().unwrap_or(Value::Null);
+    let lead = r.leadership();
+    let ops = r.raft.as_ref().map(|r| r.client_ops).unwrap_or_default();
     SeedStats {
         client_latency_us: latency.map(|l| l.client.to_sparse()).unwrap_or_default(),
         commit_latency_us: latency.map(|l| l.commit.to_sparse()).unwrap_or_default(),
-        downtime_us: r
-            .extra
-            .get("leader_loss_downtime_ms")
-            .and_then(|d| d["samples"].as_array())
-            .map(|s| {
-                s.iter()
-                    .filter_map(Value::as_f64)
-                    .map(|ms| libm::round(ms * 1000.0) as u64)
-                    .collect()
-            })
-            .unwrap_or_default(),
-        availability: r.extra.get("availability").and_then(Value::as_f64),
-        max_term: r.extra.get("max_term").map_or(0, u),
-        elections: r
-            .extra
-            .get("elections")
-            .and_then(Value::as_array)
-            .map_or(0, |e| e.len() as u64),
-        client_ops: [
-            u(&ops["invoked"]),
-            u(&ops["ok"]),
-            u(&ops["fail"]),
-            u(&ops["info"]),
-        ],
+        downtime_us: lead
+            .map(|l| l.downtime_samples_ms())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|ms| libm::round(ms * 1000.0) as u64)
+            .collect(),
+        availability: r.raft.as_ref().and_then(|r| r.availability),
+        max_term: lead.map_or(0, |l| l.max_term),
+        elections: lead.map_or(0, |l| l.elections.len() as u64),
+        client_ops: [ops.invoked, ops.ok, ops.fail, ops.info],
         messages: [
             u(&r.network["sent"]),
             u(&r.network["delivered"]),
