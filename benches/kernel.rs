@@ -138,6 +138,9 @@ fn world(c: &mut Criterion) {
 /// 5-10 ms; 60 simulated seconds (about 54,000 events).
 const MESH_NODES: u32 = 5;
 const MESH_MS: u64 = 60_000;
+/// The mesh run's trace hash, pinned before the kernel speed work
+/// (issue 11): optimisations must leave it bit-identical.
+const MESH_TRACE_HASH: &str = "95f9faf935e5f06a55c57bcdbbc595dea9f598fdab5425111736fe364de8e1ae";
 
 fn mesh_world() -> World<agentsim::heartbeat::HeartbeatNode> {
     use agentsim::heartbeat::HeartbeatNode;
@@ -238,6 +241,10 @@ fn mesh(c: &mut Criterion) {
     let mut w = mesh_world();
     w.run(&mut ());
     let events = w.events();
+    // The kernel must do exactly the work it did before any speed-up:
+    // the mesh's trace hash is pinned (the bytes fed to BLAKE3 and the
+    // order of every random draw are part of it).
+    assert_eq!(w.trace_hash(), MESH_TRACE_HASH, "the mesh's trace changed");
     let (min_events, _) = minimal_mesh();
     // The same workload: event counts agree within start-up (boot
     // events and the timers' first arming).

@@ -28,6 +28,7 @@ impl Dist {
     pub const ZERO: Dist = Dist::Fixed(0.0);
 
     /// One draw, in the distribution's unit (milliseconds for latencies).
+    #[inline]
     pub fn sample(&self, rng: &mut SimRng) -> f64 {
         let v = match *self {
             Dist::Fixed(v) => v,

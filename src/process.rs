@@ -41,8 +41,19 @@ impl Digest {
     }
 
     /// Fold in a byte string (length-prefixed, packed 8 bytes a word).
+    #[inline]
     pub fn write(&mut self, bytes: &[u8]) {
         self.write_u64(bytes.len() as u64);
+        if bytes.len() <= 8 {
+            // Message kinds are short: one word, no loop (same words as
+            // the general path below).
+            if !bytes.is_empty() {
+                let mut w = [0u8; 8];
+                w[..bytes.len()].copy_from_slice(bytes);
+                self.write_u64(u64::from_le_bytes(w));
+            }
+            return;
+        }
         let mut chunks = bytes.chunks_exact(8);
         for c in &mut chunks {
             self.write_u64(u64::from_le_bytes(c.try_into().expect("8 bytes")));
@@ -62,6 +73,7 @@ impl Digest {
     }
 
     /// The digest so far.
+    #[inline]
     pub fn finish(&self) -> u64 {
         self.state
     }

@@ -286,16 +286,23 @@ impl Network {
         self.partition_gen != 0 || !self.faults.is_empty()
     }
 
+    /// True unless a partition puts `from` and `to` in different groups.
+    #[inline]
+    fn same_side(&self, from: NodeId, to: NodeId) -> bool {
+        let (gf, gt) = (self.group[from.index()], self.group[to.index()]);
+        gf == UNGROUPED || gt == UNGROUPED || gf == gt
+    }
+
     /// True if `from` can currently reach `to` at all (ignores random loss).
     pub fn connected(&self, from: NodeId, to: NodeId) -> bool {
-        let (gf, gt) = (self.group[from.index()], self.group[to.index()]);
-        if gf != UNGROUPED && gt != UNGROUPED && gf != gt {
+        if !self.same_side(from, to) {
             return false;
         }
         !matches!(self.faults.get(&(from.0, to.0)), Some((f, _)) if f.drop >= 1.0)
     }
 
     /// Decide the fate of one message sent at `now`.
+    #[inline]
     pub fn route(
         &mut self,
         now: SimTime,
@@ -308,8 +315,7 @@ impl Network {
         self.counters.sent += 1;
         self.counters.bytes_sent += bytes as u64;
         self.counters.count_type(kind);
-        let (gf, gt) = (self.group[from.index()], self.group[to.index()]);
-        if gf != UNGROUPED && gt != UNGROUPED && gf != gt {
+        if self.partition_gen != 0 && !self.same_side(from, to) {
             self.counters.record_drop(DropCause::Partition);
             return Route::Dropped(DropCause::Partition);
         }

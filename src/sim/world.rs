@@ -771,7 +771,9 @@ impl<P: Process> World<P> {
         };
         let slot = &mut self.slots[node.index()];
         let deadline = self.now + slot.clock.real(after) + jitter;
-        if let Some(t) = slot.timers.iter_mut().find(|t| t.id == id) {
+        let pos = slot.timers.iter().position(|t| t.id == id);
+        if let Some(p) = pos {
+            let t = &mut slot.timers[p];
             if t.queued_at <= deadline {
                 t.deadline = deadline;
                 return;
@@ -785,8 +787,8 @@ impl<P: Process> World<P> {
             deadline,
             queued_at: deadline,
         };
-        match slot.timers.iter_mut().find(|t| t.id == id) {
-            Some(entry) => *entry = armed,
+        match pos {
+            Some(p) => slot.timers[p] = armed,
             None => slot.timers.push(armed),
         }
         self.queue.push(deadline, Event::Timer { node, id, gen });
