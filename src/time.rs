@@ -60,9 +60,10 @@ impl SimDuration {
                 // (a latency draw per message): below 2^52 the truncation
                 // is exact and so is the fraction `us - t`, so this is
                 // bit-for-bit `us.round()`.
-                let t = us as u64;
+                // (Signed conversions: one instruction each way.)
+                let t = us as i64;
                 let frac = us - t as f64;
-                SimDuration(t + (frac >= 0.5) as u64)
+                SimDuration(t as u64 + (frac >= 0.5) as u64)
             } else {
                 SimDuration(us.round() as u64)
             }
