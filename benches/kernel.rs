@@ -16,7 +16,7 @@ use agentsim::rng::SimRng;
 use agentsim::sim::queue::{EventQueue, InlineHeapQueue};
 use agentsim::sim::{World, WorldConfig};
 use agentsim::time::{SimDuration, SimTime};
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use criterion::{criterion_group, BatchSize, Criterion, Throughput};
 use std::hint::black_box;
 
 /// A payload the size of a typical kernel event (a delivery with a small
@@ -269,4 +269,33 @@ fn mesh(c: &mut Criterion) {
 }
 
 criterion_group!(benches, queues, world, mesh);
-criterion_main!(benches);
+
+/// `MESH_ONLY=kernel|minimal MESH_REPS=N cargo bench --bench kernel` runs
+/// just that side of the mesh N times and exits, for `perf stat -e
+/// cycles:u,instructions:u`: user-mode cycles and instructions per run do
+/// not count the time a loaded machine keeps the process waiting, which
+/// inflates criterion's wall-clock figures (README, Performance).
+fn main() {
+    if let Ok(which) = std::env::var("MESH_ONLY") {
+        let reps: u64 = std::env::var("MESH_REPS")
+            .ok()
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(100);
+        let mut events = 0;
+        for _ in 0..reps {
+            events += match which.as_str() {
+                "kernel" => {
+                    let mut w = mesh_world();
+                    w.run(&mut ());
+                    w.events()
+                }
+                "minimal" => minimal_mesh().0,
+                other => panic!("MESH_ONLY={other:?}: kernel or minimal"),
+            };
+        }
+        println!("{which}: {reps} runs, {events} events");
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
