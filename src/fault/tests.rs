@@ -150,14 +150,6 @@ fn zero_period_is_refused() {
 }
 
 #[test]
-#[should_panic(expected = "apply only to repeating faults")]
-fn jitter_on_a_one_shot_fault_is_refused() {
-    let mut f = at(FaultAction::Heal);
-    f.jitter = SimDuration::from_millis(1);
-    f.assert_well_formed(3);
-}
-
-#[test]
 #[should_panic(expected = "is not a positive range")]
 fn inverted_nemesis_durations_are_refused() {
     let mut n = nemesis();
