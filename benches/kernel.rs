@@ -16,7 +16,7 @@ use agentsim::rng::SimRng;
 use agentsim::sim::queue::{EventQueue, InlineHeapQueue};
 use agentsim::sim::{World, WorldConfig};
 use agentsim::time::{SimDuration, SimTime};
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use criterion::{criterion_group, BatchSize, Criterion, Throughput};
 use std::hint::black_box;
 
 /// A payload the size of a typical kernel event (a delivery with a small
@@ -138,6 +138,9 @@ fn world(c: &mut Criterion) {
 /// 5-10 ms; 60 simulated seconds (about 54,000 events).
 const MESH_NODES: u32 = 5;
 const MESH_MS: u64 = 60_000;
+/// The mesh run's trace hash, pinned before the kernel speed work
+/// (issue 11): optimisations must leave it bit-identical.
+const MESH_TRACE_HASH: &str = "95f9faf935e5f06a55c57bcdbbc595dea9f598fdab5425111736fe364de8e1ae";
 
 fn mesh_world() -> World<agentsim::heartbeat::HeartbeatNode> {
     use agentsim::heartbeat::HeartbeatNode;
@@ -238,6 +241,10 @@ fn mesh(c: &mut Criterion) {
     let mut w = mesh_world();
     w.run(&mut ());
     let events = w.events();
+    // The kernel must do exactly the work it did before any speed-up:
+    // the mesh's trace hash is pinned (the bytes fed to BLAKE3 and the
+    // order of every random draw are part of it).
+    assert_eq!(w.trace_hash(), MESH_TRACE_HASH, "the mesh's trace changed");
     let (min_events, _) = minimal_mesh();
     // The same workload: event counts agree within start-up (boot
     // events and the timers' first arming).
@@ -262,4 +269,33 @@ fn mesh(c: &mut Criterion) {
 }
 
 criterion_group!(benches, queues, world, mesh);
-criterion_main!(benches);
+
+/// `MESH_ONLY=kernel|minimal MESH_REPS=N cargo bench --bench kernel` runs
+/// just that side of the mesh N times and exits, for `perf stat -e
+/// cycles:u,instructions:u`: user-mode cycles and instructions per run do
+/// not count the time a loaded machine keeps the process waiting, which
+/// inflates criterion's wall-clock figures (README, Performance).
+fn main() {
+    if let Ok(which) = std::env::var("MESH_ONLY") {
+        let reps: u64 = std::env::var("MESH_REPS")
+            .ok()
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(100);
+        let mut events = 0;
+        for _ in 0..reps {
+            events += match which.as_str() {
+                "kernel" => {
+                    let mut w = mesh_world();
+                    w.run(&mut ());
+                    w.events()
+                }
+                "minimal" => minimal_mesh().0,
+                other => panic!("MESH_ONLY={other:?}: kernel or minimal"),
+            };
+        }
+        println!("{which}: {reps} runs, {events} events");
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

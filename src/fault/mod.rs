@@ -212,3 +212,182 @@ impl AppliedFault {
         }
     }
 }
+
+/// Why a fault, an undo or a nemesis draw was skipped (recorded as text
+/// in [`AppliedFault::skipped`], which reports print). Typed so the
+/// kernel's fault code returns a reason, not a string; the texts are the
+/// ones the fault log always showed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum FaultSkip {
+    /// A `leader` target with no leader.
+    #[error("no leader")]
+    NoLeader,
+    /// A `follower` target with no live follower.
+    #[error("no live follower")]
+    NoLiveFollower,
+    /// A `random` target with nobody eligible.
+    #[error("no eligible node")]
+    NoEligibleNode,
+    /// A `minority` target in a cluster too small for one.
+    #[error("no minority to pick")]
+    NoMinority,
+    /// A link fault whose two ends resolved to the same node.
+    #[error("link {from} -> {to} is a self-link")]
+    SelfLink {
+        /// Resolved sender end.
+        from: NodeId,
+        /// Resolved receiver end (the same node).
+        to: NodeId,
+    },
+    /// A restart of a node that is not crashed.
+    #[error("{0} is not crashed")]
+    NotCrashed(NodeId),
+    /// A resume of a node that is not paused.
+    #[error("{0} is not paused")]
+    NotPaused(NodeId),
+    /// The process refused to rebuild from its synced records (e.g. a
+    /// corrupt snapshot); the node stays down.
+    #[error("{node} recovery failed: {reason}")]
+    RecoveryFailed {
+        /// The node that stays down.
+        node: NodeId,
+        /// The process's own reason.
+        reason: String,
+    },
+    /// The nemesis would exceed `max_down` crashed or paused nodes.
+    #[error("max_down {0} reached")]
+    MaxDown(u32),
+    /// The nemesis found no live node to crash or pause.
+    #[error("no live node")]
+    NoLiveNode,
+    /// A nemesis link fault in a cluster of one.
+    #[error("fewer than two nodes")]
+    TooFewNodes,
+}
+
+fn assert_target(t: Target, addresses: u32, what: &str) {
+    if let Target::Node(n) = t {
+        assert!(
+            n.0 < addresses,
+            "{what} names {n}, but the world has {addresses} addresses"
+        );
+    }
+}
+
+fn assert_window(duration: Option<SimDuration>, what: &str) {
+    // Validated scenarios refuse times below 1 µs, so a window that ends
+    // when it starts is a construction bug (its undo would race the fault
+    // in the same microsecond).
+    assert!(
+        duration.is_none_or(|d| d > SimDuration::ZERO),
+        "{what} fault window ends when it starts (duration 0)"
+    );
+}
+
+impl FaultAction {
+    /// Panic unless the action is well-formed: node targets exist, a
+    /// window (pause, clock, partition, isolation, link) ends after it
+    /// starts, probabilities are probabilities, a partition's groups are
+    /// disjoint, a clock runs. Scenario validation refuses all of these
+    /// with a message; the kernel asserts them so a fault built in code
+    /// (a library user, the shrinker, the swarm) cannot slip past.
+    pub fn assert_well_formed(&self, addresses: u32) {
+        let kind = self.kind();
+        match self {
+            FaultAction::Crash { node, .. } | FaultAction::Restart { node } => {
+                // `restart_after` is a `SimDuration`: a restart is never
+                // scheduled before its crash.
+                assert_target(*node, addresses, kind);
+            }
+            FaultAction::Pause { node, duration } => {
+                assert_target(*node, addresses, kind);
+                assert_window(Some(*duration), kind);
+            }
+            FaultAction::Clock {
+                node,
+                rate_ppm,
+                duration,
+            } => {
+                assert_target(*node, addresses, kind);
+                assert_window(*duration, kind);
+                assert!(*rate_ppm > 0, "a clock fault with rate 0 stops the clock");
+            }
+            FaultAction::Partition { groups, duration } => {
+                assert_window(*duration, kind);
+                let mut seen = std::collections::BTreeSet::new();
+                for n in groups.iter().flatten() {
+                    assert!(
+                        n.0 < addresses,
+                        "partition names {n}, but the world has {addresses} addresses"
+                    );
+                    assert!(seen.insert(*n), "{n} is in two partition groups");
+                }
+            }
+            FaultAction::Isolate { node, duration } => {
+                assert_target(*node, addresses, kind);
+                assert_window(*duration, kind);
+            }
+            FaultAction::Link {
+                from,
+                to,
+                drop,
+                duration,
+                ..
+            } => {
+                assert_target(*from, addresses, kind);
+                assert_target(*to, addresses, kind);
+                assert_window(*duration, kind);
+                assert!(
+                    (0.0..=1.0).contains(drop),
+                    "link fault drop {drop} is not a probability"
+                );
+                if let (Target::Node(a), Target::Node(b)) = (from, to) {
+                    assert!(
+                        a != b,
+                        "a link fault joins two different nodes, got {a} twice"
+                    );
+                }
+            }
+            FaultAction::Heal => {}
+        }
+    }
+}
+
+impl ScheduledFault {
+    /// Panic unless the schedule is well-formed: the action is (see
+    /// [`FaultAction::assert_well_formed`]), a repeating fault has a
+    /// positive period (a zero period would fire forever at one instant).
+    /// (`jitter` on a one-shot fault is allowed here and ignored by the
+    /// kernel; scenario validation refuses it as a likely mistake.)
+    pub fn assert_well_formed(&self, addresses: u32) {
+        self.action.assert_well_formed(addresses);
+        assert!(
+            self.every.is_none_or(|e| e > SimDuration::ZERO),
+            "a repeating {} fault needs a positive period",
+            self.action.kind()
+        );
+    }
+}
+
+impl NemesisConfig {
+    /// Panic unless the nemesis can run: a positive mean interval (zero
+    /// would draw faults forever at one instant), at least one kind, and a
+    /// non-empty positive duration range (every fault window ends after it
+    /// starts).
+    pub fn assert_well_formed(&self) {
+        assert!(
+            self.mean_interval > SimDuration::ZERO,
+            "nemesis mean interval must be positive"
+        );
+        assert!(!self.kinds.is_empty(), "nemesis with no fault kinds");
+        assert!(
+            SimDuration::ZERO < self.duration_min && self.duration_min <= self.duration_max,
+            "nemesis duration range [{}, {}] is not a positive range",
+            self.duration_min,
+            self.duration_max
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -167,6 +167,10 @@ pub struct Network {
     /// for small worlds, a map for large ones (empty when `reorder`).
     last_delivery: Vec<SimTime>,
     last_delivery_sparse: BTreeMap<(u32, u32), SimTime>,
+    /// The send time of the last routed message: sends come in time
+    /// order, or the FIFO clamp would order a link by a clock that ran
+    /// backwards.
+    last_send: SimTime,
     /// Counters for the report.
     pub counters: NetCounters,
 }
@@ -188,6 +192,7 @@ impl Network {
             next_gen: 1,
             last_delivery: fifo,
             last_delivery_sparse: BTreeMap::new(),
+            last_send: SimTime::ZERO,
             counters: NetCounters::default(),
         }
     }
@@ -208,6 +213,15 @@ impl Network {
         self.group.fill(UNGROUPED);
         for (g, members) in groups.iter().enumerate() {
             for n in members {
+                assert!(
+                    n.index() < self.addresses,
+                    "partition names {n}, but the network has {} addresses",
+                    self.addresses
+                );
+                assert!(
+                    self.group[n.index()] == UNGROUPED,
+                    "{n} is in two partition groups"
+                );
                 self.group[n.index()] = g as u32;
             }
         }
@@ -226,6 +240,7 @@ impl Network {
     /// Cut or degrade the directed link `from → to`; returns the fault's
     /// generation.
     pub fn set_link_fault(&mut self, from: NodeId, to: NodeId, fault: LinkFault) -> u64 {
+        assert_probability(fault.drop);
         let gen = self.gen();
         self.faults.insert((from.0, to.0), (fault, gen));
         gen
@@ -234,6 +249,7 @@ impl Network {
     /// Like [`Network::set_link_fault`], joining an existing generation
     /// (the reverse direction of a two-way cut).
     pub fn set_link_fault_in(&mut self, from: NodeId, to: NodeId, fault: LinkFault, gen: u64) {
+        assert_probability(fault.drop);
         self.faults.insert((from.0, to.0), (fault, gen));
     }
 
@@ -286,16 +302,23 @@ impl Network {
         self.partition_gen != 0 || !self.faults.is_empty()
     }
 
+    /// True unless a partition puts `from` and `to` in different groups.
+    #[inline]
+    fn same_side(&self, from: NodeId, to: NodeId) -> bool {
+        let (gf, gt) = (self.group[from.index()], self.group[to.index()]);
+        gf == UNGROUPED || gt == UNGROUPED || gf == gt
+    }
+
     /// True if `from` can currently reach `to` at all (ignores random loss).
     pub fn connected(&self, from: NodeId, to: NodeId) -> bool {
-        let (gf, gt) = (self.group[from.index()], self.group[to.index()]);
-        if gf != UNGROUPED && gt != UNGROUPED && gf != gt {
+        if !self.same_side(from, to) {
             return false;
         }
         !matches!(self.faults.get(&(from.0, to.0)), Some((f, _)) if f.drop >= 1.0)
     }
 
     /// Decide the fate of one message sent at `now`.
+    #[inline]
     pub fn route(
         &mut self,
         now: SimTime,
@@ -305,11 +328,16 @@ impl Network {
         bytes: usize,
         rng: &mut SimRng,
     ) -> Route {
+        assert!(
+            now >= self.last_send,
+            "network asked to route at {now} after a send at {}: time ran backwards",
+            self.last_send
+        );
+        self.last_send = now;
         self.counters.sent += 1;
         self.counters.bytes_sent += bytes as u64;
         self.counters.count_type(kind);
-        let (gf, gt) = (self.group[from.index()], self.group[to.index()]);
-        if gf != UNGROUPED && gt != UNGROUPED && gf != gt {
+        if self.partition_gen != 0 && !self.same_side(from, to) {
             self.counters.record_drop(DropCause::Partition);
             return Route::Dropped(DropCause::Partition);
         }
@@ -353,13 +381,8 @@ impl Network {
             } else {
                 &mut self.last_delivery[from.index() * self.addresses + to.index()]
             };
-            let at = at.max(*slot);
-            *slot = at;
-            let dup = dup.map(|d| {
-                let d = d.max(*slot);
-                *slot = d;
-                d
-            });
+            let at = fifo_clamp(slot, now, at);
+            let dup = dup.map(|d| fifo_clamp(slot, now, d));
             (at, dup)
         };
         Route::Deliver { at, dup }
@@ -371,6 +394,27 @@ impl Network {
         self.counters.delivered += 1;
         self.counters.bytes_delivered += bytes as u64;
     }
+}
+
+/// Panic unless `p` is a probability (NaN included: it would make every
+/// `chance` draw false without saying so).
+fn assert_probability(p: f64) {
+    assert!(
+        (0.0..=1.0).contains(&p),
+        "link fault drop {p} is not a probability"
+    );
+}
+
+/// FIFO on one link: a message drawn to arrive at `at` (sent at `now`)
+/// arrives no earlier than the link's previous one, and the link's last
+/// delivery moves forward. A delivery is never before its send.
+#[inline]
+fn fifo_clamp(last: &mut SimTime, now: SimTime, at: SimTime) -> SimTime {
+    assert!(at >= now, "delivery at {at} before its send at {now}");
+    let clamped = at.max(*last);
+    debug_assert!(clamped >= *last && clamped >= at);
+    *last = clamped;
+    clamped
 }
 
 #[cfg(test)]

@@ -130,3 +130,67 @@ fn drop_and_duplicate_rates_match_probabilities() {
     assert!((dups - delivered * p_dup).abs() < 5.0 * sd, "dups {dups}");
     assert_eq!(c.sent, trials);
 }
+
+/// Sends must come in time order: a send earlier than the previous one
+/// means the caller's clock ran backwards (the FIFO clamp would then
+/// order a link by it).
+#[test]
+#[should_panic(expected = "time ran backwards")]
+fn routing_back_in_time_is_refused() {
+    let mut n = net(3, false, 0.0, 0.0);
+    let mut rng = SimRng::derive(1, "t");
+    n.route(SimTime(10_000), NodeId(0), NodeId(1), "m", 8, &mut rng);
+    n.route(SimTime(5_000), NodeId(0), NodeId(1), "m", 8, &mut rng);
+}
+
+/// Routing in time order passes, and the FIFO clamp keeps every link's
+/// deliveries in send order and never before the send.
+#[test]
+fn fifo_clamp_is_monotone_per_link() {
+    let mut n = net(3, false, 0.0, 0.3);
+    let mut rng = SimRng::derive(4, "t");
+    let mut last = [[SimTime::ZERO; 3]; 3];
+    for i in 0..2_000u64 {
+        let now = SimTime(i * 300);
+        let (a, b) = ((i % 3) as u32, ((i + 1) % 3) as u32);
+        if let Route::Deliver { at, dup } = n.route(now, NodeId(a), NodeId(b), "m", 8, &mut rng) {
+            for t in std::iter::once(at).chain(dup) {
+                assert!(t >= now && t >= last[a as usize][b as usize]);
+                last[a as usize][b as usize] = t;
+            }
+        }
+    }
+}
+
+/// The clamp itself refuses a delivery before its send.
+#[test]
+#[should_panic(expected = "before its send")]
+fn delivery_before_send_is_refused() {
+    let mut last = SimTime::ZERO;
+    fifo_clamp(&mut last, SimTime(100), SimTime(99));
+}
+
+#[test]
+#[should_panic(expected = "is in two partition groups")]
+fn node_in_two_partition_groups_is_refused() {
+    let mut n = net(3, false, 0.0, 0.0);
+    n.partition(&[vec![NodeId(0), NodeId(1)], vec![NodeId(1), NodeId(2)]]);
+}
+
+#[test]
+#[should_panic(expected = "but the network has 3 addresses")]
+fn partition_outside_the_network_is_refused() {
+    let mut n = net(3, false, 0.0, 0.0);
+    n.partition(&[vec![NodeId(0)], vec![NodeId(3)]]);
+}
+
+#[test]
+#[should_panic(expected = "is not a probability")]
+fn link_fault_drop_nan_is_refused() {
+    let mut n = net(3, false, 0.0, 0.0);
+    let fault = LinkFault {
+        drop: f64::NAN,
+        extra_latency: SimDuration::ZERO,
+    };
+    n.set_link_fault(NodeId(0), NodeId(1), fault);
+}

@@ -4,7 +4,7 @@
 
 use super::clock::draw_rate;
 use super::world::{Event, NodeStatus, World};
-use crate::fault::{AppliedFault, FaultAction, Target};
+use crate::fault::{AppliedFault, FaultAction, FaultSkip, Target};
 use crate::ids::NodeId;
 use crate::net::LinkFault;
 use crate::process::{Process, Role};
@@ -129,17 +129,14 @@ impl<P: Process> World<P> {
         &mut self,
         t: Target,
         pool: Option<NodeStatus>,
-    ) -> Result<Vec<NodeId>, String> {
+    ) -> Result<Vec<NodeId>, FaultSkip> {
         let candidates = |w: &Self| match pool {
             Some(s) => w.nodes_with(s),
             None => (0..w.cfg.cluster).map(NodeId).collect(),
         };
         match t {
             Target::Node(n) => Ok(vec![n]),
-            Target::Leader => self
-                .leader()
-                .map(|n| vec![n])
-                .ok_or_else(|| "no leader".to_string()),
+            Target::Leader => self.leader().map(|n| vec![n]).ok_or(FaultSkip::NoLeader),
             Target::Follower => {
                 let leader = self.leader();
                 let c: Vec<NodeId> = self
@@ -149,19 +146,19 @@ impl<P: Process> World<P> {
                     .collect();
                 self.pick(c)
                     .map(|n| vec![n])
-                    .ok_or_else(|| "no live follower".to_string())
+                    .ok_or(FaultSkip::NoLiveFollower)
             }
             Target::Random => {
                 let c = candidates(self);
                 self.pick(c)
                     .map(|n| vec![n])
-                    .ok_or_else(|| "no eligible node".to_string())
+                    .ok_or(FaultSkip::NoEligibleNode)
             }
             Target::Minority => {
                 let mut c = candidates(self);
                 let max = ((self.cfg.cluster as usize).saturating_sub(1) / 2).min(c.len());
                 if max == 0 {
-                    return Err("no minority to pick".to_string());
+                    return Err(FaultSkip::NoMinority);
                 }
                 let k = 1 + self.fault_rng.index(max);
                 self.fault_rng.shuffle(&mut c);
@@ -174,7 +171,7 @@ impl<P: Process> World<P> {
 
     pub(super) fn apply_action(&mut self, action: &FaultAction, source: &'static str) {
         let mut rec = AppliedFault::new(self.now, action.kind(), source);
-        let res: Result<(), String> = (|| {
+        let res: Result<(), FaultSkip> = (|| {
             match action {
                 FaultAction::Crash {
                     node,
@@ -250,7 +247,7 @@ impl<P: Process> World<P> {
                     let from = self.resolve(*from, None)?[0];
                     let to = self.resolve(*to, None)?[0];
                     if from == to {
-                        return Err(format!("link {from} -> {to} is a self-link"));
+                        return Err(FaultSkip::SelfLink { from, to });
                     }
                     rec.nodes = vec![from, to];
                     rec.drop = Some(*drop);
@@ -277,7 +274,7 @@ impl<P: Process> World<P> {
             Ok(())
         })();
         if let Err(why) = res {
-            rec.skipped = Some(why);
+            rec.skipped = Some(why.to_string());
         }
         self.log(rec);
     }
@@ -317,12 +314,13 @@ impl<P: Process> World<P> {
         slot.crashes += 1;
     }
 
-    pub(super) fn restart(&mut self, n: NodeId) -> Result<(), String> {
+    pub(super) fn restart(&mut self, n: NodeId) -> Result<(), FaultSkip> {
         if self.live(n) {
-            return Err(format!("{n} is not crashed"));
+            return Err(FaultSkip::NotCrashed(n));
         }
         let records = self.slots[n.index()].disk.durable();
-        let p = (self.factory)(n, records).map_err(|e| format!("{n} recovery failed: {e}"))?;
+        let p = (self.factory)(n, records)
+            .map_err(|reason| FaultSkip::RecoveryFailed { node: n, reason })?;
         let clocks = self.cfg.clocks;
         let now = self.now;
         let slot = &mut self.slots[n.index()];
@@ -359,7 +357,7 @@ impl<P: Process> World<P> {
                 rec = AppliedFault::new(self.now, "restart", source);
                 rec.nodes = vec![n];
                 if let Err(e) = self.restart(n) {
-                    rec.skipped = Some(e);
+                    rec.skipped = Some(e.to_string());
                 }
             }
             Undo::Resume(n) => {
@@ -373,7 +371,7 @@ impl<P: Process> World<P> {
                         self.queue.push(self.now, ev);
                     }
                 } else {
-                    rec.skipped = Some(format!("{n} is not paused"));
+                    rec.skipped = Some(FaultSkip::NotPaused(n).to_string());
                 }
             }
             Undo::ClockReset(n) => {

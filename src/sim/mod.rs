@@ -21,4 +21,4 @@ pub mod world;
 
 pub use clock::ClockModel;
 pub use observer::{DispatchKind, Dispatched, Observer, Progress, TraceEvent, PROGRESS_EVERY};
-pub use world::{NodeStatus, World, WorldConfig};
+pub use world::{BuildError, NodeStatus, World, WorldConfig};

@@ -3,7 +3,7 @@
 
 use super::faults::Undo;
 use super::world::{Event, NodeStatus, World};
-use crate::fault::{AppliedFault, NemesisKind};
+use crate::fault::{AppliedFault, FaultSkip, NemesisKind};
 use crate::ids::NodeId;
 use crate::process::Process;
 use crate::time::SimDuration;
@@ -23,7 +23,7 @@ impl<P: Process> World<P> {
         match kind {
             NemesisKind::Crash | NemesisKind::Pause => {
                 if self.down_count() >= n.max_down {
-                    rec.skipped = Some(format!("max_down {} reached", n.max_down));
+                    rec.skipped = Some(FaultSkip::MaxDown(n.max_down).to_string());
                 } else if let Some(v) = self.pick(self.nodes_with(NodeStatus::Up)) {
                     rec.nodes = vec![v];
                     if kind == NemesisKind::Crash {
@@ -34,7 +34,7 @@ impl<P: Process> World<P> {
                         self.pause(v, dur, "nemesis");
                     }
                 } else {
-                    rec.skipped = Some("no live node".to_string());
+                    rec.skipped = Some(FaultSkip::NoLiveNode.to_string());
                 }
             }
             NemesisKind::Partition => {
@@ -55,7 +55,7 @@ impl<P: Process> World<P> {
             }
             NemesisKind::Link => {
                 if cluster < 2 {
-                    rec.skipped = Some("fewer than two nodes".to_string());
+                    rec.skipped = Some(FaultSkip::TooFewNodes.to_string());
                 } else {
                     let from = NodeId(self.fault_rng.index(cluster as usize) as u32);
                     let mut to = NodeId(self.fault_rng.index(cluster as usize - 1) as u32);

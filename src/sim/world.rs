@@ -13,7 +13,7 @@ use crate::fault::{AppliedFault, NemesisConfig, ScheduledFault};
 use crate::ids::{NodeId, TimerId};
 use crate::net::{DropCause, NetConfig, Network, Route};
 use crate::process::{Context, Digest, Effect, Message, Process};
-use crate::rng::SimRng;
+use crate::rng::{SimRng, Stream};
 use crate::time::{SimDuration, SimTime};
 
 /// Everything the kernel needs besides the processes.
@@ -57,6 +57,20 @@ pub enum NodeStatus {
 /// records that were synced before the crash). An error keeps the node down
 /// (e.g. a corrupt snapshot detected during recovery).
 pub type Factory<P> = Box<dyn FnMut(NodeId, &[<P as Process>::Record]) -> Result<P, String>>;
+
+/// Why [`World::new`] could not build a world.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum BuildError {
+    /// The factory refused to build a node's first process; the text is
+    /// the factory's own reason, unchanged.
+    #[error("{reason}")]
+    Process {
+        /// The node whose process did not build.
+        node: NodeId,
+        /// The factory's reason.
+        reason: String,
+    },
+}
 
 pub(super) type Tracer<M> = Box<dyn FnMut(&TraceEvent<'_, M>)>;
 
@@ -171,7 +185,11 @@ pub struct World<P: Process> {
 impl<P: Process> World<P> {
     /// A world with `addresses` processes built by `factory` (addresses
     /// `0..cfg.cluster` are the cluster). Nothing runs until [`World::run`].
-    pub fn new(cfg: WorldConfig, addresses: u32, mut factory: Factory<P>) -> Result<Self, String> {
+    pub fn new(
+        cfg: WorldConfig,
+        addresses: u32,
+        mut factory: Factory<P>,
+    ) -> Result<Self, BuildError> {
         assert!(cfg.cluster <= addresses, "cluster larger than the world");
         let [lo, hi] = cfg.clocks.drift_ppm;
         assert!(
@@ -180,10 +198,17 @@ impl<P: Process> World<P> {
         );
         let [jlo, jhi] = cfg.clocks.timer_jitter;
         assert!(jlo <= jhi, "timer jitter range [{jlo}, {jhi}] is empty");
+        for f in &cfg.faults {
+            f.assert_well_formed(addresses);
+        }
+        if let Some(n) = &cfg.nemesis {
+            n.assert_well_formed();
+        }
         let mut slots = Vec::with_capacity(addresses as usize);
         for i in 0..addresses {
             let id = NodeId(i);
-            let process = factory(id, &[])?;
+            let process =
+                factory(id, &[]).map_err(|reason| BuildError::Process { node: id, reason })?;
             slots.push(Slot {
                 process: Some(process),
                 status: NodeStatus::Up,
@@ -197,7 +222,7 @@ impl<P: Process> World<P> {
                     base_true: SimTime::ZERO,
                     base_local: SimTime::ZERO,
                 },
-                clock_rng: SimRng::derive(cfg.seed, &format!("clock/{i}")),
+                clock_rng: SimRng::stream(cfg.seed, Stream::Clock(i)),
                 base_rate_ppm: Clock::TRUE_RATE,
                 backlog: Vec::new(),
                 syncing: false,
@@ -214,7 +239,7 @@ impl<P: Process> World<P> {
             }
         }
         let mut queue = EventQueue::new();
-        let mut boot_rng = SimRng::derive(cfg.seed, "boot");
+        let mut boot_rng = SimRng::stream(cfg.seed, Stream::Boot);
         for i in 0..addresses {
             let at = if cfg.start_jitter.0 > 0 && i < cfg.cluster {
                 SimTime(boot_rng.range_inclusive(0, cfg.start_jitter.0))
@@ -226,7 +251,7 @@ impl<P: Process> World<P> {
         for (i, f) in cfg.faults.iter().enumerate() {
             queue.push(f.at, Event::Scripted(i));
         }
-        let mut fault_rng = SimRng::derive(cfg.seed, "faults");
+        let mut fault_rng = SimRng::stream(cfg.seed, Stream::Faults);
         if let Some(n) = &cfg.nemesis {
             let first =
                 SimDuration::from_micros(fault_rng.exponential(n.mean_interval.0 as f64) as u64);
@@ -237,9 +262,9 @@ impl<P: Process> World<P> {
         Ok(World {
             end: SimTime::ZERO + cfg.duration,
             net: Network::new(cfg.net.clone(), addresses as usize),
-            net_rng: SimRng::derive(cfg.seed, "network"),
+            net_rng: SimRng::stream(cfg.seed, Stream::Network),
             fault_rng,
-            disk_rng: SimRng::derive(cfg.seed, "disk"),
+            disk_rng: SimRng::stream(cfg.seed, Stream::Disk),
             cfg,
             now: SimTime::ZERO,
             queue,
@@ -771,7 +796,9 @@ impl<P: Process> World<P> {
         };
         let slot = &mut self.slots[node.index()];
         let deadline = self.now + slot.clock.real(after) + jitter;
-        if let Some(t) = slot.timers.iter_mut().find(|t| t.id == id) {
+        let pos = slot.timers.iter().position(|t| t.id == id);
+        if let Some(p) = pos {
+            let t = &mut slot.timers[p];
             if t.queued_at <= deadline {
                 t.deadline = deadline;
                 return;
@@ -785,8 +812,8 @@ impl<P: Process> World<P> {
             deadline,
             queued_at: deadline,
         };
-        match slot.timers.iter_mut().find(|t| t.id == id) {
-            Some(entry) => *entry = armed,
+        match pos {
+            Some(p) => slot.timers[p] = armed,
             None => slot.timers.push(armed),
         }
         self.queue.push(deadline, Event::Timer { node, id, gen });
