@@ -236,6 +236,24 @@ fn real_world_bug_names_are_accepted_and_bad_ones_refused() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Every Raft bug has a row in README's bug table and in docs/bugs.md
+/// (where its real-world source is named), so a new variant cannot land
+/// undocumented.
+#[test]
+fn every_raft_bug_is_documented() {
+    let readme = std::fs::read_to_string("README.md").expect("README.md");
+    let doc = std::fs::read_to_string("docs/bugs.md").expect("docs/bugs.md");
+    for b in Bug::ALL {
+        let row = format!("| `{}` |", b.name());
+        assert!(readme.contains(&row), "README has no row for {}", b.name());
+        assert!(
+            doc.contains(&row),
+            "docs/bugs.md has no row for {}",
+            b.name()
+        );
+    }
+}
+
 /// An agent declared lost while busy has its attempt re-assigned at a
 /// newer version; its late result is taken without a version check and
 /// moves the task's version back, which the versions check reports.
