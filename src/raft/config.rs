@@ -65,8 +65,8 @@ pub enum Bug {
     /// the higher) instead of the one a majority has reached (§3.6.2;
     /// akka-raft #42).
     QuorumMode,
-    /// A follower drops every entry after an accepted append's last entry,
-    /// even when they match: a delayed, shorter append (or a heartbeat)
+    /// A follower drops every entry after the last entry of an accepted
+    /// (non-empty) append, even when they match: a delayed, shorter append
     /// deletes entries it had already acknowledged (§3.5; akka-raft #66).
     StaleAppendTruncate,
     /// A follower acknowledges appended entries before they are synced, so

@@ -304,9 +304,11 @@ impl<S: StateMachine> RaftNode<S> {
                 self.log.push(e);
             }
         } else if self.config.bugs.contains(Bug::StaleAppendTruncate)
+            && n > 0
             && LogIndex(prev.0 + n) < self.log.last_index()
         {
-            // Bug: whatever follows the append is dropped, matching or not.
+            // Bug: whatever follows the append's entries is dropped, matching
+            // or not (a heartbeat, with none, leaves the log alone).
             let after = LogIndex(prev.0 + n + 1);
             ctx.persist(Record::TruncateFrom(after));
             self.unsynced = true;
