@@ -153,6 +153,107 @@ fn commit_past_match_is_caught_by_state_machine_safety() {
     assert!(msg.starts_with("state_machine_safety"), "{msg}");
 }
 
+/// Planted bugs from real implementations' histories (the source is named
+/// in each scenario's description and in README's bug table): the bug and
+/// the property its scenario must break. Each runs as [`check`]: the
+/// shipped run fails that safety property, the same run without the bug
+/// passes every check.
+const REAL_WORLD_BUGS: [(&str, &str); 10] = [
+    // currentTerm not durable: a restarted voter re-enters its term (§3.8).
+    ("forget-term", "election_safety"),
+    // a same-term step-down forgets the vote (§3.4).
+    ("vote-cleared-on-step-down", "election_safety"),
+    // term and vote written separately, grant sent between them (§3.8).
+    ("torn-vote-write", "election_safety"),
+    // a candidate's vote for itself is not on disk (§3.8).
+    ("self-vote-not-persisted", "election_safety"),
+    // a duplicated grant counted twice (§3.4).
+    ("dup-vote-count", "election_safety"),
+    // a grant from the previous campaign counted (§3.4).
+    ("stale-term-vote", "election_safety"),
+    // election restriction with AND (§3.6.1).
+    ("up-to-date-and", "leader_completeness"),
+    // commit index = mode of the match indices (§3.6.2).
+    ("quorum-mode", "leader_completeness"),
+    // a delayed shorter append truncates acknowledged entries (§3.5).
+    ("stale-append-truncate", "leader_completeness"),
+    // an append acknowledged before its entries are synced (§3.8).
+    ("ack-before-fsync", "leader_completeness"),
+];
+
+/// Each real-world planted bug: its scenario fails the safety checker with
+/// the expected property, and passes with the bug off.
+#[test]
+fn real_world_bugs_are_caught_by_their_safety_property() {
+    for (bug, property) in REAL_WORLD_BUGS {
+        let msg = check(&format!("scenarios/bugs/{bug}.json"), "safety");
+        assert!(
+            msg.starts_with(property),
+            "{bug}: expected {property}, got {msg}"
+        );
+    }
+}
+
+/// Every Raft bug is accepted by validation and by `--bug` (a run, exit 0
+/// or 1, never a usage error), and a misspelt name is refused with exit 2.
+#[test]
+fn real_world_bug_names_are_accepted_and_bad_ones_refused() {
+    for b in Bug::ALL {
+        assert!(
+            agentsim::scenario::validate::BUG_NAMES.contains(&b.name()),
+            "validation does not accept {}",
+            b.name()
+        );
+    }
+    assert_eq!(
+        agentsim::scenario::validate::BUG_NAMES.len(),
+        Bug::ALL.len(),
+        "validation accepts a Raft bug the protocol does not have"
+    );
+    let dir = std::env::temp_dir().join(format!("bugs-caught-{}", std::process::id()));
+    let run = |bug: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_agentsim"))
+            .args([
+                "run",
+                "scenarios/bugs/dup-vote-count.json",
+                "--duration-ms",
+                "300",
+                "--bug",
+                bug,
+                "--out",
+            ])
+            .arg(&dir)
+            .output()
+            .expect("agentsim runs")
+    };
+    for (bug, _) in REAL_WORLD_BUGS {
+        let o = run(bug);
+        assert!(matches!(o.status.code(), Some(0 | 1)), "--bug {bug}: {o:?}");
+    }
+    let o = run("dup-vote-counts");
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not a known bug"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Every Raft bug has a row in README's bug table and in docs/bugs.md
+/// (where its real-world source is named), so a new variant cannot land
+/// undocumented.
+#[test]
+fn every_raft_bug_is_documented() {
+    let readme = std::fs::read_to_string("README.md").expect("README.md");
+    let doc = std::fs::read_to_string("docs/bugs.md").expect("docs/bugs.md");
+    for b in Bug::ALL {
+        let row = format!("| `{}` |", b.name());
+        assert!(readme.contains(&row), "README has no row for {}", b.name());
+        assert!(
+            doc.contains(&row),
+            "docs/bugs.md has no row for {}",
+            b.name()
+        );
+    }
+}
+
 /// An agent declared lost while busy has its attempt re-assigned at a
 /// newer version; its late result is taken without a version check and
 /// moves the task's version back, which the versions check reports.

@@ -31,11 +31,53 @@ pub enum Bug {
     /// the leader never verified it holds (§3.5: commit up to the last *new*
     /// entry), breaking State Machine Safety.
     CommitPastMatch,
+    /// `current_term` is not durable: the hard-state record always says
+    /// term 0, so a restarted node adopts a term it already voted in as if
+    /// it were new and votes again (§3.8; ongardie/raft.tla PR 5).
+    ForgetTerm,
+    /// Stepping down to follower within the *same* term erases `voted_for`,
+    /// so a node that heard its term's leader (or lost its campaign) grants
+    /// a second vote in that term (§3.4; akka-raft #56, redpanda PR 19,
+    /// CCF PR 8094).
+    VoteClearedOnStepDown,
+    /// A vote grant writes the new term and the vote as two records and
+    /// answers after only the first is synced: a crash between the two
+    /// durable writes leaves term t with no vote, and the node votes again
+    /// (§3.8; hashicorp/raft #661).
+    TornVoteWrite,
+    /// A candidate does not persist its vote for itself, so after a restart
+    /// it votes for a rival in the term it campaigned (and maybe won) in
+    /// (§3.8; vesoft-inc/nebula PR 3415).
+    SelfVoteNotPersisted,
+    /// A candidate counts every granted RequestVote response, so a
+    /// duplicated (resent) grant from one voter counts twice (§3.4;
+    /// akka-raft #45).
+    DupVoteCount,
+    /// A candidate counts a grant from an earlier term's campaign (a
+    /// delayed response) toward its current one (§3.4; akka-raft #46).
+    StaleTermVote,
+    /// A voter refuses a candidate only if its own log is ahead in *both*
+    /// last term and last index, so a longer log of an older term wins
+    /// over a shorter newer one (§3.6.1 election restriction;
+    /// markwylde/liferaft PR 10).
+    UpToDateAnd,
+    /// The leader's commit index is the most frequent match index (ties to
+    /// the higher) instead of the one a majority has reached (§3.6.2;
+    /// akka-raft #42).
+    QuorumMode,
+    /// A follower drops every entry after the last entry of an accepted
+    /// (non-empty) append, even when they match: a delayed, shorter append
+    /// deletes entries it had already acknowledged (§3.5; akka-raft #66).
+    StaleAppendTruncate,
+    /// A follower acknowledges appended entries before they are synced, so
+    /// a crash within the fsync latency loses entries the leader counted
+    /// (§3.8; etcd-io/etcd #14370).
+    AckBeforeFsync,
 }
 
 impl Bug {
     /// Every bug, in a stable order.
-    pub const ALL: [Bug; 7] = [
+    pub const ALL: [Bug; 17] = [
         Bug::CommitPreviousTerm,
         Bug::ForgetVote,
         Bug::SkipLogCheck,
@@ -43,6 +85,16 @@ impl Bug {
         Bug::DoubleVote,
         Bug::LeaderTruncatesTail,
         Bug::CommitPastMatch,
+        Bug::ForgetTerm,
+        Bug::VoteClearedOnStepDown,
+        Bug::TornVoteWrite,
+        Bug::SelfVoteNotPersisted,
+        Bug::DupVoteCount,
+        Bug::StaleTermVote,
+        Bug::UpToDateAnd,
+        Bug::QuorumMode,
+        Bug::StaleAppendTruncate,
+        Bug::AckBeforeFsync,
     ];
 
     /// The kebab-case name used in scenarios and reports.
@@ -55,6 +107,16 @@ impl Bug {
             Bug::DoubleVote => "double-vote",
             Bug::LeaderTruncatesTail => "leader-truncates-tail",
             Bug::CommitPastMatch => "commit-past-match",
+            Bug::ForgetTerm => "forget-term",
+            Bug::VoteClearedOnStepDown => "vote-cleared-on-step-down",
+            Bug::TornVoteWrite => "torn-vote-write",
+            Bug::SelfVoteNotPersisted => "self-vote-not-persisted",
+            Bug::DupVoteCount => "dup-vote-count",
+            Bug::StaleTermVote => "stale-term-vote",
+            Bug::UpToDateAnd => "up-to-date-and",
+            Bug::QuorumMode => "quorum-mode",
+            Bug::StaleAppendTruncate => "stale-append-truncate",
+            Bug::AckBeforeFsync => "ack-before-fsync",
         }
     }
 
@@ -63,8 +125,8 @@ impl Bug {
         Bug::ALL.iter().copied().find(|b| b.name() == name)
     }
 
-    fn bit(self) -> u8 {
-        1 << (self as u8)
+    fn bit(self) -> u32 {
+        1 << (self as u32)
     }
 }
 
@@ -76,7 +138,7 @@ impl fmt::Display for Bug {
 
 /// A set of [`Bug`]s (a bitset: checked on hot paths, so no allocation).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct BugSet(u8);
+pub struct BugSet(u32);
 
 impl BugSet {
     /// No bugs: the correct protocol.

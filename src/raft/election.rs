@@ -3,7 +3,7 @@
 //! step-down (§6.2).
 
 use super::config::Bug;
-use super::messages::{Entry, Msg, PreVote, PreVoteResp, RequestVote, RequestVoteResp};
+use super::messages::{Entry, Msg, PreVote, PreVoteResp, Record, RequestVote, RequestVoteResp};
 use super::node::{Ctx, RaftNode, RaftRole, TIMER_CHECK_QUORUM, TIMER_ELECTION, TIMER_HEARTBEAT};
 use super::StateMachine;
 use crate::ids::{LogIndex, NodeId, Term};
@@ -14,6 +14,7 @@ impl<S: StateMachine> RaftNode<S> {
         self.votes.iter_mut().for_each(|v| *v = false);
         self.rejections.iter_mut().for_each(|v| *v = false);
         self.votes[self.id.index()] = true;
+        self.vote_grants = 1;
         self.leader = None;
         self.reset_election_timer(ctx);
     }
@@ -145,7 +146,12 @@ impl<S: StateMachine> RaftNode<S> {
     }
 
     fn log_up_to_date(&self, last_index: LogIndex, last_term: Term) -> bool {
-        (last_term, last_index) >= (self.log.last_term(), self.log.last_index())
+        let (my_term, my_index) = (self.log.last_term(), self.log.last_index());
+        if self.config.bugs.contains(Bug::UpToDateAnd) {
+            // Bug: refuse only a log behind in both term and index.
+            return !(my_term > last_term && my_index > last_index);
+        }
+        (last_term, last_index) >= (my_term, my_index)
     }
 
     pub(super) fn handle_pre_vote(&mut self, ctx: &mut Ctx<'_, '_, S>, from: NodeId, m: PreVote) {
@@ -215,6 +221,10 @@ impl<S: StateMachine> RaftNode<S> {
             && self.log_up_to_date(lli, llt);
         if granted {
             self.voted_for = Some(from);
+            if self.config.bugs.contains(Bug::TornVoteWrite) {
+                self.torn_vote_grant(ctx, from);
+                return;
+            }
             self.persist_hard_state(ctx);
             if self.role != RaftRole::Follower {
                 self.role = RaftRole::Follower;
@@ -229,6 +239,27 @@ impl<S: StateMachine> RaftNode<S> {
         );
     }
 
+    /// [`Bug::TornVoteWrite`]: the term is written (and synced) as a record
+    /// of its own, the grant leaves, and only then is the vote written; a
+    /// crash between the two durable writes forgets the vote.
+    fn torn_vote_grant(&mut self, ctx: &mut Ctx<'_, '_, S>, from: NodeId) {
+        let term = self.current_term;
+        ctx.persist(Record::HardState {
+            term,
+            voted_for: None,
+        });
+        self.unsynced = true;
+        self.role = RaftRole::Follower;
+        self.reset_election_timer(ctx);
+        let granted = true;
+        self.send(
+            ctx,
+            from,
+            Msg::RequestVoteResp(RequestVoteResp { term, granted }),
+        );
+        self.persist_hard_state(ctx);
+    }
+
     pub(super) fn handle_request_vote_resp(
         &mut self,
         ctx: &mut Ctx<'_, '_, S>,
@@ -236,7 +267,10 @@ impl<S: StateMachine> RaftNode<S> {
         m: RequestVoteResp,
     ) {
         let RequestVoteResp { term, granted } = m;
-        if self.role != RaftRole::Candidate || term != self.current_term {
+        // Bug: a grant from an earlier campaign counts toward this one.
+        let stale_grant =
+            self.config.bugs.contains(Bug::StaleTermVote) && granted && term < self.current_term;
+        if self.role != RaftRole::Candidate || (term != self.current_term && !stale_grant) {
             return;
         }
         if !granted {
@@ -244,6 +278,14 @@ impl<S: StateMachine> RaftNode<S> {
             return;
         }
         self.votes[from.index()] = true;
+        if self.config.bugs.contains(Bug::DupVoteCount) {
+            // Bug: count responses, not voters; a resent grant counts twice.
+            self.vote_grants += 1;
+            if self.vote_grants >= self.config.quorum() {
+                self.become_leader(ctx);
+            }
+            return;
+        }
         if self.has_vote_quorum() {
             self.become_leader(ctx);
         }

@@ -75,6 +75,9 @@ pub struct RaftNode<S: StateMachine> {
     pub(super) last_leader_contact: Option<SimTime>,
     /// Votes (or pre-votes) received in the current campaign, by node.
     pub(super) votes: Vec<bool>,
+    /// Granted vote responses counted in the current campaign, one per
+    /// response (only [`Bug::DupVoteCount`] decides by it).
+    pub(super) vote_grants: usize,
     /// Rejections received in the current campaign, by node (for
     /// `step_down_on_lost_election`).
     pub(super) rejections: Vec<bool>,
@@ -205,15 +208,20 @@ impl<S: StateMachine> RaftNode<S> {
     }
 
     pub(super) fn hard_state_record(&self) -> Record<S::Command> {
-        let voted_for = if self.config.bugs.contains(Bug::ForgetVote) {
+        let bugs = self.config.bugs;
+        let voted_for = if bugs.contains(Bug::ForgetVote)
+            || (bugs.contains(Bug::SelfVoteNotPersisted) && self.voted_for == Some(self.id))
+        {
             None
         } else {
             self.voted_for
         };
-        Record::HardState {
-            term: self.current_term,
-            voted_for,
-        }
+        let term = if bugs.contains(Bug::ForgetTerm) {
+            Term(0)
+        } else {
+            self.current_term
+        };
+        Record::HardState { term, voted_for }
     }
 
     pub(super) fn reset_election_timer(&mut self, ctx: &mut Ctx<'_, '_, S>) {
@@ -269,6 +277,11 @@ impl<S: StateMachine> RaftNode<S> {
     ) {
         if term > self.current_term {
             self.set_term(term);
+            self.persist_hard_state(ctx);
+        } else if self.config.bugs.contains(Bug::VoteClearedOnStepDown) && self.voted_for.is_some()
+        {
+            // Bug: a same-term step-down forgets whom this node voted for.
+            self.voted_for = None;
             self.persist_hard_state(ctx);
         }
         if self.role == RaftRole::Leader {

@@ -95,6 +95,7 @@ impl<S: StateMachine> RaftNode<S> {
             snapshot: None,
             last_leader_contact: None,
             votes: vec![false; n],
+            vote_grants: 0,
             rejections: vec![false; n],
             progress: (0..n).map(|_| Progress::new(LogIndex(1), cap)).collect(),
             unsynced: false,

@@ -12,7 +12,7 @@ use crate::ids::{LogIndex, NodeId, Term};
 impl<S: StateMachine> RaftNode<S> {
     pub(super) fn append_local(&mut self, ctx: &mut Ctx<'_, '_, S>, entry: Entry<S::Command>) {
         assert_eq!(self.role, RaftRole::Leader);
-        assert!(entry.term() >= self.log.last_term());
+        assert!(entry.term() >= self.log.last_term() || !self.config.bugs.is_empty());
         let first = LogIndex(self.log.last_index().0 + 1);
         ctx.persist(Record::Entries {
             first,
@@ -173,7 +173,11 @@ impl<S: StateMachine> RaftNode<S> {
             self.match_scratch.push(m.0);
         }
         self.match_scratch.sort_unstable_by(|a, b| b.cmp(a));
-        let candidate = LogIndex(self.match_scratch[self.config.quorum() - 1]);
+        let candidate = if self.config.bugs.contains(Bug::QuorumMode) {
+            LogIndex(mode_of_sorted(&self.match_scratch))
+        } else {
+            LogIndex(self.match_scratch[self.config.quorum() - 1])
+        };
         if candidate <= self.commit_index {
             return;
         }
@@ -299,6 +303,16 @@ impl<S: StateMachine> RaftNode<S> {
             for e in new {
                 self.log.push(e);
             }
+        } else if self.config.bugs.contains(Bug::StaleAppendTruncate)
+            && n > 0
+            && LogIndex(prev.0 + n) < self.log.last_index()
+        {
+            // Bug: whatever follows the append's entries is dropped, matching
+            // or not (a heartbeat, with none, leaves the log alone).
+            let after = LogIndex(prev.0 + n + 1);
+            ctx.persist(Record::TruncateFrom(after));
+            self.unsynced = true;
+            self.log.truncate_from(after);
         }
         let matched = LogIndex(prev.0 + n);
         let new_commit = leader_commit.min(matched);
@@ -307,6 +321,12 @@ impl<S: StateMachine> RaftNode<S> {
             self.apply_committed(ctx);
         }
         let msg = self.append_ok(matched);
+        if self.config.bugs.contains(Bug::AckBeforeFsync) {
+            // Bug: the ack leaves before the entries' sync (issued when the
+            // handler ends), so a crash in between loses acked entries.
+            ctx.send(from, msg);
+            return;
+        }
         self.send(ctx, from, msg);
     }
 
@@ -397,4 +417,20 @@ impl<S: StateMachine> RaftNode<S> {
         pr.next_index = next;
         self.send_append(ctx, from, false);
     }
+}
+
+/// [`Bug::QuorumMode`]: the most frequent value of a slice sorted in
+/// descending order, ties to the higher value.
+fn mode_of_sorted(sorted_desc: &[u64]) -> u64 {
+    let (mut best, mut best_count) = (0, 0);
+    let mut i = 0;
+    while i < sorted_desc.len() {
+        let v = sorted_desc[i];
+        let run = sorted_desc[i..].iter().take_while(|&&x| x == v).count();
+        if run > best_count {
+            (best, best_count) = (v, run);
+        }
+        i += run;
+    }
+    best
 }

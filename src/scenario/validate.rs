@@ -6,13 +6,23 @@ use crate::collab::CoordBug;
 
 /// Raft bug names accepted by `bug` / `--bug` (any `"process": "raft"`
 /// scenario).
-pub const BUG_NAMES: [&str; 7] = [
+pub const BUG_NAMES: [&str; 17] = [
     "commit-previous-term",
     "forget-vote",
     "skip-log-check",
     "stale-read",
     "leader-truncates-tail",
     "commit-past-match",
+    "forget-term",
+    "vote-cleared-on-step-down",
+    "torn-vote-write",
+    "self-vote-not-persisted",
+    "dup-vote-count",
+    "stale-term-vote",
+    "up-to-date-and",
+    "quorum-mode",
+    "stale-append-truncate",
+    "ack-before-fsync",
     // Last: error messages list the coordinator bugs right after it.
     "double-vote",
 ];
