@@ -9,12 +9,14 @@ use serde::{Deserialize, Serialize};
 #[serde(deny_unknown_fields)]
 pub struct ClusterSpec {
     /// Number of server nodes (1..=1000).
+    #[schemars(range(min = 1, max = 1000))]
     pub nodes: u32,
     /// The process every server runs.
     pub process: ProcessKind,
     /// Cluster nodes boot at a random time in `[0, start_jitter_ms]`
     /// (default 0: all at once).
     #[serde(default, skip_serializing_if = "is_zero")]
+    #[schemars(range(min = 0))]
     pub start_jitter_ms: f64,
     /// Settings of the heartbeat process.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -40,6 +42,7 @@ pub enum ProcessKind {
 pub struct HeartbeatSpec {
     /// Ping interval in milliseconds (default 50).
     #[serde(default = "default_heartbeat_ms")]
+    #[schemars(extend("exclusiveMinimum" = 0))]
     pub interval_ms: f64,
 }
 
@@ -57,9 +60,11 @@ fn default_heartbeat_ms() -> f64 {
 pub struct RaftSpec {
     /// Election timeout range `[min, max]` in ms, inclusive ([150, 300]).
     #[serde(default = "default_election")]
+    #[schemars(extend("items" = {"type": "number", "exclusiveMinimum": 0}))]
     pub election_timeout_ms: [f64; 2],
     /// Leader heartbeat interval in ms (50).
     #[serde(default = "default_heartbeat_ms")]
+    #[schemars(extend("exclusiveMinimum" = 0))]
     pub heartbeat_ms: f64,
     /// Pre-vote phase before elections, thesis §9.6 (true).
     #[serde(default = "yes")]
@@ -72,9 +77,11 @@ pub struct RaftSpec {
     pub snapshot_every: u64,
     /// Most entries in one AppendEntries (64).
     #[serde(default = "default_max_entries")]
+    #[schemars(range(min = 1))]
     pub max_entries_per_append: u32,
     /// Most AppendEntries in flight per follower (8).
     #[serde(default = "default_inflight")]
+    #[schemars(range(min = 1))]
     pub max_inflight_appends: u32,
     /// A (pre-)candidate rejected by a majority steps down to follower
     /// and draws a fresh timeout, as etcd/raft and raft-rs do (true).

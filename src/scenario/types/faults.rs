@@ -98,12 +98,136 @@ impl JsonSchema for TargetSpec {
     }
 }
 
+impl FaultKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [FaultKind; 8] = [
+        FaultKind::Crash,
+        FaultKind::Restart,
+        FaultKind::Pause,
+        FaultKind::Clock,
+        FaultKind::Partition,
+        FaultKind::Isolate,
+        FaultKind::Link,
+        FaultKind::Heal,
+    ];
+
+    /// The name in scenario files (`"crash"`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            FaultKind::Crash => "crash",
+            FaultKind::Restart => "restart",
+            FaultKind::Pause => "pause",
+            FaultKind::Clock => "clock",
+            FaultKind::Partition => "partition",
+            FaultKind::Isolate => "isolate",
+            FaultKind::Link => "link",
+            FaultKind::Heal => "heal",
+        }
+    }
+
+    /// The kind-specific fields this kind accepts, besides the fields every
+    /// fault has ([`FaultKind::COMMON_FIELDS`]). One table for validation
+    /// (which names a field that does not belong) and the JSON Schema (one
+    /// `oneOf` branch per kind), so the two cannot disagree.
+    pub fn fields(self) -> &'static [&'static str] {
+        match self {
+            FaultKind::Crash => &["node", "restart_after_ms"],
+            FaultKind::Restart => &["node"],
+            FaultKind::Pause => &["node", "for_ms"],
+            FaultKind::Clock => &["node", "rate", "for_ms"],
+            FaultKind::Partition => &["groups", "for_ms"],
+            FaultKind::Isolate => &["node", "for_ms"],
+            FaultKind::Link => &[
+                "from",
+                "to",
+                "both_ways",
+                "drop",
+                "extra_latency_ms",
+                "for_ms",
+            ],
+            FaultKind::Heal => &[],
+        }
+    }
+
+    /// The kind-specific fields this kind cannot do without.
+    pub fn required_fields(self) -> &'static [&'static str] {
+        match self {
+            FaultKind::Crash | FaultKind::Restart | FaultKind::Isolate => &["node"],
+            FaultKind::Pause => &["node", "for_ms"],
+            FaultKind::Clock => &["node", "rate"],
+            FaultKind::Partition => &["groups"],
+            FaultKind::Link => &["from", "to"],
+            FaultKind::Heal => &[],
+        }
+    }
+
+    /// Fields every fault accepts, whatever its kind.
+    pub const COMMON_FIELDS: [&'static str; 5] =
+        ["at_ms", "kind", "every_ms", "jitter_ms", "stable_ms"];
+}
+
+/// Rewrite the derived schema of [`FaultSpec`] (one object with every
+/// field) into one branch per kind: `kind` fixed by `const`, exactly the
+/// fields [`FaultKind::fields`] lists, the required ones required, nothing
+/// else allowed. `discriminator` names the tag for tools that use it
+/// (OpenAPI-style; plain JSON Schema validators ignore it).
+fn fault_shapes(schema: &mut Schema) {
+    let Some(props) = schema
+        .get("properties")
+        .and_then(|p| p.as_object())
+        .cloned()
+    else {
+        return;
+    };
+    let branches: Vec<serde_json::Value> = FaultKind::ALL
+        .iter()
+        .map(|&kind| {
+            let mut p = serde_json::Map::new();
+            for name in FaultKind::COMMON_FIELDS.iter().chain(kind.fields()) {
+                if let Some(s) = props.get(*name) {
+                    p.insert(name.to_string(), s.clone());
+                }
+            }
+            p.insert(
+                "kind".to_string(),
+                serde_json::json!({ "const": kind.name() }),
+            );
+            let required: Vec<&str> = ["at_ms", "kind"]
+                .into_iter()
+                .chain(kind.required_fields().iter().copied())
+                .collect();
+            serde_json::json!({
+                "title": kind.name(),
+                "type": "object",
+                "properties": p,
+                "required": required,
+                "additionalProperties": false,
+            })
+        })
+        .collect();
+    let description = schema.get("description").cloned();
+    let mut out = serde_json::Map::new();
+    if let Some(d) = description {
+        out.insert("description".to_string(), d);
+    }
+    out.insert("type".to_string(), "object".into());
+    out.insert(
+        "discriminator".to_string(),
+        serde_json::json!({ "propertyName": "kind" }),
+    );
+    out.insert("oneOf".to_string(), branches.into());
+    *schema = Schema::from(out);
+}
+
 /// One scripted fault. Which fields apply depends on `kind` (validation
-/// names any field that does not belong).
+/// names any field that does not belong; the schema has one shape per
+/// kind, see [`FaultKind::fields`]).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(transform = fault_shapes)]
 pub struct FaultSpec {
     /// When it first fires, in ms (≤ `duration_ms`).
+    #[schemars(range(min = 0))]
     pub at_ms: f64,
     /// What it does.
     pub kind: FaultKind,
@@ -125,25 +249,32 @@ pub struct FaultSpec {
     /// Link loss probability (1.0 = cut; default 1.0 unless
     /// `extra_latency_ms` is given).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 1))]
     pub drop: Option<f64>,
     /// Extra one-way delay on the link, ms.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
     pub extra_latency_ms: Option<f64>,
     /// Duration of a pause (required), link cut, isolation, partition or
     /// clock skew, ms.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("exclusiveMinimum" = 0))]
     pub for_ms: Option<f64>,
     /// Restart a crashed node this long after the crash, ms.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
     pub restart_after_ms: Option<f64>,
     /// Clock rate for `clock` (1.0 = true time; 0.1..=10).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.1, max = 10))]
     pub rate: Option<f64>,
     /// Repeat every this many ms, until the end of the run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
     pub every_ms: Option<f64>,
     /// Random extra delay in `[0, jitter_ms]` per repetition.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
     pub jitter_ms: Option<f64>,
     /// Repeating faults only: before each firing, wait until the cluster
     /// has been settled for this long (every up server follows one up
@@ -151,6 +282,7 @@ pub struct FaultSpec {
     /// draw in `[0, jitter_ms]`; the next occurrence starts waiting
     /// `every_ms` after the firing (the Figure 16 setup).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("exclusiveMinimum" = 0))]
     pub stable_ms: Option<f64>,
 }
 
@@ -198,10 +330,13 @@ pub enum NemesisKindSpec {
 #[serde(deny_unknown_fields)]
 pub struct NemesisSpec {
     /// Mean time between fault starts, ms (exponential).
+    #[schemars(range(min = 1))]
     pub mean_interval_ms: f64,
     /// Kinds to draw from.
+    #[schemars(length(min = 1))]
     pub kinds: Vec<NemesisKindSpec>,
     /// Each fault lasts a uniform draw from `[min, max]` ms.
+    #[schemars(extend("items" = {"type": "number", "exclusiveMinimum": 0}))]
     pub duration_ms: [f64; 2],
     /// Never more than this many nodes crashed or paused at once (default:
     /// a minority, `(nodes - 1) / 2`).
@@ -211,5 +346,6 @@ pub struct NemesisSpec {
     /// run). Faults drawn before it still end on schedule, so the run ends
     /// with a fault-free tail in which liveness is judged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("exclusiveMinimum" = 0))]
     pub until_ms: Option<f64>,
 }

@@ -24,6 +24,12 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScenarioSpec {
+    /// The JSON Schema the file follows (e.g. `"scenario.schema.json"`,
+    /// written by `agentsim schema`), so editors can check and complete
+    /// it. The simulator ignores it: it is not validated, not part of a
+    /// run and not written back into reports.
+    #[serde(rename = "$schema", default, skip_serializing)]
+    pub schema: Option<String>,
     /// Short name; the default output folder is `out/<name>/`.
     pub name: String,
     /// One or two sentences on what the scenario shows.
@@ -33,6 +39,7 @@ pub struct ScenarioSpec {
     #[serde(default)]
     pub seed: u64,
     /// Virtual run time in milliseconds (> 0).
+    #[schemars(extend("exclusiveMinimum" = 0))]
     pub duration_ms: f64,
     /// The cluster of server nodes.
     pub cluster: ClusterSpec,
@@ -84,6 +91,7 @@ pub struct LimitsSpec {
     /// simulated ms of `duration_ms`, at least 1,000,000 and at most
     /// 1,000,000,000.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
     pub max_events: Option<u64>,
 }
 
@@ -95,10 +103,12 @@ pub struct ClocksSpec {
     /// Drift range `[min, max]` in parts per million, each within
     /// [-1000, 1000] (e.g. `[-100, 100]`; default `[0, 0]`).
     #[serde(default)]
+    #[schemars(inner(range(min = -1000, max = 1000)))]
     pub drift_ppm: [f64; 2],
     /// Extra delay of every timer, `[min, max]` in microseconds of true
     /// time, at most the minimum election timeout (default `[0, 0]`).
     #[serde(default)]
+    #[schemars(inner(range(min = 0)))]
     pub timer_jitter_us: [f64; 2],
 }
 

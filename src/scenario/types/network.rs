@@ -11,39 +11,49 @@ pub enum DistSpec {
     /// Always `value`.
     Fixed {
         /// The value.
+        #[schemars(range(min = 0))]
         value: f64,
     },
     /// Uniform in `[min, max]`.
     Uniform {
         /// Lower bound.
+        #[schemars(range(min = 0))]
         min: f64,
         /// Upper bound.
+        #[schemars(range(min = 0))]
         max: f64,
     },
     /// Normal, truncated at 0.
     Normal {
         /// Mean.
+        #[schemars(range(min = 0))]
         mean: f64,
         /// Standard deviation.
+        #[schemars(range(min = 0))]
         stddev: f64,
     },
     /// Exponential.
     Exponential {
         /// Mean.
+        #[schemars(extend("exclusiveMinimum" = 0))]
         mean: f64,
     },
     /// Log-normal: `median * exp(sigma * z)`.
     Lognormal {
         /// Median.
+        #[schemars(extend("exclusiveMinimum" = 0))]
         median: f64,
         /// Shape (standard deviation of the log).
+        #[schemars(range(min = 0))]
         sigma: f64,
     },
     /// Pareto: heavy tailed, never below `scale`.
     Pareto {
         /// Minimum value.
+        #[schemars(extend("exclusiveMinimum" = 0))]
         scale: f64,
         /// Tail index (larger is lighter).
+        #[schemars(extend("exclusiveMinimum" = 0))]
         shape: f64,
     },
 }
@@ -57,9 +67,11 @@ pub struct NetworkSpec {
     pub latency_ms: DistSpec,
     /// Loss probability per message (0).
     #[serde(default)]
+    #[schemars(range(min = 0, max = 1))]
     pub drop: f64,
     /// Duplication probability per delivered message (0).
     #[serde(default)]
+    #[schemars(range(min = 0, max = 1))]
     pub duplicate: f64,
     /// Allow messages on one link to overtake each other (true). `false`
     /// makes every directed link FIFO.
@@ -102,9 +114,11 @@ pub struct LinkSpec {
     pub latency_ms: Option<DistSpec>,
     /// Loss probability on this link.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 1))]
     pub drop: Option<f64>,
     /// Duplication probability on this link.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 1))]
     pub duplicate: Option<f64>,
 }
 

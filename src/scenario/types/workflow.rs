@@ -37,10 +37,12 @@ pub enum ConsistencySpec {
 pub struct ApSpec {
     /// Gossip period between servers, ms (100).
     #[serde(default = "default_gossip")]
+    #[schemars(range(min = 1))]
     pub gossip_ms: f64,
     /// A server silent this long is considered down, ms (500). The
     /// lowest-id server a server considers up coordinates.
     #[serde(default = "default_suspect")]
+    #[schemars(range(min = 2))]
     pub suspect_ms: f64,
 }
 
@@ -83,11 +85,14 @@ pub struct AgentGroupSpec {
     pub name: String,
     /// Number of agents (1).
     #[serde(default = "one")]
+    #[schemars(range(min = 1))]
     pub count: u32,
     /// Skills offered.
+    #[schemars(length(min = 1))]
     pub skills: Vec<String>,
     /// Probability a result is correct (0.9).
     #[serde(default = "default_accuracy")]
+    #[schemars(range(min = 0, max = 1))]
     pub accuracy: f64,
     /// Time for a size-1 task, ms.
     pub latency_ms: DistSpec,
@@ -96,9 +101,11 @@ pub struct AgentGroupSpec {
     pub tokens: DistSpec,
     /// Probability a task runs without a transient failure (1).
     #[serde(default = "one_f")]
+    #[schemars(range(min = 0, max = 1))]
     pub availability: f64,
     /// Hard failure: agents of this group die at this time, ms.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
     pub fail_at_ms: Option<f64>,
     /// How many of the group die at `fail_at_ms` (all).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -123,6 +130,7 @@ fn default_tokens() -> DistSpec {
 #[serde(deny_unknown_fields)]
 pub struct BranchSpec {
     /// Quality (mean score, correct results only) at or above which `above` runs.
+    #[schemars(range(min = 0, max = 1))]
     pub threshold: f64,
     /// Stage taken on a good outcome.
     pub above: String,
@@ -146,6 +154,7 @@ pub struct StageSpec {
     pub priority: PrioritySpec,
     /// Relative size (1).
     #[serde(default = "one_f")]
+    #[schemars(extend("exclusiveMinimum" = 0))]
     pub size: f64,
     /// Wait for an approval before starting (false).
     #[serde(default)]
@@ -160,14 +169,17 @@ pub struct StageSpec {
 #[serde(deny_unknown_fields)]
 pub struct ArrivalsSpec {
     /// Number of workflows.
+    #[schemars(range(min = 1))]
     pub workflows: u32,
     /// Arrival rate (Poisson), per second.
+    #[schemars(extend("exclusiveMinimum" = 0))]
     pub rate_per_s: f64,
     /// Per-task size multiplier (fixed 1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<DistSpec>,
     /// Fraction of workflows whose tasks are all critical (0).
     #[serde(default)]
+    #[schemars(range(min = 0, max = 1))]
     pub critical_fraction: f64,
 }
 
@@ -177,15 +189,19 @@ pub struct ArrivalsSpec {
 pub struct RetrySpec {
     /// Sends of one message before giving up (3).
     #[serde(default = "three")]
+    #[schemars(range(min = 1, max = 10))]
     pub max_attempts: u32,
     /// Backoff `[min, max]`, ms ([100, 2000]).
     #[serde(default = "default_backoff")]
+    #[schemars(extend("items" = {"type": "number", "exclusiveMinimum": 0}))]
     pub backoff_ms: [f64; 2],
     /// Attempts of one task before it is dead-lettered (3).
     #[serde(default = "three")]
+    #[schemars(range(min = 1, max = 100))]
     pub task_attempts: u32,
     /// Times a dead-lettered task is re-driven (1).
     #[serde(default = "one")]
+    #[schemars(range(max = 10))]
     pub redrives: u32,
 }
 
@@ -213,9 +229,11 @@ fn default_backoff() -> [f64; 2] {
 pub struct BreakerSpec {
     /// Consecutive failures that open it (5).
     #[serde(default = "five")]
+    #[schemars(range(min = 1))]
     pub failures: u32,
     /// Time open before a half-open probe, ms (5000).
     #[serde(default = "default_open")]
+    #[schemars(extend("exclusiveMinimum" = 0))]
     pub open_ms: f64,
 }
 
@@ -241,12 +259,15 @@ fn default_open() -> f64 {
 pub struct WeightsSpec {
     /// (0.4)
     #[serde(default = "w_rel")]
+    #[schemars(range(min = 0))]
     pub relevance: f64,
     /// (0.3)
     #[serde(default = "w_other")]
+    #[schemars(range(min = 0))]
     pub innovation: f64,
     /// (0.3)
     #[serde(default = "w_other")]
+    #[schemars(range(min = 0))]
     pub feasibility: f64,
 }
 
@@ -276,12 +297,15 @@ pub struct ArbiterSpec {
     pub weights: WeightsSpec,
     /// Competitors at normal priority (3).
     #[serde(default = "three")]
+    #[schemars(range(min = 1, max = 16))]
     pub k: u32,
     /// Decide this long after the first competitor started, ms (3000).
     #[serde(default = "default_deadline")]
+    #[schemars(extend("exclusiveMinimum" = 0))]
     pub deadline_ms: f64,
     /// Utility lost per 1000 tokens (0.02).
     #[serde(default = "default_cost")]
+    #[schemars(range(min = 0))]
     pub cost_per_1k_tokens: f64,
 }
 
@@ -323,6 +347,7 @@ pub struct DivisionSpec {
     pub algorithm: AssignAlgoSpec,
     /// Most tasks per batch (32).
     #[serde(default = "default_batch")]
+    #[schemars(range(min = 1, max = 1024))]
     pub batch: u32,
 }
 
@@ -345,9 +370,11 @@ fn default_batch() -> u32 {
 pub struct HybridSpec {
     /// Complexity at or above which a task competes (1.5).
     #[serde(default = "default_comp")]
+    #[schemars(range(min = 0))]
     pub competitive_above: f64,
     /// Independent tasks at or below this complexity are batched (0.8).
     #[serde(default = "default_div")]
+    #[schemars(range(min = 0))]
     pub division_below: f64,
 }
 
@@ -372,6 +399,7 @@ fn default_div() -> f64 {
 #[serde(deny_unknown_fields)]
 pub struct ApprovalSpec {
     /// When, ms.
+    #[schemars(range(min = 0))]
     pub at_ms: f64,
     /// Stage id.
     pub stage: String,
@@ -390,8 +418,10 @@ pub struct WorkflowSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ap: Option<ApSpec>,
     /// Agent groups.
+    #[schemars(length(min = 1))]
     pub agents: Vec<AgentGroupSpec>,
     /// The workflow's stages (a DAG).
+    #[schemars(length(min = 1, max = 1000))]
     pub stages: Vec<StageSpec>,
     /// How many workflows arrive, how fast.
     pub arrivals: ArrivalsSpec,
@@ -418,15 +448,19 @@ pub struct WorkflowSpec {
     pub human_delay_ms: Option<DistSpec>,
     /// Agent heartbeat period, ms (1000).
     #[serde(default = "default_agent_hb")]
+    #[schemars(extend("exclusiveMinimum" = 0))]
     pub agent_heartbeat_ms: f64,
     /// Agent declared lost after this silence, ms (3500).
     #[serde(default = "default_agent_timeout")]
+    #[schemars(extend("exclusiveMinimum" = 0))]
     pub agent_timeout_ms: f64,
     /// Tasks an agent holds at once, running + queued (2).
     #[serde(default = "two")]
+    #[schemars(range(min = 1, max = 64))]
     pub agent_slots: u32,
     /// Dispatcher tick, ms (50).
     #[serde(default = "default_tick")]
+    #[schemars(range(min = 1))]
     pub tick_ms: f64,
     /// End the run once no task can make progress (true).
     #[serde(default = "yes")]

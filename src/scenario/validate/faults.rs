@@ -28,23 +28,7 @@ pub(super) fn fault(p: &mut Problems, base: &str, f: &FaultSpec, nodes: u32, dur
     }
     // Which optional fields each kind accepts.
     use FaultKind::*;
-    let allowed: &[&str] = match f.kind {
-        Crash => &["node", "restart_after_ms"],
-        Restart => &["node"],
-        Pause => &["node", "for_ms"],
-        Clock => &["node", "rate", "for_ms"],
-        Partition => &["groups", "for_ms"],
-        Isolate => &["node", "for_ms"],
-        Link => &[
-            "from",
-            "to",
-            "both_ways",
-            "drop",
-            "extra_latency_ms",
-            "for_ms",
-        ],
-        Heal => &[],
-    };
+    let allowed = f.kind.fields();
     let present = [
         ("node", f.node.is_some()),
         ("groups", f.groups.is_some()),
@@ -57,10 +41,7 @@ pub(super) fn fault(p: &mut Problems, base: &str, f: &FaultSpec, nodes: u32, dur
         ("restart_after_ms", f.restart_after_ms.is_some()),
         ("rate", f.rate.is_some()),
     ];
-    let kind = serde_json::to_value(f.kind)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default();
+    let kind = f.kind.name();
     for (name, is) in present {
         if is && !allowed.contains(&name) {
             p.add(
