@@ -267,6 +267,103 @@ pub fn summary(events: &[HistoryEvent]) -> HistorySummary {
     s
 }
 
+/// One nemesis operation for the history file: a fault the kernel applied
+/// (its fault log, converted by the runner: `kv/` does not depend on
+/// `fault/`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NemesisOp {
+    /// When it was applied.
+    pub time: SimTime,
+    /// The fault log's kind (`crash`, `restart`, `pause`, `resume`,
+    /// `partition`, `heal`, `link`, `isolate`, `clock`, ...): Jepsen's `:f`.
+    pub f: String,
+    /// Nodes it affected (for a link: `[from, to]`).
+    pub nodes: Vec<u32>,
+    /// The groups of a partition (empty otherwise).
+    pub groups: Vec<Vec<u32>>,
+}
+
+/// Writes the history file (docs/history-format.md): Jepsen operation
+/// maps as JSON Lines, with Jepsen's process rules and a running `index`
+/// over every line, client and nemesis. It holds one process number per
+/// client, nothing that grows with the run.
+///
+/// A client whose operation ended `info` may still have it in flight, so
+/// Jepsen retires that process: the client's next operation gets process
+/// `p + clients` (Jepsen's `process + concurrency`), so numbers never
+/// repeat and `process % clients` is still the client. The checker's input
+/// is untouched by this: it pairs by client ([`HistoryEvent::process`]).
+#[derive(Clone, Debug)]
+pub struct HistoryEncoder {
+    clients: u32,
+    process: Vec<u64>,
+    index: u64,
+}
+
+impl HistoryEncoder {
+    /// An encoder for `clients` clients (numbered 0..clients).
+    pub fn new(clients: u32) -> Self {
+        HistoryEncoder {
+            clients,
+            process: (0..u64::from(clients)).collect(),
+            index: 0,
+        }
+    }
+
+    /// The line of one client event (no trailing newline).
+    pub fn client_line(&mut self, e: &HistoryEvent) -> String {
+        let slot = &mut self.process[e.process as usize];
+        let process = *slot;
+        if e.kind == EventType::Info {
+            *slot += u64::from(self.clients);
+        }
+        let value = match e.value {
+            HistValue::None => "null".to_string(),
+            HistValue::Int(v) => v.to_string(),
+            HistValue::Pair(a, b) => format!("[{a},{b}]"),
+        };
+        let line = format!(
+            r#"{{"index":{},"time":{},"process":{process},"type":"{}","f":"{}","key":{},"value":{value}}}"#,
+            self.index,
+            e.time.0 * 1000,
+            e.kind.as_str(),
+            e.f.as_str(),
+            e.key,
+        );
+        self.index += 1;
+        line
+    }
+
+    /// The line of one nemesis operation: process `"nemesis"`, type
+    /// `"info"` (Jepsen's nemesis operations have no invoke/ok pairs), `f`
+    /// the fault kind, `value` the affected nodes (a partition: its groups).
+    pub fn nemesis_line(&mut self, op: &NemesisOp) -> String {
+        let list = |v: &[u32]| {
+            let items: Vec<String> = v.iter().map(u32::to_string).collect();
+            format!("[{}]", items.join(","))
+        };
+        let value = if op.groups.is_empty() {
+            list(&op.nodes)
+        } else {
+            let groups: Vec<String> = op.groups.iter().map(|g| list(g)).collect();
+            format!("[{}]", groups.join(","))
+        };
+        // Fault kinds are fixed lower-case words; keep the line valid JSON
+        // whatever they are.
+        let f: String =
+            op.f.chars()
+                .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
+                .collect();
+        let line = format!(
+            r#"{{"index":{},"time":{},"process":"nemesis","type":"info","f":"{f}","value":{value}}}"#,
+            self.index,
+            op.time.0 * 1000,
+        );
+        self.index += 1;
+        line
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

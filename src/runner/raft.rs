@@ -58,6 +58,10 @@ struct HistoryTap {
     latency: LatencyHist,
     output: HistoryOutput,
     kept: Vec<history::HistoryEvent>,
+    /// Lines of the history file (process retirement, nemesis entries).
+    encoder: history::HistoryEncoder,
+    /// Fault log records already written as nemesis entries.
+    faults_seen: usize,
 }
 
 impl HistoryTap {
@@ -93,6 +97,30 @@ impl HistoryTap {
         self.taken[i] = recorded;
     }
 
+    /// Write the faults applied since the last call as nemesis entries.
+    fn faults(&mut self, world: &World<KvNode>) {
+        let log = world.applied_faults();
+        if let HistoryOutput::Stream(sink) = &self.output {
+            for f in log[self.faults_seen..]
+                .iter()
+                .filter(|f| f.skipped.is_none())
+            {
+                let op = history::NemesisOp {
+                    time: f.at,
+                    f: f.kind.to_string(),
+                    nodes: f.nodes.iter().map(|n| n.0).collect(),
+                    groups: f
+                        .groups
+                        .iter()
+                        .map(|g| g.iter().map(|n| n.0).collect())
+                        .collect(),
+                };
+                let _ = writeln!(sink.borrow_mut(), "{}", self.encoder.nemesis_line(&op));
+            }
+        }
+        self.faults_seen = log.len();
+    }
+
     fn event(&mut self, e: &history::HistoryEvent) {
         if let Some(checker) = self.checker.as_mut() {
             self.pairing.push(e, checker);
@@ -112,7 +140,7 @@ impl HistoryTap {
             HistoryOutput::Stream(sink) => {
                 // A failed write is reported by the writer's owner (the CLI
                 // latches the first error and fails the flush).
-                let line = crate::metrics::report::history_line(e);
+                let line = self.encoder.client_line(e);
                 let _ = writeln!(sink.borrow_mut(), "{line}");
             }
             HistoryOutput::Discard => {}
@@ -142,6 +170,7 @@ impl Observer<KvNode> for RaftObserver {
                 self.safety.observe(world.now(), r);
             }
         }
+        self.history.faults(world);
         match ev.node {
             Some(id) if id.0 >= self.nodes && ev.kind != DispatchKind::Fault => {
                 self.history.collect(world, id);
@@ -233,6 +262,8 @@ pub(super) fn run(scenario: &Scenario, opts: &RunOptions) -> RunOutput {
             latency: LatencyHist::new(),
             output: opts.history.clone(),
             kept: Vec::new(),
+            encoder: history::HistoryEncoder::new(clients),
+            faults_seen: 0,
         },
         liveness: LivenessTracker::new(),
         completed: vec![0; clients as usize],
