@@ -427,7 +427,8 @@ mod tests {
     }
 
     /// The example in `docs/history-format.md` (times here in µs) pairs up as
-    /// the document says and is linearizable.
+    /// the document says and is linearizable, and the encoder writes exactly
+    /// the document's lines (process retirement, nemesis entry, index).
     #[test]
     fn documented_example_pairs_up_and_is_linearizable() {
         let h = vec![
@@ -438,8 +439,8 @@ mod tests {
             ev(0, Invoke, OpFn::Cas, 0, Pair(5, 2), 9_000),
             ev(1, Invoke, OpFn::Write, 1, Int(1_000_001), 9_500),
             ev(0, Fail, OpFn::Cas, 0, Pair(5, 2), 11_000),
-            ev(0, Invoke, OpFn::Read, 1, HistValue::None, 20_000),
             ev(1, Info, OpFn::Write, 1, Int(1_000_001), 1_009_500),
+            ev(1, Invoke, OpFn::Read, 1, HistValue::None, 1_010_000),
         ];
         let ops = to_lin_ops(&h);
         assert_eq!(
@@ -449,13 +450,34 @@ mod tests {
                 Op::read(1, 0, Some(1)).between(1_200, 3_100),
                 Op::cas(0, 0, 5, 2).failed_between(9_000, 11_000),
                 Op::write(1, 1, 1_000_001).info_at(9_500),
-                Op::read(0, 1, None).info_at(20_000),
+                Op::read(1, 1, None).info_at(1_010_000),
             ]
         );
         assert_eq!(
             check(&ops).expect("well-formed").verdict,
             Verdict::Linearizable
         );
+        let mut enc = HistoryEncoder::new(2);
+        let mut lines: Vec<String> = Vec::new();
+        for (i, e) in h.iter().enumerate() {
+            if i == 4 {
+                lines.push(enc.nemesis_line(&NemesisOp {
+                    time: SimTime(5_000),
+                    f: "partition".to_string(),
+                    nodes: vec![],
+                    groups: vec![vec![0, 1], vec![2, 3, 4]],
+                }));
+            }
+            lines.push(enc.client_line(e));
+        }
+        let doc = include_str!("../../docs/history-format.md");
+        let example = doc
+            .split("## Example")
+            .nth(1)
+            .and_then(|s| s.split("```json\n").nth(1))
+            .and_then(|s| s.split("```").next())
+            .expect("the example block");
+        assert_eq!(example.lines().collect::<Vec<_>>(), lines);
     }
 
     /// A stale read (it returns a value overwritten before it was invoked)
