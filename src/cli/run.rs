@@ -204,8 +204,9 @@ pub fn run(a: RunArgs) -> Result<u8, UsageError> {
     };
     // The history file is streamed: written as events happen, so a long
     // run does not hold its history in memory.
-    let history_file = match (&a.history, a.metrics.is_some()) {
-        (Some(p), false) => {
+    // With --metrics the events are also kept, for its latency histogram.
+    let history_file = match &a.history {
+        Some(p) => {
             let (staged, f) = Staged::create(p).map_err(|e| {
                 UsageError(format!(
                     "error: {}: cannot create history file: {e}",
@@ -213,10 +214,14 @@ pub fn run(a: RunArgs) -> Result<u8, UsageError> {
                 ))
             })?;
             let w = Rc::new(RefCell::new(Latch::new(BufWriter::new(f))));
-            opts.history = runner::HistoryOutput::Stream(w.clone());
+            opts.history = if a.metrics.is_some() {
+                runner::HistoryOutput::KeepAndStream(w.clone())
+            } else {
+                runner::HistoryOutput::Stream(w.clone())
+            };
             Some((staged, w, p))
         }
-        _ => None,
+        None => None,
     };
     // The Chrome trace is built from the same JSON-lines trace, parsed as
     // it is produced (teed when --trace is also given).
@@ -269,16 +274,6 @@ pub fn run(a: RunArgs) -> Result<u8, UsageError> {
             .map_err(|e| UsageError(format!("error: {}: {e}", p.display())))?;
     }
     write_report(&report_path, &out.report)?;
-    if let (Some(h), Some(events)) = (&a.history, out.history.as_deref()) {
-        // Kept in memory for --metrics: written here instead.
-        let mut text = String::new();
-        for e in events {
-            text.push_str(&crate::metrics::report::history_line(e).to_string());
-            text.push('\n');
-        }
-        write_atomic(h, text.as_bytes())
-            .map_err(|e| UsageError(format!("error: {}: {e}", h.display())))?;
-    }
     if let (Some(p), Some(c)) = (&a.chrome_trace, chrome) {
         let detail = c.borrow_mut().take();
         if detail.deliveries_dropped > 0 {

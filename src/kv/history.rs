@@ -267,6 +267,103 @@ pub fn summary(events: &[HistoryEvent]) -> HistorySummary {
     s
 }
 
+/// One nemesis operation for the history file: a fault the kernel applied
+/// (its fault log, converted by the runner: `kv/` does not depend on
+/// `fault/`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NemesisOp {
+    /// When it was applied.
+    pub time: SimTime,
+    /// The fault log's kind (`crash`, `restart`, `pause`, `resume`,
+    /// `partition`, `heal`, `link`, `isolate`, `clock`, ...): Jepsen's `:f`.
+    pub f: String,
+    /// Nodes it affected (for a link: `[from, to]`).
+    pub nodes: Vec<u32>,
+    /// The groups of a partition (empty otherwise).
+    pub groups: Vec<Vec<u32>>,
+}
+
+/// Writes the history file (docs/history-format.md): Jepsen operation
+/// maps as JSON Lines, with Jepsen's process rules and a running `index`
+/// over every line, client and nemesis. It holds one process number per
+/// client, nothing that grows with the run.
+///
+/// A client whose operation ended `info` may still have it in flight, so
+/// Jepsen retires that process: the client's next operation gets process
+/// `p + clients` (Jepsen's `process + concurrency`), so numbers never
+/// repeat and `process % clients` is still the client. The checker's input
+/// is untouched by this: it pairs by client ([`HistoryEvent::process`]).
+#[derive(Clone, Debug)]
+pub struct HistoryEncoder {
+    clients: u32,
+    process: Vec<u64>,
+    index: u64,
+}
+
+impl HistoryEncoder {
+    /// An encoder for `clients` clients (numbered 0..clients).
+    pub fn new(clients: u32) -> Self {
+        HistoryEncoder {
+            clients,
+            process: (0..u64::from(clients)).collect(),
+            index: 0,
+        }
+    }
+
+    /// The line of one client event (no trailing newline).
+    pub fn client_line(&mut self, e: &HistoryEvent) -> String {
+        let slot = &mut self.process[e.process as usize];
+        let process = *slot;
+        if e.kind == EventType::Info {
+            *slot += u64::from(self.clients);
+        }
+        let value = match e.value {
+            HistValue::None => "null".to_string(),
+            HistValue::Int(v) => v.to_string(),
+            HistValue::Pair(a, b) => format!("[{a},{b}]"),
+        };
+        let line = format!(
+            r#"{{"index":{},"time":{},"process":{process},"type":"{}","f":"{}","key":{},"value":{value}}}"#,
+            self.index,
+            e.time.0 * 1000,
+            e.kind.as_str(),
+            e.f.as_str(),
+            e.key,
+        );
+        self.index += 1;
+        line
+    }
+
+    /// The line of one nemesis operation: process `"nemesis"`, type
+    /// `"info"` (Jepsen's nemesis operations have no invoke/ok pairs), `f`
+    /// the fault kind, `value` the affected nodes (a partition: its groups).
+    pub fn nemesis_line(&mut self, op: &NemesisOp) -> String {
+        let list = |v: &[u32]| {
+            let items: Vec<String> = v.iter().map(u32::to_string).collect();
+            format!("[{}]", items.join(","))
+        };
+        let value = if op.groups.is_empty() {
+            list(&op.nodes)
+        } else {
+            let groups: Vec<String> = op.groups.iter().map(|g| list(g)).collect();
+            format!("[{}]", groups.join(","))
+        };
+        // Fault kinds are fixed lower-case words; keep the line valid JSON
+        // whatever they are.
+        let f: String =
+            op.f.chars()
+                .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
+                .collect();
+        let line = format!(
+            r#"{{"index":{},"time":{},"process":"nemesis","type":"info","f":"{f}","value":{value}}}"#,
+            self.index,
+            op.time.0 * 1000,
+        );
+        self.index += 1;
+        line
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -330,7 +427,8 @@ mod tests {
     }
 
     /// The example in `docs/history-format.md` (times here in µs) pairs up as
-    /// the document says and is linearizable.
+    /// the document says and is linearizable, and the encoder writes exactly
+    /// the document's lines (process retirement, nemesis entry, index).
     #[test]
     fn documented_example_pairs_up_and_is_linearizable() {
         let h = vec![
@@ -341,8 +439,8 @@ mod tests {
             ev(0, Invoke, OpFn::Cas, 0, Pair(5, 2), 9_000),
             ev(1, Invoke, OpFn::Write, 1, Int(1_000_001), 9_500),
             ev(0, Fail, OpFn::Cas, 0, Pair(5, 2), 11_000),
-            ev(0, Invoke, OpFn::Read, 1, HistValue::None, 20_000),
             ev(1, Info, OpFn::Write, 1, Int(1_000_001), 1_009_500),
+            ev(1, Invoke, OpFn::Read, 1, HistValue::None, 1_010_000),
         ];
         let ops = to_lin_ops(&h);
         assert_eq!(
@@ -352,13 +450,34 @@ mod tests {
                 Op::read(1, 0, Some(1)).between(1_200, 3_100),
                 Op::cas(0, 0, 5, 2).failed_between(9_000, 11_000),
                 Op::write(1, 1, 1_000_001).info_at(9_500),
-                Op::read(0, 1, None).info_at(20_000),
+                Op::read(1, 1, None).info_at(1_010_000),
             ]
         );
         assert_eq!(
             check(&ops).expect("well-formed").verdict,
             Verdict::Linearizable
         );
+        let mut enc = HistoryEncoder::new(2);
+        let mut lines: Vec<String> = Vec::new();
+        for (i, e) in h.iter().enumerate() {
+            if i == 4 {
+                lines.push(enc.nemesis_line(&NemesisOp {
+                    time: SimTime(5_000),
+                    f: "partition".to_string(),
+                    nodes: vec![],
+                    groups: vec![vec![0, 1], vec![2, 3, 4]],
+                }));
+            }
+            lines.push(enc.client_line(e));
+        }
+        let doc = include_str!("../../docs/history-format.md");
+        let example = doc
+            .split("## Example")
+            .nth(1)
+            .and_then(|s| s.split("```json\n").nth(1))
+            .and_then(|s| s.split("```").next())
+            .expect("the example block");
+        assert_eq!(example.lines().collect::<Vec<_>>(), lines);
     }
 
     /// A stale read (it returns a value overwritten before it was invoked)

@@ -6,7 +6,6 @@
 
 use crate::check::names::CheckName;
 use crate::fault::AppliedFault;
-use crate::kv::history::{HistValue, HistoryEvent};
 use crate::metrics::sections::{CollabSection, HeartbeatSection, Leadership, RaftSection};
 use crate::net::{DropCause, NetCounters};
 use crate::scenario::{FaultKind, FaultSpec, ScenarioSpec, TargetSpec};
@@ -420,25 +419,6 @@ pub fn scripted_faults(applied: &[AppliedFault]) -> Vec<FaultSpec> {
         }
     }
     out
-}
-
-/// One client history event as a JSON line (docs/history-format.md): time
-/// in virtual nanoseconds.
-pub fn history_line(e: &HistoryEvent) -> Value {
-    let value = match e.value {
-        HistValue::None => Value::Null,
-        HistValue::Int(v) => json!(v),
-        HistValue::Pair(a, b) => json!([a, b]),
-    };
-    json!({
-        "process": e.process,
-        "type": e.kind.as_str(),
-        "f": e.f.as_str(),
-        "key": e.key,
-        "value": value,
-        "time": e.time.0 * 1000,
-        "index": e.seq,
-    })
 }
 
 #[cfg(test)]

@@ -30,6 +30,10 @@ pub(super) struct HistoryTap {
     pub(super) latency: LatencyHist,
     output: HistoryOutput,
     pub(super) kept: Vec<history::HistoryEvent>,
+    /// Lines of the history file (process retirement, nemesis entries).
+    encoder: history::HistoryEncoder,
+    /// Fault log records already written as nemesis entries.
+    faults_seen: usize,
 }
 
 impl HistoryTap {
@@ -51,7 +55,33 @@ impl HistoryTap {
             latency: LatencyHist::new(),
             output,
             kept: Vec::new(),
+            encoder: history::HistoryEncoder::new(clients),
+            faults_seen: 0,
         }
+    }
+
+    /// Write the faults applied since the last call as nemesis entries.
+    pub(super) fn faults(&mut self, world: &World<KvNode>) {
+        let log = world.applied_faults();
+        if let HistoryOutput::Stream(sink) | HistoryOutput::KeepAndStream(sink) = &self.output {
+            for f in log[self.faults_seen..]
+                .iter()
+                .filter(|f| f.skipped.is_none())
+            {
+                let op = history::NemesisOp {
+                    time: f.at,
+                    f: f.kind.to_string(),
+                    nodes: f.nodes.iter().map(|n| n.0).collect(),
+                    groups: f
+                        .groups
+                        .iter()
+                        .map(|g| g.iter().map(|n| n.0).collect())
+                        .collect(),
+                };
+                let _ = writeln!(sink.borrow_mut(), "{}", self.encoder.nemesis_line(&op));
+            }
+        }
+        self.faults_seen = log.len();
     }
 
     /// Collect what client `id` recorded in the handler that just ran.
@@ -102,10 +132,13 @@ impl HistoryTap {
         }
         match &self.output {
             HistoryOutput::Keep => self.kept.push(*e),
-            HistoryOutput::Stream(sink) => {
+            HistoryOutput::Stream(sink) | HistoryOutput::KeepAndStream(sink) => {
+                if matches!(self.output, HistoryOutput::KeepAndStream(_)) {
+                    self.kept.push(*e);
+                }
                 // A failed write is reported by the writer's owner (the CLI
                 // latches the first error and fails the flush).
-                let line = crate::metrics::report::history_line(e);
+                let line = self.encoder.client_line(e);
                 let _ = writeln!(sink.borrow_mut(), "{line}");
             }
             HistoryOutput::Discard => {}

@@ -42,6 +42,9 @@ pub enum HistoryOutput {
     /// Written as JSON lines (docs/history-format.md) to this writer while
     /// the run goes; nothing kept.
     Stream(TraceSink),
+    /// Both: written while the run goes and kept (`run --history F
+    /// --metrics M`, whose latency histogram reads the kept events).
+    KeepAndStream(TraceSink),
     /// Not kept (the checker and the latency histogram still see it).
     Discard,
 }
@@ -74,7 +77,7 @@ pub struct RunOutput {
     /// The report.
     pub report: Report,
     /// Client history (Raft workloads), when recorded; encoded as JSON
-    /// lines only if asked for (`metrics::report::history_line`).
+    /// lines (docs/history-format.md) only if streamed.
     pub history: Option<Vec<crate::kv::history::HistoryEvent>>,
     /// Latency histograms behind the report's percentiles (Raft runs), so
     /// sweeps can merge them across seeds.

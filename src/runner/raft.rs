@@ -75,6 +75,7 @@ impl Observer<KvNode> for RaftObserver {
                 self.safety.observe(world.now(), r);
             }
         }
+        self.history.faults(world);
         match ev.node {
             Some(id) if id.0 >= self.nodes && ev.kind != DispatchKind::Fault => {
                 self.history.collect(world, id);
@@ -328,7 +329,9 @@ impl RunKind for RaftKind {
             },
         });
         let history = match opts.history {
-            HistoryOutput::Keep => workload.as_ref().map(|_| events),
+            HistoryOutput::Keep | HistoryOutput::KeepAndStream(_) => {
+                workload.as_ref().map(|_| events)
+            }
             HistoryOutput::Stream(_) | HistoryOutput::Discard => None,
         };
         Byproducts {

@@ -436,9 +436,57 @@ fn nemesis(n: &NemesisSpec, nodes: u32) -> NemesisConfig {
     }
 }
 
-/// The JSON Schema of the scenario format.
+/// The JSON Schema of the scenario format: derived from the types (ranges
+/// from their `#[schemars(...)]` attributes, one shape per fault kind),
+/// then every `*_ms` number bounded by [`validate::MAX_TIME_MS`] and every
+/// `*_per_s` rate by [`validate::MAX_RATE_PER_S`], by the same naming rule
+/// validation applies.
 pub fn json_schema() -> serde_json::Value {
-    serde_json::to_value(schemars::schema_for!(ScenarioSpec)).expect("schema serializes")
+    let mut v =
+        serde_json::to_value(schemars::schema_for!(ScenarioSpec)).expect("schema serializes");
+    unit_bounds(&mut v);
+    v
+}
+
+/// Add the `maximum` of time (`*_ms`) and rate (`*_per_s`) properties,
+/// numbers and pairs of numbers alike, wherever a `properties` map names
+/// them.
+fn unit_bounds(v: &mut serde_json::Value) {
+    use serde_json::Value;
+    fn numeric(s: &Value) -> bool {
+        match s.get("type") {
+            Some(Value::String(t)) => t == "number" || t == "integer",
+            Some(Value::Array(ts)) => ts.iter().any(|t| t == "number" || t == "integer"),
+            _ => false,
+        }
+    }
+    fn bound(s: &mut Value, max: f64) {
+        if numeric(s) {
+            if let Some(o) = s.as_object_mut() {
+                o.entry("maximum").or_insert(max.into());
+            }
+        } else if let Some(items) = s.get_mut("items") {
+            bound(items, max);
+        }
+    }
+    match v {
+        Value::Object(o) => {
+            if let Some(Value::Object(props)) = o.get_mut("properties") {
+                for (k, s) in props.iter_mut() {
+                    if k.ends_with("_ms") || k.contains("_ms_") {
+                        bound(s, validate::MAX_TIME_MS);
+                    } else if k.ends_with("_per_s") {
+                        bound(s, validate::MAX_RATE_PER_S);
+                    }
+                }
+            }
+            for child in o.values_mut() {
+                unit_bounds(child);
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(unit_bounds),
+        _ => {}
+    }
 }
 
 /// The settings that decide a run's verdict without changing any event:

@@ -1,0 +1,351 @@
+//! Scripted faults, their targets, and the random fault generator (nemesis).
+
+use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::borrow::Cow;
+
+/// Fault kinds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultKind {
+    /// Crash `node` (volatile state lost); `restart_after_ms` optional.
+    Crash,
+    /// Restart crashed `node` from its synced state.
+    Restart,
+    /// Freeze `node` for `for_ms`: its messages and timers wait.
+    Pause,
+    /// Run `node`'s clock at `rate` (1.05 = 5% fast), optionally `for_ms`.
+    Clock,
+    /// Split the cluster into `groups`, optionally `for_ms`.
+    Partition,
+    /// Cut every link of `node`, optionally `for_ms`.
+    Isolate,
+    /// Cut or degrade `from` → `to` (`both_ways` for both directions).
+    Link,
+    /// Remove every partition and link fault.
+    Heal,
+}
+
+/// A node reference: an index, or a role resolved when the fault fires.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TargetSpec {
+    /// Node index.
+    Index(u32),
+    /// `"leader"`.
+    Leader,
+    /// `"follower"`.
+    Follower,
+    /// `"random"`.
+    Random,
+    /// `"minority"` (crash and pause only).
+    Minority,
+}
+
+impl Serialize for TargetSpec {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            TargetSpec::Index(i) => s.serialize_u32(*i),
+            TargetSpec::Leader => s.serialize_str("leader"),
+            TargetSpec::Follower => s.serialize_str("follower"),
+            TargetSpec::Random => s.serialize_str("random"),
+            TargetSpec::Minority => s.serialize_str("minority"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for TargetSpec {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = TargetSpec;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str(r#"a node index or one of "leader", "follower", "random", "minority""#)
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<TargetSpec, E> {
+                u32::try_from(v)
+                    .map(TargetSpec::Index)
+                    .map_err(|_| E::custom(format!("node index {v} is too large")))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<TargetSpec, E> {
+                Err(E::custom(format!("node index {v} is negative")))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<TargetSpec, E> {
+                match v {
+                    "leader" => Ok(TargetSpec::Leader),
+                    "follower" => Ok(TargetSpec::Follower),
+                    "random" => Ok(TargetSpec::Random),
+                    "minority" => Ok(TargetSpec::Minority),
+                    _ => Err(E::invalid_value(serde::de::Unexpected::Str(v), &self)),
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl JsonSchema for TargetSpec {
+    fn schema_name() -> Cow<'static, str> {
+        "Target".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "A node index, or a role resolved when the fault fires.",
+            "oneOf": [
+                { "type": "integer", "minimum": 0 },
+                { "type": "string", "enum": ["leader", "follower", "random", "minority"] }
+            ]
+        })
+    }
+}
+
+impl FaultKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [FaultKind; 8] = [
+        FaultKind::Crash,
+        FaultKind::Restart,
+        FaultKind::Pause,
+        FaultKind::Clock,
+        FaultKind::Partition,
+        FaultKind::Isolate,
+        FaultKind::Link,
+        FaultKind::Heal,
+    ];
+
+    /// The name in scenario files (`"crash"`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            FaultKind::Crash => "crash",
+            FaultKind::Restart => "restart",
+            FaultKind::Pause => "pause",
+            FaultKind::Clock => "clock",
+            FaultKind::Partition => "partition",
+            FaultKind::Isolate => "isolate",
+            FaultKind::Link => "link",
+            FaultKind::Heal => "heal",
+        }
+    }
+
+    /// The kind-specific fields this kind accepts, besides the fields every
+    /// fault has ([`FaultKind::COMMON_FIELDS`]). One table for validation
+    /// (which names a field that does not belong) and the JSON Schema (one
+    /// `oneOf` branch per kind), so the two cannot disagree.
+    pub fn fields(self) -> &'static [&'static str] {
+        match self {
+            FaultKind::Crash => &["node", "restart_after_ms"],
+            FaultKind::Restart => &["node"],
+            FaultKind::Pause => &["node", "for_ms"],
+            FaultKind::Clock => &["node", "rate", "for_ms"],
+            FaultKind::Partition => &["groups", "for_ms"],
+            FaultKind::Isolate => &["node", "for_ms"],
+            FaultKind::Link => &[
+                "from",
+                "to",
+                "both_ways",
+                "drop",
+                "extra_latency_ms",
+                "for_ms",
+            ],
+            FaultKind::Heal => &[],
+        }
+    }
+
+    /// The kind-specific fields this kind cannot do without.
+    pub fn required_fields(self) -> &'static [&'static str] {
+        match self {
+            FaultKind::Crash | FaultKind::Restart | FaultKind::Isolate => &["node"],
+            FaultKind::Pause => &["node", "for_ms"],
+            FaultKind::Clock => &["node", "rate"],
+            FaultKind::Partition => &["groups"],
+            FaultKind::Link => &["from", "to"],
+            FaultKind::Heal => &[],
+        }
+    }
+
+    /// Fields every fault accepts, whatever its kind.
+    pub const COMMON_FIELDS: [&'static str; 5] =
+        ["at_ms", "kind", "every_ms", "jitter_ms", "stable_ms"];
+}
+
+/// Rewrite the derived schema of [`FaultSpec`] (one object with every
+/// field) into one branch per kind: `kind` fixed by `const`, exactly the
+/// fields [`FaultKind::fields`] lists, the required ones required, nothing
+/// else allowed. `discriminator` names the tag for tools that use it
+/// (OpenAPI-style; plain JSON Schema validators ignore it).
+fn fault_shapes(schema: &mut Schema) {
+    let Some(props) = schema
+        .get("properties")
+        .and_then(|p| p.as_object())
+        .cloned()
+    else {
+        return;
+    };
+    let branches: Vec<serde_json::Value> = FaultKind::ALL
+        .iter()
+        .map(|&kind| {
+            let mut p = serde_json::Map::new();
+            for name in FaultKind::COMMON_FIELDS.iter().chain(kind.fields()) {
+                if let Some(s) = props.get(*name) {
+                    p.insert(name.to_string(), s.clone());
+                }
+            }
+            p.insert(
+                "kind".to_string(),
+                serde_json::json!({ "const": kind.name() }),
+            );
+            let required: Vec<&str> = ["at_ms", "kind"]
+                .into_iter()
+                .chain(kind.required_fields().iter().copied())
+                .collect();
+            serde_json::json!({
+                "title": kind.name(),
+                "type": "object",
+                "properties": p,
+                "required": required,
+                "additionalProperties": false,
+            })
+        })
+        .collect();
+    let description = schema.get("description").cloned();
+    let mut out = serde_json::Map::new();
+    if let Some(d) = description {
+        out.insert("description".to_string(), d);
+    }
+    out.insert("type".to_string(), "object".into());
+    out.insert(
+        "discriminator".to_string(),
+        serde_json::json!({ "propertyName": "kind" }),
+    );
+    out.insert("oneOf".to_string(), branches.into());
+    *schema = Schema::from(out);
+}
+
+/// One scripted fault. Which fields apply depends on `kind` (validation
+/// names any field that does not belong; the schema has one shape per
+/// kind, see [`FaultKind::fields`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(transform = fault_shapes)]
+pub struct FaultSpec {
+    /// When it first fires, in ms (≤ `duration_ms`).
+    #[schemars(range(min = 0))]
+    pub at_ms: f64,
+    /// What it does.
+    pub kind: FaultKind,
+    /// Target of crash, restart, pause, clock, isolate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<TargetSpec>,
+    /// Groups of a partition: every node in exactly one group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub groups: Option<Vec<Vec<u32>>>,
+    /// Sender side of a link fault.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<TargetSpec>,
+    /// Receiver side of a link fault.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<TargetSpec>,
+    /// Link fault in both directions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub both_ways: Option<bool>,
+    /// Link loss probability (1.0 = cut; default 1.0 unless
+    /// `extra_latency_ms` is given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 1))]
+    pub drop: Option<f64>,
+    /// Extra one-way delay on the link, ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub extra_latency_ms: Option<f64>,
+    /// Duration of a pause (required), link cut, isolation, partition or
+    /// clock skew, ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("exclusiveMinimum" = 0))]
+    pub for_ms: Option<f64>,
+    /// Restart a crashed node this long after the crash, ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub restart_after_ms: Option<f64>,
+    /// Clock rate for `clock` (1.0 = true time; 0.1..=10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.1, max = 10))]
+    pub rate: Option<f64>,
+    /// Repeat every this many ms, until the end of the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub every_ms: Option<f64>,
+    /// Random extra delay in `[0, jitter_ms]` per repetition.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub jitter_ms: Option<f64>,
+    /// Repeating faults only: before each firing, wait until the cluster
+    /// has been settled for this long (every up server follows one up
+    /// leader, with equal commit indexes), then fire after a uniform
+    /// draw in `[0, jitter_ms]`; the next occurrence starts waiting
+    /// `every_ms` after the firing (the Figure 16 setup).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("exclusiveMinimum" = 0))]
+    pub stable_ms: Option<f64>,
+}
+
+impl FaultSpec {
+    /// A fault with only `at_ms` and `kind` set.
+    pub fn new(at_ms: f64, kind: FaultKind) -> Self {
+        FaultSpec {
+            at_ms,
+            kind,
+            node: None,
+            groups: None,
+            from: None,
+            to: None,
+            both_ways: None,
+            drop: None,
+            extra_latency_ms: None,
+            for_ms: None,
+            restart_after_ms: None,
+            rate: None,
+            every_ms: None,
+            jitter_ms: None,
+            stable_ms: None,
+        }
+    }
+}
+
+/// Kinds the nemesis draws from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum NemesisKindSpec {
+    /// Crash a random live node, restart it after the duration.
+    Crash,
+    /// Pause a random live node for the duration.
+    Pause,
+    /// Split the cluster in two random groups for the duration.
+    Partition,
+    /// Cut one random link (one or both ways) for the duration.
+    Link,
+    /// Skew one node's clock (0.5x–2x) for the duration.
+    Clock,
+}
+
+/// Random fault generator.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NemesisSpec {
+    /// Mean time between fault starts, ms (exponential).
+    #[schemars(range(min = 1))]
+    pub mean_interval_ms: f64,
+    /// Kinds to draw from.
+    #[schemars(length(min = 1))]
+    pub kinds: Vec<NemesisKindSpec>,
+    /// Each fault lasts a uniform draw from `[min, max]` ms.
+    #[schemars(extend("items" = {"type": "number", "exclusiveMinimum": 0}))]
+    pub duration_ms: [f64; 2],
+    /// Never more than this many nodes crashed or paused at once (default:
+    /// a minority, `(nodes - 1) / 2`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_down: Option<u32>,
+    /// Draw no new fault after this time, ms (default: until the end of the
+    /// run). Faults drawn before it still end on schedule, so the run ends
+    /// with a fault-free tail in which liveness is judged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("exclusiveMinimum" = 0))]
+    pub until_ms: Option<f64>,
+}

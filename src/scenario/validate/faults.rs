@@ -1,0 +1,237 @@
+//! Scripted faults (per-kind fields, targets, partition groups) and the
+//! nemesis.
+
+use super::{Problems, MIN_FAULT_INTERVAL_MS};
+use crate::scenario::types::*;
+
+fn target(p: &mut Problems, path: &str, t: TargetSpec, nodes: u32, minority_ok: bool) {
+    match t {
+        TargetSpec::Index(i) => p.node(path, i, nodes),
+        TargetSpec::Minority if !minority_ok => {
+            p.add(path, "\"minority\" is only valid for crash and pause")
+        }
+        _ => {}
+    }
+}
+
+pub(super) fn fault(p: &mut Problems, base: &str, f: &FaultSpec, nodes: u32, duration: f64) {
+    let at = format!("{base}.at_ms");
+    p.non_neg(&at, f.at_ms);
+    if f.at_ms > duration {
+        p.add(
+            at,
+            format!(
+                "fault at {} ms is after the end of the run (duration_ms {duration})",
+                f.at_ms
+            ),
+        );
+    }
+    // Which optional fields each kind accepts.
+    use FaultKind::*;
+    let allowed = f.kind.fields();
+    let present = [
+        ("node", f.node.is_some()),
+        ("groups", f.groups.is_some()),
+        ("from", f.from.is_some()),
+        ("to", f.to.is_some()),
+        ("both_ways", f.both_ways.is_some()),
+        ("drop", f.drop.is_some()),
+        ("extra_latency_ms", f.extra_latency_ms.is_some()),
+        ("for_ms", f.for_ms.is_some()),
+        ("restart_after_ms", f.restart_after_ms.is_some()),
+        ("rate", f.rate.is_some()),
+    ];
+    let kind = f.kind.name();
+    for (name, is) in present {
+        if is && !allowed.contains(&name) {
+            p.add(
+                format!("{base}.{name}"),
+                format!(
+                    "field `{name}` does not apply to a `{kind}` fault (it takes: {})",
+                    if allowed.is_empty() {
+                        "no extra fields".to_string()
+                    } else {
+                        allowed.join(", ")
+                    }
+                ),
+            );
+        }
+    }
+    let need = |p: &mut Problems, name: &str, is: bool| {
+        if !is {
+            p.add(
+                format!("{base}.{name}"),
+                format!("a `{kind}` fault needs `{name}`"),
+            );
+        }
+    };
+    if allowed.contains(&"node") {
+        need(p, "node", f.node.is_some());
+    }
+    if let Some(t) = f.node {
+        target(
+            p,
+            &format!("{base}.node"),
+            t,
+            nodes,
+            matches!(f.kind, Crash | Pause),
+        );
+    }
+    if f.kind == Link {
+        need(p, "from", f.from.is_some());
+        need(p, "to", f.to.is_some());
+        if let Some(t) = f.from {
+            target(p, &format!("{base}.from"), t, nodes, false);
+        }
+        if let Some(t) = f.to {
+            target(p, &format!("{base}.to"), t, nodes, false);
+        }
+        if let (Some(TargetSpec::Index(a)), Some(TargetSpec::Index(b))) = (f.from, f.to) {
+            if a == b {
+                p.add(format!("{base}.to"), "a link joins two different nodes");
+            }
+        }
+    }
+    if f.kind == Pause {
+        need(p, "for_ms", f.for_ms.is_some());
+    }
+    if f.kind == Clock {
+        need(p, "rate", f.rate.is_some());
+    }
+    if f.kind == Partition {
+        need(p, "groups", f.groups.is_some());
+    }
+    if let Some(g) = &f.groups {
+        groups(p, &format!("{base}.groups"), g, nodes);
+    }
+    if let Some(v) = f.drop {
+        p.prob(&format!("{base}.drop"), v);
+    }
+    for (name, v) in [
+        ("extra_latency_ms", f.extra_latency_ms),
+        ("restart_after_ms", f.restart_after_ms),
+        ("jitter_ms", f.jitter_ms),
+    ] {
+        if let Some(v) = v {
+            p.non_neg(&format!("{base}.{name}"), v);
+        }
+    }
+    for (name, v) in [("for_ms", f.for_ms), ("every_ms", f.every_ms)] {
+        if let Some(v) = v {
+            p.positive(&format!("{base}.{name}"), v);
+        }
+    }
+    if let Some(v) = f
+        .every_ms
+        .filter(|v| *v > 0.0 && *v < MIN_FAULT_INTERVAL_MS)
+    {
+        p.add(
+            format!("{base}.every_ms"),
+            format!(
+                "a fault repeats at most once per {MIN_FAULT_INTERVAL_MS} ms, got {v} ms (every firing is a record in the report's fault log)"
+            ),
+        );
+    }
+    if let Some(v) = f.stable_ms {
+        p.positive(&format!("{base}.stable_ms"), v);
+        if f.every_ms.is_none() {
+            p.add(
+                format!("{base}.stable_ms"),
+                "`stable_ms` only applies to repeating faults (`every_ms`)",
+            );
+        }
+    }
+    if f.jitter_ms.is_some() && f.every_ms.is_none() {
+        p.add(
+            format!("{base}.jitter_ms"),
+            "`jitter_ms` only applies to repeating faults (`every_ms`)",
+        );
+    }
+    if let Some(r) = f.rate {
+        if !(0.1..=10.0).contains(&r) {
+            p.add(
+                format!("{base}.rate"),
+                format!("clock rate must be in [0.1, 10], got {r}"),
+            );
+        }
+    }
+}
+
+fn groups(p: &mut Problems, path: &str, groups: &[Vec<u32>], nodes: u32) {
+    // Over the limit `cluster.nodes` is already reported; sizing `seen` by it could abort.
+    let nodes = nodes.min(1000);
+    if groups.len() < 2 {
+        p.add(path, "a partition needs at least two groups");
+    }
+    let mut seen = vec![None; nodes as usize];
+    for (gi, g) in groups.iter().enumerate() {
+        if g.is_empty() {
+            p.add(
+                format!("{path}[{gi}]"),
+                "a partition group must not be empty",
+            );
+        }
+        for (ni, &n) in g.iter().enumerate() {
+            let here = format!("{path}[{gi}][{ni}]");
+            if n >= nodes {
+                p.node(&here, n, nodes);
+                continue;
+            }
+            if let Some(prev) = seen[n as usize] {
+                p.add(
+                    here,
+                    format!("node {n} is in more than one group (also group {prev})"),
+                );
+            } else {
+                seen[n as usize] = Some(gi);
+            }
+        }
+    }
+    let missing: Vec<String> = (0..nodes)
+        .filter(|&n| seen[n as usize].is_none())
+        .map(|n| n.to_string())
+        .collect();
+    if !missing.is_empty() && groups.len() >= 2 {
+        p.add(
+            path,
+            format!(
+                "groups must cover every node; missing: {}",
+                missing.join(", ")
+            ),
+        );
+    }
+}
+
+pub(super) fn nemesis(p: &mut Problems, n: &NemesisSpec, nodes: u32, duration: f64) {
+    p.positive("nemesis.mean_interval_ms", n.mean_interval_ms);
+    if n.mean_interval_ms > 0.0 && n.mean_interval_ms < MIN_FAULT_INTERVAL_MS {
+        p.add(
+            "nemesis.mean_interval_ms",
+            format!(
+                "the nemesis draws at most one fault per {MIN_FAULT_INTERVAL_MS} ms on average, got {} ms (every draw is a record in the report's fault log)",
+                n.mean_interval_ms
+            ),
+        );
+    }
+    if let Some(u) = n.until_ms {
+        p.positive("nemesis.until_ms", u);
+        if u > duration {
+            p.add(
+                "nemesis.until_ms",
+                format!("{u} is after the end of the run (duration_ms {duration})"),
+            );
+        }
+    }
+    if n.kinds.is_empty() {
+        p.add("nemesis.kinds", "must list at least one kind");
+    }
+    p.positive_range("nemesis.duration_ms", n.duration_ms);
+    if let Some(m) = n.max_down {
+        if m > nodes {
+            p.add(
+                "nemesis.max_down",
+                format!("{m} is more than the {nodes} nodes"),
+            );
+        }
+    }
+}
