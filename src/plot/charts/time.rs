@@ -1,0 +1,141 @@
+//! Charts over virtual time: client latency and throughput, with fault windows shaded.
+
+use super::*;
+
+/// Each client operation as a point: invocation time vs latency, coloured
+/// by outcome, over shaded fault windows.
+pub struct LatencyOverTime<'a> {
+    /// Chart title.
+    pub title: String,
+    /// Completed operations.
+    pub ops: &'a [ClientOp],
+    /// Fault windows to shade.
+    pub faults: &'a [FaultWindow],
+    /// End of the run, ms.
+    pub end_ms: f64,
+}
+
+impl Chart for LatencyOverTime<'_> {
+    fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<(), PlotError> {
+        let ymax = self
+            .ops
+            .iter()
+            .map(ClientOp::latency_ms)
+            .fold(1.0, f64::max)
+            * TIME_CHART_HEADROOM;
+        let mut chart = caption(area, &self.title)
+            .build_cartesian_2d(0.0..self.end_ms / 1000.0, 0.0..ymax)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("virtual time (s)")
+            .y_desc("latency (ms)")
+            .x_label_formatter(&tick)
+            .y_label_formatter(&tick)
+            .max_light_lines(2)
+            .draw()
+            .map_err(err)?;
+        shade_faults(&mut chart, self.faults, 0.0, ymax)?;
+        let mut labels = vec!["fault window".to_string()];
+        for o in [Outcome::Ok, Outcome::Fail, Outcome::Info] {
+            let pts: Vec<(f64, f64)> = self
+                .ops
+                .iter()
+                .filter(|op| op.outcome == o)
+                .map(|op| (op.invoke_ms / 1000.0, op.latency_ms()))
+                .collect();
+            let c = outcome_color(o);
+            let label = format!("{} ({})", o.name(), pts.len());
+            labels.push(label.clone());
+            chart
+                .draw_series(pts.iter().map(|&p| Circle::new(p, 2, c.filled())))
+                .map_err(err)?
+                .label(label)
+                .legend(move |(x, y)| Circle::new((x + 6, y), 4, c.filled()));
+        }
+        legend_below_fault_labels(&mut chart, &labels)?;
+        Ok(())
+    }
+}
+
+/// Completions per second over time, by outcome, over shaded fault
+/// windows.
+pub struct ThroughputOverTime<'a> {
+    /// Chart title.
+    pub title: String,
+    /// Completed operations.
+    pub ops: &'a [ClientOp],
+    /// Fault windows to shade.
+    pub faults: &'a [FaultWindow],
+    /// End of the run, ms.
+    pub end_ms: f64,
+}
+
+impl ThroughputOverTime<'_> {
+    /// Bucket width (ms) and per-bucket rates (ops/s) for `o`.
+    pub fn series(&self, o: Outcome) -> (f64, Vec<(f64, f64)>) {
+        let bucket = nice_step(self.end_ms, 200.0).max(1.0);
+        let n = (self.end_ms / bucket).ceil().max(1.0) as usize;
+        let mut counts = vec![0u64; n];
+        for op in self.ops.iter().filter(|op| op.outcome == o) {
+            let i = ((op.complete_ms / bucket) as usize).min(n - 1);
+            counts[i] += 1;
+        }
+        let pts = counts
+            .iter()
+            .enumerate()
+            .map(|(i, &c)| {
+                (
+                    (i as f64 + 0.5) * bucket / 1000.0,
+                    c as f64 * 1000.0 / bucket,
+                )
+            })
+            .collect();
+        (bucket, pts)
+    }
+}
+
+impl Chart for ThroughputOverTime<'_> {
+    fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<(), PlotError> {
+        type Rates = (f64, Vec<(f64, f64)>);
+        let all: Vec<(Outcome, Rates)> = [Outcome::Ok, Outcome::Fail, Outcome::Info]
+            .into_iter()
+            .map(|o| (o, self.series(o)))
+            .collect();
+        let bucket = all[0].1 .0;
+        let ymax = all
+            .iter()
+            .flat_map(|(_, (_, s))| s.iter().map(|p| p.1))
+            .fold(1.0, f64::max)
+            * TIME_CHART_HEADROOM;
+        let mut chart = caption(area, &self.title)
+            .build_cartesian_2d(0.0..self.end_ms / 1000.0, 0.0..ymax)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc("virtual time (s)")
+            .y_desc(format!("completions per s ({} ms buckets)", tick(&bucket)))
+            .x_label_formatter(&tick)
+            .y_label_formatter(&tick)
+            .max_light_lines(2)
+            .draw()
+            .map_err(err)?;
+        shade_faults(&mut chart, self.faults, 0.0, ymax)?;
+        let mut labels = vec!["fault window".to_string()];
+        for (o, (_, pts)) in all {
+            if o != Outcome::Ok && pts.iter().all(|p| p.1 == 0.0) {
+                continue;
+            }
+            let c = outcome_color(o);
+            let label = format!("{} ops/s", o.name());
+            labels.push(label.clone());
+            chart
+                .draw_series(LineSeries::new(pts, c.stroke_width(2)))
+                .map_err(err)?
+                .label(label)
+                .legend(legend_line(c));
+        }
+        legend_below_fault_labels(&mut chart, &labels)?;
+        Ok(())
+    }
+}
