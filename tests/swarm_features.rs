@@ -140,3 +140,23 @@ fn draws_round_trip_and_old_lines_read() {
     let d: swarm::SwarmDraw = serde_json::from_str(old).unwrap();
     assert!(d.features.is_empty());
 }
+
+/// A scenario whose nemesis stops early (a fault-free tail, so liveness
+/// is judged) gets no repeating fault features; the others still apply.
+#[test]
+fn fault_free_tail_gets_no_repeating_faults() {
+    let base = Scenario::load(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/sweep/nemesis-heal.json"),
+    )
+    .unwrap();
+    assert!(base.spec.nemesis.as_ref().unwrap().until_ms.is_some());
+    let mut other = 0;
+    for seed in 0..200 {
+        let f = swarm::draw_for(seed, &base.spec).features;
+        assert!(f.bounce.is_none() && f.leader_crash.is_none() && f.leader_link_cut.is_none());
+        other += u32::from(f.max_entries_per_append.is_some() || f.timeout_ratio.is_some());
+        let (s, _) = seed_scenario(&base, seed, true);
+        assert_eq!(s.spec.faults.len(), base.spec.faults.len());
+    }
+    assert!(other > 100, "{other}");
+}

@@ -278,6 +278,14 @@ pub fn features(seed: u64, spec: &ScenarioSpec) -> Features {
             for_ms: Some(round(uniform(&mut rng, latency.min(emin), emin), 2).max(0.01)),
         });
     }
+    // A scenario whose nemesis stops before the end asks for a fault-free
+    // tail, so that liveness is judged; repeating scripted faults run to
+    // the end, so they are left out there.
+    if spec.nemesis.as_ref().is_some_and(|n| n.until_ms.is_some()) {
+        f.bounce = None;
+        f.leader_crash = None;
+        f.leader_link_cut = None;
+    }
     f
 }
 
