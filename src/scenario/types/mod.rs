@@ -65,7 +65,7 @@ pub struct ScenarioSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expect: Option<ExpectSpec>,
     /// Switch on one deliberately wrong protocol variant (see `--bug`): a
-    /// Raft bug (`commit-previous-term`, `forget-vote`, `skip-log-check`,
+    /// Raft bug (one of the 17 in docs/bugs.md, e.g. `forget-vote`,
     /// `stale-read`, `double-vote`; needs `"process": "raft"`) or a
     /// coordinator bug (`coord-accept-stale`, `coord-double-result`,
     /// `coord-arbiter-first`, `coord-ignore-deps`, `coord-drop-dead-letter`,
