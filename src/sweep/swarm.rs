@@ -221,7 +221,6 @@ fn resizable(spec: &ScenarioSpec) -> bool {
 /// workflow layer and the heartbeat mesh have their own failure modes.
 pub fn features(seed: u64, spec: &ScenarioSpec) -> Features {
     let mut f = Features::default();
-    let raft = spec.cluster.raft.clone().unwrap_or_default();
     if spec.cluster.process != ProcessKind::Raft || spec.workflow.is_some() {
         return f;
     }
@@ -232,12 +231,7 @@ pub fn features(seed: u64, spec: &ScenarioSpec) -> Features {
     if rng.chance(0.5) {
         f.max_entries_per_append = Some([1, 2, 64][rng.index(3)]);
     }
-    let latency = dist(&spec.network.latency_ms).mean();
-    let latency = if latency.is_finite() {
-        latency.max(0.01)
-    } else {
-        1.0
-    };
+    let latency = mean_latency_ms(spec);
     if rng.chance(0.5) {
         f.timeout_ratio = Some(round(log_uniform(&mut rng, 3.0, 30.0), 2));
     }
@@ -246,7 +240,7 @@ pub fn features(seed: u64, spec: &ScenarioSpec) -> Features {
         f.disk_sync_ms = Some([0.0, hi]);
     }
     // Fault timings follow the election timeouts the run will have.
-    let (emin, emax, _) = timeouts(spec, raft.election_timeout_ms, &f, latency);
+    let (emin, emax, _) = timeouts(spec, &f);
     let start = round(2.0 * emax, 1);
     if rng.chance(0.5) {
         let every = round(uniform(&mut rng, 5.0, 50.0) * (emin / 20.0).max(1.0), 1);
@@ -289,15 +283,28 @@ pub fn features(seed: u64, spec: &ScenarioSpec) -> Features {
     f
 }
 
+/// Mean one-way latency of the scenario's network, ms (1 ms when the
+/// distribution has no finite mean; at least 0.01 ms).
+fn mean_latency_ms(spec: &ScenarioSpec) -> f64 {
+    let m = dist(&spec.network.latency_ms).mean();
+    if m.is_finite() {
+        m.max(0.01)
+    } else {
+        1.0
+    }
+}
+
 /// Election timeout range and heartbeat (ms) under the features: the
 /// scenario's own, or `timeout_ratio` × mean latency (heartbeat a third
 /// of the minimum). The minimum stays above twice the largest timer
 /// jitter, which validation requires to be below it.
-fn timeouts(spec: &ScenarioSpec, base: [f64; 2], f: &Features, latency: f64) -> (f64, f64, f64) {
+fn timeouts(spec: &ScenarioSpec, f: &Features) -> (f64, f64, f64) {
     let Some(r) = f.timeout_ratio else {
-        let hb = spec.cluster.raft.clone().unwrap_or_default().heartbeat_ms;
-        return (base[0], base[1], hb);
+        let raft = spec.cluster.raft.clone().unwrap_or_default();
+        let [emin, emax] = raft.election_timeout_ms;
+        return (emin, emax, raft.heartbeat_ms);
     };
+    let latency = mean_latency_ms(spec);
     let jitter_ms = spec
         .clocks
         .as_ref()
@@ -321,18 +328,7 @@ fn apply_features(spec: &mut ScenarioSpec, f: &Features) {
     if f.is_empty() {
         return;
     }
-    let latency = dist(&spec.network.latency_ms).mean();
-    let latency = if latency.is_finite() {
-        latency.max(0.01)
-    } else {
-        1.0
-    };
-    let base = spec
-        .cluster
-        .raft
-        .get_or_insert_with(Default::default)
-        .election_timeout_ms;
-    let (emin, emax, hb) = timeouts(spec, base, f, latency);
+    let (emin, emax, hb) = timeouts(spec, f);
     if let Some(n) = f.nodes {
         spec.cluster.nodes = n;
     }

@@ -223,17 +223,22 @@ mod tests {
             judge,
             branch: None,
         };
-        let mut sm = WorkflowState::default();
-        sm.apply(&CollabCommand::Submit {
-            workflow: crate::collab::WorkflowId(0),
-            arrived_at: SimTime(0),
-            at: SimTime(0),
-            tasks: vec![
-                spec(TaskKind::Judge, None),
-                spec(TaskKind::Entry, Some(TaskId(0))),
-                spec(TaskKind::Entry, Some(TaskId(0))),
-            ],
-        });
+        // A judge (task 0) over two competing entries (tasks 1 and 2).
+        let race = || {
+            let mut sm = WorkflowState::default();
+            sm.apply(&CollabCommand::Submit {
+                workflow: crate::collab::WorkflowId(0),
+                arrived_at: SimTime(0),
+                at: SimTime(0),
+                tasks: vec![
+                    spec(TaskKind::Judge, None),
+                    spec(TaskKind::Entry, Some(TaskId(0))),
+                    spec(TaskKind::Entry, Some(TaskId(0))),
+                ],
+            });
+            sm
+        };
+        let mut sm = race();
         let assign = |sm: &mut WorkflowState, t: u32, agent: u32| {
             let version = sm.task(TaskId(t)).unwrap().version;
             sm.apply(&CollabCommand::Assign {
@@ -291,17 +296,7 @@ mod tests {
         );
         cfg.bug = None;
         // A second race whose competitors both fail for good.
-        let mut sm2 = WorkflowState::default();
-        sm2.apply(&CollabCommand::Submit {
-            workflow: crate::collab::WorkflowId(0),
-            arrived_at: SimTime(0),
-            at: SimTime(0),
-            tasks: vec![
-                spec(TaskKind::Judge, None),
-                spec(TaskKind::Entry, Some(TaskId(0))),
-                spec(TaskKind::Entry, Some(TaskId(0))),
-            ],
-        });
+        let mut sm2 = race();
         for t in [1, 2] {
             assign(&mut sm2, t, 8 + t);
             let version = sm2.task(TaskId(t)).unwrap().version;

@@ -2,6 +2,32 @@
 
 use super::*;
 
+/// The axes both time charts share: virtual seconds over the run, `y_desc`
+/// from 0 to `ymax`, fault windows shaded and labelled.
+fn time_axes<'a, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, Shift>,
+    title: &str,
+    end_ms: f64,
+    ymax: f64,
+    y_desc: &str,
+    faults: &[FaultWindow],
+) -> Result<ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>, PlotError> {
+    let mut chart = caption(area, title)
+        .build_cartesian_2d(0.0..end_ms / 1000.0, 0.0..ymax)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc("virtual time (s)")
+        .y_desc(y_desc)
+        .x_label_formatter(&tick)
+        .y_label_formatter(&tick)
+        .max_light_lines(2)
+        .draw()
+        .map_err(err)?;
+    shade_faults(&mut chart, faults, 0.0, ymax)?;
+    Ok(chart)
+}
+
 /// Each client operation as a point: invocation time vs latency, coloured
 /// by outcome, over shaded fault windows.
 pub struct LatencyOverTime<'a> {
@@ -23,19 +49,14 @@ impl Chart for LatencyOverTime<'_> {
             .map(ClientOp::latency_ms)
             .fold(1.0, f64::max)
             * TIME_CHART_HEADROOM;
-        let mut chart = caption(area, &self.title)
-            .build_cartesian_2d(0.0..self.end_ms / 1000.0, 0.0..ymax)
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_desc("virtual time (s)")
-            .y_desc("latency (ms)")
-            .x_label_formatter(&tick)
-            .y_label_formatter(&tick)
-            .max_light_lines(2)
-            .draw()
-            .map_err(err)?;
-        shade_faults(&mut chart, self.faults, 0.0, ymax)?;
+        let mut chart = time_axes(
+            area,
+            &self.title,
+            self.end_ms,
+            ymax,
+            "latency (ms)",
+            self.faults,
+        )?;
         let mut labels = vec!["fault window".to_string()];
         for o in [Outcome::Ok, Outcome::Fail, Outcome::Info] {
             let pts: Vec<(f64, f64)> = self
@@ -108,19 +129,14 @@ impl Chart for ThroughputOverTime<'_> {
             .flat_map(|(_, (_, s))| s.iter().map(|p| p.1))
             .fold(1.0, f64::max)
             * TIME_CHART_HEADROOM;
-        let mut chart = caption(area, &self.title)
-            .build_cartesian_2d(0.0..self.end_ms / 1000.0, 0.0..ymax)
-            .map_err(err)?;
-        chart
-            .configure_mesh()
-            .x_desc("virtual time (s)")
-            .y_desc(format!("completions per s ({} ms buckets)", tick(&bucket)))
-            .x_label_formatter(&tick)
-            .y_label_formatter(&tick)
-            .max_light_lines(2)
-            .draw()
-            .map_err(err)?;
-        shade_faults(&mut chart, self.faults, 0.0, ymax)?;
+        let mut chart = time_axes(
+            area,
+            &self.title,
+            self.end_ms,
+            ymax,
+            &format!("completions per s ({} ms buckets)", tick(&bucket)),
+            self.faults,
+        )?;
         let mut labels = vec!["fault window".to_string()];
         for (o, (_, pts)) in all {
             if o != Outcome::Ok && pts.iter().all(|p| p.1 == 0.0) {
