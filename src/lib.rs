@@ -96,6 +96,7 @@ pub mod check;
 pub mod cli;
 pub mod collab;
 pub mod dist;
+pub mod escape;
 pub mod fault;
 pub mod heartbeat;
 pub mod ids;

@@ -16,6 +16,7 @@ fn opts() -> ShrinkOptions {
     ShrinkOptions {
         max_runs: 80,
         fallback_seeds: 4,
+        ..Default::default()
     }
 }
 

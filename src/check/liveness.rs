@@ -32,7 +32,7 @@
 //! O(servers) memory however long the run.
 
 use crate::check::names::{CheckName, LivenessCheck};
-use crate::fault::AppliedFault;
+use crate::fault::FaultLog;
 use crate::metrics::Checks;
 use crate::time::{SimDuration, SimTime};
 use serde_json::{json, Value};
@@ -75,7 +75,8 @@ pub fn default_progress_window(client_timeout_ms: f64) -> SimDuration {
 /// Follows faults, the known leader and client completions during a run.
 #[derive(Clone, Debug, Default)]
 pub struct LivenessTracker {
-    seen: usize,
+    /// Applied (not skipped) faults folded in so far.
+    seen: u64,
     settled: SimTime,
     leader_at: Option<SimTime>,
     progress_at: Option<SimTime>,
@@ -117,18 +118,17 @@ impl LivenessTracker {
         Self::default()
     }
 
-    /// Fold in the faults applied since the last call (`log` is the world's
-    /// whole applied-fault log; only the new tail is read).
-    pub fn faults(&mut self, log: &[AppliedFault]) {
-        for f in &log[self.seen.min(log.len())..] {
-            if f.skipped.is_some() {
-                continue;
-            }
-            self.settled = self.settled.max(f.at);
+    /// Fold in the faults applied since the last call. Only the log's
+    /// running state is read (how many faults were applied, when the
+    /// latest was), never its records, so a truncated log judges the same.
+    pub fn faults(&mut self, log: &FaultLog) {
+        if log.applied() > self.seen {
+            let at = log.last_applied_at().expect("an applied fault has a time");
+            self.settled = self.settled.max(at);
             self.leader_at = None;
             self.progress_at = None;
+            self.seen = log.applied();
         }
-        self.seen = log.len();
     }
 
     /// Whether a leader is known to a majority now (call after `faults`).
@@ -295,6 +295,7 @@ fn ms_d(d: SimDuration) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fault::AppliedFault;
     use crate::ids::NodeId;
 
     fn state(end_ms: u64) -> EndState {
@@ -326,8 +327,10 @@ mod tests {
     fn leader_after_last_fault_within_window_holds() {
         let mut t = LivenessTracker::new();
         t.leader(at(10), true);
-        let mut log = vec![AppliedFault::new(at(1000), "crash", "scripted")];
-        log[0].nodes = vec![NodeId(0)];
+        let mut log = FaultLog::default();
+        let mut crash = AppliedFault::new(at(1000), "crash", "scripted");
+        crash.nodes = vec![NodeId(0)];
+        log.push(crash);
         t.faults(&log);
         let mut c = Checks::default();
         t.judge(&state(5000), &leader_only(1000), &mut c);

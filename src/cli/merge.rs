@@ -59,7 +59,7 @@ pub fn merge(a: MergeArgs) -> Result<u8, UsageError> {
                 dir.display()
             )));
         }
-        let file = path.display().to_string();
+        let file = crate::escape::path(&path);
         let rf = read_results(&path, |h, r| {
             let whole = SweepHeader {
                 shard: None,

@@ -14,6 +14,16 @@ macro_rules! outln {
     };
 }
 
+/// `eprintln!` for the CLI: a closed or failing standard error (`2>&-`,
+/// a closed pipe) loses the message instead of panicking, so the exit
+/// code stays the command's. Control characters in the text are escaped
+/// (see [`crate::escape`]).
+macro_rules! errln {
+    ($($t:tt)*) => {
+        $crate::cli::print_err(format_args!($($t)*), true)
+    };
+}
+
 mod merge;
 mod output;
 mod plot;
@@ -81,16 +91,36 @@ enum Command {
 static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
 static STDOUT_FAILED: AtomicBool = AtomicBool::new(false);
 
-/// Write one line to standard output (see `outln!`).
+/// Write one line to standard output (see `outln!`), control characters
+/// escaped.
 pub(crate) fn print_line(args: std::fmt::Arguments<'_>) {
     if STDOUT_CLOSED.load(Ordering::Relaxed) {
         return;
     }
+    let text = args.to_string();
     let mut o = io::stdout().lock();
-    let r = o.write_fmt(args).and_then(|()| o.write_all(b"\n"));
+    let r = o
+        .write_all(crate::escape::printable_text(&text).as_bytes())
+        .and_then(|()| o.write_all(b"\n"));
     if let Err(e) = r {
         stdout_error(&e);
     }
+}
+
+/// Write to standard error (see `errln!`): escaped and ending in a newline
+/// if `line`, else as is (the progress line's own `\r` and erase codes).
+/// Errors are ignored: there is nowhere left to report them, and the exit
+/// code already says how the command went.
+pub(crate) fn print_err(args: std::fmt::Arguments<'_>, line: bool) {
+    let text = args.to_string();
+    let mut e = io::stderr().lock();
+    let _ = if line {
+        e.write_all(crate::escape::printable_text(&text).as_bytes())
+            .and_then(|()| e.write_all(b"\n"))
+    } else {
+        e.write_all(text.as_bytes())
+    };
+    let _ = e.flush();
 }
 
 fn stdout_error(e: &io::Error) {
@@ -98,7 +128,7 @@ fn stdout_error(e: &io::Error) {
     // device is full.
     STDOUT_CLOSED.store(true, Ordering::Relaxed);
     if e.kind() != io::ErrorKind::BrokenPipe && !STDOUT_FAILED.swap(true, Ordering::Relaxed) {
-        eprintln!("error: writing to standard output failed: {e}");
+        errln!("error: writing to standard output failed: {e}");
     }
 }
 
@@ -141,14 +171,14 @@ pub fn main(cli: Cli) -> ExitCode {
     if STDOUT_FAILED.load(Ordering::Relaxed) {
         // Output was lost (ENOSPC, EIO): the caller must not trust it.
         if let Err(UsageError(msg)) = &result {
-            eprintln!("{msg}");
+            errln!("{msg}");
         }
         return ExitCode::from(2);
     }
     match result {
         Ok(code) => ExitCode::from(code),
         Err(UsageError(msg)) => {
-            eprintln!("{msg}");
+            errln!("{msg}");
             ExitCode::from(2)
         }
     }

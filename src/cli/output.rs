@@ -107,7 +107,7 @@ pub fn check_output(path: &Path, what: &str) -> Result<(), UsageError> {
     let bad = |msg: String| {
         UsageError(format!(
             "error: {}: cannot write {what}: {msg}",
-            path.display()
+            crate::escape::path(path)
         ))
     };
     match resolve(path).map_err(|e| bad(e.to_string()))? {
@@ -136,10 +136,13 @@ pub fn check_output(path: &Path, what: &str) -> Result<(), UsageError> {
                     }
                 }
             }
-            let m =
-                fs::metadata(existing).map_err(|e| bad(format!("{}: {e}", existing.display())))?;
+            let m = fs::metadata(existing)
+                .map_err(|e| bad(format!("{}: {e}", crate::escape::path(existing))))?;
             if !m.is_dir() {
-                return Err(bad(format!("{} is not a directory", existing.display())));
+                return Err(bad(format!(
+                    "{} is not a directory",
+                    crate::escape::path(existing)
+                )));
             }
             let probe = existing.join(format!(".agentsim-probe.{}", std::process::id()));
             match fs::File::create(&probe) {
@@ -149,7 +152,7 @@ pub fn check_output(path: &Path, what: &str) -> Result<(), UsageError> {
                 Err(e) => {
                     return Err(bad(format!(
                         "folder {} is not writable: {e}",
-                        existing.display()
+                        crate::escape::path(existing)
                     )))
                 }
             }

@@ -142,7 +142,7 @@ pub fn expand_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>, UsageError> {
 
 /// Read a report file.
 pub fn read_report(path: &Path) -> Result<Report, UsageError> {
-    let file = path.display().to_string();
+    let file = crate::escape::path(path);
     let text = crate::scenario::read_input(path, crate::scenario::MAX_REPORT_BYTES)
         .map_err(|e| UsageError(e.to_string()))?;
     let v: Value = serde_json::from_str(&text)
@@ -244,7 +244,7 @@ pub fn say_rerun(label: &str, report: &Report, ok: bool, new_hash: &str) -> bool
             report.trace_hash
         );
     } else {
-        eprintln!(
+        errln!(
             "  {label}: re-run DIVERGED: report has trace hash {}, this run produced {new_hash}; per-op and per-message plots show the new run",
             report.trace_hash
         );

@@ -37,7 +37,7 @@ struct Recorded {
 }
 
 pub fn replay(a: ReplayArgs) -> Result<u8, UsageError> {
-    let file = a.file.display().to_string();
+    let file = crate::escape::path(&a.file);
     let text = crate::scenario::read_input(&a.file, crate::scenario::MAX_REPORT_BYTES)
         .map_err(|e| UsageError(e.to_string()))?;
     let rec: Recorded = parse_json(&file, &text).map_err(|e| UsageError(e.to_string()))?;
@@ -62,21 +62,21 @@ pub fn replay(a: ReplayArgs) -> Result<u8, UsageError> {
         print_summary(&out.report, &a.file);
     }
     if out.report.trace_hash != rec.trace_hash {
-        eprintln!(
+        errln!(
             "replay DIVERGED: {file} recorded trace hash {}\n                 this run produced  {}\nThe scenario, seed or agentsim version differs from the recorded run.",
             rec.trace_hash, out.report.trace_hash
         );
         return Ok(1);
     }
     if out.report.checks != rec.checks {
-        eprintln!(
+        errln!(
             "replay DIVERGED: {file} recorded checks {}\n                 this run produced {}\nThe recorded verdict was not produced by this scenario and seed (edited report?).",
             serde_json::to_string(&rec.checks).expect("checks serialize"),
             serde_json::to_string(&out.report.checks).expect("checks serialize")
         );
         return Ok(1);
     }
-    eprintln!(
+    errln!(
         "replay ok: trace hash matches {} and checks match ({})",
         rec.trace_hash,
         if rec.checks.ok { "ok" } else { "FAILED" }

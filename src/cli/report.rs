@@ -87,7 +87,7 @@ fn load_scenario(path: &Path, duration_ms: Option<f64>) -> Result<Scenario, Usag
         duration_ms,
         ..RunOptions::default()
     };
-    let file = path.display().to_string();
+    let file = crate::escape::path(path);
     let spec = runner::effective(&base, &opts).spec;
     Scenario::from_spec_in(&file, spec).map_err(|e| {
         UsageError(format!(
@@ -129,7 +129,7 @@ struct Gathered {
 }
 
 fn gather(path: &Path, a: &ReportArgs, label_hint: &str) -> Result<Gathered, UsageError> {
-    let file = path.display().to_string();
+    let file = crate::escape::path(path);
     let (report, window) = if is_report(path) {
         let r = read_report(path)?;
         let w = RunView::window_for(&r, a.window);
@@ -302,13 +302,13 @@ pub fn report(a: ReportArgs) -> Result<u8, UsageError> {
     if failed.is_empty() {
         return Ok(0);
     }
-    eprintln!(
+    errln!(
         "agentsim report: {} of {} run(s) failed (exit 1); the page has the details:",
         failed.len(),
         labels.len()
     );
     for f in &failed {
-        eprintln!("  {f}");
+        errln!("  {f}");
     }
     Ok(1)
 }

@@ -136,9 +136,9 @@ fn progress_line() -> (runner::ProgressSink, Rc<std::cell::Cell<bool>>) {
                 events as f64 / 1e6 / t.max(1e-9)
             );
             if tty {
-                eprint!("\r{line}\x1b[K");
+                super::print_err(format_args!("\r{line}\x1b[K"), false);
             } else {
-                eprintln!("{line}");
+                errln!("{line}");
             }
         },
     ));
@@ -162,9 +162,10 @@ pub fn run(a: RunArgs) -> Result<u8, UsageError> {
             runner::HistoryOutput::Discard
         },
         progress: None,
+        ..RunOptions::default()
     };
     let scenario = runner::effective(&base, &opts);
-    let file = a.scenario.display().to_string();
+    let file = crate::escape::path(&a.scenario);
     let scenario = Scenario::from_spec_in(&file, scenario.spec).map_err(|e| {
         UsageError(format!(
             "{file}: invalid after applying command-line overrides:\n{e}"
@@ -241,7 +242,7 @@ pub fn run(a: RunArgs) -> Result<u8, UsageError> {
     let out = timed_run(&scenario, &opts);
     if shown.get() && std::io::stderr().is_terminal() {
         // End the line the progress display kept rewriting.
-        eprintln!();
+        errln!("");
     }
     drop(opts);
     if let Some((staged, w, p)) = trace {
@@ -277,7 +278,7 @@ pub fn run(a: RunArgs) -> Result<u8, UsageError> {
     if let (Some(p), Some(c)) = (&a.chrome_trace, chrome) {
         let detail = c.borrow_mut().take();
         if detail.deliveries_dropped > 0 {
-            eprintln!(
+            errln!(
                 "warning: {}: {} messages beyond the first {MAX_CHROME_MESSAGES} are not in the Chrome trace; narrow it with --window START_MS..END_MS",
                 p.display(),
                 detail.deliveries_dropped
@@ -395,7 +396,7 @@ pub fn print_summary(r: &Report, report_path: &Path) {
     let judged = r.checks.ran.iter().any(|c| c != "liveness.event_storm");
     if !judged && r.checks.ok {
         outln!("  checks      NONE RAN: nothing in this run was judged (no checker applies; add `expect` or a workload); the event cap held");
-        eprintln!("warning: no check ran: exit 0 here means only that the run finished");
+        errln!("warning: no check ran: exit 0 here means only that the run finished");
     } else if r.checks.ok {
         outln!(
             "  checks      ok ({} ran: {})",

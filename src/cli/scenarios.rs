@@ -9,9 +9,9 @@ pub fn validate(files: &[PathBuf]) -> Result<u8, UsageError> {
     let mut bad = 0;
     for f in files {
         match Scenario::load(f) {
-            Ok(s) => outln!("ok: {} ({})", f.display(), s.spec.name),
+            Ok(s) => outln!("ok: {} ({})", crate::escape::path(f), s.spec.name),
             Err(e) => {
-                eprintln!("{e}");
+                errln!("{e}");
                 bad += 1;
             }
         }
@@ -44,14 +44,14 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
 pub fn list(dir: &Path) -> Result<u8, UsageError> {
     let mut files = Vec::new();
     collect(dir, &mut files)
-        .map_err(|e| UsageError(format!("{}: cannot list: {e}", dir.display())))?;
+        .map_err(|e| UsageError(format!("{}: cannot list: {e}", crate::escape::path(dir))))?;
     for f in files {
         match Scenario::load(&f) {
-            Ok(s) => outln!("{:<44} {}", f.display(), s.spec.description),
+            Ok(s) => outln!("{:<44} {}", crate::escape::path(&f), s.spec.description),
             Err(_) => outln!(
                 "{:<44} (invalid: run `agentsim validate {}`)",
-                f.display(),
-                f.display()
+                crate::escape::path(&f),
+                crate::escape::path(&f)
             ),
         }
     }

@@ -39,7 +39,7 @@ pub fn shrink(a: ShrinkArgs) -> Result<u8, UsageError> {
     if let Some(p) = &a.out {
         super::output::check_output(p, "the shrunk scenario")?;
     }
-    let file = a.failure.display().to_string();
+    let file = crate::escape::path(&a.failure);
     let text = crate::scenario::read_input(&a.failure, crate::scenario::MAX_REPORT_BYTES)
         .map_err(|e| UsageError(e.to_string()))?;
     let is_recorded = serde_json::from_str::<serde_json::Value>(&text)
@@ -91,7 +91,7 @@ pub fn shrink(a: ShrinkArgs) -> Result<u8, UsageError> {
     let mut json = serde_json::to_string_pretty(&min).expect("scenario serializes");
     json.push('\n');
     write_atomic(&path, json.as_bytes())
-        .map_err(|e| UsageError(format!("error: {}: {e}", path.display())))?;
+        .map_err(|e| UsageError(format!("error: {}: {e}", crate::escape::path(&path))))?;
     outln!("agentsim shrink: {file} fails with {}", out.kind);
     for s in &out.steps {
         outln!("  - {s}");
@@ -109,7 +109,10 @@ pub fn shrink(a: ShrinkArgs) -> Result<u8, UsageError> {
     if let Some(f) = out.report.checks.failures.first() {
         outln!("  still fails: {}: {}", f.check, f.message);
     }
-    outln!("  minimal scenario  {}", path.display());
-    outln!("  reproduce         agentsim run {}", path.display());
+    outln!("  minimal scenario  {}", crate::escape::path(&path));
+    outln!(
+        "  reproduce         agentsim run {}",
+        crate::escape::path(&path)
+    );
     Ok(0)
 }

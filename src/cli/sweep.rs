@@ -22,7 +22,8 @@ use crate::metrics::{Checks, Report};
 use crate::runner::{self, RunOptions};
 use crate::scenario::Scenario;
 use crate::sweep::{
-    self, Aggregate, SeedRange, SeedResult, SeedRun, SeedStats, Shard, SweepHeader, FORMAT,
+    self, Aggregate, SeedBudget, SeedRange, SeedResult, SeedRun, SeedStats, Shard, SweepHeader,
+    FORMAT,
 };
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -75,6 +76,15 @@ pub struct SweepArgs {
     /// OpenMetrics text format to FILE.
     #[arg(long, value_name = "FILE")]
     pub metrics: Option<PathBuf>,
+    /// Per-seed budget: most events one seed may dispatch; a seed that
+    /// needs more is stopped and recorded as a `budget` failure (which
+    /// `--resume` skips).
+    #[arg(long, value_name = "N", default_value_t = sweep::DEFAULT_SEED_BUDGET_EVENTS)]
+    pub seed_budget_events: u64,
+    /// Per-seed budget: memory estimate in MiB (events queued at once, at
+    /// 256 B each); a seed that exceeds it is a `budget` failure.
+    #[arg(long, value_name = "MIB", default_value_t = sweep::DEFAULT_SEED_BUDGET_MIB)]
+    pub seed_budget_mib: u64,
 }
 
 /// How often a sweep not on a terminal logs a progress line.
@@ -141,7 +151,7 @@ fn plan(a: &SweepArgs) -> Result<Plan, UsageError> {
         bug: a.bug.clone(),
         ..Default::default()
     };
-    let file = a.scenario.display().to_string();
+    let file = crate::escape::path(&a.scenario);
     let base =
         Scenario::from_spec_in(&file, runner::effective(&loaded, &opts).spec).map_err(|e| {
             UsageError(format!(
@@ -164,6 +174,7 @@ fn plan(a: &SweepArgs) -> Result<Plan, UsageError> {
         seeds,
         shard,
         nemesis: a.nemesis,
+        budget: seed_budget(a)?,
     };
     Ok(Plan {
         base,
@@ -171,6 +182,18 @@ fn plan(a: &SweepArgs) -> Result<Plan, UsageError> {
         dir,
         jobs,
     })
+}
+
+/// The per-seed budget flags: None when both are the defaults (the header
+/// then has no `budget` key, as before budgets existed).
+fn seed_budget(a: &SweepArgs) -> Result<Option<SeedBudget>, UsageError> {
+    if a.seed_budget_events == 0 || a.seed_budget_mib == 0 {
+        return Err(UsageError(
+            "error: --seed-budget-events and --seed-budget-mib must be at least 1".into(),
+        ));
+    }
+    let b = SeedBudget::new(a.seed_budget_events, a.seed_budget_mib);
+    Ok((b != SeedBudget::default()).then_some(b))
 }
 
 /// `--shard env`: the index from the batch system, the count from
@@ -231,7 +254,7 @@ pub fn read_results(
     path: &Path,
     mut each: impl FnMut(&SweepHeader, SeedResult) -> Result<(), UsageError>,
 ) -> Result<ResultsFile, UsageError> {
-    let file = path.display().to_string();
+    let file = crate::escape::path(path);
     let text =
         fs::read(path).map_err(|e| UsageError(format!("error: {file}: cannot read: {e}")))?;
     let mut header: Option<SweepHeader> = None;
@@ -431,7 +454,7 @@ fn open_results(
     let mut agg = Aggregate::new();
     let mut done = SeedSet::new(own);
     if resume && path.exists() {
-        let file = path.display().to_string();
+        let file = crate::escape::path(&path);
         let mut bad_seed = None;
         let rf = read_results(&path, |_, r| {
             if done.insert(r.seed) {
@@ -449,7 +472,7 @@ fn open_results(
             )));
         }
         if rf.torn {
-            eprintln!("note: {file}: dropped a torn last line (an interrupted write); that seed runs again");
+            errln!("note: {file}: dropped a torn last line (an interrupted write); that seed runs again");
         }
         if let Some(seed) = bad_seed {
             return Err(UsageError(format!(
@@ -495,6 +518,13 @@ pub fn header_difference(a: &SweepHeader, b: &SweepHeader) -> String {
     }
     if a.nemesis != b.nemesis {
         d.push(format!("nemesis {} vs {}", a.nemesis, b.nemesis));
+    }
+    if a.budget != b.budget {
+        let s = |x: Option<SeedBudget>| {
+            let b = x.unwrap_or_default();
+            format!("{} events/{} queued", b.events, b.pending_events)
+        };
+        d.push(format!("seed budget {} vs {}", s(a.budget), s(b.budget)));
     }
     d.join(", ")
 }
@@ -654,6 +684,7 @@ pub fn sweep(a: SweepArgs) -> Result<u8, UsageError> {
     let mut last_log = Instant::now();
     let (tx, rx) = std::sync::mpsc::sync_channel::<SeedRun>(p.jobs * 4);
     let (base, swarm) = (&p.base, p.header.nemesis);
+    let budget = p.header.budget.unwrap_or_default();
     std::thread::scope(|scope| {
         let stop = &stop;
         scope.spawn(move || {
@@ -666,8 +697,9 @@ pub fn sweep(a: SweepArgs) -> Result<u8, UsageError> {
                             return;
                         }
                         let t0 = Instant::now();
-                        let run =
-                            catch_unwind(AssertUnwindSafe(|| sweep::run_seed(base, seed, swarm)));
+                        let run = catch_unwind(AssertUnwindSafe(|| {
+                            sweep::run_seed_within(base, seed, swarm, budget)
+                        }));
                         let wall_us = t0.elapsed().as_micros() as u64;
                         let mut run =
                             run.unwrap_or_else(|p| panicked(base, seed, swarm, panic_message(p)));
@@ -702,7 +734,7 @@ pub fn sweep(a: SweepArgs) -> Result<u8, UsageError> {
             pb.inc(1);
             if log_lines && last_log.elapsed() >= log_every {
                 last_log = Instant::now();
-                eprintln!(
+                errln!(
                     "sweep: {}/{} seeds done, {} failed, {:.0} s",
                     agg.seeds(),
                     own.len(),
@@ -818,7 +850,7 @@ fn print_summary(p: &Plan, s: &Value, resumed: u64, wall: f64) {
             .iter()
             .map(|(k, v)| format!("{k} in {v} seeds"))
             .collect();
-        println!("  not judged  {}", parts.join(", "));
+        outln!("  not judged  {}", parts.join(", "));
     }
     let failures = s["failures"].as_array().map_or(&[][..], |v| &v[..]);
     for f in failures.iter().take(PRINT_FAILURES) {

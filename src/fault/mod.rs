@@ -6,6 +6,10 @@
 //! ids, so a run (nemesis draws included) can be rewritten as a scripted
 //! scenario.
 
+mod log;
+
+pub use log::{FaultLog, KindCount, DEFAULT_FAULT_LOG_CAP, FAULT_LOG_RECENT};
+
 use crate::ids::NodeId;
 use crate::time::{SimDuration, SimTime};
 

@@ -133,7 +133,7 @@ impl Observer<CollabNode> for CollabObserver {
             self.last_fault_at = world.now();
         }
         // Every event (a no-op unless the fault log grew).
-        self.liveness.faults(world.applied_faults());
+        self.liveness.faults(world.fault_log());
         if !self.ap {
             self.liveness
                 .leader(world.now(), self.metrics.leader_known());

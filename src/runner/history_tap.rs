@@ -33,7 +33,7 @@ pub(super) struct HistoryTap {
     /// Lines of the history file (process retirement, nemesis entries).
     encoder: history::HistoryEncoder,
     /// Fault log records already written as nemesis entries.
-    faults_seen: usize,
+    faults_seen: u64,
 }
 
 impl HistoryTap {
@@ -62,12 +62,9 @@ impl HistoryTap {
 
     /// Write the faults applied since the last call as nemesis entries.
     pub(super) fn faults(&mut self, world: &World<KvNode>) {
-        let log = world.applied_faults();
+        let log = world.fault_log();
         if let HistoryOutput::Stream(sink) | HistoryOutput::KeepAndStream(sink) = &self.output {
-            for f in log[self.faults_seen..]
-                .iter()
-                .filter(|f| f.skipped.is_none())
-            {
+            for f in log.since(self.faults_seen).filter(|f| f.skipped.is_none()) {
                 let op = history::NemesisOp {
                     time: f.at,
                     f: f.kind.to_string(),
@@ -81,7 +78,7 @@ impl HistoryTap {
                 let _ = writeln!(sink.borrow_mut(), "{}", self.encoder.nemesis_line(&op));
             }
         }
-        self.faults_seen = log.len();
+        self.faults_seen = log.total();
     }
 
     /// Collect what client `id` recorded in the handler that just ran.

@@ -69,6 +69,12 @@ pub struct RunOptions {
     pub history: HistoryOutput,
     /// Called now and then during the run (see [`ProgressSink`]).
     pub progress: Option<ProgressSink>,
+    /// Fault records the report lists (None: the default,
+    /// [`crate::fault::DEFAULT_FAULT_LOG_CAP`]); tests set a small cap.
+    pub fault_log_cap: Option<usize>,
+    /// A sweep's per-seed budget: the run stops when it is exceeded and
+    /// the report's first failure is `budget` (see [`crate::sweep::SeedBudget`]).
+    pub budget: Option<crate::sweep::SeedBudget>,
 }
 
 /// The result of a run: the report plus by-products the CLI may write.
@@ -178,6 +184,13 @@ pub fn run_kind<K: RunKind>(scenario: &Scenario, opts: &RunOptions) -> RunOutput
     }
     let mut observer = kind.observer(scenario, opts);
     let cap = install_event_cap(&mut world, scenario);
+    if let Some(n) = opts.fault_log_cap {
+        world.set_fault_log_cap(n);
+    }
+    if let Some(b) = &opts.budget {
+        world.set_max_events(cap.min(b.events));
+        world.set_max_pending(b.pending_events);
+    }
     install_progress(&mut world, opts);
     world.run(&mut observer);
 
@@ -185,7 +198,16 @@ pub fn run_kind<K: RunKind>(scenario: &Scenario, opts: &RunOptions) -> RunOutput
         ok: true,
         ..Default::default()
     };
-    event_storm_check(&world, cap, &mut checks);
+    let over_budget = opts.budget.and_then(|b| b.exceeded(&world, cap));
+    if over_budget.is_some() {
+        // Cut short by the sweep, not by the scenario's own cap.
+        checks.not_judged(
+            CheckName::Liveness(LivenessCheck::EventStorm),
+            "the run was stopped by the sweep's per-seed budget".into(),
+        );
+    } else {
+        event_storm_check(&world, cap, &mut checks);
+    }
     let mut report = base_report(scenario, &world, checks);
     let run = Finished {
         scenario,
@@ -194,6 +216,16 @@ pub fn run_kind<K: RunKind>(scenario: &Scenario, opts: &RunOptions) -> RunOutput
     };
     let by = kind.finish(run, observer, &mut report);
     delivery_expectation(scenario, &world, &mut report.checks);
+    if let Some(message) = over_budget {
+        report.checks.ok = false;
+        report.checks.failures.insert(
+            0,
+            crate::metrics::report::CheckFailure {
+                check: crate::sweep::BUDGET_FAILURE.into(),
+                message,
+            },
+        );
+    }
     RunOutput {
         report,
         history: by.history,
@@ -249,8 +281,40 @@ fn base_report<P: Process>(scenario: &Scenario, world: &World<P>, checks: Checks
         raft: None,
         collab: None,
         heartbeat: None,
-        other: Map::new(),
+        other: fault_log_note(world.fault_log()),
     }
+}
+
+/// The report's `fault_log` key, only when the log was truncated (so
+/// reports of runs under the cap are as before): totals, counts per kind
+/// and the note that `faults` lists only the first records.
+fn fault_log_note(log: &crate::fault::FaultLog) -> Map<String, serde_json::Value> {
+    let mut m = Map::new();
+    if let Some(note) = log.note() {
+        let counts: Map<String, serde_json::Value> = log
+            .counts()
+            .iter()
+            .map(|(k, c)| {
+                (
+                    k.to_string(),
+                    json!({"applied": c.applied, "skipped": c.skipped}),
+                )
+            })
+            .collect();
+        m.insert(
+            "fault_log".into(),
+            json!({
+                "truncated": true,
+                "total": log.total(),
+                "listed": log.kept().len(),
+                "cap": log.cap(),
+                "first_unlisted_ms": log.first_dropped_at().map(|t| t.as_millis_f64()),
+                "counts": counts,
+                "note": note,
+            }),
+        );
+    }
+    m
 }
 
 /// Faults a run applied (for tests and shrinking).
@@ -304,7 +368,7 @@ pub(crate) fn end_state<P: Process>(world: &World<P>, servers: u32) -> EndState 
         skewed: (0..servers)
             .filter(|&i| world.clock_faulted(crate::ids::NodeId(i)))
             .count() as u32,
-        event_storm: world.event_cap_hit(),
+        event_storm: world.event_cap_hit() || world.pending_cap_hit(),
     }
 }
 

@@ -92,7 +92,7 @@ impl Observer<KvNode> for RaftObserver {
             .observe(world, ev.node, ev.kind == DispatchKind::Fault, KvNode::raft);
         // Every event (a no-op unless the fault log grew), so no applied
         // fault is ever folded in late.
-        self.liveness.faults(world.applied_faults());
+        self.liveness.faults(world.fault_log());
         self.liveness
             .leader(world.now(), self.metrics.leader_known());
         if let Some(c) = ev.node.filter(|n| n.0 >= self.nodes) {

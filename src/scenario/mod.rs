@@ -122,7 +122,7 @@ pub const MAX_REPORT_BYTES: u64 = 256 << 20;
 /// file and says what is wrong.
 pub fn read_input(path: &Path, limit: u64) -> Result<String, InputErrors> {
     use std::io::Read;
-    let file = path.display().to_string();
+    let file = crate::escape::path(path);
     let f = std::fs::File::open(path)
         .map_err(|e| InputErrors::one(&file, "", format!("cannot read: {e}")))?;
     let mut bytes = Vec::new();
@@ -234,7 +234,7 @@ impl Scenario {
     /// Read, parse and validate a scenario file (at most
     /// [`MAX_SCENARIO_BYTES`]).
     pub fn load(path: &Path) -> Result<Scenario, InputErrors> {
-        let file = path.display().to_string();
+        let file = crate::escape::path(path);
         let text = read_input(path, MAX_SCENARIO_BYTES)?;
         Scenario::from_str(&file, &text)
     }

@@ -72,6 +72,13 @@ pub struct ShrinkOptions {
     /// Other seeds to try, as a last resort, for a simplification that
     /// passes under the original seed.
     pub fallback_seeds: u64,
+    /// Fault records each run's report lists (None: the default cap);
+    /// tests set a small cap to shrink from a truncated log.
+    pub fault_log_cap: Option<usize>,
+    /// Most fault records one re-run may list to script a nemesis whose
+    /// log was truncated (default: the scripted-fault limit of a
+    /// scenario, so the scripted result stays valid).
+    pub max_fault_records: usize,
 }
 
 impl Default for ShrinkOptions {
@@ -79,6 +86,8 @@ impl Default for ShrinkOptions {
         ShrinkOptions {
             max_runs: 400,
             fallback_seeds: 8,
+            fault_log_cap: None,
+            max_fault_records: crate::scenario::validate::MAX_SCRIPTED_FAULTS,
         }
     }
 }
@@ -116,6 +125,13 @@ struct Search {
 }
 
 impl Search {
+    fn run_options(&self) -> RunOptions {
+        RunOptions {
+            fault_log_cap: self.opts.fault_log_cap,
+            ..RunOptions::default()
+        }
+    }
+
     /// Run `spec` and report whether it fails the same way.
     fn fails(&mut self, spec: &ScenarioSpec) -> Option<Report> {
         if self.runs >= self.opts.max_runs {
@@ -123,7 +139,7 @@ impl Search {
         }
         let scenario = Scenario::from_spec(spec.clone()).ok()?;
         self.runs += 1;
-        let r = runner::run(&scenario, &RunOptions::default()).report;
+        let r = runner::run(&scenario, &self.run_options()).report;
         (failure_kind(&r).as_ref() == Some(&self.kind)).then_some(r)
     }
 
@@ -146,7 +162,11 @@ impl Search {
 
 /// Shrink a failing scenario (seed included in `scenario.spec.seed`).
 pub fn shrink(scenario: &Scenario, opts: &ShrinkOptions) -> Result<Shrunk, ShrinkError> {
-    let first = runner::run(scenario, &RunOptions::default()).report;
+    let first_opts = RunOptions {
+        fault_log_cap: opts.fault_log_cap,
+        ..RunOptions::default()
+    };
+    let first = runner::run(scenario, &first_opts).report;
     let kind = failure_kind(&first).ok_or(ShrinkError::Passes(scenario.spec.seed))?;
     let mut s = Search {
         opts: opts.clone(),
@@ -173,12 +193,48 @@ pub fn shrink(scenario: &Scenario, opts: &ShrinkOptions) -> Result<Shrunk, Shrin
     })
 }
 
+/// Records a truncated fault log did not list: (listed, logged). None:
+/// the report lists every fault.
+fn truncated_log(r: &Report) -> Option<(u64, u64)> {
+    let log = r.other.get("fault_log")?;
+    Some((log["listed"].as_u64()?, log["total"].as_u64()?))
+}
+
 /// Replace the nemesis by the faults it drew in the failing run.
+///
+/// A report whose fault log was truncated (more records than the cap)
+/// lists only the first draws, and a run cut at the last listed one is a
+/// different run. So the failing run is repeated once with a cap that
+/// holds every record (the report says how many), if that many could be
+/// scripted at all (`max_fault_records`, the scenario's scripted-fault
+/// limit); otherwise the nemesis stays, said in the steps, and the other
+/// simplifications still apply.
 fn script_nemesis(s: &mut Search) {
     if s.best.nemesis.is_none() {
         return;
     }
-    let drawn = scripted_from_report(&s.report);
+    let mut report = s.report.clone();
+    let mut whole = String::new();
+    if let Some((listed, total)) = truncated_log(&report) {
+        if total > s.opts.max_fault_records as u64 {
+            s.steps.push(format!(
+                "kept the nemesis: it logged {total} fault records (the report lists {listed}), more than a scenario may script ({})",
+                s.opts.max_fault_records
+            ));
+            return;
+        }
+        let Ok(scenario) = Scenario::from_spec(s.best.clone()) else {
+            return;
+        };
+        let opts = RunOptions {
+            fault_log_cap: Some(total as usize),
+            ..RunOptions::default()
+        };
+        s.runs += 1;
+        report = runner::run(&scenario, &opts).report;
+        whole = format!(" (re-run listing all {total}; the report listed {listed})");
+    }
+    let drawn = scripted_from_report(&report, s.best.duration_ms);
     let mut spec = s.best.clone();
     spec.nemesis = None;
     let n = drawn.len();
@@ -186,15 +242,16 @@ fn script_nemesis(s: &mut Search) {
     spec.faults.sort_by(|a, b| a.at_ms.total_cmp(&b.at_ms));
     if !s.try_keep(
         spec,
-        format!("replaced the nemesis by the {n} faults it drew"),
+        format!("replaced the nemesis by the {n} faults it drew{whole}"),
     ) {
         s.steps
             .push("kept the nemesis: its draws, scripted, did not fail the same way".into());
     }
 }
 
-/// The report's applied nemesis faults as scripted faults.
-fn scripted_from_report(r: &Report) -> Vec<FaultSpec> {
+/// The report's applied nemesis faults as scripted faults, for a run of
+/// `duration_ms` (a pause whose resume is not listed lasts to its end).
+fn scripted_from_report(r: &Report, duration_ms: f64) -> Vec<FaultSpec> {
     use crate::fault::AppliedFault;
     use crate::time::{SimDuration, SimTime};
     // The report carries applied faults as JSON; rebuild the core records
@@ -237,6 +294,25 @@ fn scripted_from_report(r: &Report) -> Vec<FaultSpec> {
         }
         applied.push(a);
     }
+    // A pause still in force where the listed records end (its resume came
+    // later, or never) lasts to the end of the run.
+    let end = SimTime((duration_ms * 1000.0).round() as u64);
+    let open: Vec<AppliedFault> = applied
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.kind == "pause" && p.skipped.is_none() && !p.nodes.is_empty())
+        .filter(|(i, p)| {
+            !applied[i + 1..]
+                .iter()
+                .any(|r| r.kind == "resume" && r.nodes == p.nodes[..1])
+        })
+        .map(|(_, p)| {
+            let mut r = AppliedFault::new(end.max(p.at), "resume", "nemesis");
+            r.nodes = p.nodes[..1].to_vec();
+            r
+        })
+        .collect();
+    applied.extend(open);
     scripted_faults(&applied)
 }
 

@@ -9,7 +9,7 @@ use super::observer::{DispatchKind, Dispatched, Observer, Progress, TraceEvent, 
 use super::queue::EventQueue;
 use super::trace::TraceHasher;
 use crate::dist::Dist;
-use crate::fault::{AppliedFault, NemesisConfig, ScheduledFault};
+use crate::fault::{AppliedFault, FaultLog, NemesisConfig, ScheduledFault};
 use crate::ids::{NodeId, TimerId};
 use crate::net::{DropCause, NetConfig, Network, Route};
 use crate::process::{Context, Digest, Effect, Message, Process};
@@ -170,7 +170,8 @@ pub struct World<P: Process> {
     pub(super) trace: TraceHasher,
     pub(super) tracer: Option<Tracer<P::Msg>>,
     pub(super) effects: Vec<Effect<P::Msg, P::Record>>,
-    pub(super) applied: Vec<AppliedFault>,
+    /// The applied-fault log: bounded (first records + counts).
+    pub(super) applied: FaultLog,
     pub(super) events: u64,
     pub(super) stopped_early: bool,
     /// Faults with `stable` waiting for the cluster to settle.
@@ -178,6 +179,10 @@ pub struct World<P: Process> {
     /// The event cap (`u64::MAX`: none) and whether the run hit it.
     pub(super) max_events: u64,
     pub(super) event_cap_hit: bool,
+    /// Most events queued at once (`u64::MAX`: none; a sweep's per-seed
+    /// memory budget) and whether the run hit it.
+    pub(super) max_pending: u64,
+    pub(super) pending_cap_hit: bool,
     /// Called every [`PROGRESS_EVERY`] events with (now, end, events).
     pub(super) progress: Option<Progress>,
 }
@@ -273,12 +278,14 @@ impl<P: Process> World<P> {
             trace: TraceHasher::new(),
             tracer: None,
             effects: Vec::with_capacity(64),
-            applied: Vec::new(),
+            applied: FaultLog::default(),
             events: 0,
             stopped_early: false,
             settling: Vec::new(),
             max_events: u64::MAX,
             event_cap_hit: false,
+            max_pending: u64::MAX,
+            pending_cap_hit: false,
             progress: None,
         })
     }
@@ -318,9 +325,22 @@ impl<P: Process> World<P> {
     pub fn network(&self) -> &Network {
         &self.net
     }
-    /// Faults applied so far, in order.
+    /// Faults applied so far, in order: the records the fault log kept
+    /// (the first [`crate::fault::DEFAULT_FAULT_LOG_CAP`] unless
+    /// [`World::set_fault_log_cap`] changed it). [`World::fault_log`] has
+    /// the counts and the newest records.
     pub fn applied_faults(&self) -> &[AppliedFault] {
+        self.applied.kept()
+    }
+    /// The bounded applied-fault log.
+    pub fn fault_log(&self) -> &FaultLog {
         &self.applied
+    }
+    /// Keep the first `n` fault records instead of the default (tests use
+    /// a small cap to truncate a short run's log). Only before the run.
+    pub fn set_fault_log_cap(&mut self, n: usize) {
+        assert_eq!(self.applied.total(), 0, "fault log cap set mid-run");
+        self.applied = FaultLog::new(n);
     }
     /// Events dispatched so far.
     pub fn events(&self) -> u64 {
@@ -351,6 +371,19 @@ impl<P: Process> World<P> {
     /// True if the run stopped at the event cap.
     pub fn event_cap_hit(&self) -> bool {
         self.event_cap_hit
+    }
+    /// Stop the run once more than `n` events are queued at once (a
+    /// sweep's per-seed memory budget: the queue is what a storm grows).
+    pub fn set_max_pending(&mut self, n: u64) {
+        self.max_pending = n;
+    }
+    /// True if the run was stopped by [`World::set_max_pending`].
+    pub fn pending_cap_hit(&self) -> bool {
+        self.pending_cap_hit
+    }
+    /// Events queued now.
+    pub fn pending_events(&self) -> u64 {
+        self.queue.len() as u64
     }
     /// True if an observer (or the event cap) stopped the run before its end.
     pub fn stopped_early(&self) -> bool {
@@ -402,6 +435,11 @@ impl<P: Process> World<P> {
                 if self.events >= self.max_events {
                     self.stopped_early = true;
                     self.event_cap_hit = true;
+                    return;
+                }
+                if self.queue.len() as u64 > self.max_pending {
+                    self.stopped_early = true;
+                    self.pending_cap_hit = true;
                     return;
                 }
                 if self.events & (PROGRESS_EVERY - 1) == 0 {

@@ -30,6 +30,84 @@ pub const FORMAT: u32 = 1;
 /// Most seeds in one sweep (keeps the per-seed bookkeeping bounded).
 pub const MAX_SEEDS: u64 = 1 << 32;
 
+/// The failure kind (`check` of the first failure in `results.jsonl`) of
+/// a seed that exceeded its [`SeedBudget`].
+pub const BUDGET_FAILURE: &str = "budget";
+
+/// Default [`SeedBudget::events`]: 200 M events, minutes of CPU, far above
+/// any shipped sweep scenario (their seeds dispatch well under 10 M).
+pub const DEFAULT_SEED_BUDGET_EVENTS: u64 = 200_000_000;
+
+/// Bytes per queued event in the memory estimate of [`SeedBudget`]: a
+/// fixed figure (not `size_of`, which varies by build), so the verdict is
+/// the same on every machine.
+pub const PENDING_EVENT_BYTES: u64 = 256;
+
+/// Default memory estimate of one seed, MiB (see [`SeedBudget`]).
+pub const DEFAULT_SEED_BUDGET_MIB: u64 = 1024;
+
+/// What one seed of a sweep may spend, in deterministic units (never wall
+/// time, so a verdict does not depend on the machine or its load). A seed
+/// that exceeds it stops there and is recorded as a [`BUDGET_FAILURE`],
+/// so `--resume` skips it instead of running into the same out-of-memory
+/// abort again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedBudget {
+    /// Most events the seed may dispatch (the scenario's own event cap
+    /// still applies when it is lower; hitting that is
+    /// `liveness.event_storm`, not a budget failure).
+    pub events: u64,
+    /// Most events queued at once: the memory estimate. A storm grows the
+    /// event queue (messages in flight, timers); everything else a run
+    /// keeps is bounded (the fault log, the streaming checkers) or not kept
+    /// in a sweep (the client history, the trace). Set from MiB at
+    /// [`PENDING_EVENT_BYTES`] per event.
+    pub pending_events: u64,
+}
+
+impl Default for SeedBudget {
+    fn default() -> Self {
+        SeedBudget::new(DEFAULT_SEED_BUDGET_EVENTS, DEFAULT_SEED_BUDGET_MIB)
+    }
+}
+
+impl SeedBudget {
+    /// A budget of `events` events and a memory estimate of `mib` MiB.
+    pub fn new(events: u64, mib: u64) -> Self {
+        SeedBudget {
+            events,
+            pending_events: mib.saturating_mul(1 << 20) / PENDING_EVENT_BYTES,
+        }
+    }
+
+    /// Why a finished run exceeded this budget, if it did (`cap`: the
+    /// scenario's own event cap).
+    pub fn exceeded<P: crate::process::Process>(
+        &self,
+        world: &crate::sim::World<P>,
+        cap: u64,
+    ) -> Option<String> {
+        if world.pending_cap_hit() {
+            return Some(format!(
+                "the seed exceeded its memory budget: {} events queued at once at {} (budget {} events, {} MiB at {PENDING_EVENT_BYTES} B each; --seed-budget-mib); stopped",
+                world.pending_events(),
+                world.now(),
+                self.pending_events,
+                (self.pending_events * PENDING_EVENT_BYTES) >> 20
+            ));
+        }
+        (world.event_cap_hit() && self.events < cap).then(|| {
+            format!(
+                "the seed exceeded its budget of {} events at {} (of {} simulated; --seed-budget-events); stopped",
+                self.events,
+                world.now(),
+                world.config().duration
+            )
+        })
+    }
+}
+
 /// A half-open seed range `start..end`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -165,6 +243,10 @@ pub struct SweepHeader {
     pub shard: Option<Shard>,
     /// Swarm testing: each seed draws its own nemesis and fault rates.
     pub nemesis: bool,
+    /// The per-seed budget, when not the default (absent: the default,
+    /// so result files written before budgets existed still resume).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<SeedBudget>,
 }
 
 impl SweepHeader {
@@ -261,10 +343,24 @@ pub fn seed_scenario(base: &Scenario, seed: u64, swarm: bool) -> (Scenario, Opti
     (Scenario { spec }, draw)
 }
 
-/// Run one seed of `base` (already validated, overrides applied).
+/// Run one seed of `base` (already validated, overrides applied) within
+/// the default [`SeedBudget`].
 pub fn run_seed(base: &Scenario, seed: u64, swarm: bool) -> SeedRun {
+    run_seed_within(base, seed, swarm, SeedBudget::default())
+}
+
+/// Run one seed of `base` within `budget`: a seed that exceeds it stops
+/// there, and its first failure is [`BUDGET_FAILURE`].
+pub fn run_seed_within(base: &Scenario, seed: u64, swarm: bool, budget: SeedBudget) -> SeedRun {
     let (scenario, draw) = seed_scenario(base, seed, swarm);
-    let out = runner::run(&scenario, &RunOptions::default());
+    let opts = RunOptions {
+        budget: Some(budget),
+        // Nothing in a seed's result reads the history; keeping it would
+        // grow with the run.
+        history: runner::HistoryOutput::Discard,
+        ..RunOptions::default()
+    };
+    let out = runner::run(&scenario, &opts);
     let mut report = out.report;
     let stats = seed_stats(&report, out.latency.as_ref());
     let result = SeedResult {
