@@ -722,13 +722,13 @@ pub fn sweep(a: SweepArgs) -> Result<u8, UsageError> {
             }
             agg.add(&run.result);
             if let Some(f) = run.result.failures.first() {
-                pb.println(format!(
+                pb.println(crate::escape::printable_text(&format!(
                     "seed {} failed: {}: {}\n  {}",
                     run.result.seed,
                     f.check,
                     f.message,
                     replay_command(&p.dir, run.result.seed)
-                ));
+                )));
                 pb.set_message(format!("{} failed", agg.failed().len()));
             }
             pb.inc(1);
