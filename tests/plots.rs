@@ -950,3 +950,59 @@ fn quality_vs_tokens_says_when_the_list_is_capped() {
         "one marker per kept point, two in the legend"
     );
 }
+
+/// A failing run's report names the operation the linearizability checker
+/// could not place (`linearizability.violation`: client, key, op, times,
+/// window) and its latency chart marks it and shades the window; a passing
+/// run has neither.
+#[test]
+fn failing_run_marks_the_violating_operation_on_the_latency_chart() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let bad = format!("{ROOT}/scenarios/bugs/stale-read.json");
+    let good = format!("{ROOT}/scenarios/quickstart.json");
+    expect_code(&agentsim(&["run", &bad, "--out", "bad"], d), &[1]);
+    expect_code(&agentsim(&["run", &good, "--out", "good"], d), &[0]);
+    let r = read_json(&d.join("bad/report.json"));
+    let v = &r["linearizability"]["violation"];
+    assert_eq!(r["linearizability"]["ok"], false, "{v}");
+    assert_eq!(v["f"], "read", "{v}");
+    let (invoke, complete) = (
+        v["invoke_ms"].as_f64().unwrap(),
+        v["complete_ms"].as_f64().unwrap(),
+    );
+    let (from, to) = (
+        v["window_ms"][0].as_f64().unwrap(),
+        v["window_ms"][1].as_f64().unwrap(),
+    );
+    assert!(
+        from <= invoke && invoke <= complete && complete == to,
+        "{v}"
+    );
+    let who = format!(
+        "by p{} at [{invoke:.3}ms, {complete:.3}ms]",
+        v["process"].as_u64().unwrap()
+    );
+    let explanation = r["linearizability"]["explanation"].as_str().unwrap();
+    assert!(explanation.contains(&who), "{who} not in {explanation}");
+    let passing = read_json(&d.join("good/report.json"));
+    assert!(passing["linearizability"].get("violation").is_none());
+
+    expect_code(
+        &agentsim(&["plot", "bad/report.json", "good", "--out", "p"], d),
+        &[0],
+    );
+    let svg = std::fs::read_to_string(d.join("p/bug-stale-read/latency_over_time.svg")).unwrap();
+    assert_well_formed(&svg, "bad latency chart");
+    let label = format!(
+        "not linearizable: read -&gt; {} by p{} on key {}",
+        v["value"], v["process"], v["key"]
+    );
+    assert!(
+        svg.contains(&label) || svg.contains(&label.replace("&gt;", ">")),
+        "{label}"
+    );
+    assert!(svg.contains("no place for it in"), "window legend");
+    let svg = std::fs::read_to_string(d.join("p/quickstart/latency_over_time.svg")).unwrap();
+    assert!(!svg.contains("not linearizable") && !svg.contains("no place for it"));
+}

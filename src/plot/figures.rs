@@ -119,6 +119,10 @@ pub fn run_figures(v: &RunView, format: Format) -> Result<Vec<Figure>, PlotError
             ops: &v.ops,
             faults: &v.faults,
             end_ms: end,
+            blamed: r
+                .raft
+                .as_ref()
+                .and_then(|k| k.linearizability.violation.as_ref()),
         };
         push("latency_over_time", title, render(&c, format)?);
         let title = format!("{}: throughput over time", v.label);
