@@ -162,6 +162,7 @@ pub fn run(a: RunArgs) -> Result<u8, UsageError> {
             runner::HistoryOutput::Discard
         },
         progress: None,
+        gantt_window_ms: None,
     };
     let scenario = runner::effective(&base, &opts);
     let file = a.scenario.display().to_string();
@@ -293,6 +294,8 @@ pub fn run(a: RunArgs) -> Result<u8, UsageError> {
             crate::metrics::openmetrics::encode(&[crate::metrics::openmetrics::MetricsInput {
                 report: &out.report,
                 history: out.history.as_deref(),
+                client_latency: out.latency.as_ref().map(|l| &l.client),
+                commit_latency: out.latency.as_ref().map(|l| &l.commit),
             }]);
         write_atomic(p, text.as_bytes())
             .map_err(|e| UsageError(format!("error: {}: {e}", p.display())))?;

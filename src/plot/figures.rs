@@ -156,14 +156,10 @@ pub fn run_figures(v: &RunView, format: Format) -> Result<Vec<Figure>, PlotError
     }
     let bars = gantt_bars(r);
     if !bars.is_empty() {
-        let total = collab_of(r)["gantt_total"]
-            .as_u64()
-            .unwrap_or(bars.len() as u64);
         let title = format!(
-            "{}: agent Gantt chart ({} of {} task executions)",
+            "{}: agent Gantt chart ({})",
             v.label,
-            bars.len(),
-            total
+            gantt_scope(r, bars.len())
         );
         let c = Gantt {
             title: title.clone(),
@@ -367,6 +363,51 @@ fn cdf_chart(
         panels,
         log_x,
     })
+}
+
+/// `1234567` as `1,234,567`.
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// What part of the run's task executions the Gantt chart shows:
+/// `all 120 task executions`, `first 500 of 2,346 task executions; plot
+/// --gantt-window for others`, or for a window `412 in the window, of
+/// 2,346 task executions; window 1000-2000 ms` (`first 500 of 612 in the
+/// window, ...` when capped).
+fn gantt_scope(r: &Report, shown: usize) -> String {
+    let c = collab_of(r);
+    let total = c["gantt_total"].as_u64().unwrap_or(shown as u64);
+    let shown_s = thousands(shown as u64);
+    if let Some(w) = c["gantt_window_ms"].as_array() {
+        let (a, b) = (w[0].as_f64().unwrap_or(0.0), w[1].as_f64().unwrap_or(0.0));
+        let inside = c["gantt_in_window"].as_u64().unwrap_or(shown as u64);
+        let head = if inside > shown as u64 {
+            format!("first {shown_s} of {} in the window", thousands(inside))
+        } else {
+            format!("{shown_s} in the window")
+        };
+        return format!(
+            "{head}, of {} task executions; window {a:.0}-{b:.0} ms",
+            thousands(total)
+        );
+    }
+    if total > shown as u64 {
+        format!(
+            "first {shown_s} of {} task executions; plot --gantt-window for others",
+            thousands(total)
+        )
+    } else {
+        format!("all {shown_s} task executions")
+    }
 }
 
 /// The agent Gantt rows a workflow report carries (`collab.gantt`).

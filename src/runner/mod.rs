@@ -69,6 +69,13 @@ pub struct RunOptions {
     pub history: HistoryOutput,
     /// Called now and then during the run (see [`ProgressSink`]).
     pub progress: Option<ProgressSink>,
+    /// Workflow runs: list in the report's `collab.gantt` the task
+    /// executions overlapping this window of virtual ms (the first 500 of
+    /// them) instead of the run's first 500, and record the window as
+    /// `collab.gantt_window_ms` (with `collab.gantt_in_window`, how many
+    /// overlap it). `plot --gantt-window` sets it; the run itself is
+    /// unchanged.
+    pub gantt_window_ms: Option<(f64, f64)>,
 }
 
 /// The result of a run: the report plus by-products the CLI may write.
