@@ -502,6 +502,15 @@ fn metrics_files_pass_an_independent_openmetrics_parser() {
     let (code, out) = openmetrics_check(&py, d, &["run.om", "collab.om", "sweep.om"]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("run.om: 17 families"), "{out}");
+    let collab_text = std::fs::read_to_string(d.join("collab.om")).unwrap();
+    for want in [
+        "agentsim_workflows_completed_total{",
+        "agentsim_workflow_tokens_spent_total{",
+        "agentsim_workflow_tasks{scenario=\"collab-pipeline\",seed=\"7\",state=\"done\"}",
+        "# UNIT agentsim_agent_busy_seconds seconds",
+    ] {
+        assert!(collab_text.contains(want), "{want}");
+    }
     let run_text = std::fs::read_to_string(d.join("run.om")).unwrap();
     for want in [
         "# UNIT agentsim_network_sent_bytes bytes",
@@ -917,7 +926,8 @@ fn collab_report_has_gantt_and_mode_comparison() {
     assert_well_formed(&modes, "modes.svg");
     for want in [
         "makespan (s)",
-        "tokens per completed task",
+        "tokens committed per completed task",
+        "tokens spent per completed task",
         "correct results (fraction)",
         "pipeline",
         "competitive",

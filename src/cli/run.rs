@@ -172,6 +172,22 @@ pub fn run(a: RunArgs) -> Result<u8, UsageError> {
         ))
     })?;
 
+    // A history records KV client operations (docs/history-format.md); a
+    // workflow run or a run without a workload has none, and an empty file
+    // would read as "nothing happened".
+    if a.history.is_some() && scenario.spec.workload.is_none() {
+        let what = if scenario.spec.workflow.is_some() {
+            "is a workflow run"
+        } else {
+            "has no `workload`"
+        };
+        return Err(UsageError(format!(
+            "error: --history: {file} {what}: the history records KV client operations \
+             (docs/history-format.md) and this run has none; a workflow's tasks, results \
+             and executions are in report.json (`collab`), its messages in --trace or --chrome-trace"
+        )));
+    }
+
     // Every output is checked before the run: an exit 2 writes nothing.
     let dir = a
         .out

@@ -386,6 +386,9 @@ fn add_run(fam: &mut Families, input: &MetricsInput<'_>) {
             &v,
         );
     }
+    if let Some(c) = r.collab.as_ref().map(|c| &c.collab) {
+        add_collab(fam, &base, c);
+    }
     // A histogram, as in a sweep's file (the report's section has only
     // quantiles; the run's full histogram has every recorded value).
     if let Some(h) = input.commit_latency.filter(|_| raft.is_some()) {
@@ -394,6 +397,109 @@ fn add_run(fam: &mut Families, input: &MetricsInput<'_>) {
             COMMIT_LATENCY_HELP,
             &base,
             &h.to_sparse(),
+        );
+    }
+}
+
+/// Collaboration families of a workflow run, from the report's `collab`
+/// section (docs/metrics.md). Counters and gauges only: the report keeps
+/// workflow latencies as quantiles, not as histograms.
+fn add_collab(fam: &mut Families, base: &[(&str, String)], c: &Value) {
+    let l = labels(base, &[]);
+    let get = |path: &[&str]| f(c, path).unwrap_or(0.0);
+    for (name, help, v) in [
+        (
+            "agentsim_workflows_submitted",
+            "Workflows submitted.",
+            get(&["workflows", "submitted"]),
+        ),
+        (
+            "agentsim_workflows_completed",
+            "Workflows completed.",
+            get(&["workflows", "completed"]),
+        ),
+        (
+            "agentsim_workflow_dead_letters",
+            "Messages the coordinator gave up delivering (dead letters).",
+            get(&["dead_letters", "count"]),
+        ),
+        (
+            "agentsim_workflow_breaker_trips",
+            "Circuit breaker trips.",
+            get(&["breaker_trips"]),
+        ),
+        (
+            "agentsim_workflow_tokens_spent",
+            "Tokens spent by every attempt, committed or not.",
+            get(&["tokens", "spent"]),
+        ),
+        (
+            "agentsim_workflow_tokens_committed",
+            "Tokens of the attempts whose results were committed.",
+            get(&["tokens", "committed"]),
+        ),
+        (
+            "agentsim_agent_executions",
+            "Task executions agents started.",
+            get(&["agents", "executed"]),
+        ),
+        (
+            "agentsim_agent_transient_failures",
+            "Task executions that failed transiently.",
+            get(&["agents", "transient_failures"]),
+        ),
+        (
+            "agentsim_agent_busy_seconds",
+            "Virtual time agents spent executing tasks, summed over agents.",
+            get(&["agents", "busy_ms"]) / 1000.0,
+        ),
+    ] {
+        fam.counter(name, help, &l, v);
+    }
+    for (key, label, name, help) in [
+        (
+            "retries",
+            "kind",
+            "agentsim_workflow_retries",
+            "Resends and requeues, by kind.",
+        ),
+        (
+            "rejected",
+            "cause",
+            "agentsim_workflow_rejected",
+            "Commands the coordinator rejected, by cause.",
+        ),
+        (
+            "duplicates_discarded",
+            "kind",
+            "agentsim_workflow_duplicates_discarded",
+            "Duplicate messages discarded, by where (agents, coordinator).",
+        ),
+    ] {
+        if let Some(m) = c[key].as_object() {
+            for (k, v) in m {
+                let l = labels(base, &[(label, k.clone())]);
+                fam.counter(name, help, &l, v.as_f64().unwrap_or(0.0));
+            }
+        }
+    }
+    if let Some(m) = c["tasks"]["by_status"].as_object() {
+        for (k, v) in m {
+            let l = labels(base, &[("state", k.clone())]);
+            fam.gauge(
+                "agentsim_workflow_tasks",
+                "Tasks at the end of the run, by state.",
+                &l,
+                v.as_f64().unwrap_or(0.0),
+            );
+        }
+    }
+    if let Some(v) = f(c, &["makespan_ms"]) {
+        fam.gauge(
+            "agentsim_workflow_makespan_seconds",
+            "First workflow arrival to last workflow done, virtual seconds.",
+            &l,
+            v / 1000.0,
         );
     }
 }

@@ -5,7 +5,7 @@ use super::charts::{
     BarPanels, CdfChart, CdfPanel, CompetitorPoint, Gantt, GanttBar, HistogramChart,
     LatencyOverTime, QualityVsTokens, Sequence, Series, ThroughputOverTime, Timeline,
 };
-use super::chrome_trace::address_name;
+use super::chrome_trace::address_names;
 use super::data::{
     client_ops, default_window_ms, downtime_samples, election_samples, fault_windows, role_spans,
     ClientOp, FaultWindow, Outcome, RoleSpan, TraceDetail,
@@ -205,12 +205,13 @@ pub fn run_figures(v: &RunView, format: Format) -> Result<Vec<Figure>, PlotError
     } else {
         title.push_str(&format!(" ({total} messages)"));
     }
-    let servers = r.scenario.cluster.nodes;
-    let clients = r.scenario.workload.as_ref().map_or(0, |w| w.clients);
+    // One lane per address: servers, clients and a workflow run's agents
+    // (by address only: `a3`, the group name would not fit a lane).
     let c = Sequence {
         title: title.clone(),
-        columns: (0..servers + clients)
-            .map(|i| address_name(i, servers))
+        columns: address_names(r)
+            .into_iter()
+            .map(|n| n.split(' ').next().unwrap_or_default().to_string())
             .collect(),
         deliveries: &d.deliveries,
         range_ms: range,
@@ -500,7 +501,8 @@ fn mode_panels(runs: &[RunView]) -> Option<BarPanels> {
         .map(|(v, c)| (*v, c["mode"].as_str().unwrap_or("?").to_string()))
         .collect();
     Some(BarPanels {
-        title: "Collaboration modes: makespan, tokens per task, correct results".into(),
+        title: "Collaboration modes: makespan, tokens per task (committed, spent), correct results"
+            .into(),
         labels: bar_labels(&named),
         panels: vec![
             (
@@ -508,8 +510,14 @@ fn mode_panels(runs: &[RunView]) -> Option<BarPanels> {
                 col(|c| c["makespan_ms"].as_f64().unwrap_or(0.0) / 1000.0),
             ),
             (
-                "tokens per completed task".into(),
+                "tokens committed per completed task".into(),
                 col(|c| c["tokens"]["per_completed_task"].as_f64().unwrap_or(0.0)),
+            ),
+            // Beside it, what was spent: retried, lost and losing attempts
+            // cost tokens too (AP re-runs work a partition hid).
+            (
+                "tokens spent per completed task".into(),
+                col(spent_per_task),
             ),
             (
                 "correct results (fraction)".into(),
@@ -517,6 +525,22 @@ fn mode_panels(runs: &[RunView]) -> Option<BarPanels> {
             ),
         ],
     })
+}
+
+/// Tokens spent (every attempt, committed or not) per completed task:
+/// `spent / results`, with `results = committed / per_completed_task`.
+fn spent_per_task(c: &Value) -> f64 {
+    let t = &c["tokens"];
+    let (committed, spent, per) = (
+        t["committed"].as_f64().unwrap_or(0.0),
+        t["spent"].as_f64().unwrap_or(0.0),
+        t["per_completed_task"].as_f64().unwrap_or(0.0),
+    );
+    if committed > 0.0 && per > 0.0 {
+        spent / (committed / per)
+    } else {
+        0.0
+    }
 }
 
 /// CP vs AP: runs whose report measured scripted partitions, side by
