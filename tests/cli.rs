@@ -190,20 +190,65 @@ fn replay_confirms_hash_and_detects_divergence() {
 #[test]
 fn scenarios_lists_quickstart_with_description() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let stdout = ok(&agentsim(&["scenarios"], root));
-    let line = stdout
-        .lines()
-        .find(|l| l.contains("quickstart.json"))
-        .unwrap_or_else(|| panic!("quickstart not listed:\n{stdout}"));
+    let stdout = ok(&agentsim(&["scenarios", "--long"], root));
     let text = std::fs::read_to_string(root.join(QUICKSTART)).unwrap();
     let desc = serde_json::from_str::<serde_json::Value>(&text).unwrap()["description"]
         .as_str()
         .unwrap()
         .to_string();
-    assert!(!desc.is_empty() && line.contains(&desc), "{line}");
+    // --long wraps the description under its column: rejoin the lines.
+    let lines: Vec<&str> = stdout.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.contains("quickstart.json"))
+        .unwrap_or_else(|| panic!("quickstart not listed:\n{stdout}"));
+    let mut words: Vec<&str> = lines[at].split_whitespace().skip(1).collect();
+    for l in &lines[at + 1..] {
+        if !l.starts_with(' ') {
+            break;
+        }
+        words.extend(l.split_whitespace());
+    }
+    assert!(!desc.is_empty() && words.join(" ") == desc, "{words:?}");
     assert!(
         !stdout.contains("(invalid"),
         "every shipped scenario is valid:\n{stdout}"
+    );
+}
+
+/// `agentsim scenarios` fits the terminal width: `COLUMNS` when set, 100
+/// when stdout is not a terminal (as here); descriptions that do not fit
+/// end in `…` (the longest shipped one is over 1,400 characters), and
+/// `--long` shows them whole, wrapped to the width.
+#[test]
+fn scenarios_wraps_to_the_terminal_width() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let listing = |columns: Option<&str>, long: bool| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_agentsim"));
+        c.arg("scenarios").current_dir(root).env_remove("COLUMNS");
+        if long {
+            c.arg("--long");
+        }
+        if let Some(w) = columns {
+            c.env("COLUMNS", w);
+        }
+        ok(&c.output().expect("run agentsim"))
+    };
+    let widest = |s: &str| s.lines().map(|l| l.chars().count()).max().unwrap_or(0);
+    let plain = listing(None, false);
+    assert!(widest(&plain) <= 100 && widest(&plain) > 90, "{plain}");
+    assert!(plain.lines().any(|l| l.ends_with('…')), "{plain}");
+    let narrow = listing(Some("80"), false);
+    assert!(widest(&narrow) <= 80, "{narrow}");
+    assert_eq!(plain.lines().count(), narrow.lines().count());
+    let long = listing(Some("80"), true);
+    assert!(widest(&long) <= 80, "{long}");
+    assert!(!long.contains('…'));
+    assert!(long.lines().count() > 2 * plain.lines().count(), "wrapped");
+    let words = |s: &str| s.split_whitespace().count();
+    assert!(
+        words(&long) > 3 * words(&plain),
+        "--long shows whole descriptions"
     );
 }
 

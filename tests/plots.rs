@@ -382,6 +382,12 @@ fn run_metrics_are_openmetrics_text() {
             helped.push(rest.split_once(' ').unwrap().0.to_string());
             continue;
         }
+        if let Some(rest) = line.strip_prefix("# UNIT ") {
+            let (name, unit) = rest.split_once(' ').unwrap();
+            assert!(types.contains_key(name), "# UNIT before # TYPE: {line}");
+            assert!(name.ends_with(&format!("_{unit}")), "unit not last: {line}");
+            continue;
+        }
         assert!(!line.starts_with('#'), "unknown comment {line}");
         let (name, rest) = line.split_once('{').expect("labels");
         let (labels, value) = rest.rsplit_once("} ").expect("value");
@@ -431,6 +437,116 @@ fn run_metrics_are_openmetrics_text() {
         assert_eq!(Some(&last.1), counts.get(f), "{f}: +Inf bucket != _count");
     }
     assert_eq!(counts["agentsim_leader_loss_downtime_seconds"], 3.0);
+}
+
+/// The Python interpreter to run the test-only OpenMetrics validator with,
+/// if it has `prometheus_client` (`.ci/run` installs it with pip); `None`
+/// (with a SKIP line) otherwise.
+fn python_with_prometheus_client() -> Option<String> {
+    let py = std::env::var("AGENTSIM_PYTHON").unwrap_or_else(|_| "python3".into());
+    let ok = Command::new(&py)
+        .args(["-c", "import prometheus_client.openmetrics.parser"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        eprintln!(
+            "SKIP: {py} cannot import prometheus_client; `pip install prometheus_client` \
+             (or run .ci/run, which installs it) to validate the OpenMetrics files"
+        );
+    }
+    ok.then_some(py)
+}
+
+/// Run tests/openmetrics/check.py on `files` (in `d`); exit code and output.
+fn openmetrics_check(py: &str, d: &Path, files: &[&str]) -> (i32, String) {
+    let o = Command::new(py)
+        .arg(format!("{ROOT}/tests/openmetrics/check.py"))
+        .args(files)
+        .current_dir(d)
+        .output()
+        .expect("run python");
+    (
+        o.status.code().unwrap_or(-1),
+        text(&o.stdout) + &text(&o.stderr),
+    )
+}
+
+/// The `--metrics` files of a KV run, a workflow run and a sweep pass an
+/// independent OpenMetrics parser (prometheus_client's) and the project's
+/// conventions (`# UNIT` with the unit last, one family per quantity with
+/// labels, one label vocabulary, the same type for a name in run and sweep
+/// files); the checker rejects a file without `# EOF`, a `by_type` family
+/// and a name whose type differs between files.
+#[test]
+fn metrics_files_pass_an_independent_openmetrics_parser() {
+    let Some(py) = python_with_prometheus_client() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let quick = format!("{ROOT}/scenarios/quickstart.json");
+    let collab = format!("{ROOT}/scenarios/collab/pipeline.json");
+    let run = |args: &[&str]| expect_code(&agentsim(args, d), &[0]);
+    run(&["run", &quick, "--out", "a", "--metrics", "run.om"]);
+    run(&["run", &collab, "--out", "c", "--metrics", "collab.om"]);
+    run(&[
+        "sweep",
+        &quick,
+        "--seeds",
+        "0..3",
+        "--out",
+        "s",
+        "--metrics",
+        "sweep.om",
+    ]);
+    let (code, out) = openmetrics_check(&py, d, &["run.om", "collab.om", "sweep.om"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("run.om: 17 families"), "{out}");
+    let collab_text = std::fs::read_to_string(d.join("collab.om")).unwrap();
+    for want in [
+        "agentsim_workflows_completed_total{",
+        "agentsim_workflow_tokens_spent_total{",
+        "agentsim_workflow_tasks{scenario=\"collab-pipeline\",seed=\"7\",state=\"done\"}",
+        "# UNIT agentsim_agent_busy_seconds seconds",
+    ] {
+        assert!(collab_text.contains(want), "{want}");
+    }
+    let run_text = std::fs::read_to_string(d.join("run.om")).unwrap();
+    for want in [
+        "# UNIT agentsim_network_sent_bytes bytes",
+        "agentsim_network_sent_bytes_total{",
+        "# UNIT agentsim_client_latency_seconds seconds",
+        "agentsim_messages_sent_total{scenario=\"quickstart\",seed=\"1\",type=\"append_entries\"}",
+    ] {
+        assert!(run_text.contains(want), "{want}");
+    }
+    let sweep_text = std::fs::read_to_string(d.join("sweep.om")).unwrap();
+    assert!(sweep_text.contains("# TYPE agentsim_commit_latency_seconds histogram"));
+    assert!(run_text.contains("# TYPE agentsim_commit_latency_seconds histogram"));
+
+    // Broken inputs the checker must reject.
+    std::fs::write(d.join("noeof.om"), run_text.replace("# EOF\n", "")).unwrap();
+    let by_type = run_text.replace("agentsim_messages_sent", "agentsim_messages_by_type");
+    std::fs::write(d.join("bytype.om"), by_type).unwrap();
+    let gauge = run_text
+        .replace(
+            "# TYPE agentsim_events counter",
+            "# TYPE agentsim_events gauge",
+        )
+        .replace("agentsim_events_total{", "agentsim_events{");
+    std::fs::write(d.join("gauge.om"), gauge).unwrap();
+    for (files, why) in [
+        (&["noeof.om"][..], "Missing # EOF"),
+        (&["bytype.om"][..], "a by_<label> family"),
+        (
+            &["run.om", "gauge.om"][..],
+            "agentsim_events: gauge in gauge.om but counter",
+        ),
+    ] {
+        let (code, out) = openmetrics_check(&py, d, files);
+        assert_eq!(code, 1, "{files:?} accepted: {out}");
+        assert!(out.contains(why), "{files:?}: {out}");
+    }
 }
 
 /// `run --chrome-trace` writes trace-event JSON: metadata naming a track
@@ -495,6 +611,135 @@ fn run_chrome_trace_is_trace_event_json() {
     assert!(evs
         .iter()
         .any(|e| e["cat"] == "fault" && e["name"] == "crash n3"));
+}
+
+/// What a trace-event document leaves undone: tracks (tids) with events
+/// but no `thread_name`, and flow endpoints (`s`/`f`) that no slice (`X`)
+/// of their track encloses, so the viewer cannot bind them (a dangling
+/// arrow).
+fn unnamed_tracks_and_dangling_flows(doc: &Value) -> (Vec<u64>, usize, usize) {
+    let evs = doc["traceEvents"].as_array().unwrap();
+    let mut named = std::collections::BTreeSet::new();
+    let mut used = std::collections::BTreeSet::new();
+    let mut slices: BTreeMap<u64, Vec<(u64, u64)>> = BTreeMap::new();
+    for e in evs {
+        let tid = e["tid"].as_u64().unwrap();
+        match e["ph"].as_str().unwrap() {
+            "M" if e["name"] == "thread_name" => {
+                named.insert(tid);
+            }
+            "M" => {}
+            ph => {
+                used.insert(tid);
+                if ph == "X" {
+                    let ts = e["ts"].as_u64().unwrap();
+                    slices
+                        .entry(tid)
+                        .or_default()
+                        .push((ts, ts + e["dur"].as_u64().unwrap()));
+                }
+            }
+        }
+    }
+    let flows: Vec<&Value> = evs
+        .iter()
+        .filter(|e| e["ph"] == "s" || e["ph"] == "f")
+        .collect();
+    let dangling = flows
+        .iter()
+        .filter(|e| {
+            let (tid, ts) = (e["tid"].as_u64().unwrap(), e["ts"].as_u64().unwrap());
+            !slices
+                .get(&tid)
+                .is_some_and(|s| s.iter().any(|&(a, b)| a <= ts && ts <= b))
+        })
+        .count();
+    (
+        used.difference(&named).copied().collect(),
+        dangling,
+        flows.len(),
+    )
+}
+
+/// The Chrome trace names every track (the run as `process_name`; servers,
+/// clients and a workflow run's agents as `thread_name`), binds every flow
+/// arrow to a slice at both ends (before: 6,829 of 45,642 endpoints of the
+/// collab pipeline run dangled, on unnamed agent tracks with no slice), and
+/// draws faults as spans lasting from the fault to its undo, not instants.
+/// Removing the agents' slices makes the check find dangling arrows again.
+#[test]
+fn chrome_trace_names_every_track_and_binds_every_flow() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let quick = format!("{ROOT}/scenarios/quickstart.json");
+    let collab = format!("{ROOT}/scenarios/collab/pipeline.json");
+    expect_code(
+        &agentsim(
+            &["run", &quick, "--out", "q", "--chrome-trace", "q.json"],
+            d,
+        ),
+        &[0],
+    );
+    expect_code(
+        &agentsim(
+            &["run", &collab, "--out", "c", "--chrome-trace", "c.json"],
+            d,
+        ),
+        &[0],
+    );
+    for f in ["q.json", "c.json"] {
+        let doc = read_json(&d.join(f));
+        let (unnamed, dangling, flows) = unnamed_tracks_and_dangling_flows(&doc);
+        assert!(flows > 1000, "{f}: {flows} flow endpoints");
+        assert_eq!((unnamed, dangling), (vec![], 0), "{f}");
+        let evs = doc["traceEvents"].as_array().unwrap();
+        assert!(evs.iter().any(|e| e["name"] == "process_name"), "{f}");
+        assert!(
+            !evs.iter().any(|e| e["cat"] == "fault" && e["ph"] != "X"),
+            "{f}: faults are spans"
+        );
+    }
+    // quickstart crashes n3 at 5 s and restarts it at 7 s (see its faults).
+    let q = read_json(&d.join("q.json"));
+    let report = read_json(&d.join("q/report.json"));
+    let at = |kind: &str| {
+        report["faults"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["kind"] == kind)
+            .and_then(|f| f["at_ms"].as_f64())
+            .unwrap()
+    };
+    let crash = q["traceEvents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["cat"] == "fault" && e["name"] == "crash n3")
+        .expect("crash span");
+    let dur_ms = crash["dur"].as_u64().unwrap() as f64 / 1000.0;
+    assert!(
+        (dur_ms - (at("restart") - at("crash"))).abs() < 0.01,
+        "{crash}"
+    );
+    let mut c = read_json(&d.join("c.json"));
+    let names: Vec<String> = c["traceEvents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["name"] == "thread_name")
+        .map(|e| e["args"]["name"].as_str().unwrap().to_string())
+        .collect();
+    for n in ["n0", "a3 researcher", "a30 writer"] {
+        assert!(names.iter().any(|x| x == n), "no track {n}: {names:?}");
+    }
+    // Broken on purpose: without the agents' slices, arrows dangle.
+    c["traceEvents"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|e| e["name"] != "agent");
+    let (_, dangling, _) = unnamed_tracks_and_dangling_flows(&c);
+    assert!(dangling > 1000, "{dangling}");
 }
 
 /// Re-run the `reports/README.md` command that starts with
@@ -681,7 +926,8 @@ fn collab_report_has_gantt_and_mode_comparison() {
     assert_well_formed(&modes, "modes.svg");
     for want in [
         "makespan (s)",
-        "tokens per completed task",
+        "tokens committed per completed task",
+        "tokens spent per completed task",
         "correct results (fraction)",
         "pipeline",
         "competitive",
@@ -949,4 +1195,116 @@ fn quality_vs_tokens_says_when_the_list_is_capped() {
         2000 + 2,
         "one marker per kept point, two in the legend"
     );
+}
+
+/// A failing run's report names the operation the linearizability checker
+/// could not place (`linearizability.violation`: client, key, op, times,
+/// window) and its latency chart marks it and shades the window; a passing
+/// run has neither.
+#[test]
+fn failing_run_marks_the_violating_operation_on_the_latency_chart() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let bad = format!("{ROOT}/scenarios/bugs/stale-read.json");
+    let good = format!("{ROOT}/scenarios/quickstart.json");
+    expect_code(&agentsim(&["run", &bad, "--out", "bad"], d), &[1]);
+    expect_code(&agentsim(&["run", &good, "--out", "good"], d), &[0]);
+    let r = read_json(&d.join("bad/report.json"));
+    let v = &r["linearizability"]["violation"];
+    assert_eq!(r["linearizability"]["ok"], false, "{v}");
+    assert_eq!(v["f"], "read", "{v}");
+    let (invoke, complete) = (
+        v["invoke_ms"].as_f64().unwrap(),
+        v["complete_ms"].as_f64().unwrap(),
+    );
+    let (from, to) = (
+        v["window_ms"][0].as_f64().unwrap(),
+        v["window_ms"][1].as_f64().unwrap(),
+    );
+    assert!(
+        from <= invoke && invoke <= complete && complete == to,
+        "{v}"
+    );
+    let who = format!(
+        "by p{} at [{invoke:.3}ms, {complete:.3}ms]",
+        v["process"].as_u64().unwrap()
+    );
+    let explanation = r["linearizability"]["explanation"].as_str().unwrap();
+    assert!(explanation.contains(&who), "{who} not in {explanation}");
+    let passing = read_json(&d.join("good/report.json"));
+    assert!(passing["linearizability"].get("violation").is_none());
+
+    expect_code(
+        &agentsim(&["plot", "bad/report.json", "good", "--out", "p"], d),
+        &[0],
+    );
+    let svg = std::fs::read_to_string(d.join("p/bug-stale-read/latency_over_time.svg")).unwrap();
+    assert_well_formed(&svg, "bad latency chart");
+    let label = format!(
+        "not linearizable: read -&gt; {} by p{} on key {}",
+        v["value"], v["process"], v["key"]
+    );
+    assert!(
+        svg.contains(&label) || svg.contains(&label.replace("&gt;", ">")),
+        "{label}"
+    );
+    assert!(svg.contains("no place for it in"), "window legend");
+    let svg = std::fs::read_to_string(d.join("p/quickstart/latency_over_time.svg")).unwrap();
+    assert!(!svg.contains("not linearizable") && !svg.contains("no place for it"));
+}
+
+/// The title of the SVG chart `file`.
+fn svg_title(svg: &str) -> String {
+    let at = svg.find("agent Gantt chart").expect("a Gantt title");
+    let end = svg[at..].find('<').unwrap();
+    svg[at..at + end]
+        .trim()
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+}
+
+/// The Gantt chart says when it shows only the first executions ("first
+/// 500 of 800": the pipeline run commits 800, the report lists 500) and
+/// `plot --gantt-window FROM..TO` draws those overlapping a window instead,
+/// saying how many do; a window over the whole run finds all 800.
+#[test]
+fn gantt_chart_says_it_is_capped_and_offers_a_window() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let collab = format!("{ROOT}/scenarios/collab/pipeline.json");
+    expect_code(&agentsim(&["run", &collab, "--out", "c"], d), &[0]);
+    let r = read_json(&d.join("c/report.json"));
+    assert_eq!(
+        (
+            r["collab"]["gantt_total"].as_u64(),
+            r["collab"]["gantt"].as_array().map(Vec::len)
+        ),
+        (Some(800), Some(500))
+    );
+    let gantt = |extra: &[&str], out: &str| {
+        let mut args = vec!["plot", "c/report.json", "--out", out];
+        args.extend_from_slice(extra);
+        expect_code(&agentsim(&args, d), &[0]);
+        let svg = std::fs::read_to_string(d.join(out).join("collab-pipeline/gantt.svg")).unwrap();
+        assert_well_formed(&svg, out);
+        svg_title(&svg)
+    };
+    assert_eq!(
+        gantt(&[], "p"),
+        "agent Gantt chart (first 500 of 800 task executions; plot --gantt-window for others)"
+    );
+    // The report's 500 end at 73 s; the window after them has others.
+    let late = gantt(&["--gantt-window", "80000..200000"], "late");
+    let n: u64 = late
+        .strip_prefix("agent Gantt chart (")
+        .and_then(|t| t.split(' ').next())
+        .and_then(|k| k.parse().ok())
+        .unwrap_or_else(|| panic!("{late}"));
+    assert!(n > 0 && n < 300, "{late}");
+    assert!(
+        late.ends_with(" in the window, of 800 task executions; window 80000-200000 ms)"),
+        "{late}"
+    );
+    let all = gantt(&["--gantt-window", "0..200000"], "all");
+    assert!(all.contains("first 500 of 800 in the window"), "{all}");
 }

@@ -278,6 +278,15 @@ pub struct Violation {
     pub longest_prefix: usize,
     /// Indices of the last operations of that prefix, in linearization order.
     pub prefix_tail: Vec<usize>,
+    /// A copy of the operation that could not be placed (`op` indexes the
+    /// checked slice; a report or a chart needs the operation itself).
+    pub blamed: Op,
+    /// The stretch of real time the checker searched for a place for it:
+    /// from the earliest invocation among the completed operations it was
+    /// checked with (the key's operations since its last quiescent point in
+    /// the streaming check, the whole key in the batch check) to its own
+    /// completion. No order of those operations lets it take effect there.
+    pub window: (SimTime, SimTime),
 }
 
 /// Result of [`check`].
@@ -356,7 +365,8 @@ pub fn check_with(ops: &[Op], config: &CheckConfig) -> Result<LinResult, History
             search::Outcome::Linearizable => {}
             search::Outcome::Unknown => result.unknown_keys.push(*key),
             search::Outcome::Violation { blamed } => {
-                let violation = explain::violation(*key, key_ops, None, blamed, config.max_states);
+                let violation =
+                    explain::violation(*key, ops, key_ops, None, blamed, config.max_states);
                 if result.violations.is_empty() {
                     result.explanation = Some(explain::describe(ops, key_ops, &violation));
                 }

@@ -85,6 +85,10 @@ enum Command {
         /// Folder to list (default: `scenarios/`).
         #[arg(long, default_value = "scenarios")]
         dir: PathBuf,
+        /// Show whole descriptions (wrapped), not one line each cut to the
+        /// terminal width (`COLUMNS`, else the terminal's size, else 100).
+        #[arg(long)]
+        long: bool,
     },
 }
 
@@ -161,7 +165,7 @@ pub fn main(cli: Cli) -> ExitCode {
             );
             Ok(0)
         }
-        Command::Scenarios { dir } => scenarios::list(&dir),
+        Command::Scenarios { dir, long } => scenarios::list(&dir, long),
     };
     if !STDOUT_CLOSED.load(Ordering::Relaxed) {
         if let Err(e) = io::stdout().lock().flush() {

@@ -31,6 +31,10 @@ pub struct PlotArgs {
     /// first fault to 400 ms after it).
     #[arg(long, value_name = "START_MS..END_MS", value_parser = parse_window)]
     pub window: Option<(f64, f64)>,
+    /// Agent Gantt chart window FROM_MS..TO_MS: draw the task executions
+    /// overlapping it (up to 500) instead of the run's first 500.
+    #[arg(long, value_name = "FROM_MS..TO_MS", value_parser = parse_window)]
+    pub gantt_window: Option<(f64, f64)>,
     /// Logarithmic x axis on CDFs.
     #[arg(long)]
     pub log_x: bool,
@@ -161,11 +165,13 @@ pub fn run_collecting(
     scenario: &Scenario,
     window_ms: (f64, f64),
     max_messages: usize,
+    gantt_window_ms: Option<(f64, f64)>,
 ) -> (RunOutput, TraceDetail) {
     let to_us = |ms: f64| (ms * 1000.0).round().max(0.0) as u64;
     let collector = TraceCollector::new((to_us(window_ms.0), to_us(window_ms.1)), max_messages);
     let opts = RunOptions {
         trace: Some(collector.clone()),
+        gantt_window_ms,
         ..RunOptions::default()
     };
     let out = runner::run(scenario, &opts);
@@ -181,12 +187,13 @@ pub fn rerun(
     report: &Report,
     file: &str,
     window_ms: (f64, f64),
+    gantt_window_ms: Option<(f64, f64)>,
 ) -> Result<(RunOutput, TraceDetail, bool), UsageError> {
     let mut spec = report.scenario.clone();
     spec.seed = report.seed;
     let scenario = Scenario::from_spec(spec)
         .map_err(|e| UsageError(format!("{file}: the embedded scenario is invalid:\n{e}")))?;
-    let (out, detail) = run_collecting(&scenario, window_ms, MAX_MESSAGES);
+    let (out, detail) = run_collecting(&scenario, window_ms, MAX_MESSAGES, gantt_window_ms);
     let ok = out.report.trace_hash == report.trace_hash;
     Ok((out, detail, ok))
 }
@@ -266,7 +273,8 @@ pub fn plot(a: PlotArgs) -> Result<u8, UsageError> {
     outln!("agentsim plot: {} report(s)", reports.len());
     for ((report, file), label) in reports.into_iter().zip(&files).zip(&labels) {
         let window = RunView::window_for(&report, a.window);
-        let (out, detail, ok) = rerun(&report, &file.display().to_string(), window)?;
+        let (out, detail, ok) =
+            rerun(&report, &file.display().to_string(), window, a.gantt_window)?;
         all_ok &= say_rerun(label, &report, ok, &out.report.trace_hash);
         // The re-run's report is the same run in full (a checked-in report
         // may leave the role timeline out); keep the file's if it diverged.

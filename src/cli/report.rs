@@ -139,7 +139,7 @@ fn gather(path: &Path, a: &ReportArgs, label_hint: &str) -> Result<Gathered, Usa
         match a.window.or_else(|| scenario_window(&s)) {
             // Window known up front: one run collects everything.
             Some(w) => {
-                let (out, detail) = run_collecting(&s, w, MAX_MESSAGES);
+                let (out, detail) = run_collecting(&s, w, MAX_MESSAGES, None);
                 return Ok(Gathered {
                     note: format!(
                         "Ran {file} (seed {}); trace hash {}.",
@@ -161,7 +161,7 @@ fn gather(path: &Path, a: &ReportArgs, label_hint: &str) -> Result<Gathered, Usa
             }
         }
     };
-    let (out, detail, same) = rerun(&report, &file, window)?;
+    let (out, detail, same) = rerun(&report, &file, window, None)?;
     let ok = say_rerun(label_hint, &report, same, &out.report.trace_hash);
     let note = if same {
         format!(

@@ -172,6 +172,22 @@ pub fn run(a: RunArgs) -> Result<u8, UsageError> {
         ))
     })?;
 
+    // A history records KV client operations (docs/history-format.md); a
+    // workflow run or a run without a workload has none, and an empty file
+    // would read as "nothing happened".
+    if a.history.is_some() && scenario.spec.workload.is_none() {
+        let what = if scenario.spec.workflow.is_some() {
+            "is a workflow run"
+        } else {
+            "has no `workload`"
+        };
+        return Err(UsageError(format!(
+            "error: --history: {file} {what}: the history records KV client operations \
+             (docs/history-format.md) and this run has none; a workflow's tasks, results \
+             and executions are in report.json (`collab`), its messages in --trace or --chrome-trace"
+        )));
+    }
+
     // Every output is checked before the run: an exit 2 writes nothing.
     let dir = a
         .out
@@ -294,6 +310,8 @@ pub fn run(a: RunArgs) -> Result<u8, UsageError> {
             crate::metrics::openmetrics::encode(&[crate::metrics::openmetrics::MetricsInput {
                 report: &out.report,
                 history: out.history.as_deref(),
+                client_latency: out.latency.as_ref().map(|l| &l.client),
+                commit_latency: out.latency.as_ref().map(|l| &l.commit),
             }]);
         write_atomic(p, text.as_bytes())
             .map_err(|e| UsageError(format!("error: {}: {e}", p.display())))?;

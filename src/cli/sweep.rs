@@ -777,17 +777,17 @@ pub fn sweep(a: SweepArgs) -> Result<u8, UsageError> {
             &[
                 (
                     "agentsim_client_latency_seconds",
-                    "Client operation latency, all seeds",
+                    crate::metrics::openmetrics::CLIENT_LATENCY_HELP,
                     &client,
                 ),
                 (
                     "agentsim_commit_latency_seconds",
-                    "Leader append to commit, all seeds",
+                    crate::metrics::openmetrics::COMMIT_LATENCY_HELP,
                     &commit,
                 ),
                 (
                     "agentsim_leader_loss_downtime_seconds",
-                    "Leader-loss downtime intervals, all seeds",
+                    crate::metrics::openmetrics::DOWNTIME_HELP,
                     &downtime,
                 ),
             ],

@@ -423,6 +423,29 @@ struct ModeNumbers {
     correct: u64,
 }
 
+/// The Gantt rows of the task executions overlapping `window_ms` (the
+/// first [`GANTT_CAP`] of them, in task order, as `collab_json` lists
+/// them) and how many overlap it: `RunOptions::gantt_window_ms`.
+pub fn gantt_window(sm: &WorkflowState, window_ms: (f64, f64)) -> (Vec<Value>, u64) {
+    let mut rows = Vec::new();
+    let mut in_window = 0u64;
+    for (i, t) in sm.tasks().iter().enumerate() {
+        let Some(o) = t.result.filter(|_| t.spec.kind != TaskKind::Judge) else {
+            continue;
+        };
+        let start = ms(o.started_at);
+        let end = start + o.duration_us as f64 / 1000.0;
+        if end < window_ms.0 || start > window_ms.1 {
+            continue;
+        }
+        in_window += 1;
+        if rows.len() < GANTT_CAP {
+            rows.push(json!({"agent": o.agent.0, "task": i, "start_ms": start, "end_ms": end}));
+        }
+    }
+    (rows, in_window)
+}
+
 /// The report's `collab` section (without `consistency_metrics` and
 /// `summary`, which the runner adds): `sm` is the final word on the
 /// workflows, `ap_counters` the AP copies' own counters summed (CP reads

@@ -1,14 +1,23 @@
 //! Counters and histograms of one or more runs in the OpenMetrics text
-//! format (`run --metrics FILE`), readable by Prometheus and friends:
-//! `# TYPE`/`# HELP` per family, then its samples; histograms as
-//! cumulative `_bucket{le=...}` plus `_sum` and `_count`; `# EOF` last.
+//! format (`run --metrics FILE`, `sweep --metrics FILE`), readable by
+//! Prometheus and friends: `# TYPE`, `# UNIT` (for families with a unit)
+//! and `# HELP` per family, then its samples; counters as `_total`;
+//! histograms as cumulative `_bucket{le=...}` plus `_sum` and `_count`;
+//! `# EOF` last.
 //!
-//! Every sample carries `scenario` and `seed` labels so the output of many
-//! runs (a sweep) can be concatenated into one family list. Times are in
-//! seconds, as OpenMetrics recommends. Nothing wall-clock is exported, so
-//! the file is a deterministic function of the run.
+//! Conventions (docs/metrics.md lists every family): the unit is the last
+//! word of a family name (`agentsim_network_sent_bytes`, counter samples
+//! `..._bytes_total`); one family per quantity, broken down by labels
+//! (`type`, `cause`, `outcome`, `kind`/`state`, `check`) rather than by
+//! extra families; a name means the same type in run and sweep files.
+//! Every run sample carries `scenario` and `seed` labels (a sweep's carry
+//! `scenario`), so the output of many runs can be concatenated into one
+//! family list. Times are in seconds, as OpenMetrics recommends. Nothing
+//! wall-clock is exported, so the file is a deterministic function of the
+//! run.
 
 use crate::kv::history::{EventType, HistoryEvent};
+use crate::metrics::hist::LatencyHist;
 use crate::metrics::Report;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -26,13 +35,35 @@ pub struct MetricsInput<'a> {
     pub report: &'a Report,
     /// Client history (for the client latency histogram).
     pub history: Option<&'a [HistoryEvent]>,
+    /// The run's full client latency histogram (used when no history
+    /// was kept).
+    pub client_latency: Option<&'a LatencyHist>,
+    /// The run's full commit latency histogram (Raft runs).
+    pub commit_latency: Option<&'a LatencyHist>,
 }
+
+/// Help of the histograms a run and a sweep both export (same name, same
+/// type, same meaning).
+pub const CLIENT_LATENCY_HELP: &str =
+    "Client operation latency (ok and fail completions), virtual seconds.";
+/// See [`CLIENT_LATENCY_HELP`].
+pub const COMMIT_LATENCY_HELP: &str = "Leader append to commit, virtual seconds.";
+/// See [`CLIENT_LATENCY_HELP`].
+pub const DOWNTIME_HELP: &str = "Intervals without a leader known to a majority, virtual seconds.";
 
 #[derive(Default)]
 struct Family {
     kind: &'static str,
     help: &'static str,
     lines: Vec<String>,
+}
+
+/// The unit a family name ends with, for its `# UNIT` line (OpenMetrics:
+/// if a family has a unit, its name ends with `_<unit>`).
+fn unit_of(name: &str) -> Option<&'static str> {
+    ["seconds", "bytes", "ratio"]
+        .into_iter()
+        .find(|u| name.ends_with(&format!("_{u}")))
 }
 
 #[derive(Default)]
@@ -145,6 +176,9 @@ impl Families {
         for name in &self.order {
             let f = &self.by_name[name];
             let _ = writeln!(out, "# TYPE {name} {}", f.kind);
+            if let Some(u) = unit_of(name) {
+                let _ = writeln!(out, "# UNIT {name} {u}");
+            }
             let _ = writeln!(out, "# HELP {name} {}", f.help);
             for l in &f.lines {
                 out.push_str(l);
@@ -212,12 +246,28 @@ fn add_run(fam: &mut Families, input: &MetricsInput<'_>) {
         if r.checks.ok { 1.0 } else { 0.0 },
     );
     let n = &r.network;
+    // Sent messages by type (the types sum to the total); a report without
+    // the breakdown gives one sample with `type="all"`.
+    let by_type = n
+        .get("messages_by_type")
+        .and_then(Value::as_object)
+        .filter(|t| !t.is_empty());
+    let sent_help = "Messages put on the simulated network, by message type.";
+    match by_type {
+        Some(types) => {
+            for (t, v) in types {
+                let l = labels(&base, &[("type", t.clone())]);
+                let v = v.as_f64().unwrap_or(0.0);
+                fam.counter("agentsim_messages_sent", sent_help, &l, v);
+            }
+        }
+        None => {
+            let l = labels(&base, &[("type", "all".into())]);
+            let v = f(n, &["sent"]).unwrap_or(0.0);
+            fam.counter("agentsim_messages_sent", sent_help, &l, v);
+        }
+    }
     for (name, key, help) in [
-        (
-            "agentsim_messages_sent",
-            "sent",
-            "Messages put on the simulated network.",
-        ),
         (
             "agentsim_messages_delivered",
             "delivered",
@@ -229,7 +279,7 @@ fn add_run(fam: &mut Families, input: &MetricsInput<'_>) {
             "Extra copies made by the network.",
         ),
         (
-            "agentsim_bytes_sent",
+            "agentsim_network_sent_bytes",
             "bytes_sent",
             "Bytes put on the simulated network.",
         ),
@@ -245,19 +295,6 @@ fn add_run(fam: &mut Families, input: &MetricsInput<'_>) {
                 &l,
                 v.as_f64().unwrap_or(0.0),
             );
-        }
-    }
-    if let Some(types) = n.get("messages_by_type").and_then(Value::as_object) {
-        for (t, v) in types {
-            if let Some(v) = v.as_f64() {
-                let l = labels(&base, &[("type", t.clone())]);
-                fam.counter(
-                    "agentsim_messages_by_type",
-                    "Messages sent, by type.",
-                    &l,
-                    v,
-                );
-            }
         }
     }
     let mut faults: BTreeMap<String, u64> = BTreeMap::new();
@@ -302,6 +339,12 @@ fn add_run(fam: &mut Families, input: &MetricsInput<'_>) {
         );
     }
     if let Some(ops) = raft.map(|r| r.client_ops) {
+        fam.counter(
+            "agentsim_client_ops_invoked",
+            "Client operations invoked.",
+            &l,
+            ops.invoked as f64,
+        );
         for (o, n) in [("ok", ops.ok), ("fail", ops.fail), ("info", ops.info)] {
             let l = labels(&base, &[("outcome", o.into())]);
             fam.counter(
@@ -315,9 +358,16 @@ fn add_run(fam: &mut Families, input: &MetricsInput<'_>) {
     if let Some(h) = input.history {
         fam.histogram(
             "agentsim_client_latency_seconds",
-            "Client operation latency (ok and fail completions), virtual seconds.",
+            CLIENT_LATENCY_HELP,
             &base,
             &client_latencies_s(h),
+        );
+    } else if let Some(h) = input.client_latency.filter(|_| raft.is_some()) {
+        fam.histogram_sparse(
+            "agentsim_client_latency_seconds",
+            CLIENT_LATENCY_HELP,
+            &base,
+            &h.to_sparse(),
         );
     }
     if let Some(s) = lead
@@ -331,33 +381,126 @@ fn add_run(fam: &mut Families, input: &MetricsInput<'_>) {
             .collect();
         fam.histogram(
             "agentsim_leader_loss_downtime_seconds",
-            "Intervals without a leader known to a majority, virtual seconds.",
+            DOWNTIME_HELP,
             &base,
             &v,
         );
     }
-    if let Some(c) = raft.map(|r| &r.commit_latency_ms) {
-        let fm = fam.family(
+    if let Some(c) = r.collab.as_ref().map(|c| &c.collab) {
+        add_collab(fam, &base, c);
+    }
+    // A histogram, as in a sweep's file (the report's section has only
+    // quantiles; the run's full histogram has every recorded value).
+    if let Some(h) = input.commit_latency.filter(|_| raft.is_some()) {
+        fam.histogram_sparse(
             "agentsim_commit_latency_seconds",
-            "summary",
-            "Leader append to commit, virtual seconds (quantiles from an HdrHistogram).",
+            COMMIT_LATENCY_HELP,
+            &base,
+            &h.to_sparse(),
         );
-        for (q, key) in [("0.5", "p50"), ("0.9", "p90"), ("0.99", "p99")] {
-            let l = labels(&base, &[("quantile", q.into())]);
-            let v = f(c, &[key]).unwrap_or(0.0) / 1000.0;
-            fm.lines
-                .push(format!("agentsim_commit_latency_seconds{l} {}", num(v)));
+    }
+}
+
+/// Collaboration families of a workflow run, from the report's `collab`
+/// section (docs/metrics.md). Counters and gauges only: the report keeps
+/// workflow latencies as quantiles, not as histograms.
+fn add_collab(fam: &mut Families, base: &[(&str, String)], c: &Value) {
+    let l = labels(base, &[]);
+    let get = |path: &[&str]| f(c, path).unwrap_or(0.0);
+    for (name, help, v) in [
+        (
+            "agentsim_workflows_submitted",
+            "Workflows submitted.",
+            get(&["workflows", "submitted"]),
+        ),
+        (
+            "agentsim_workflows_completed",
+            "Workflows completed.",
+            get(&["workflows", "completed"]),
+        ),
+        (
+            "agentsim_workflow_dead_letters",
+            "Messages the coordinator gave up delivering (dead letters).",
+            get(&["dead_letters", "count"]),
+        ),
+        (
+            "agentsim_workflow_breaker_trips",
+            "Circuit breaker trips.",
+            get(&["breaker_trips"]),
+        ),
+        (
+            "agentsim_workflow_tokens_spent",
+            "Tokens spent by every attempt, committed or not.",
+            get(&["tokens", "spent"]),
+        ),
+        (
+            "agentsim_workflow_tokens_committed",
+            "Tokens of the attempts whose results were committed.",
+            get(&["tokens", "committed"]),
+        ),
+        (
+            "agentsim_agent_executions",
+            "Task executions agents started.",
+            get(&["agents", "executed"]),
+        ),
+        (
+            "agentsim_agent_transient_failures",
+            "Task executions that failed transiently.",
+            get(&["agents", "transient_failures"]),
+        ),
+        (
+            "agentsim_agent_busy_seconds",
+            "Virtual time agents spent executing tasks, summed over agents.",
+            get(&["agents", "busy_ms"]) / 1000.0,
+        ),
+    ] {
+        fam.counter(name, help, &l, v);
+    }
+    for (key, label, name, help) in [
+        (
+            "retries",
+            "kind",
+            "agentsim_workflow_retries",
+            "Resends and requeues, by kind.",
+        ),
+        (
+            "rejected",
+            "cause",
+            "agentsim_workflow_rejected",
+            "Commands the coordinator rejected, by cause.",
+        ),
+        (
+            "duplicates_discarded",
+            "kind",
+            "agentsim_workflow_duplicates_discarded",
+            "Duplicate messages discarded, by where (agents, coordinator).",
+        ),
+    ] {
+        if let Some(m) = c[key].as_object() {
+            for (k, v) in m {
+                let l = labels(base, &[(label, k.clone())]);
+                fam.counter(name, help, &l, v.as_f64().unwrap_or(0.0));
+            }
         }
-        let count = f(c, &["count"]).unwrap_or(0.0);
-        let sum = f(c, &["mean"]).unwrap_or(0.0) * count / 1000.0;
-        fm.lines.push(format!(
-            "agentsim_commit_latency_seconds_sum{l} {}",
-            num(sum)
-        ));
-        fm.lines.push(format!(
-            "agentsim_commit_latency_seconds_count{l} {}",
-            num(count)
-        ));
+    }
+    if let Some(m) = c["tasks"]["by_status"].as_object() {
+        for (k, v) in m {
+            let l = labels(base, &[("state", k.clone())]);
+            fam.gauge(
+                "agentsim_workflow_tasks",
+                "Tasks at the end of the run, by state.",
+                &l,
+                v.as_f64().unwrap_or(0.0),
+            );
+        }
+    }
+    if let Some(v) = f(c, &["makespan_ms"]) {
+        fam.gauge(
+            "agentsim_workflow_makespan_seconds",
+            "First workflow arrival to last workflow done, virtual seconds.",
+            &l,
+            v / 1000.0,
+        );
     }
 }
 
@@ -388,32 +531,39 @@ pub fn encode_sweep(summary: &Value, histograms: &[SweepHistogram<'_>]) -> Strin
     let stats = &summary["stats"];
     fam.counter(
         "agentsim_sweep_seeds",
-        "Seeds run",
+        "Seeds run.",
         &l,
         f(summary, &["seeds_run"]).unwrap_or(0.0),
     );
     if let Some(kinds) = stats["failures_by_kind"].as_object() {
         for (kind, n) in kinds {
-            let lk = labels(&base, &[("kind", kind.clone())]);
+            let lk = labels(&base, &[("check", kind.clone())]);
             fam.counter(
                 "agentsim_sweep_failed_seeds",
-                "Seeds that failed a check, by the first failing check",
+                "Seeds that failed a check, by the first failing check.",
                 &lk,
                 n.as_f64().unwrap_or(0.0),
             );
         }
     }
+    // The same names (and types) as a run's file, summed over seeds.
     fam.counter(
-        "agentsim_sweep_events",
-        "Events dispatched over all seeds",
+        "agentsim_events",
+        "Events dispatched by the simulation kernel.",
         &l,
         f(stats, &["events"]).unwrap_or(0.0),
     );
-    for t in ["invoked", "ok", "fail", "info"] {
-        let lt = labels(&base, &[("type", t.to_string())]);
+    fam.counter(
+        "agentsim_client_ops_invoked",
+        "Client operations invoked.",
+        &l,
+        f(stats, &["client_ops", "invoked"]).unwrap_or(0.0),
+    );
+    for t in ["ok", "fail", "info"] {
+        let lt = labels(&base, &[("outcome", t.to_string())]);
         fam.counter(
-            "agentsim_sweep_client_ops",
-            "Client operations over all seeds, by outcome",
+            "agentsim_client_ops",
+            "Client operations completed, by outcome.",
             &lt,
             f(stats, &["client_ops", t]).unwrap_or(0.0),
         );

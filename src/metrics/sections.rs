@@ -93,6 +93,74 @@ pub struct LinearizabilitySection {
     pub states: Option<u64>,
     /// Why it failed or was not decided, or why it did not run.
     pub explanation: Option<String>,
+    /// The operation the checker could not place, in data (only on a
+    /// failing run): plots mark it on the latency chart.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub violation: Option<BlamedOp>,
+}
+
+/// The operation a linearizability violation blames and the window of real
+/// time in which no order of the operations checked with it let it take
+/// effect (see `check::linearizability::Violation`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BlamedOp {
+    /// The key.
+    pub key: i64,
+    /// The client that issued it (`p<N>` in the explanation and the
+    /// history's client number).
+    pub process: u64,
+    /// `read`, `write` or `cas`.
+    pub f: String,
+    /// A read's returned value (`None`: absent), a write's value, a cas's
+    /// new value.
+    pub value: Option<i64>,
+    /// A cas's expected value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected: Option<i64>,
+    /// `ok`, `fail` or `info`.
+    pub outcome: String,
+    /// When the client sent it, ms of virtual time.
+    pub invoke_ms: f64,
+    /// When the client got the answer, ms (`None`: never).
+    pub complete_ms: Option<f64>,
+    /// The window the checker searched, `[from, to]` ms: from the earliest
+    /// invocation among the operations checked with it (since the key's
+    /// last quiescent point) to its completion.
+    pub window_ms: [f64; 2],
+}
+
+impl BlamedOp {
+    /// The report's view of the checker's violation.
+    pub fn from_violation(v: &crate::check::linearizability::Violation) -> BlamedOp {
+        use crate::check::linearizability::{OpKind, Outcome};
+        let op = &v.blamed;
+        let (f, value, expected) = match op.kind {
+            OpKind::Read => ("read", op.read, None),
+            OpKind::Write(x) => ("write", Some(x), None),
+            OpKind::Cas { expected, new } => ("cas", Some(new), Some(expected)),
+        };
+        let (outcome, complete_ms) = match op.outcome {
+            Outcome::Ok => ("ok", op.complete),
+            Outcome::Fail => ("fail", op.complete),
+            Outcome::Info => ("info", None),
+        };
+        BlamedOp {
+            key: v.key,
+            process: op.process,
+            f: f.into(),
+            value: if f == "read" && op.outcome != Outcome::Ok {
+                None
+            } else {
+                value
+            },
+            expected,
+            outcome: outcome.into(),
+            invoke_ms: op.invoke.as_millis_f64(),
+            complete_ms: complete_ms.map(|c| c.as_millis_f64()),
+            window_ms: [v.window.0.as_millis_f64(), v.window.1.as_millis_f64()],
+        }
+    }
 }
 
 /// One Raft safety violation.

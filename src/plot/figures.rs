@@ -5,7 +5,7 @@ use super::charts::{
     BarPanels, CdfChart, CdfPanel, CompetitorPoint, Gantt, GanttBar, HistogramChart,
     LatencyOverTime, QualityVsTokens, Sequence, Series, ThroughputOverTime, Timeline,
 };
-use super::chrome_trace::address_name;
+use super::chrome_trace::address_names;
 use super::data::{
     client_ops, default_window_ms, downtime_samples, election_samples, fault_windows, role_spans,
     ClientOp, FaultWindow, Outcome, RoleSpan, TraceDetail,
@@ -119,6 +119,10 @@ pub fn run_figures(v: &RunView, format: Format) -> Result<Vec<Figure>, PlotError
             ops: &v.ops,
             faults: &v.faults,
             end_ms: end,
+            blamed: r
+                .raft
+                .as_ref()
+                .and_then(|k| k.linearizability.violation.as_ref()),
         };
         push("latency_over_time", title, render(&c, format)?);
         let title = format!("{}: throughput over time", v.label);
@@ -152,14 +156,10 @@ pub fn run_figures(v: &RunView, format: Format) -> Result<Vec<Figure>, PlotError
     }
     let bars = gantt_bars(r);
     if !bars.is_empty() {
-        let total = collab_of(r)["gantt_total"]
-            .as_u64()
-            .unwrap_or(bars.len() as u64);
         let title = format!(
-            "{}: agent Gantt chart ({} of {} task executions)",
+            "{}: agent Gantt chart ({})",
             v.label,
-            bars.len(),
-            total
+            gantt_scope(r, bars.len())
         );
         let c = Gantt {
             title: title.clone(),
@@ -205,12 +205,13 @@ pub fn run_figures(v: &RunView, format: Format) -> Result<Vec<Figure>, PlotError
     } else {
         title.push_str(&format!(" ({total} messages)"));
     }
-    let servers = r.scenario.cluster.nodes;
-    let clients = r.scenario.workload.as_ref().map_or(0, |w| w.clients);
+    // One lane per address: servers, clients and a workflow run's agents
+    // (by address only: `a3`, the group name would not fit a lane).
     let c = Sequence {
         title: title.clone(),
-        columns: (0..servers + clients)
-            .map(|i| address_name(i, servers))
+        columns: address_names(r)
+            .into_iter()
+            .map(|n| n.split(' ').next().unwrap_or_default().to_string())
             .collect(),
         deliveries: &d.deliveries,
         range_ms: range,
@@ -365,6 +366,51 @@ fn cdf_chart(
     })
 }
 
+/// `1234567` as `1,234,567`.
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// What part of the run's task executions the Gantt chart shows:
+/// `all 120 task executions`, `first 500 of 2,346 task executions; plot
+/// --gantt-window for others`, or for a window `412 in the window, of
+/// 2,346 task executions; window 1000-2000 ms` (`first 500 of 612 in the
+/// window, ...` when capped).
+fn gantt_scope(r: &Report, shown: usize) -> String {
+    let c = collab_of(r);
+    let total = c["gantt_total"].as_u64().unwrap_or(shown as u64);
+    let shown_s = thousands(shown as u64);
+    if let Some(w) = c["gantt_window_ms"].as_array() {
+        let (a, b) = (w[0].as_f64().unwrap_or(0.0), w[1].as_f64().unwrap_or(0.0));
+        let inside = c["gantt_in_window"].as_u64().unwrap_or(shown as u64);
+        let head = if inside > shown as u64 {
+            format!("first {shown_s} of {} in the window", thousands(inside))
+        } else {
+            format!("{shown_s} in the window")
+        };
+        return format!(
+            "{head}, of {} task executions; window {a:.0}-{b:.0} ms",
+            thousands(total)
+        );
+    }
+    if total > shown as u64 {
+        format!(
+            "first {shown_s} of {} task executions; plot --gantt-window for others",
+            thousands(total)
+        )
+    } else {
+        format!("all {shown_s} task executions")
+    }
+}
+
 /// The agent Gantt rows a workflow report carries (`collab.gantt`).
 fn gantt_bars(r: &Report) -> Vec<GanttBar> {
     let Some(rows) = r.collab.as_ref().and_then(|c| c.collab["gantt"].as_array()) else {
@@ -455,7 +501,8 @@ fn mode_panels(runs: &[RunView]) -> Option<BarPanels> {
         .map(|(v, c)| (*v, c["mode"].as_str().unwrap_or("?").to_string()))
         .collect();
     Some(BarPanels {
-        title: "Collaboration modes: makespan, tokens per task, correct results".into(),
+        title: "Collaboration modes: makespan, tokens per task (committed, spent), correct results"
+            .into(),
         labels: bar_labels(&named),
         panels: vec![
             (
@@ -463,8 +510,14 @@ fn mode_panels(runs: &[RunView]) -> Option<BarPanels> {
                 col(|c| c["makespan_ms"].as_f64().unwrap_or(0.0) / 1000.0),
             ),
             (
-                "tokens per completed task".into(),
+                "tokens committed per completed task".into(),
                 col(|c| c["tokens"]["per_completed_task"].as_f64().unwrap_or(0.0)),
+            ),
+            // Beside it, what was spent: retried, lost and losing attempts
+            // cost tokens too (AP re-runs work a partition hid).
+            (
+                "tokens spent per completed task".into(),
+                col(spent_per_task),
             ),
             (
                 "correct results (fraction)".into(),
@@ -472,6 +525,22 @@ fn mode_panels(runs: &[RunView]) -> Option<BarPanels> {
             ),
         ],
     })
+}
+
+/// Tokens spent (every attempt, committed or not) per completed task:
+/// `spent / results`, with `results = committed / per_completed_task`.
+fn spent_per_task(c: &Value) -> f64 {
+    let t = &c["tokens"];
+    let (committed, spent, per) = (
+        t["committed"].as_f64().unwrap_or(0.0),
+        t["spent"].as_f64().unwrap_or(0.0),
+        t["per_completed_task"].as_f64().unwrap_or(0.0),
+    );
+    if committed > 0.0 && per > 0.0 {
+        spent / (committed / per)
+    } else {
+        0.0
+    }
 }
 
 /// CP vs AP: runs whose report measured scripted partitions, side by

@@ -23,7 +23,8 @@ use crate::collab::node::Coordinator;
 use crate::collab::{CollabConfig, CollabNode};
 use crate::ids::NodeId;
 use crate::metrics::collab::{
-    collab_json, consistency_json, server_ref, summary_line, Activity, PartitionWindows, AP_WAIVED,
+    collab_json, consistency_json, gantt_window, server_ref, summary_line, Activity,
+    PartitionWindows, AP_WAIVED,
 };
 use crate::metrics::raft::RaftMetrics;
 use crate::metrics::sections::{CollabSafetySection, CollabSection};
@@ -194,6 +195,12 @@ impl RunKind for CollabKind {
         );
         if let Some(m) = collab.as_object_mut() {
             m.insert("consistency_metrics".into(), consistency);
+            if let Some(w) = opts.gantt_window_ms {
+                let (rows, in_window) = gantt_window(sm, w);
+                m.insert("gantt".into(), Value::Array(rows));
+                m.insert("gantt_window_ms".into(), json!([w.0, w.1]));
+                m.insert("gantt_in_window".into(), json!(in_window));
+            }
         }
         if let Some(max) = scenario
             .spec

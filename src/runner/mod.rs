@@ -75,6 +75,13 @@ pub struct RunOptions {
     /// A sweep's per-seed budget: the run stops when it is exceeded and
     /// the report's first failure is `budget` (see [`crate::sweep::SeedBudget`]).
     pub budget: Option<crate::sweep::SeedBudget>,
+    /// Workflow runs: list in the report's `collab.gantt` the task
+    /// executions overlapping this window of virtual ms (the first 500 of
+    /// them) instead of the run's first 500, and record the window as
+    /// `collab.gantt_window_ms` (with `collab.gantt_in_window`, how many
+    /// overlap it). `plot --gantt-window` sets it; the run itself is
+    /// unchanged.
+    pub gantt_window_ms: Option<(f64, f64)>,
 }
 
 /// The result of a run: the report plus by-products the CLI may write.

@@ -12,7 +12,8 @@ use crate::ids::NodeId;
 use crate::kv::history;
 use crate::metrics::raft::RaftMetrics;
 use crate::metrics::sections::{
-    ClientOps, LinearizabilitySection, RaftSafetySection, RaftSection, RaftSummary, Violation,
+    BlamedOp, ClientOps, LinearizabilitySection, RaftSafetySection, RaftSection, RaftSummary,
+    Violation,
 };
 use crate::metrics::{Checks, Report};
 use crate::raft::{RaftConfig, RaftNode};
@@ -253,6 +254,7 @@ impl RunKind for RaftKind {
                 ops: r.ops as u64,
                 keys: Some(r.keys_checked as u64),
                 states: Some(r.states_explored),
+                violation: r.violations.first().map(BlamedOp::from_violation),
                 explanation: r.explanation,
             }
         } else {

@@ -11,6 +11,7 @@ use std::fmt::Write as _;
 
 use super::search::{self, Frame, KeyOp, Observer};
 use super::{Op, OpKind, Outcome, Violation};
+use crate::time::SimTime;
 
 /// How many linearized ops of the longest prefix to keep.
 const PREFIX_TAIL: usize = 5;
@@ -49,6 +50,7 @@ impl Observer for Explainer {
 /// Replay the search of `key_ops` watching `blamed` and describe what it saw.
 pub(super) fn violation(
     key: i64,
+    ops: &[Op],
     key_ops: &[KeyOp],
     initial: Option<i64>,
     blamed: usize,
@@ -67,13 +69,29 @@ pub(super) fn violation(
         "the explanation replay must retrace the checking search"
     );
     let global = |i: u32| key_ops[i as usize].index;
+    let blamed_op = ops[key_ops[blamed].index].clone();
     Violation {
+        window: search_window(ops, key_ops, &blamed_op),
+        blamed: blamed_op,
         key,
         op: key_ops[blamed].index,
         possible_values: ex.values.iter().map(|(v, w)| (*v, w.map(global))).collect(),
         longest_prefix: ex.longest,
         prefix_tail: ex.tail.iter().map(|&i| global(i)).collect(),
     }
+}
+
+/// From the earliest invocation among the completed operations searched
+/// with `blamed` to `blamed`'s completion (see [`Violation::window`]).
+/// Unknown-outcome operations are left out: the streaming check moves the
+/// carried ones to time zero, and they bound nothing.
+pub(super) fn search_window(ops: &[Op], key_ops: &[KeyOp], blamed: &Op) -> (SimTime, SimTime) {
+    let from = key_ops
+        .iter()
+        .filter(|k| k.complete.is_some())
+        .map(|k| ops[k.index].invoke)
+        .fold(blamed.invoke, SimTime::min);
+    (from, blamed.complete.unwrap_or(blamed.invoke))
 }
 
 fn value(v: Option<i64>) -> String {

@@ -292,7 +292,7 @@ impl KeyStream {
             let search::Outcome::Violation { blamed } = outcome else {
                 continue;
             };
-            let local = explain::violation(key, &key_ops, config.value, blamed, max_states);
+            let local = explain::violation(key, &ops, &key_ops, config.value, blamed, max_states);
             let mut text = explain::describe(&ops, &key_ops, &local);
             if config.value.is_some() || !self.carried.is_empty() {
                 // Only the window since the last collapse is at hand: say
@@ -322,6 +322,8 @@ impl KeyStream {
                     .collect(),
                 longest_prefix: local.longest_prefix,
                 prefix_tail: local.prefix_tail.iter().map(|&i| global(i)).collect(),
+                blamed: local.blamed,
+                window: local.window,
             };
             self.violation = Some((v, text));
             break;
@@ -329,14 +331,33 @@ impl KeyStream {
         if self.violation.is_none() {
             // The exhaustive and the first-solution search disagree, or
             // the replay hit the bound: still a violation (the exhaustive
-            // search is exact), without the detail.
+            // search is exact), without the detail. The last completed op
+            // of the window stands in for the blamed one.
+            let last = self
+                .window
+                .iter()
+                .rev()
+                .find(|h| h.op.outcome != Outcome::Info);
+            let (op, blamed) = match last.or(self.window.last()) {
+                Some(h) => (h.ordinal as usize, h.op.clone()),
+                None => (0, Op::read(0, key, None)),
+            };
+            let from = self
+                .window
+                .iter()
+                .filter(|h| h.op.outcome != Outcome::Info)
+                .map(|h| h.op.invoke)
+                .fold(blamed.invoke, SimTime::min);
+            let window = (from, blamed.complete.unwrap_or(blamed.invoke));
             self.violation = Some((
                 Violation {
                     key,
-                    op: self.window.last().map_or(0, |h| h.ordinal as usize),
+                    op,
                     possible_values: Vec::new(),
                     longest_prefix: 0,
                     prefix_tail: Vec::new(),
+                    blamed,
+                    window,
                 },
                 format!("key {key} is not linearizable (no explanation available)"),
             ));

@@ -70,6 +70,30 @@ fn stale_read_after_completed_write_is_a_violation() {
     );
 }
 
+/// A violation carries the blamed operation itself and the window the
+/// checker searched for a place for it: the batch check searches the whole
+/// key (from its first invocation), the streaming check only the operations
+/// since the key's last quiescent point (here the stale read alone, since
+/// both writes completed before it was invoked).
+#[test]
+fn violation_carries_the_blamed_op_and_its_window() {
+    let h = [
+        Op::write(1, 3, 1).between(5_000, 10_000),
+        Op::write(2, 3, 2).between(20_000, 30_000),
+        Op::read(3, 3, Some(1)).between(1_200_500, 1_210_000),
+    ];
+    let batch = check(&h).unwrap();
+    let v = &batch.violations[0];
+    assert_eq!(v.blamed, h[2]);
+    assert_eq!(v.window, (SimTime(5_000), SimTime(1_210_000)));
+    let streamed = check_streaming(&h, &CheckConfig::default()).unwrap();
+    let v = &streamed.violations[0];
+    assert_eq!(v.blamed, h[2]);
+    assert_eq!(v.window, (SimTime(1_200_500), SimTime(1_210_000)));
+    // A linearizable history has no violation to carry.
+    assert!(check(&h[..2]).unwrap().violations.is_empty());
+}
+
 /// A read overlapping a write may return the old or the new value.
 #[test]
 fn read_concurrent_with_write_may_see_either_value() {

@@ -142,6 +142,7 @@ impl Chart for BarPanels {
                     }
                 })
                 .y_desc(name)
+                .y_label_formatter(&tick)
                 .disable_x_mesh()
                 .draw()
                 .map_err(err)?;

@@ -1,6 +1,7 @@
 //! Charts over virtual time: client latency and throughput, with fault windows shaded.
 
 use super::*;
+use crate::metrics::sections::BlamedOp;
 
 /// The axes both time charts share: virtual seconds over the run, `y_desc`
 /// from 0 to `ymax`, fault windows shaded and labelled.
@@ -39,6 +40,75 @@ pub struct LatencyOverTime<'a> {
     pub faults: &'a [FaultWindow],
     /// End of the run, ms.
     pub end_ms: f64,
+    /// A failing run's blamed operation: marked, with the window the
+    /// checker could not place it in shaded.
+    pub blamed: Option<&'a BlamedOp>,
+}
+
+/// Ink of the blamed operation's marker and window: reddish purple, which
+/// no outcome and no fault uses.
+const BLAMED_INK: RGBColor = PALETTE[3];
+
+/// The legend text of the blamed operation.
+pub fn blamed_label(b: &BlamedOp) -> String {
+    let v = |x: Option<i64>| x.map_or_else(|| "absent".to_string(), |x| x.to_string());
+    let what = match (b.f.as_str(), b.expected) {
+        ("read", _) => format!("read -> {}", v(b.value)),
+        ("cas", Some(e)) => format!("cas {e}->{}", v(b.value)),
+        (f, _) => format!("{f} {}", v(b.value)),
+    };
+    format!(
+        "not linearizable: {what} by p{} on key {}",
+        b.process, b.key
+    )
+}
+
+/// Shade the window the checker searched and mark the blamed operation at
+/// (invocation, latency), adding both to the legend.
+fn mark_blamed<'a, DB: DrawingBackend + 'a>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    b: &BlamedOp,
+    ymax: f64,
+    labels: &mut Vec<String>,
+) -> Result<(), PlotError> {
+    let (a, z) = (b.window_ms[0] / 1000.0, b.window_ms[1] / 1000.0);
+    let label = format!("no place for it in {}-{} s", tick(&a), tick(&z));
+    labels.push(label.clone());
+    chart
+        .draw_series(std::iter::once(Rectangle::new(
+            [(a, 0.0), (z, ymax)],
+            BLAMED_INK.mix(0.18).filled(),
+        )))
+        .map_err(err)?
+        .label(label)
+        .legend(legend_box(BLAMED_INK));
+    Ok(())
+}
+
+/// Draw the blamed operation's marker (a cross in a ring) on top of the
+/// points.
+fn mark_blamed_op<'a, DB: DrawingBackend + 'a>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    b: &BlamedOp,
+    labels: &mut Vec<String>,
+) -> Result<(), PlotError> {
+    let end = b.complete_ms.unwrap_or(b.invoke_ms);
+    let p = (b.invoke_ms / 1000.0, end - b.invoke_ms);
+    let label = blamed_label(b);
+    labels.push(label.clone());
+    let style = BLAMED_INK.stroke_width(2);
+    chart
+        .draw_series(std::iter::once(
+            EmptyElement::at(p) + Circle::new((0, 0), 8, style) + Cross::new((0, 0), 5, style),
+        ))
+        .map_err(err)?
+        .label(label)
+        .legend(move |(x, y)| {
+            EmptyElement::at((x + 6, y))
+                + Circle::new((0, 0), 6, style)
+                + Cross::new((0, 0), 4, style)
+        });
+    Ok(())
 }
 
 impl Chart for LatencyOverTime<'_> {
@@ -58,6 +128,9 @@ impl Chart for LatencyOverTime<'_> {
             self.faults,
         )?;
         let mut labels = vec!["fault window".to_string()];
+        if let Some(b) = self.blamed {
+            mark_blamed(&mut chart, b, ymax, &mut labels)?;
+        }
         for o in [Outcome::Ok, Outcome::Fail, Outcome::Info] {
             let pts: Vec<(f64, f64)> = self
                 .ops
@@ -73,6 +146,9 @@ impl Chart for LatencyOverTime<'_> {
                 .map_err(err)?
                 .label(label)
                 .legend(move |(x, y)| Circle::new((x + 6, y), 4, c.filled()));
+        }
+        if let Some(b) = self.blamed {
+            mark_blamed_op(&mut chart, b, &mut labels)?;
         }
         legend_below_fault_labels(&mut chart, &labels)?;
         Ok(())
