@@ -17,7 +17,7 @@ use crate::check::names::CheckName;
 use crate::metrics::report::scripted_faults;
 use crate::metrics::Report;
 use crate::runner::{self, RunOptions};
-use crate::scenario::{DistSpec, FaultSpec, Scenario, ScenarioSpec, TargetSpec};
+use crate::scenario::{DistSpec, FaultSpec, NodeRef, Scenario, ScenarioSpec, TargetSpec};
 use serde_json::Value;
 
 /// What a failure looks like, for "fails the same way".
@@ -178,7 +178,7 @@ fn script_nemesis(s: &mut Search) {
     if s.best.nemesis.is_none() {
         return;
     }
-    let drawn = scripted_from_report(&s.report);
+    let drawn = scripted_from_report(&s.report, s.best.cluster.nodes);
     let mut spec = s.best.clone();
     spec.nemesis = None;
     let n = drawn.len();
@@ -194,7 +194,7 @@ fn script_nemesis(s: &mut Search) {
 }
 
 /// The report's applied nemesis faults as scripted faults.
-fn scripted_from_report(r: &Report) -> Vec<FaultSpec> {
+fn scripted_from_report(r: &Report, servers: u32) -> Vec<FaultSpec> {
     use crate::fault::AppliedFault;
     use crate::time::{SimDuration, SimTime};
     // The report carries applied faults as JSON; rebuild the core records
@@ -237,7 +237,7 @@ fn scripted_from_report(r: &Report) -> Vec<FaultSpec> {
         }
         applied.push(a);
     }
-    scripted_faults(&applied)
+    scripted_faults(&applied, servers)
 }
 
 fn node_ids(v: &Value) -> Vec<crate::ids::NodeId> {
@@ -344,7 +344,7 @@ fn without_node(spec: &ScenarioSpec, n: u32) -> ScenarioSpec {
     for f in &mut spec.faults {
         if let Some(groups) = &mut f.groups {
             for g in groups.iter_mut() {
-                g.retain(|&x| x < n);
+                g.retain(|&x| !matches!(x, NodeRef::Server(i) if i >= n));
             }
             groups.retain(|g| !g.is_empty());
         }
