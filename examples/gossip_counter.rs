@@ -176,6 +176,7 @@ fn config(seed: u64) -> WorldConfig {
             ScheduledFault {
                 at: SimTime(1_000_000),
                 action: FaultAction::Partition {
+                    agents: None,
                     groups: vec![
                         vec![NodeId(0), NodeId(1)],
                         vec![NodeId(2), NodeId(3), NodeId(4)],

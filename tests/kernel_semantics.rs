@@ -157,6 +157,7 @@ fn partition_blocks_exactly_the_cut_links() {
         vec![at(
             0,
             FaultAction::Partition {
+                agents: None,
                 groups,
                 duration: None,
             },
@@ -309,10 +310,12 @@ fn unresolvable_dynamic_target_is_skipped_and_logged() {
 #[test]
 fn undo_removes_only_its_own_fault() {
     let p1 = FaultAction::Partition {
+        agents: None,
         groups: vec![vec![NodeId(0)], vec![NodeId(1), NodeId(2)]],
         duration: Some(SimDuration::from_millis(50)),
     };
     let p2 = FaultAction::Partition {
+        agents: None,
         groups: vec![vec![NodeId(0), NodeId(1)], vec![NodeId(2)]],
         duration: None,
     };
@@ -514,6 +517,7 @@ fn messages_arriving_at_a_crashed_node_are_dropped_on_arrival() {
 #[test]
 fn messages_in_flight_across_a_new_partition_still_arrive() {
     let partition = FaultAction::Partition {
+        agents: None,
         groups: vec![vec![NodeId(0)], vec![NodeId(1)]],
         duration: None,
     };

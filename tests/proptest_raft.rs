@@ -73,7 +73,11 @@ fn fault(nodes: u32, duration: u32, mode: Mode) -> impl Strategy<Value = FaultSp
                     .collect();
                 (!a.is_empty() && !b.is_empty()).then(|| {
                     let mut f = FaultSpec::new(at as f64, FaultKind::Partition);
-                    f.groups = Some(vec![a, b]);
+                    f.groups = Some(
+                        [a, b]
+                            .map(|g| g.into_iter().map(NodeRef::Server).collect())
+                            .to_vec(),
+                    );
                     f.for_ms = Some(d as f64);
                     f
                 })

@@ -26,6 +26,24 @@ pub enum Target {
     Random,
     /// A random minority of the cluster (crash and pause only).
     Minority,
+    /// A random agent (an address past the cluster, see
+    /// `WorldConfig::agents`); for restart, a random crashed one.
+    AnyAgent,
+    /// This many distinct random live agents (fewer if fewer are up).
+    Agents(u32),
+}
+
+/// Where a partition puts the agents its groups do not name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AgentPlacement {
+    /// With the group that holds the leader when the split starts (the
+    /// largest group if there is no leader).
+    WithLeader,
+    /// With the group of fewest servers (not the leader's, on a tie).
+    WithMinority,
+    /// Each agent with one group, in proportion to the groups' server
+    /// counts, interleaved by agent index.
+    Proportional,
 }
 
 /// What a scripted fault does.
@@ -63,6 +81,9 @@ pub enum FaultAction {
     Partition {
         /// The groups (validated to cover each node exactly once).
         groups: Vec<Vec<NodeId>>,
+        /// Where agents the groups do not name go (None: they reach
+        /// every group).
+        agents: Option<AgentPlacement>,
         /// Heal after this long, if given.
         duration: Option<SimDuration>,
     },
@@ -142,6 +163,16 @@ pub enum NemesisKind {
     Link,
     /// Skew one node's clock, reset later.
     Clock,
+    /// Crash an agent, restart it later.
+    AgentCrash,
+    /// Pause an agent, resume it later.
+    AgentPause,
+    /// Skew an agent's clock, reset later.
+    AgentClock,
+    /// Cut a link between an agent and a server, restore later.
+    AgentLink,
+    /// Split the servers in two and put each agent on a random side.
+    AgentPartition,
 }
 
 impl NemesisKind {
@@ -153,6 +184,11 @@ impl NemesisKind {
             NemesisKind::Partition => "partition",
             NemesisKind::Link => "link",
             NemesisKind::Clock => "clock",
+            NemesisKind::AgentCrash => "agent_crash",
+            NemesisKind::AgentPause => "agent_pause",
+            NemesisKind::AgentClock => "agent_clock",
+            NemesisKind::AgentLink => "agent_link",
+            NemesisKind::AgentPartition => "agent_partition",
         }
     }
 }
@@ -264,6 +300,12 @@ pub enum FaultSkip {
     /// The nemesis found no live node to crash or pause.
     #[error("no live node")]
     NoLiveNode,
+    /// An agent target in a world without agents, or none eligible.
+    #[error("no eligible agent")]
+    NoEligibleAgent,
+    /// The nemesis would take down more than half the agents.
+    #[error("agents max_down {0} reached")]
+    MaxAgentsDown(u32),
     /// A nemesis link fault in a cluster of one.
     #[error("fewer than two nodes")]
     TooFewNodes,
@@ -316,7 +358,9 @@ impl FaultAction {
                 assert_window(*duration, kind);
                 assert!(*rate_ppm > 0, "a clock fault with rate 0 stops the clock");
             }
-            FaultAction::Partition { groups, duration } => {
+            FaultAction::Partition {
+                groups, duration, ..
+            } => {
                 assert_window(*duration, kind);
                 let mut seen = std::collections::BTreeSet::new();
                 for n in groups.iter().flatten() {

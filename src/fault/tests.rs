@@ -58,6 +58,7 @@ fn well_formed_faults_pass() {
             duration: window,
         },
         FaultAction::Partition {
+            agents: None,
             groups: vec![vec![NodeId(0)], vec![NodeId(1), NodeId(2)]],
             duration: window,
         },
@@ -92,6 +93,7 @@ fn pause_of_zero_is_refused() {
 #[should_panic(expected = "fault window ends when it starts")]
 fn partition_window_of_zero_is_refused() {
     at(FaultAction::Partition {
+        agents: None,
         groups: vec![vec![NodeId(0)], vec![NodeId(1)]],
         duration: Some(SimDuration::ZERO),
     })
@@ -102,6 +104,7 @@ fn partition_window_of_zero_is_refused() {
 #[should_panic(expected = "is in two partition groups")]
 fn overlapping_partition_groups_are_refused() {
     at(FaultAction::Partition {
+        agents: None,
         groups: vec![vec![NodeId(0), NodeId(1)], vec![NodeId(1), NodeId(2)]],
         duration: None,
     })

@@ -8,7 +8,7 @@ use crate::check::names::CheckName;
 use crate::fault::AppliedFault;
 use crate::metrics::sections::{CollabSection, HeartbeatSection, Leadership, RaftSection};
 use crate::net::{DropCause, NetCounters};
-use crate::scenario::{FaultKind, FaultSpec, ScenarioSpec, TargetSpec};
+use crate::scenario::{FaultKind, FaultSpec, NodeRef, ScenarioSpec, TargetSpec};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
@@ -344,11 +344,20 @@ pub fn fault_json(f: &AppliedFault) -> Value {
 
 /// Rewrite applied faults as scripted scenario faults: restarts, resumes,
 /// heals and restores become explicit entries. Skipped faults are left out.
-pub fn scripted_faults(applied: &[AppliedFault]) -> Vec<FaultSpec> {
+/// Addresses from `servers` on are agents (`"agent:N"`).
+pub fn scripted_faults(applied: &[AppliedFault], servers: u32) -> Vec<FaultSpec> {
     let mut out: Vec<FaultSpec> = Vec::new();
+    let target = |n: crate::ids::NodeId| match n.0.checked_sub(servers) {
+        Some(i) => TargetSpec::Agent(i),
+        None => TargetSpec::Index(n.0),
+    };
+    let member = |n: &crate::ids::NodeId| match n.0.checked_sub(servers) {
+        Some(i) => NodeRef::Agent(i),
+        None => NodeRef::Server(n.0),
+    };
     for f in applied.iter().filter(|f| f.skipped.is_none()) {
         let at = f.at.as_millis_f64();
-        let node = |i: usize| f.nodes.get(i).map(|n| TargetSpec::Index(n.0));
+        let node = |i: usize| f.nodes.get(i).map(|&n| target(n));
         match f.kind {
             "crash" | "restart" => {
                 let kind = if f.kind == "crash" {
@@ -358,7 +367,7 @@ pub fn scripted_faults(applied: &[AppliedFault]) -> Vec<FaultSpec> {
                 };
                 for n in &f.nodes {
                     let mut s = FaultSpec::new(at, kind);
-                    s.node = Some(TargetSpec::Index(n.0));
+                    s.node = Some(target(*n));
                     out.push(s);
                 }
             }
@@ -384,7 +393,7 @@ pub fn scripted_faults(applied: &[AppliedFault]) -> Vec<FaultSpec> {
                 s.groups = Some(
                     f.groups
                         .iter()
-                        .map(|g| g.iter().map(|n| n.0).collect())
+                        .map(|g| g.iter().map(member).collect())
                         .collect(),
                 );
                 out.push(s);

@@ -75,9 +75,10 @@ impl RunKind for CollabKind {
         let bug = self.cfg.bug;
         let rcfg = self.raft.clone();
         let cfg = Rc::clone(&self.cfg);
-        match World::new(
+        let agents = self.cfg.agents.len() as u32;
+        let world = World::new(
             scenario.world_config(scenario.spec.seed),
-            servers + self.cfg.agents.len() as u32,
+            servers + agents,
             Box::new(move |id: NodeId, records: &[CollabRecord]| {
                 if id.0 < servers {
                     if let Some(ap) = cfg.ap {
@@ -88,11 +89,20 @@ impl RunKind for CollabKind {
                         .map(|r| CollabNode::Server(Box::new(Coordinator::new(r, Rc::clone(&cfg)))))
                         .map_err(|e| e.to_string())
                 } else {
+                    // Boot and every restart: identity and profile come
+                    // from the config; inbox, in-flight work, pending
+                    // results and dedupe window start empty (an agent
+                    // keeps nothing durable).
                     Ok(CollabNode::Agent(Box::new(Agent::new(id, Rc::clone(&cfg)))))
                 }
             }),
-        ) {
-            Ok(w) => w,
+        );
+        match world {
+            Ok(mut w) => {
+                // Agents are fault targets like servers (issue #15).
+                w.set_agents(agents);
+                w
+            }
             Err(e) => unreachable!("a validated scenario builds its world: {e}"),
         }
     }

@@ -9,7 +9,9 @@ pub mod validate;
 pub use types::*;
 
 use crate::dist::Dist;
-use crate::fault::{FaultAction, NemesisConfig, NemesisKind, ScheduledFault, Target};
+use crate::fault::{
+    AgentPlacement, FaultAction, NemesisConfig, NemesisKind, ScheduledFault, Target,
+};
 use crate::ids::NodeId;
 use crate::net::{LinkParams, NetConfig};
 use crate::sim::{ClockModel, WorldConfig};
@@ -287,7 +289,7 @@ impl Scenario {
             cluster: s.cluster.nodes,
             net: net_config(&s.network),
             disk_sync: dist(&s.disk.sync_ms),
-            faults: s.faults.iter().map(fault).collect(),
+            faults: s.faults.iter().map(|f| fault(f, s.cluster.nodes)).collect(),
             nemesis: s.nemesis.as_ref().map(|n| nemesis(n, s.cluster.nodes)),
             start_jitter: ms(s.cluster.start_jitter_ms),
             clocks: s
@@ -348,17 +350,30 @@ fn net_config(n: &NetworkSpec) -> NetConfig {
     }
 }
 
-fn target(t: Option<TargetSpec>) -> Target {
+/// Core target of a scenario target; agent N is address `servers + N`.
+fn target(t: Option<TargetSpec>, servers: u32) -> Target {
     match t.expect("validated: target present") {
         TargetSpec::Index(i) => Target::Node(NodeId(i)),
         TargetSpec::Leader => Target::Leader,
         TargetSpec::Follower => Target::Follower,
         TargetSpec::Random => Target::Random,
         TargetSpec::Minority => Target::Minority,
+        TargetSpec::Agent(i) => Target::Node(NodeId(servers + i)),
+        TargetSpec::AnyAgent => Target::AnyAgent,
+        TargetSpec::Agents(k) => Target::Agents(k),
     }
 }
 
-fn fault(f: &FaultSpec) -> ScheduledFault {
+/// Address of a partition group member; agent N is `servers + N`.
+fn member(n: NodeRef, servers: u32) -> NodeId {
+    match n {
+        NodeRef::Server(i) => NodeId(i),
+        NodeRef::Agent(i) => NodeId(servers + i),
+    }
+}
+
+fn fault(f: &FaultSpec, servers: u32) -> ScheduledFault {
+    let target = |t| target(t, servers);
     let action = match f.kind {
         FaultKind::Crash => FaultAction::Crash {
             node: target(f.node),
@@ -382,10 +397,15 @@ fn fault(f: &FaultSpec) -> ScheduledFault {
                 .as_ref()
                 .map(|g| {
                     g.iter()
-                        .map(|g| g.iter().map(|&n| NodeId(n)).collect())
+                        .map(|g| g.iter().map(|&n| member(n, servers)).collect())
                         .collect()
                 })
                 .unwrap_or_default(),
+            agents: f.agents.map(|a| match a {
+                AgentPlacementSpec::WithLeader => AgentPlacement::WithLeader,
+                AgentPlacementSpec::WithMinority => AgentPlacement::WithMinority,
+                AgentPlacementSpec::Proportional => AgentPlacement::Proportional,
+            }),
             duration: f.for_ms.map(ms),
         },
         FaultKind::Isolate => FaultAction::Isolate {
@@ -427,6 +447,11 @@ fn nemesis(n: &NemesisSpec, nodes: u32) -> NemesisConfig {
                 NemesisKindSpec::Partition => NemesisKind::Partition,
                 NemesisKindSpec::Link => NemesisKind::Link,
                 NemesisKindSpec::Clock => NemesisKind::Clock,
+                NemesisKindSpec::AgentCrash => NemesisKind::AgentCrash,
+                NemesisKindSpec::AgentPause => NemesisKind::AgentPause,
+                NemesisKindSpec::AgentClock => NemesisKind::AgentClock,
+                NemesisKindSpec::AgentLink => NemesisKind::AgentLink,
+                NemesisKindSpec::AgentPartition => NemesisKind::AgentPartition,
             })
             .collect(),
         duration_min: ms(n.duration_ms[0]),

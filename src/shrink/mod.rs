@@ -17,7 +17,7 @@ use crate::check::names::CheckName;
 use crate::metrics::report::scripted_faults;
 use crate::metrics::Report;
 use crate::runner::{self, RunOptions};
-use crate::scenario::{DistSpec, FaultSpec, Scenario, ScenarioSpec, TargetSpec};
+use crate::scenario::{DistSpec, FaultSpec, NodeRef, Scenario, ScenarioSpec, TargetSpec};
 use serde_json::Value;
 
 /// What a failure looks like, for "fails the same way".
@@ -234,7 +234,7 @@ fn script_nemesis(s: &mut Search) {
         report = runner::run(&scenario, &opts).report;
         whole = format!(" (re-run listing all {total}; the report listed {listed})");
     }
-    let drawn = scripted_from_report(&report, s.best.duration_ms);
+    let drawn = scripted_from_report(&report, s.best.duration_ms, s.best.cluster.nodes);
     let mut spec = s.best.clone();
     spec.nemesis = None;
     let n = drawn.len();
@@ -250,8 +250,9 @@ fn script_nemesis(s: &mut Search) {
 }
 
 /// The report's applied nemesis faults as scripted faults, for a run of
-/// `duration_ms` (a pause whose resume is not listed lasts to its end).
-fn scripted_from_report(r: &Report, duration_ms: f64) -> Vec<FaultSpec> {
+/// `duration_ms` (a pause whose resume is not listed lasts to its end) on
+/// a cluster of `servers` (addresses above are agents).
+fn scripted_from_report(r: &Report, duration_ms: f64, servers: u32) -> Vec<FaultSpec> {
     use crate::fault::AppliedFault;
     use crate::time::{SimDuration, SimTime};
     // The report carries applied faults as JSON; rebuild the core records
@@ -313,7 +314,7 @@ fn scripted_from_report(r: &Report, duration_ms: f64) -> Vec<FaultSpec> {
         })
         .collect();
     applied.extend(open);
-    scripted_faults(&applied)
+    scripted_faults(&applied, servers)
 }
 
 fn node_ids(v: &Value) -> Vec<crate::ids::NodeId> {
@@ -420,7 +421,7 @@ fn without_node(spec: &ScenarioSpec, n: u32) -> ScenarioSpec {
     for f in &mut spec.faults {
         if let Some(groups) = &mut f.groups {
             for g in groups.iter_mut() {
-                g.retain(|&x| x < n);
+                g.retain(|&x| !matches!(x, NodeRef::Server(i) if i >= n));
             }
             groups.retain(|g| !g.is_empty());
         }

@@ -50,11 +50,17 @@ impl Clock {
     }
 
     /// Real time for a local-clock span: a fast clock fires timers early.
+    /// A span that is not zero never maps to zero: on a fast clock a 1 µs
+    /// timer would otherwise fire in the same true microsecond, see the
+    /// same local time, re-arm for 1 µs and loop forever (an agent's result
+    /// retry under an `agent_clock` nemesis did, 240 M events at one
+    /// instant).
     pub(super) fn real(&self, local: SimDuration) -> SimDuration {
         if self.rate_ppm == Self::TRUE_RATE {
             return local;
         }
-        SimDuration((local.0 as u128 * 1_000_000 / self.rate_ppm as u128) as u64)
+        let real = (local.0 as u128 * 1_000_000 / self.rate_ppm as u128) as u64;
+        SimDuration(if local.0 > 0 { real.max(1) } else { 0 })
     }
 
     pub(super) fn set_rate(&mut self, now: SimTime, rate_ppm: u64) {

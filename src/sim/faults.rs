@@ -4,7 +4,7 @@
 
 use super::clock::draw_rate;
 use super::world::{Event, NodeStatus, World};
-use crate::fault::{AppliedFault, FaultAction, FaultSkip, Target};
+use crate::fault::{AgentPlacement, AppliedFault, FaultAction, FaultSkip, Target};
 use crate::ids::NodeId;
 use crate::net::LinkFault;
 use crate::process::{Process, Role};
@@ -123,6 +123,81 @@ impl<P: Process> World<P> {
             .collect()
     }
 
+    /// Agents whose status is `status` (every agent if None).
+    pub(super) fn agents_with(&self, status: Option<NodeStatus>) -> Vec<NodeId> {
+        (self.cfg.cluster..self.cfg.cluster + self.agents)
+            .map(NodeId)
+            .filter(|n| status.is_none_or(|s| self.slots[n.index()].status == s))
+            .collect()
+    }
+
+    /// The groups of a partition with every agent they do not name placed
+    /// by `placement` (see [`AgentPlacement`]). Draws nothing, so a
+    /// placement never shifts the fault stream.
+    pub(super) fn place_agents(
+        &self,
+        groups: &[Vec<NodeId>],
+        placement: AgentPlacement,
+    ) -> Vec<Vec<NodeId>> {
+        let mut out = groups.to_vec();
+        let named: Vec<NodeId> = groups.iter().flatten().copied().collect();
+        let free: Vec<NodeId> = self
+            .agents_with(None)
+            .into_iter()
+            .filter(|a| !named.contains(a))
+            .collect();
+        if out.is_empty() || free.is_empty() {
+            return out;
+        }
+        let cluster = self.cfg.cluster;
+        let servers = |g: &Vec<NodeId>| g.iter().filter(|n| n.0 < cluster).count();
+        let leader = self.leader();
+        let leader_group = leader.and_then(|l| groups.iter().position(|g| g.contains(&l)));
+        match placement {
+            AgentPlacement::WithLeader | AgentPlacement::WithMinority => {
+                let target = if placement == AgentPlacement::WithLeader {
+                    leader_group.unwrap_or_else(|| {
+                        // No leader: the largest group (the first on a tie).
+                        (0..out.len())
+                            .max_by_key(|&i| (servers(&out[i]), std::cmp::Reverse(i)))
+                            .unwrap_or(0)
+                    })
+                } else {
+                    (0..out.len())
+                        .min_by_key(|&i| (servers(&out[i]), Some(i) == leader_group, i))
+                        .unwrap_or(0)
+                };
+                out[target].extend(free);
+            }
+            AgentPlacement::Proportional => {
+                // Each agent goes to the group furthest below its share
+                // (servers in it / all servers), so agents of one profile,
+                // which have consecutive indexes, spread over the sides.
+                let weights: Vec<usize> = out.iter().map(servers).collect();
+                let total: usize = weights.iter().sum::<usize>().max(1);
+                let mut given = vec![0usize; out.len()];
+                for (k, a) in free.into_iter().enumerate() {
+                    let placed = k + 1;
+                    let g = (0..out.len())
+                        .max_by_key(|&i| {
+                            // deficit_i = placed * w_i / total - given_i, compared
+                            // as integers scaled by `total`.
+                            let want = (placed * weights[i]) as i64;
+                            let have = (given[i] * total) as i64;
+                            (want - have, std::cmp::Reverse(i))
+                        })
+                        .unwrap_or(0);
+                    given[g] += 1;
+                    out[g].push(a);
+                }
+            }
+        }
+        for g in &mut out {
+            g.sort();
+        }
+        out
+    }
+
     /// Resolve a target to concrete nodes. `pool` is the status a random
     /// pick is drawn from (Up for crash/pause, Crashed for restart).
     pub(super) fn resolve(
@@ -163,6 +238,22 @@ impl<P: Process> World<P> {
                 let k = 1 + self.fault_rng.index(max);
                 self.fault_rng.shuffle(&mut c);
                 c.truncate(k);
+                c.sort();
+                Ok(c)
+            }
+            Target::AnyAgent => {
+                let c = self.agents_with(pool);
+                self.pick(c)
+                    .map(|n| vec![n])
+                    .ok_or(FaultSkip::NoEligibleAgent)
+            }
+            Target::Agents(k) => {
+                let mut c = self.agents_with(pool);
+                if c.is_empty() || k == 0 {
+                    return Err(FaultSkip::NoEligibleAgent);
+                }
+                self.fault_rng.shuffle(&mut c);
+                c.truncate(k as usize);
                 c.sort();
                 Ok(c)
             }
@@ -217,9 +308,17 @@ impl<P: Process> World<P> {
                         }
                     }
                 }
-                FaultAction::Partition { groups, duration } => {
-                    let gen = self.net.partition(groups);
-                    rec.groups = groups.clone();
+                FaultAction::Partition {
+                    groups,
+                    agents,
+                    duration,
+                } => {
+                    let groups = match agents {
+                        Some(p) => self.place_agents(groups, *p),
+                        None => groups.clone(),
+                    };
+                    let gen = self.net.partition(&groups);
+                    rec.groups = groups;
                     if let Some(d) = duration {
                         self.queue
                             .push(self.now + *d, Event::Undo(Undo::EndPartition(gen), "undo"));

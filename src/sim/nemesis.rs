@@ -1,5 +1,8 @@
 //! The nemesis: random faults drawn from the `faults` stream at
 //! exponentially distributed intervals, each undone after a drawn duration.
+//! The `agent_*` kinds hit agents (addresses declared by
+//! `World::set_agents`): crash/restart, pause, clock skew, a cut
+//! agent-server link, and a split with every agent on one side.
 
 use super::faults::Undo;
 use super::world::{Event, NodeStatus, World};
@@ -91,6 +94,11 @@ impl<P: Process> World<P> {
                 self.queue
                     .push(self.now + dur, Event::Undo(Undo::ClockReset(v), "nemesis"));
             }
+            NemesisKind::AgentCrash
+            | NemesisKind::AgentPause
+            | NemesisKind::AgentClock
+            | NemesisKind::AgentLink
+            | NemesisKind::AgentPartition => self.agent_nemesis(kind, dur, &mut rec),
         }
         self.log(rec);
         let gap =
@@ -98,6 +106,120 @@ impl<P: Process> World<P> {
         let next = self.now + gap;
         if next <= self.end && n.until.is_none_or(|u| next <= u) {
             self.queue.push(next, Event::Nemesis);
+        }
+    }
+}
+
+impl<P: Process> World<P> {
+    /// Most agents the nemesis keeps crashed or paused at once: half of
+    /// them, at least one. Some agent of most skills stays up, so the
+    /// workflow can keep moving while the nemesis works.
+    fn max_agents_down(&self) -> u32 {
+        (self.agents / 2).max(1)
+    }
+
+    /// One nemesis fault on the agents (`kind` is an agent kind). With no
+    /// agents in the world the draw is skipped (and logged as such).
+    fn agent_nemesis(&mut self, kind: NemesisKind, dur: SimDuration, rec: &mut AppliedFault) {
+        // Logged under the plain kind (`crash`, `pause`, ...) with agent
+        // addresses, so a nemesis run rewrites as scripted faults.
+        rec.kind = match kind {
+            NemesisKind::AgentCrash => "crash",
+            NemesisKind::AgentPause => "pause",
+            NemesisKind::AgentClock => "clock",
+            NemesisKind::AgentLink => "link",
+            _ => "partition",
+        };
+        if self.agents == 0 {
+            rec.skipped = Some(FaultSkip::NoEligibleAgent.to_string());
+            return;
+        }
+        match kind {
+            NemesisKind::AgentCrash | NemesisKind::AgentPause => {
+                let down = self.agents as usize - self.agents_with(Some(NodeStatus::Up)).len();
+                let max = self.max_agents_down();
+                if down as u32 >= max {
+                    rec.skipped = Some(FaultSkip::MaxAgentsDown(max).to_string());
+                } else if let Some(v) = self.pick(self.agents_with(Some(NodeStatus::Up))) {
+                    rec.nodes = vec![v];
+                    if kind == NemesisKind::AgentCrash {
+                        self.crash(v);
+                        self.queue
+                            .push(self.now + dur, Event::Undo(Undo::Restart(v), "nemesis"));
+                    } else {
+                        self.pause(v, dur, "nemesis");
+                    }
+                } else {
+                    rec.skipped = Some(FaultSkip::NoEligibleAgent.to_string());
+                }
+            }
+            NemesisKind::AgentClock => {
+                let first = self.cfg.cluster;
+                let v = NodeId(first + self.fault_rng.index(self.agents as usize) as u32);
+                let rate = 500_000 + self.fault_rng.range_inclusive(0, 1_500_000);
+                rec.nodes = vec![v];
+                rec.rate_ppm = Some(rate);
+                self.slots[v.index()].clock.set_rate(self.now, rate);
+                self.queue
+                    .push(self.now + dur, Event::Undo(Undo::ClockReset(v), "nemesis"));
+            }
+            NemesisKind::AgentLink => {
+                let cluster = self.cfg.cluster;
+                let agent = NodeId(cluster + self.fault_rng.index(self.agents as usize) as u32);
+                let server = NodeId(self.fault_rng.index(cluster as usize) as u32);
+                let (from, to) = if self.fault_rng.chance(0.5) {
+                    (agent, server)
+                } else {
+                    (server, agent)
+                };
+                let both_ways = self.fault_rng.chance(0.5);
+                rec.nodes = vec![from, to];
+                rec.drop = Some(1.0);
+                rec.both_ways = both_ways;
+                let gen = self.cut(from, to, both_ways, 1.0, SimDuration::ZERO);
+                self.queue.push(
+                    self.now + dur,
+                    Event::Undo(
+                        Undo::Unlink {
+                            from,
+                            to,
+                            both_ways,
+                            gen,
+                        },
+                        "nemesis",
+                    ),
+                );
+            }
+            NemesisKind::AgentPartition => {
+                let cluster = self.cfg.cluster;
+                let mut all: Vec<NodeId> = (0..cluster).map(NodeId).collect();
+                self.fault_rng.shuffle(&mut all);
+                let k = 1 + self.fault_rng.index((cluster as usize / 2).max(1));
+                let mut groups = vec![all[..k].to_vec(), all[k..].to_vec()];
+                if groups[1].is_empty() {
+                    // A one-server cluster: the agents still split in two.
+                    groups.pop();
+                }
+                // Each agent on a random side, weighted by the sides'
+                // server counts (a real split puts most clients with the
+                // bigger side).
+                for a in self.agents_with(None) {
+                    let side = usize::from(
+                        groups.len() > 1 && self.fault_rng.index(cluster as usize) >= k,
+                    );
+                    groups[side].push(a);
+                }
+                for g in &mut groups {
+                    g.sort();
+                }
+                let gen = self.net.partition(&groups);
+                rec.groups = groups;
+                self.queue.push(
+                    self.now + dur,
+                    Event::Undo(Undo::EndPartition(gen), "nemesis"),
+                );
+            }
+            _ => unreachable!("agent_nemesis called with {kind:?}"),
         }
     }
 }

@@ -185,6 +185,9 @@ pub struct World<P: Process> {
     pub(super) pending_cap_hit: bool,
     /// Called every [`PROGRESS_EVERY`] events with (now, end, events).
     pub(super) progress: Option<Progress>,
+    /// Addresses `cluster..cluster + agents` are agents: fault targets
+    /// for agent targets and the nemesis's agent kinds (0: none).
+    pub(super) agents: u32,
 }
 
 impl<P: Process> World<P> {
@@ -287,7 +290,22 @@ impl<P: Process> World<P> {
             max_pending: u64::MAX,
             pending_cap_hit: false,
             progress: None,
+            agents: 0,
         })
+    }
+
+    /// Declare addresses `cluster..cluster + agents` agents, so agent
+    /// targets (`Target::AnyAgent`, `Target::Agents`), partition agent
+    /// placement and the nemesis's agent kinds can reach them. Without
+    /// it a world has no agents and those faults are skipped.
+    pub fn set_agents(&mut self, agents: u32) {
+        assert!(
+            self.cfg.cluster + agents <= self.slots.len() as u32,
+            "{agents} agents after {} servers exceed the world's {} addresses",
+            self.cfg.cluster,
+            self.slots.len()
+        );
+        self.agents = agents;
     }
 
     /// Print every event through `tracer` (for `--trace FILE`).

@@ -33,6 +33,15 @@ const KINDS: [NemesisKindSpec; 5] = [
     NemesisKindSpec::Clock,
 ];
 
+/// The agent kinds a workflow scenario's draw adds (in mask order).
+const AGENT_KINDS: [NemesisKindSpec; 5] = [
+    NemesisKindSpec::AgentCrash,
+    NemesisKindSpec::AgentPause,
+    NemesisKindSpec::AgentClock,
+    NemesisKindSpec::AgentLink,
+    NemesisKindSpec::AgentPartition,
+];
+
 /// Bounds of the draw (ms, probabilities).
 const MEAN_INTERVAL_MS: [f64; 2] = [200.0, 5000.0];
 const MIN_DURATION_MS: [f64; 2] = [50.0, 1000.0];
@@ -44,7 +53,8 @@ const DUPLICATE_MAX: f64 = 0.05;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SwarmDraw {
-    /// A non-empty subset of the nemesis kinds (uniform over the 31).
+    /// A non-empty subset of the server nemesis kinds (uniform over the
+    /// 31), then, on workflow scenarios, a subset of the agent kinds.
     pub kinds: Vec<NemesisKindSpec>,
     /// Mean time between nemesis faults, ms (log-uniform in 200..5000).
     pub mean_interval_ms: f64,
@@ -192,11 +202,29 @@ pub fn draw(seed: u64, nodes: u32, template: Option<&NemesisSpec>) -> SwarmDraw 
 /// of [`draw`], plus [`Features`] on Raft key-value scenarios.
 pub fn draw_for(seed: u64, spec: &ScenarioSpec) -> SwarmDraw {
     let mut d = draw(seed, spec.cluster.nodes, spec.nemesis.as_ref());
+    if spec.workflow.is_some() {
+        d.kinds.extend(agent_kinds(seed));
+    }
     d.features = features(seed, spec);
     if let Some(n) = d.features.nodes {
         d.max_down = d.max_down.min(n.saturating_sub(1) / 2);
     }
     d
+}
+
+/// Workflow scenarios: a subset of the agent kinds (uniform over all 32,
+/// so about one seed in 32 draws none and tests the servers alone), from
+/// its own stream (`sweep/swarm/agents`) so the server kinds, rates and
+/// durations of a seed are the same as before agent kinds existed.
+fn agent_kinds(seed: u64) -> Vec<NemesisKindSpec> {
+    let mut rng = SimRng::derive(seed, "sweep/swarm/agents");
+    let mask = rng.range_inclusive(0, (1 << AGENT_KINDS.len()) - 1);
+    AGENT_KINDS
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| mask & (1 << i) != 0)
+        .map(|(_, k)| *k)
+        .collect()
 }
 
 /// Log-uniform in `[lo, hi]`.

@@ -39,6 +39,34 @@ pub enum TargetSpec {
     Random,
     /// `"minority"` (crash and pause only).
     Minority,
+    /// `"agent:N"`: agent N (0-based, counted over `workflow.agents`
+    /// groups in order; address `cluster.nodes + N`).
+    Agent(u32),
+    /// `"agent:random"`: one random agent (for crash and pause: a live
+    /// one; for restart: a crashed one).
+    AnyAgent,
+    /// `"agents:K"`: K distinct random live agents (crash, pause, clock).
+    Agents(u32),
+}
+
+/// The string forms of the agent targets (`agent:N`, `agent:random`,
+/// `agents:K`), or None for any other string.
+fn agent_target(v: &str) -> Option<Result<TargetSpec, String>> {
+    if v == "agent:random" {
+        return Some(Ok(TargetSpec::AnyAgent));
+    }
+    let (rest, many) = if let Some(r) = v.strip_prefix("agents:") {
+        (r, true)
+    } else {
+        (v.strip_prefix("agent:")?, false)
+    };
+    Some(match rest.parse::<u32>() {
+        Ok(k) if many => Ok(TargetSpec::Agents(k)),
+        Ok(i) => Ok(TargetSpec::Agent(i)),
+        Err(_) => Err(format!(
+            "`{v}` is not an agent reference: write \"agent:N\" (agent index N), \"agent:random\" or \"agents:K\""
+        )),
+    })
 }
 
 impl Serialize for TargetSpec {
@@ -49,6 +77,9 @@ impl Serialize for TargetSpec {
             TargetSpec::Follower => s.serialize_str("follower"),
             TargetSpec::Random => s.serialize_str("random"),
             TargetSpec::Minority => s.serialize_str("minority"),
+            TargetSpec::Agent(i) => s.serialize_str(&format!("agent:{i}")),
+            TargetSpec::AnyAgent => s.serialize_str("agent:random"),
+            TargetSpec::Agents(k) => s.serialize_str(&format!("agents:{k}")),
         }
     }
 }
@@ -59,7 +90,7 @@ impl<'de> Deserialize<'de> for TargetSpec {
         impl serde::de::Visitor<'_> for V {
             type Value = TargetSpec;
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str(r#"a node index or one of "leader", "follower", "random", "minority""#)
+                f.write_str(r#"a node index, one of "leader", "follower", "random", "minority", or an agent: "agent:N", "agent:random", "agents:K""#)
             }
             fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<TargetSpec, E> {
                 u32::try_from(v)
@@ -75,7 +106,10 @@ impl<'de> Deserialize<'de> for TargetSpec {
                     "follower" => Ok(TargetSpec::Follower),
                     "random" => Ok(TargetSpec::Random),
                     "minority" => Ok(TargetSpec::Minority),
-                    _ => Err(E::invalid_value(serde::de::Unexpected::Str(v), &self)),
+                    _ => match agent_target(v) {
+                        Some(r) => r.map_err(E::custom),
+                        None => Err(E::invalid_value(serde::de::Unexpected::Str(v), &self)),
+                    },
                 }
             }
         }
@@ -89,13 +123,88 @@ impl JsonSchema for TargetSpec {
     }
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
         json_schema!({
-            "description": "A node index, or a role resolved when the fault fires.",
+            "description": "A server index, a role resolved when the fault fires, or an agent: \"agent:N\" (agent N), \"agent:random\", \"agents:K\" (K random agents).",
             "oneOf": [
                 { "type": "integer", "minimum": 0 },
-                { "type": "string", "enum": ["leader", "follower", "random", "minority"] }
+                { "type": "string", "enum": ["leader", "follower", "random", "minority", "agent:random"] },
+                { "type": "string", "pattern": "^agents?:[0-9]+$" }
             ]
         })
     }
+}
+
+/// A member of a partition group: a server index, or `"agent:N"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum NodeRef {
+    /// Server index.
+    Server(u32),
+    /// Agent index (`"agent:N"`).
+    Agent(u32),
+}
+
+impl Serialize for NodeRef {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            NodeRef::Server(i) => s.serialize_u32(*i),
+            NodeRef::Agent(i) => s.serialize_str(&format!("agent:{i}")),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for NodeRef {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = NodeRef;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str(r#"a server index or "agent:N""#)
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<NodeRef, E> {
+                u32::try_from(v)
+                    .map(NodeRef::Server)
+                    .map_err(|_| E::custom(format!("node index {v} is too large")))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<NodeRef, E> {
+                Err(E::custom(format!("node index {v} is negative")))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<NodeRef, E> {
+                match agent_target(v) {
+                    Some(Ok(TargetSpec::Agent(i))) => Ok(NodeRef::Agent(i)),
+                    Some(Err(e)) => Err(E::custom(e)),
+                    _ => Err(E::invalid_value(serde::de::Unexpected::Str(v), &self)),
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl JsonSchema for NodeRef {
+    fn schema_name() -> Cow<'static, str> {
+        "NodeRef".into()
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "description": "A server index, or \"agent:N\" for agent N.",
+            "oneOf": [
+                { "type": "integer", "minimum": 0 },
+                { "type": "string", "pattern": "^agent:[0-9]+$" }
+            ]
+        })
+    }
+}
+
+/// Where a partition puts the agents its `groups` do not name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AgentPlacementSpec {
+    /// All with the group that holds the leader when the split starts.
+    WithLeader,
+    /// All with the group of fewest servers (not the leader's, on a tie).
+    WithMinority,
+    /// Each with one group, in proportion to the groups' server counts,
+    /// interleaved by agent index (so every skill lands on every side).
+    Proportional,
 }
 
 impl FaultKind {
@@ -135,7 +244,7 @@ impl FaultKind {
             FaultKind::Restart => &["node"],
             FaultKind::Pause => &["node", "for_ms"],
             FaultKind::Clock => &["node", "rate", "for_ms"],
-            FaultKind::Partition => &["groups", "for_ms"],
+            FaultKind::Partition => &["groups", "agents", "for_ms"],
             FaultKind::Isolate => &["node", "for_ms"],
             FaultKind::Link => &[
                 "from",
@@ -234,9 +343,15 @@ pub struct FaultSpec {
     /// Target of crash, restart, pause, clock, isolate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node: Option<TargetSpec>,
-    /// Groups of a partition: every node in exactly one group.
+    /// Groups of a partition: every server in exactly one group; agents
+    /// (`"agent:N"`) in at most one. Agents in no group reach every
+    /// server, unless `agents` places them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub groups: Option<Vec<Vec<u32>>>,
+    pub groups: Option<Vec<Vec<NodeRef>>>,
+    /// Partition: where the agents `groups` does not name go (default:
+    /// nowhere, they reach both sides).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agents: Option<AgentPlacementSpec>,
     /// Sender side of a link fault.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<TargetSpec>,
@@ -294,6 +409,7 @@ impl FaultSpec {
             kind,
             node: None,
             groups: None,
+            agents: None,
             from: None,
             to: None,
             both_ways: None,
@@ -323,6 +439,33 @@ pub enum NemesisKindSpec {
     Link,
     /// Skew one node's clock (0.5x–2x) for the duration.
     Clock,
+    /// Crash a random live agent (in-flight work and inbox lost), restart
+    /// it after the duration. Workflow scenarios only.
+    AgentCrash,
+    /// Pause a random live agent for the duration.
+    AgentPause,
+    /// Skew one agent's clock (0.5x–2x) for the duration.
+    AgentClock,
+    /// Cut the link between a random agent and a random server (one or
+    /// both ways) for the duration.
+    AgentLink,
+    /// Split the servers in two random groups and put each agent on a
+    /// random side, for the duration.
+    AgentPartition,
+}
+
+impl NemesisKindSpec {
+    /// True for the kinds that target agents (workflow scenarios only).
+    pub fn targets_agents(self) -> bool {
+        matches!(
+            self,
+            NemesisKindSpec::AgentCrash
+                | NemesisKindSpec::AgentPause
+                | NemesisKindSpec::AgentClock
+                | NemesisKindSpec::AgentLink
+                | NemesisKindSpec::AgentPartition
+        )
+    }
 }
 
 /// Random fault generator.
@@ -338,8 +481,9 @@ pub struct NemesisSpec {
     /// Each fault lasts a uniform draw from `[min, max]` ms.
     #[schemars(extend("items" = {"type": "number", "exclusiveMinimum": 0}))]
     pub duration_ms: [f64; 2],
-    /// Never more than this many nodes crashed or paused at once (default:
-    /// a minority, `(nodes - 1) / 2`).
+    /// Never more than this many servers crashed or paused at once
+    /// (default: a minority, `(nodes - 1) / 2`). Agent kinds have their
+    /// own limit: at most half the agents (at least one) down at once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_down: Option<u32>,
     /// Draw no new fault after this time, ms (default: until the end of the

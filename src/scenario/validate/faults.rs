@@ -4,17 +4,63 @@
 use super::{Problems, MIN_FAULT_INTERVAL_MS};
 use crate::scenario::types::*;
 
-fn target(p: &mut Problems, path: &str, t: TargetSpec, nodes: u32, minority_ok: bool) {
+/// The servers and agents a fault can name: `cluster.nodes` servers and
+/// the workflow's agents (0 without a workflow).
+#[derive(Clone, Copy)]
+pub(super) struct Addresses {
+    pub(super) nodes: u32,
+    pub(super) agents: u32,
+}
+
+fn agent(p: &mut Problems, path: &str, i: u32, agents: u32) {
+    if agents == 0 {
+        p.add(
+            path,
+            format!("agent {i} named, but this scenario has no agents (agent targets need a `workflow`)"),
+        );
+    } else if i >= agents {
+        p.add(
+            path,
+            format!(
+                "agent index {i} is out of range: the workflow has {agents} agents (agent:0..=agent:{})",
+                agents - 1
+            ),
+        );
+    }
+}
+
+fn target(p: &mut Problems, path: &str, t: TargetSpec, at: Addresses, minority_ok: bool) {
     match t {
-        TargetSpec::Index(i) => p.node(path, i, nodes),
+        TargetSpec::Index(i) => p.node(path, i, at.nodes),
         TargetSpec::Minority if !minority_ok => {
             p.add(path, "\"minority\" is only valid for crash and pause")
+        }
+        TargetSpec::Agent(i) => agent(p, path, i, at.agents),
+        TargetSpec::AnyAgent if at.agents == 0 => p.add(
+            path,
+            "\"agent:random\" needs agents, but this scenario has no `workflow`",
+        ),
+        TargetSpec::Agents(k) => {
+            if at.agents == 0 {
+                p.add(
+                    path,
+                    format!("\"agents:{k}\" needs agents, but this scenario has no `workflow`"),
+                );
+            } else if k == 0 || k > at.agents {
+                p.add(
+                    path,
+                    format!(
+                        "\"agents:{k}\" must name 1 to {} agents (the workflow has {})",
+                        at.agents, at.agents
+                    ),
+                );
+            }
         }
         _ => {}
     }
 }
 
-pub(super) fn fault(p: &mut Problems, base: &str, f: &FaultSpec, nodes: u32, duration: f64) {
+pub(super) fn fault(p: &mut Problems, base: &str, f: &FaultSpec, addr: Addresses, duration: f64) {
     let at = format!("{base}.at_ms");
     p.non_neg(&at, f.at_ms);
     if f.at_ms > duration {
@@ -32,6 +78,7 @@ pub(super) fn fault(p: &mut Problems, base: &str, f: &FaultSpec, nodes: u32, dur
     let present = [
         ("node", f.node.is_some()),
         ("groups", f.groups.is_some()),
+        ("agents", f.agents.is_some()),
         ("from", f.from.is_some()),
         ("to", f.to.is_some()),
         ("both_ways", f.both_ways.is_some()),
@@ -73,23 +120,30 @@ pub(super) fn fault(p: &mut Problems, base: &str, f: &FaultSpec, nodes: u32, dur
             p,
             &format!("{base}.node"),
             t,
-            nodes,
+            addr,
             matches!(f.kind, Crash | Pause),
         );
     }
     if f.kind == Link {
         need(p, "from", f.from.is_some());
         need(p, "to", f.to.is_some());
-        if let Some(t) = f.from {
-            target(p, &format!("{base}.from"), t, nodes, false);
+        for (name, t) in [("from", f.from), ("to", f.to)] {
+            let Some(t) = t else { continue };
+            let path = format!("{base}.{name}");
+            if let TargetSpec::Agents(_) = t {
+                p.add(&path, "a link has one node at each end: use \"agent:N\" or \"agent:random\", not \"agents:K\"");
+            } else {
+                target(p, &path, t, addr, false);
+            }
         }
-        if let Some(t) = f.to {
-            target(p, &format!("{base}.to"), t, nodes, false);
-        }
-        if let (Some(TargetSpec::Index(a)), Some(TargetSpec::Index(b))) = (f.from, f.to) {
-            if a == b {
+        match (f.from, f.to) {
+            (Some(TargetSpec::Index(a)), Some(TargetSpec::Index(b)))
+            | (Some(TargetSpec::Agent(a)), Some(TargetSpec::Agent(b)))
+                if a == b =>
+            {
                 p.add(format!("{base}.to"), "a link joins two different nodes");
             }
+            _ => {}
         }
     }
     if f.kind == Pause {
@@ -102,7 +156,13 @@ pub(super) fn fault(p: &mut Problems, base: &str, f: &FaultSpec, nodes: u32, dur
         need(p, "groups", f.groups.is_some());
     }
     if let Some(g) = &f.groups {
-        groups(p, &format!("{base}.groups"), g, nodes);
+        groups(p, &format!("{base}.groups"), g, addr);
+    }
+    if f.agents.is_some() && addr.agents == 0 {
+        p.add(
+            format!("{base}.agents"),
+            "agent placement needs agents, but this scenario has no `workflow`",
+        );
     }
     if let Some(v) = f.drop {
         p.prob(&format!("{base}.drop"), v);
@@ -157,9 +217,10 @@ pub(super) fn fault(p: &mut Problems, base: &str, f: &FaultSpec, nodes: u32, dur
     }
 }
 
-fn groups(p: &mut Problems, path: &str, groups: &[Vec<u32>], nodes: u32) {
+fn groups(p: &mut Problems, path: &str, groups: &[Vec<NodeRef>], at: Addresses) {
     // Over the limit `cluster.nodes` is already reported; sizing `seen` by it could abort.
-    let nodes = nodes.min(1000);
+    let nodes = at.nodes.min(1000);
+    let mut agent_seen: std::collections::BTreeMap<u32, usize> = Default::default();
     if groups.len() < 2 {
         p.add(path, "a partition needs at least two groups");
     }
@@ -171,8 +232,22 @@ fn groups(p: &mut Problems, path: &str, groups: &[Vec<u32>], nodes: u32) {
                 "a partition group must not be empty",
             );
         }
-        for (ni, &n) in g.iter().enumerate() {
+        for (ni, &r) in g.iter().enumerate() {
             let here = format!("{path}[{gi}][{ni}]");
+            let n = match r {
+                NodeRef::Server(n) => n,
+                NodeRef::Agent(i) => {
+                    if i >= at.agents {
+                        agent(p, &here, i, at.agents);
+                    } else if let Some(prev) = agent_seen.insert(i, gi) {
+                        p.add(
+                            here,
+                            format!("agent:{i} is in more than one group (also group {prev})"),
+                        );
+                    }
+                    continue;
+                }
+            };
             if n >= nodes {
                 p.node(&here, n, nodes);
                 continue;
@@ -202,7 +277,16 @@ fn groups(p: &mut Problems, path: &str, groups: &[Vec<u32>], nodes: u32) {
     }
 }
 
-pub(super) fn nemesis(p: &mut Problems, n: &NemesisSpec, nodes: u32, duration: f64) {
+pub(super) fn nemesis(p: &mut Problems, n: &NemesisSpec, at: Addresses, duration: f64) {
+    let nodes = at.nodes;
+    if at.agents == 0 {
+        if let Some(i) = n.kinds.iter().position(|k| k.targets_agents()) {
+            p.add(
+                format!("nemesis.kinds[{i}]"),
+                "agent fault kinds need agents, but this scenario has no `workflow`",
+            );
+        }
+    }
     p.positive("nemesis.mean_interval_ms", n.mean_interval_ms);
     if n.mean_interval_ms > 0.0 && n.mean_interval_ms < MIN_FAULT_INTERVAL_MS {
         p.add(

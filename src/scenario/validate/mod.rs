@@ -17,7 +17,7 @@ pub use hardening::{
 use super::types::*;
 use crate::collab::CoordBug;
 use cluster::{clocks, cluster};
-use faults::{fault, nemesis};
+use faults::{fault, nemesis, Addresses};
 use hardening::hardening;
 use network::{dist, network};
 use workflow::workflow;
@@ -169,11 +169,19 @@ pub fn validate(s: &ScenarioSpec) -> Problems {
             ),
         );
     }
+    let at = Addresses {
+        nodes,
+        agents: s.workflow.as_ref().map_or(0, |w| {
+            w.agents
+                .iter()
+                .fold(0u32, |sum, g| sum.saturating_add(g.count))
+        }),
+    };
     for (i, f) in s.faults.iter().enumerate().take(MAX_SCRIPTED_FAULTS) {
-        fault(&mut p, &format!("faults[{i}]"), f, nodes, s.duration_ms);
+        fault(&mut p, &format!("faults[{i}]"), f, at, s.duration_ms);
     }
     if let Some(n) = &s.nemesis {
-        nemesis(&mut p, n, nodes, s.duration_ms);
+        nemesis(&mut p, n, at, s.duration_ms);
     }
     if let Some(c) = &s.clocks {
         clocks(&mut p, c, &s.cluster);
