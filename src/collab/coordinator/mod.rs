@@ -121,7 +121,9 @@ impl WorkflowState {
         self.journal.since(seq)
     }
 
-    /// Why a task is not final, in words (for the end-of-run report).
+    /// Why a task is not final, in words (for the end-of-run report). A
+    /// task behind a dead letter names it, however far upstream; a race
+    /// says what its competitors are doing.
     pub fn pending_reason(&self, id: TaskId) -> String {
         let Some(t) = self.task(id) else {
             return "unknown task".into();
@@ -133,27 +135,65 @@ impl WorkflowState {
                 t.agent.map_or(-1, |a| i64::from(a.0))
             ),
             TaskStatus::DeadLetter => "dead-lettered".into(),
-            TaskStatus::Pending if t.spec.kind == TaskKind::Judge => {
-                "race undecided (competitors still running)".into()
-            }
-            TaskStatus::Pending if t.unmet > 0 => {
-                let blocked: Vec<String> = t
-                    .spec
-                    .deps
-                    .iter()
-                    .filter(|&&d| self.tasks[d.index()].status == TaskStatus::DeadLetter)
-                    .map(|d| d.to_string())
-                    .collect();
-                if blocked.is_empty() {
-                    format!("waiting for {} dependencies", t.unmet)
-                } else {
-                    format!("blocked by dead-lettered task(s) {}", blocked.join(", "))
+            TaskStatus::Pending if t.unmet > 0 => match self.dead_upstream(id) {
+                Some(d) => format!("blocked by dead-lettered task {d}"),
+                None => {
+                    let open: Vec<String> = t
+                        .spec
+                        .deps
+                        .iter()
+                        .filter(|&&d| !self.tasks[d.index()].status.is_final())
+                        .map(|d| d.to_string())
+                        .collect();
+                    format!(
+                        "waiting for {} dependenc{} (task(s) {})",
+                        t.unmet,
+                        if t.unmet == 1 { "y" } else { "ies" },
+                        open.join(", ")
+                    )
                 }
+            },
+            TaskStatus::Pending if t.spec.kind == TaskKind::Judge => {
+                let count = |s: TaskStatus| {
+                    t.entries
+                        .iter()
+                        .filter(|&&e| self.tasks[e.index()].status == s)
+                        .count()
+                };
+                let (run, wait, dead, done) = (
+                    count(TaskStatus::Assigned),
+                    count(TaskStatus::Pending),
+                    count(TaskStatus::DeadLetter),
+                    count(TaskStatus::Done),
+                );
+                format!(
+                    "race undecided: {run} competitor(s) running, {wait} waiting, {dead} dead-lettered, {done} done"
+                )
             }
             TaskStatus::Pending if t.awaits_approval() => "awaiting approval".into(),
             TaskStatus::Pending => "ready, waiting for a free agent".into(),
             s => s.name().into(),
         }
+    }
+
+    /// A dead-lettered task `id` waits for, directly or through pending
+    /// dependencies (the lowest id found first; dependencies have lower
+    /// ids, so the walk ends).
+    fn dead_upstream(&self, id: TaskId) -> Option<TaskId> {
+        let mut stack = vec![id];
+        let mut seen = std::collections::BTreeSet::new();
+        while let Some(x) = stack.pop() {
+            for &d in &self.tasks[x.index()].spec.deps {
+                let dt = &self.tasks[d.index()];
+                if dt.status == TaskStatus::DeadLetter {
+                    return Some(d);
+                }
+                if !dt.status.is_final() && seen.insert(d) {
+                    stack.push(d);
+                }
+            }
+        }
+        None
     }
 
     /// Tasks that could still make progress: pending or assigned and not
@@ -531,7 +571,10 @@ impl WorkflowState {
         let t = &self.tasks[task.index()];
         let ok = match t.status {
             TaskStatus::Assigned => true,
-            TaskStatus::Pending => dead_now && t.spec.kind == TaskKind::Judge,
+            // A race that failed, or a task no live agent can take.
+            TaskStatus::Pending => {
+                dead_now && (t.spec.kind == TaskKind::Judge || reason == FailReason::NoAgent)
+            }
             _ => false,
         };
         if !ok {
