@@ -56,19 +56,19 @@ pub struct WorkflowRun<'a> {
 
 /// Tasks of workflow `wf` that can still make progress: the
 /// `WorkflowState::live_tasks` rule restricted to one workflow.
-fn live_in(sm: &WorkflowState, wf: usize, redrives: u32) -> bool {
+fn live_in(sm: &WorkflowState, wf: usize, stuck: &[bool]) -> bool {
     let w = &sm.workflows()[wf];
     let first = w.first_task.index();
     let tasks = &sm.tasks()[first..first + w.tasks as usize];
     let mut blocked = vec![false; tasks.len()];
     for (k, t) in tasks.iter().enumerate() {
-        let dep_blocked = t.spec.deps.iter().any(|&d| {
-            let dt = &sm.tasks()[d.index()];
-            blocked[d.index() - first]
-                || (dt.status == TaskStatus::DeadLetter && dt.redrives >= redrives)
-        });
+        let dep_blocked = t
+            .spec
+            .deps
+            .iter()
+            .any(|&d| blocked[d.index() - first] || stuck[d.index()]);
         match t.status {
-            TaskStatus::DeadLetter if t.redrives < redrives => return true,
+            TaskStatus::DeadLetter if !stuck[first + k] => return true,
             TaskStatus::Pending | TaskStatus::Assigned if !dep_blocked => return true,
             TaskStatus::Pending => blocked[k] = true,
             _ => {}
@@ -122,6 +122,7 @@ pub fn judge(
         return json!({"window_ms": window_ms, "verdict": "not_judged", "detail": why});
     }
     let end = run.end.end;
+    let stuck = sm.stuck_dead_letters(run.redrives);
     let (mut judged, mut open_windows) = (0u64, 0u64);
     let mut failures: Vec<String> = Vec::new();
     for (i, &arrival) in run.arrivals.iter().enumerate() {
@@ -131,7 +132,7 @@ pub fn judge(
         let start = run.settled.max(arrival).max(run.gates);
         let deadline = start + run.window;
         let submitted = i < sm.workflows().len();
-        let resolved = submitted && !live_in(sm, i, run.redrives);
+        let resolved = submitted && !live_in(sm, i, &stuck);
         if resolved {
             judged += 1;
             let done = sm.workflows()[i].done_at.is_some();

@@ -198,25 +198,47 @@ impl WorkflowState {
 
     /// Tasks that could still make progress: pending or assigned and not
     /// blocked behind a dead letter, plus dead letters that may be
-    /// re-driven (`redrives` allowed).
+    /// re-driven (`redrives` allowed). A task dead-lettered because no
+    /// live agent has its skill waits for an agent to come back, not for
+    /// the coordinator: it counts as stuck, like one out of re-drives.
     pub fn live_tasks(&self, redrives: u32) -> usize {
+        let stuck = self.stuck_dead_letters(redrives);
         let mut blocked = vec![false; self.tasks.len()];
         let mut live = 0;
         for (i, t) in self.tasks.iter().enumerate() {
             // Dependencies have lower ids, so one pass in id order works.
-            let dep_blocked = t.spec.deps.iter().any(|&d| {
-                blocked[d.index()]
-                    || (self.tasks[d.index()].status == TaskStatus::DeadLetter
-                        && self.tasks[d.index()].redrives >= redrives)
-            });
+            let dep_blocked = t
+                .spec
+                .deps
+                .iter()
+                .any(|&d| blocked[d.index()] || stuck[d.index()]);
             match t.status {
-                TaskStatus::DeadLetter if t.redrives < redrives => live += 1,
+                TaskStatus::DeadLetter if !stuck[i] => live += 1,
                 TaskStatus::Pending | TaskStatus::Assigned if !dep_blocked => live += 1,
                 TaskStatus::Pending if dep_blocked => blocked[i] = true,
                 _ => {}
             }
         }
         live
+    }
+
+    /// Per task: dead-lettered for good (no re-drive left, or its last
+    /// dead letter says no live agent has its skill).
+    pub fn stuck_dead_letters(&self, redrives: u32) -> Vec<bool> {
+        let mut last: Vec<Option<FailReason>> = vec![None; self.tasks.len()];
+        for d in &self.dead_letters {
+            if let Some(x) = last.get_mut(d.task.index()) {
+                *x = Some(d.reason);
+            }
+        }
+        self.tasks
+            .iter()
+            .zip(last)
+            .map(|(t, r)| {
+                t.status == TaskStatus::DeadLetter
+                    && (t.redrives >= redrives || r == Some(FailReason::NoAgent))
+            })
+            .collect()
     }
 
     fn emit(&mut self, c: Change) {

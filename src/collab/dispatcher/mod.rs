@@ -26,6 +26,7 @@ mod views;
 pub use stats::{life_stats, DispatchStats};
 
 use super::breaker::Breaker;
+use super::bug::CoordBug;
 use super::config::{CollabConfig, Priority};
 use super::coordinator::{
     CollabCommand, FailReason, TaskId, TaskKind, TaskSpec, TaskStatus, WorkflowId, WorkflowState,
@@ -362,7 +363,15 @@ impl Dispatcher {
             // this server at its true time; never compared with this
             // server's (possibly skewed) clock.
             let stage = t.spec.stage as usize;
-            let scripted = self.approved_stages.get(stage).copied().unwrap_or(false);
+            let scripted = match self.cfg.bug {
+                // The bug: the scripted time read on this server's clock.
+                Some(CoordBug::ApprovalLocalClock) => self
+                    .cfg
+                    .approvals
+                    .iter()
+                    .any(|&(at, s)| s == stage && at <= now),
+                _ => self.approved_stages.get(stage).copied().unwrap_or(false),
+            };
             let cmd = if scripted || t.approval_due.is_some_and(|d| d <= now) {
                 Some(CollabCommand::Approve { task, at: now })
             } else if t.approval_due.is_none() {
