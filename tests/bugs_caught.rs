@@ -344,9 +344,9 @@ fn coord_ap_keep_local_is_caught_by_converged() {
 }
 
 /// Approvals read on the coordinator's own clock: with every server's
-/// clock 2x fast, the stage approved by script at 20 s is approved at
-/// 10 s of true time, which `workflow.approval_gates` reports (without
-/// the bug the approval is a world event at 20 s true time).
+/// clock 2x fast, the stage approved by script at 4 s is approved at
+/// 2 s of true time, which `workflow.approval_gates` reports (without
+/// the bug the approval is a world event at 4 s true time).
 #[test]
 fn coord_approval_local_clock_is_caught_by_approval_gates() {
     let msg = check_only(
@@ -354,7 +354,7 @@ fn coord_approval_local_clock_is_caught_by_approval_gates() {
         "workflow.approval_gates",
     );
     assert!(
-        msg.contains("before its stage's scripted approval at 20000 ms"),
+        msg.contains("before its stage's scripted approval at 4000 ms"),
         "{msg}"
     );
 }

@@ -142,13 +142,13 @@ impl TrueTimes {
     pub fn workflow_submitted(&self, i: usize) -> Option<SimTime> {
         self.wf_submitted.get(i).copied().flatten()
     }
-    /// When workflow `i` started counting: the later of its scheduled
-    /// arrival and its true submission time (a slow coordinator clock
-    /// submits late, and the wait counts; a fast one submits early, and
-    /// the workflow still did not exist before its arrival).
-    pub fn workflow_start(&self, i: usize, arrived_at: SimTime) -> SimTime {
-        self.workflow_submitted(i)
-            .map_or(arrived_at, |s| s.max(arrived_at))
+    /// When workflow `i` started counting: its scheduled arrival (true
+    /// time). The dispatcher submits it when its own clock reaches that
+    /// time, a protocol decision: a slow clock's late submission counts
+    /// as waiting; a fast clock may submit before the arrival, and work
+    /// done before it is not counted (durations never go below zero).
+    pub fn workflow_start(&self, _i: usize, arrived_at: SimTime) -> SimTime {
+        arrived_at
     }
 }
 
