@@ -304,3 +304,38 @@ fn shipped_scenarios_pass_workflow_liveness() {
         }
     }
 }
+
+/// Found by tests/proptest_workflow.rs: one agent that fails 40 % of its
+/// attempts, ten two-task workflows, a server crash. A task dead-lettered
+/// and re-driven started again at attempt 1, which the agent had already
+/// taken ((task, attempt) keys its work): it acked and never ran it, the
+/// attempts timed out and the workflows stalled with the agent idle
+/// (5 of 10 completed, and "checks ok" before `liveness.workflows`). Now
+/// attempt numbers keep counting across re-drives, and every workflow
+/// completes within the default window (the lone agent's breaker benches
+/// it for 5 s at each trip, so some take about 27 s).
+#[test]
+fn a_redriven_task_runs_again_on_the_agent_that_saw_it() {
+    let v = json!({
+        "name": "redrive-same-agent", "seed": 45176197556431132u64, "duration_ms": 150000,
+        "cluster": {"nodes": 3, "process": "raft", "start_jitter_ms": 20},
+        "network": {"latency_ms": {"dist": "lognormal", "median": 2, "sigma": 0.4}},
+        "disk": {"sync_ms": {"dist": "fixed", "value": 1}},
+        "workflow": {"mode": "pipeline", "consistency": "cp",
+            "agents": [{"name": "a0", "count": 1, "skills": ["s0"], "availability": 0.6,
+                        "latency_ms": {"dist": "lognormal", "median": 200, "sigma": 0.4}}],
+            "stages": [{"id": "st0", "skill": "s0"}, {"id": "st1", "skill": "s0", "after": []}],
+            "arrivals": {"workflows": 10, "rate_per_s": 5}, "retry": {"max_attempts": 3}},
+        "faults": [{"at_ms": 753, "kind": "crash", "node": 1, "restart_after_ms": 200}]
+    });
+    let r = run_json(v);
+    assert!(r.checks.ok, "{:?}", r.checks.failures);
+    assert!(r.checks.ran.iter().any(|c| c == "liveness.workflows"));
+    let c = r.section("collab");
+    assert!(
+        c["dead_letters"]["redriven"].as_u64().unwrap() > 0,
+        "{}",
+        c["dead_letters"]
+    );
+    assert_eq!(c["workflows"]["completed"], 10);
+}

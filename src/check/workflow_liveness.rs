@@ -198,10 +198,11 @@ pub fn judge(
 
 /// The default window, derived from the scenario's own timeouts and
 /// generous: 10 s plus twice the agent timeout, plus for every stage
-/// `task_attempts` times the longest attempt deadline the dispatcher can
-/// give (its formula: 3 x mean latency x size x `agent_slots` + 2 s, with
-/// the slowest agent, the largest stage and a size draw up to 3x), plus
-/// the arbiter's deadline per stage in races and ten human delays.
+/// `task_attempts` times (the longest attempt deadline the dispatcher can
+/// give, by its formula 3 x mean latency x size x `agent_slots` + 2 s
+/// with the slowest agent, the largest stage and a size draw up to 3x,
+/// plus the breaker's open time), plus the arbiter's deadline per stage
+/// in races and ten human delays.
 pub fn default_window(cfg: &CollabConfig) -> SimDuration {
     let slowest = cfg
         .agents
@@ -211,9 +212,11 @@ pub fn default_window(cfg: &CollabConfig) -> SimDuration {
     let largest = cfg.stages.iter().map(|s| s.size).fold(1.0, f64::max) * 3.0;
     let attempt_ms = slowest * largest * 3.0 * f64::from(cfg.agent_slots.max(1)) + 2000.0;
     let stages = cfg.stages.len().max(1) as f64;
+    let attempts = stages * f64::from(cfg.task_attempts.max(1));
+    // Every failed attempt may trip a breaker and bench the agent.
     let mut ms = 10_000.0
         + 2.0 * cfg.agent_timeout.as_millis_f64()
-        + stages * f64::from(cfg.task_attempts.max(1)) * attempt_ms;
+        + attempts * (attempt_ms + cfg.breaker_open.as_millis_f64());
     if matches!(cfg.mode, Mode::Competitive | Mode::Hybrid) {
         ms += stages * cfg.arbiter.deadline.as_millis_f64();
     }

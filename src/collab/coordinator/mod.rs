@@ -602,7 +602,13 @@ impl WorkflowState {
         if !ok {
             return self.reject(task, what, RejectReason::Invalid);
         }
-        let dead = dead_now || t.attempts >= u32::from(t.spec.max_attempts);
+        // Each re-drive grants another `max_attempts`; attempt numbers
+        // keep counting across re-drives (agents key their work and
+        // result cache by task and attempt: a re-driven task that started
+        // again at attempt 1 was taken for work already done, acked and
+        // never run, and its workflow stalled; found by liveness.workflows).
+        let budget = u32::from(t.spec.max_attempts) * (t.redrives + 1);
+        let dead = dead_now || t.attempts >= budget;
         let agent = t.agent;
         let (from, to) = self.bump(task);
         let t = &mut self.tasks[task.index()];
@@ -652,7 +658,6 @@ impl WorkflowState {
         let (from, to) = self.bump(task);
         let t = &mut self.tasks[task.index()];
         t.status = TaskStatus::Pending;
-        t.attempts = 0;
         t.redrives += 1;
         self.counters.redriven += 1;
         self.emit(Change::Redriven { task, from, to });
