@@ -343,6 +343,36 @@ fn coord_ap_keep_local_is_caught_by_converged() {
     assert!(msg.contains("still had not caught up"), "{msg}");
 }
 
+/// Approvals read on the coordinator's own clock: with every server's
+/// clock 2x fast, the stage approved by script at 4 s is approved at
+/// 2 s of true time, which `workflow.approval_gates` reports (without
+/// the bug the approval is a world event at 4 s true time).
+#[test]
+fn coord_approval_local_clock_is_caught_by_approval_gates() {
+    let msg = check_only(
+        "scenarios/bugs/coord-approval-local-clock.json",
+        "workflow.approval_gates",
+    );
+    assert!(
+        msg.contains("before its stage's scripted approval at 4000 ms"),
+        "{msg}"
+    );
+}
+
+/// A retry never re-queued: no safety property breaks, but the workflow
+/// stalls, and `liveness.workflows` reports it with its blocking task.
+#[test]
+fn coord_forget_retry_is_caught_by_workflow_liveness() {
+    let msg = check_only(
+        "scenarios/bugs/coord-forget-retry.json",
+        "liveness.workflows",
+    );
+    assert!(
+        msg.contains("still open at the end") && msg.contains("blocked on task"),
+        "{msg}"
+    );
+}
+
 /// The snapshot scenario without its bug passes on other seeds too. Seed
 /// 14 used to fail `workflow.arbiter` on the correct coordinator: a
 /// restarted follower installed the leader's snapshot before applying

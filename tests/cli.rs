@@ -344,6 +344,12 @@ fn coordinator_bug_runs_exit_1_naming_the_failed_check() {
             "workflow.no_lost_results",
         ),
         (
+            "bugs/coord-approval-local-clock.json",
+            None,
+            "workflow.approval_gates",
+        ),
+        ("bugs/coord-forget-retry.json", None, "liveness.workflows"),
+        (
             "collab/competitive.json",
             Some("coord-arbiter-first"),
             "workflow.arbiter",

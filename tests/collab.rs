@@ -320,7 +320,9 @@ fn cp_and_ap_under_the_same_partitions_show_the_tradeoff() {
             "workflow.dag_order",
             "workflow.versions",
             "workflow.arbiter",
-            "workflow.dead_letters_reported"
+            "workflow.dead_letters_reported",
+            "workflow.approval_gates",
+            "liveness.workflows"
         ]
     );
     assert!(apm["ap"]["waived_checks"]["workflow.exactly_once"].is_string());

@@ -150,8 +150,9 @@ impl LivenessTracker {
         self.settled
     }
 
-    /// Why liveness cannot be judged at the end, if it cannot.
-    fn unjudgeable(&self, s: &EndState) -> Option<String> {
+    /// Why liveness cannot be judged at the end, if it cannot (shared
+    /// with `check::workflow_liveness`).
+    pub fn unjudgeable(s: &EndState) -> Option<String> {
         if s.event_storm {
             return Some("the run was stopped by the event cap".into());
         }
@@ -225,7 +226,7 @@ impl LivenessTracker {
     /// Record `liveness.leader` and `liveness.progress` (those `windows`
     /// asks for) in `checks`; returns the report's `liveness` section.
     pub fn judge(&self, s: &EndState, windows: &Windows, checks: &mut Checks) -> Value {
-        let blocked = self.unjudgeable(s);
+        let blocked = Self::unjudgeable(s);
         let mut section = serde_json::Map::new();
         section.insert("faults_ended_ms".into(), json!(ms(self.settled)));
         let mut one =

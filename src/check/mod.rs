@@ -7,3 +7,4 @@ pub mod liveness;
 pub mod names;
 pub mod raft_safety;
 pub mod workflow;
+pub mod workflow_liveness;

@@ -49,6 +49,9 @@ pub enum WorkflowProperty {
     NoLostResults,
     /// Every dead letter is reported.
     DeadLettersReported,
+    /// No gated task is assigned before its approval, and no scripted
+    /// approval takes effect before its (true) time.
+    ApprovalGates,
     /// AP: the copies agree once the run is quiet.
     Converged,
 }
@@ -56,13 +59,14 @@ pub enum WorkflowProperty {
 impl WorkflowProperty {
     /// The workflow checker's properties, in the order a run records
     /// them (after `workflow.converged`).
-    pub const CHECKED: [WorkflowProperty; 6] = [
+    pub const CHECKED: [WorkflowProperty; 7] = [
         WorkflowProperty::ExactlyOnce,
         WorkflowProperty::DagOrder,
         WorkflowProperty::Versions,
         WorkflowProperty::Arbiter,
         WorkflowProperty::NoLostResults,
         WorkflowProperty::DeadLettersReported,
+        WorkflowProperty::ApprovalGates,
     ];
 
     /// The property's own name (the checker's violations carry it).
@@ -74,6 +78,7 @@ impl WorkflowProperty {
             WorkflowProperty::Arbiter => "arbiter",
             WorkflowProperty::NoLostResults => "no_lost_results",
             WorkflowProperty::DeadLettersReported => "dead_letters_reported",
+            WorkflowProperty::ApprovalGates => "approval_gates",
             WorkflowProperty::Converged => "converged",
         }
     }
@@ -88,7 +93,8 @@ pub enum LivenessCheck {
     Leader,
     /// Client operations complete after the last heal.
     Progress,
-    /// Workflow tasks complete after the last heal (not judged yet).
+    /// Every workflow completes or is dead-lettered within a window
+    /// once the faults end (`check::workflow_liveness`).
     Workflow,
     /// The heartbeat mesh's (never judged: no progress condition).
     Mesh,
@@ -103,6 +109,14 @@ pub enum Expectation {
     MaxElectionsAfterHeal,
     /// `expect.min_delivery_ratio`.
     MinDeliveryRatio,
+    /// `expect.min_completed_fraction` (workflow runs).
+    MinCompletedFraction,
+    /// `expect.workflow_p99_ms` (workflow runs).
+    WorkflowP99,
+    /// `expect.max_tokens_spent` (workflow runs).
+    MaxTokensSpent,
+    /// `expect.max_dead_letters` (workflow runs).
+    MaxDeadLetters,
 }
 
 /// Any check a run records.
@@ -130,7 +144,7 @@ impl CheckName {
             Liveness(LivenessCheck::EventStorm) => "liveness.event_storm",
             Liveness(LivenessCheck::Leader) => "liveness.leader",
             Liveness(LivenessCheck::Progress) => "liveness.progress",
-            Liveness(LivenessCheck::Workflow) => "liveness.workflow",
+            Liveness(LivenessCheck::Workflow) => "liveness.workflows",
             Liveness(LivenessCheck::Mesh) => "liveness",
             Workflow(WorkflowProperty::ExactlyOnce) => "workflow.exactly_once",
             Workflow(WorkflowProperty::DagOrder) => "workflow.dag_order",
@@ -138,10 +152,15 @@ impl CheckName {
             Workflow(WorkflowProperty::Arbiter) => "workflow.arbiter",
             Workflow(WorkflowProperty::NoLostResults) => "workflow.no_lost_results",
             Workflow(WorkflowProperty::DeadLettersReported) => "workflow.dead_letters_reported",
+            Workflow(WorkflowProperty::ApprovalGates) => "workflow.approval_gates",
             Workflow(WorkflowProperty::Converged) => "workflow.converged",
             Expect(Expectation::MinAvailability) => "expect.min_availability",
             Expect(Expectation::MaxElectionsAfterHeal) => "expect.max_elections_after_heal",
             Expect(Expectation::MinDeliveryRatio) => "expect.min_delivery_ratio",
+            Expect(Expectation::MinCompletedFraction) => "expect.min_completed_fraction",
+            Expect(Expectation::WorkflowP99) => "expect.workflow_p99_ms",
+            Expect(Expectation::MaxTokensSpent) => "expect.max_tokens_spent",
+            Expect(Expectation::MaxDeadLetters) => "expect.max_dead_letters",
         }
     }
 }

@@ -15,7 +15,11 @@
 //!   state, unchanged (nothing committed disappears across failovers);
 //! - `dead_letters_reported`: every task ends done, skipped, cancelled,
 //!   dead-lettered and listed in the dead-letter queue, or pending with a
-//!   reason.
+//!   reason;
+//! - `approval_gates`: a gated task is assigned only after the server saw
+//!   it approved, and an approval takes effect no earlier (in true
+//!   simulated time) than a scripted approval of its stage, unless a
+//!   human delay was scheduled for it (`human_delay_ms`).
 //!
 //! It recomputes the arbiter's rule itself rather than calling the
 //! dispatcher's code, and keeps its own per-server view of task status and
@@ -32,6 +36,12 @@ struct ServerView {
     versions: Vec<u64>,
     /// 0 open, 1 done, 2 closed without result (skipped, cancelled).
     final_state: Vec<u8>,
+    /// This server's own committed result per task: under AP two copies
+    /// can commit different results for one task, and each copy's race
+    /// decisions are judged against its own results.
+    results: Vec<Option<Outcome>>,
+    /// Gated tasks this server has seen approved.
+    approved: Vec<bool>,
 }
 
 impl ServerView {
@@ -39,6 +49,8 @@ impl ServerView {
         if self.versions.len() < n {
             self.versions.resize(n, 0);
             self.final_state.resize(n, 0);
+            self.results.resize(n, None);
+            self.approved.resize(n, false);
         }
     }
 }
@@ -75,6 +87,12 @@ pub struct WorkflowChecker {
     /// Committed results missing (or different) in the final state: every
     /// one is a `no_lost_results` violation.
     pub lost_results: u64,
+    /// Scripted approvals: (true time, stage).
+    approvals: Vec<(SimTime, u16)>,
+    /// Whether approvals may also come from a scheduled human delay.
+    human: bool,
+    /// Per server, tasks whose approval was scheduled (human delay).
+    scheduled: Vec<Vec<bool>>,
 }
 
 /// Violations kept (the first ones say the most).
@@ -95,7 +113,18 @@ impl WorkflowChecker {
             conflicted: Vec::new(),
             conflicts: 0,
             lost_results: 0,
+            approvals: Vec::new(),
+            human: false,
+            scheduled: vec![Vec::new(); servers as usize],
         }
+    }
+
+    /// The approvals a run scripts (true time, stage) and whether a human
+    /// delay may approve too: what `approval_gates` holds approvals to.
+    pub fn with_approvals(mut self, scripted: Vec<(SimTime, u16)>, human: bool) -> Self {
+        self.approvals = scripted;
+        self.human = human;
+        self
     }
 
     /// Violations so far.
@@ -140,6 +169,46 @@ impl WorkflowChecker {
                 _ => 0,
             })
             .collect();
+        v.results = sm.tasks().iter().map(|t| t.result).collect();
+        v.approved = sm.tasks().iter().map(|t| t.approved).collect();
+        self.scheduled[n] = sm
+            .tasks()
+            .iter()
+            .map(|t| t.approval_due.is_some())
+            .collect();
+    }
+
+    fn approval_given(&mut self, n: usize, task: TaskId, defs: &WorkflowState) {
+        let i = task.index();
+        self.servers[n].approved[i] = true;
+        if self.scheduled[n].len() <= i {
+            self.scheduled[n].resize(i + 1, false);
+        }
+        if self.human && self.scheduled[n][i] {
+            return; // the human delay's own approval
+        }
+        let Some(t) = defs.task(task) else { return };
+        let stage = t.spec.stage;
+        let now = self.now;
+        if !self
+            .approvals
+            .iter()
+            .any(|&(at, s)| s == stage && at <= now)
+        {
+            let first = self
+                .approvals
+                .iter()
+                .filter(|a| a.1 == stage)
+                .map(|a| a.0.as_millis_f64())
+                .fold(f64::INFINITY, f64::min);
+            self.violate(
+                WorkflowProperty::ApprovalGates.name(),
+                format!(
+                    "server {n}: task {task} (stage {stage}) approved at {:.3} ms, before its stage's scripted approval at {first} ms",
+                    now.as_millis_f64()
+                ),
+            );
+        }
     }
 
     /// Look at server `n`'s new changes.
@@ -191,6 +260,7 @@ impl WorkflowChecker {
             );
         }
         self.servers[n].final_state[i] = 1;
+        self.servers[n].results[i] = Some(o);
         if self.committed.len() <= i {
             self.committed.resize(i + 1, None);
             self.first_done.resize(i + 1, None);
@@ -227,6 +297,21 @@ impl WorkflowChecker {
             Change::Assigned { task, from, to, .. } => {
                 self.version_step(n, *task, *from, *to);
                 self.deps_final(n, *task, defs, "was assigned");
+                let gated = defs.task(*task).is_some_and(|t| t.spec.gated);
+                if gated && !self.servers[n].approved[task.index()] {
+                    self.violate(
+                        WorkflowProperty::ApprovalGates.name(),
+                        format!("server {n}: gated task {task} was assigned before its approval"),
+                    );
+                }
+            }
+            Change::Approval { task, given: true } => self.approval_given(n, *task, defs),
+            Change::Approval { task, given: false } => {
+                let i = task.index();
+                if self.scheduled[n].len() <= i {
+                    self.scheduled[n].resize(i + 1, false);
+                }
+                self.scheduled[n][i] = true;
             }
             Change::Completed {
                 task,
@@ -264,7 +349,7 @@ impl WorkflowChecker {
             } => {
                 self.version_step(n, *judge, *from, *to);
                 self.check_arbiter(n, *judge, *winner, considered, defs);
-                if let Some(o) = self.committed.get(winner.index()).copied().flatten() {
+                if let Some(o) = self.servers[n].results[winner.index()] {
                     self.commit_result(n, *judge, o);
                 }
             }
@@ -301,8 +386,12 @@ impl WorkflowChecker {
                 - a.cost_per_1k_tokens * o.tokens as f64 / 1000.0
         };
         let mut best: Option<(TaskId, f64)> = None;
+        // This copy's own results: under AP another copy may have
+        // committed a different result for a competitor (a conflict,
+        // counted as one), which says nothing about this decision.
+        let own = &self.servers[n].results;
         for &e in &done {
-            let Some(o) = self.committed.get(e.index()).copied().flatten() else {
+            let Some(o) = own[e.index()] else {
                 continue;
             };
             let u = util(&o);
@@ -312,12 +401,7 @@ impl WorkflowChecker {
         }
         if let Some((b, bu)) = best {
             if b != winner {
-                let wu = self
-                    .committed
-                    .get(winner.index())
-                    .copied()
-                    .flatten()
-                    .map(|o| util(&o));
+                let wu = own[winner.index()].map(|o| util(&o));
                 self.violate(
                     WorkflowProperty::Arbiter.name(),
                     format!("race {judge}: winner {winner} (utility {wu:?}) is not the argmax; task {b} has utility {bu:.4}"),
@@ -537,6 +621,80 @@ mod tests {
         let mut good = base;
         good.push((0, race(3, vec![3, 4])));
         assert!(run(&good).violations().is_empty());
+    }
+
+    /// Under AP two copies can commit different results for one
+    /// competitor. Each copy's race decision is judged against that copy's
+    /// own results: server 1's winner is the argmax of what server 1
+    /// committed, so the arbiter holds, while the two results for task 3
+    /// are still counted as one conflict. (Before, the checker scored
+    /// every copy with the first result committed anywhere and reported
+    /// server 1's correct decision as "not the argmax".)
+    #[test]
+    fn arbiter_judges_each_copy_by_its_own_results() {
+        let race = Change::Arbitrated {
+            judge: TaskId(2),
+            from: 0,
+            to: 1,
+            winner: TaskId(4),
+            considered: vec![TaskId(3), TaskId(4)],
+            at: SimTime(2),
+        };
+        let c = run(&[
+            (0, done(3, 0, o(9, 0.9))),
+            (1, done(3, 0, o(11, 0.1))),
+            (1, done(4, 0, o(10, 0.5))),
+            (1, race),
+        ]);
+        assert!(c.failure("arbiter").is_none(), "{:?}", c.violations());
+        assert_eq!(c.conflicts, 1);
+        assert!(c.failure("exactly_once").is_some());
+    }
+
+    /// A gated task (stage 0, approved by script at 20 ms) assigned
+    /// without an approval, or approved before 20 ms of true time (a
+    /// coordinator whose fast clock read 20 ms early), breaks
+    /// `approval_gates`; approved at 20 ms and then assigned holds.
+    #[test]
+    fn detects_assignment_before_approval_and_early_approval() {
+        let mut d = WorkflowState::default();
+        let mut g = spec(TaskKind::Single, vec![], None);
+        g.gated = true;
+        d.apply(&CollabCommand::Submit {
+            workflow: WorkflowId(0),
+            arrived_at: SimTime(0),
+            at: SimTime(0),
+            tasks: vec![g],
+        });
+        let checker = || {
+            WorkflowChecker::new(1, arbiter()).with_approvals(
+                vec![(SimTime::ZERO + SimDuration::from_millis(20), 0)],
+                false,
+            )
+        };
+        let approve = Change::Approval {
+            task: TaskId(0),
+            given: true,
+        };
+        let mut c = checker();
+        c.observe_change(0, &assigned(0, 0), &d);
+        assert!(c
+            .failure("approval_gates")
+            .unwrap()
+            .contains("before its approval"));
+        let mut c = checker();
+        c.now = SimTime::ZERO + SimDuration::from_millis(11);
+        c.observe_change(0, &approve, &d);
+        c.observe_change(0, &assigned(0, 0), &d);
+        assert!(c
+            .failure("approval_gates")
+            .unwrap()
+            .contains("before its stage's scripted approval at 20 ms"));
+        let mut c = checker();
+        c.now = SimTime::ZERO + SimDuration::from_millis(20);
+        c.observe_change(0, &approve, &d);
+        c.observe_change(0, &assigned(0, 0), &d);
+        assert!(c.violations().is_empty(), "{:?}", c.violations());
     }
 
     /// A result committed during the run but absent from the final state

@@ -40,7 +40,7 @@ use super::agent::CollabRecord;
 use super::bug::CoordBug;
 use super::config::{CollabConfig, Priority};
 use super::coordinator::{CollabCommand, CollabOutput, WorkflowId, WorkflowState};
-use super::dispatcher::{DispatchStats, Dispatcher};
+use super::dispatcher::{DispatchStats, Dispatcher, StageApprovals};
 use super::messages::{message_id, CollabMsg, Envelope, Payload};
 use crate::ids::{NodeId, TimerId};
 use crate::process::Context;
@@ -165,6 +165,7 @@ pub struct ApServer {
     stats: ApStats,
     counter: u64,
     not_leader_replies: u64,
+    approvals: StageApprovals,
 }
 
 impl ApServer {
@@ -185,6 +186,7 @@ impl ApServer {
             stats: ApStats::default(),
             counter: 0,
             not_leader_replies: 0,
+            approvals: StageApprovals::default(),
             cfg,
         }
     }
@@ -245,6 +247,10 @@ impl ApServer {
                 self.step(ctx, None, false);
             }
             CollabMsg::Env(e) => self.step(ctx, Some((from, e)), false),
+            CollabMsg::Approval { stage } => {
+                self.approvals.give(stage, self.dispatcher.as_mut());
+                self.step(ctx, None, false);
+            }
             CollabMsg::Raft(_) => {}
         }
     }
@@ -469,13 +475,9 @@ impl ApServer {
             // Unique across this server's lives and activations, so agents
             // never mistake a new message for a duplicate.
             let epoch = (now.0 / 1000).wrapping_mul(16) + self.stats.activations;
-            self.dispatcher = Some(Dispatcher::new(
-                Rc::clone(&self.cfg),
-                self.id,
-                epoch,
-                &self.state,
-                now,
-            ));
+            let mut d = Dispatcher::new(Rc::clone(&self.cfg), self.id, epoch, &self.state, now);
+            self.approvals.hand_to(&mut d);
+            self.dispatcher = Some(d);
             ctx.set_timer(TIMER_TICK, self.cfg.tick);
         }
         let Some(mut d) = self.dispatcher.take() else {

@@ -54,11 +54,21 @@ pub enum CoordBug {
     /// later writer's and joining the vectors. The sides never agree
     /// (caught by `workflow.converged`).
     ApKeepLocal,
+    /// The dispatcher approves a gated stage when its own clock reads the
+    /// scripted approval's `at_ms` (the approval is not taken as an event
+    /// of the world): a server whose clock runs fast assigns gated tasks
+    /// before they are approved (caught by `workflow.approval_gates`).
+    ApprovalLocalClock,
+    /// The dispatcher forgets a task that went back to pending after a
+    /// failed attempt (it never re-queues a retry): the task waits until a
+    /// failover rebuilds the queue, and its workflow stalls (caught by
+    /// `liveness.workflows`, which names the blocking task).
+    ForgetRetry,
 }
 
 impl CoordBug {
     /// Every coordinator bug, in a stable order.
-    pub const ALL: [CoordBug; 7] = [
+    pub const ALL: [CoordBug; 9] = [
         CoordBug::AcceptStale,
         CoordBug::DoubleResult,
         CoordBug::ArbiterFirst,
@@ -66,6 +76,8 @@ impl CoordBug {
         CoordBug::DropDeadLetter,
         CoordBug::SnapshotDropsResults,
         CoordBug::ApKeepLocal,
+        CoordBug::ApprovalLocalClock,
+        CoordBug::ForgetRetry,
     ];
 
     /// The kebab-case name used in scenarios and on the command line
@@ -79,6 +91,8 @@ impl CoordBug {
             CoordBug::DropDeadLetter => "coord-drop-dead-letter",
             CoordBug::SnapshotDropsResults => "coord-snapshot-drops-results",
             CoordBug::ApKeepLocal => "coord-ap-keep-local",
+            CoordBug::ApprovalLocalClock => "coord-approval-local-clock",
+            CoordBug::ForgetRetry => "coord-forget-retry",
         }
     }
 

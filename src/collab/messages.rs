@@ -30,6 +30,15 @@ pub enum CollabMsg {
     Env(Envelope),
     /// Between AP coordinator servers (gossip).
     Ap(ApMsg),
+    /// From the world to every coordinator server at a scripted
+    /// approval's true time (`workflow.approvals`): stage `stage` is
+    /// approved. Not sent by any process; the runner queues it
+    /// (`World::input`), so an approval happens in true simulated time
+    /// whatever a server's clock says.
+    Approval {
+        /// Stage index.
+        stage: u16,
+    },
 }
 
 /// An assignment's content.
@@ -159,6 +168,7 @@ impl Message for CollabMsg {
             CollabMsg::Raft(m) => m.kind(),
             CollabMsg::Env(e) => e.kind(),
             CollabMsg::Ap(m) => m.kind(),
+            CollabMsg::Approval { .. } => "approval",
         }
     }
     fn digest(&self, d: &mut Digest) {
@@ -166,6 +176,10 @@ impl Message for CollabMsg {
             CollabMsg::Ap(m) => {
                 d.write(&[2]);
                 m.digest(d);
+            }
+            CollabMsg::Approval { stage } => {
+                d.write(&[3]);
+                d.write_u64(u64::from(*stage));
             }
             CollabMsg::Raft(m) => {
                 d.write(&[0]);
@@ -216,6 +230,7 @@ impl Message for CollabMsg {
         match self {
             CollabMsg::Raft(m) => m.size_bytes(),
             CollabMsg::Ap(m) => m.size_bytes(),
+            CollabMsg::Approval { .. } => 16,
             CollabMsg::Env(e) => match e.payload {
                 Payload::TaskResult { .. } => 120,
                 Payload::TaskAssignment(_) => 80,

@@ -16,7 +16,7 @@ use super::agent::{Agent, CollabRecord};
 use super::ap::ApServer;
 use super::config::{CollabConfig, Priority};
 use super::coordinator::WorkflowState;
-use super::dispatcher::{DispatchStats, Dispatcher};
+use super::dispatcher::{DispatchStats, Dispatcher, StageApprovals};
 use super::messages::{CollabMsg, Envelope, Payload, RaftMsg};
 use crate::ids::{NodeId, TimerId};
 use crate::process::{Context, Effect, Process, Role};
@@ -40,6 +40,7 @@ pub struct Coordinator {
     counter: u64,
     fx: Vec<Effect<RaftMsg, CollabRecord>>,
     not_leader_replies: u64,
+    approvals: StageApprovals,
 }
 
 impl Coordinator {
@@ -53,6 +54,7 @@ impl Coordinator {
             counter: 0,
             fx: Vec::new(),
             not_leader_replies: 0,
+            approvals: StageApprovals::default(),
         }
     }
     /// The Raft node (read-only).
@@ -98,13 +100,15 @@ impl Coordinator {
             }
         } else if self.dispatcher.is_none() {
             let term = self.raft.current_term().0;
-            self.dispatcher = Some(Dispatcher::new(
+            let mut d = Dispatcher::new(
                 Rc::clone(&self.cfg),
                 id,
                 term,
                 self.raft.state_machine(),
                 now,
-            ));
+            );
+            self.approvals.hand_to(&mut d);
+            self.dispatcher = Some(d);
             ctx.set_timer(TIMER_TICK, self.cfg.tick);
         }
         let mut outbox = Vec::new();
@@ -230,6 +234,10 @@ impl Process for CollabNode {
             CollabNode::Server(c) => match msg {
                 CollabMsg::Raft(m) => c.step(ctx, |r, x| r.on_message(x, from, m), None, false),
                 CollabMsg::Env(e) => c.step(ctx, |_, _| {}, Some((from, e)), false),
+                CollabMsg::Approval { stage } => {
+                    c.approvals.give(stage, c.dispatcher.as_mut());
+                    c.step(ctx, |_, _| {}, None, false);
+                }
                 CollabMsg::Ap(_) => {}
             },
             CollabNode::ApServer(s) => s.on_message(ctx, from, msg),

@@ -55,6 +55,103 @@ pub fn server_ref(n: &CollabNode) -> Option<ServerRef<'_>> {
     }
 }
 
+/// When things happened in true simulated time, as observers see it: each
+/// task's first final state and each workflow's submission and completion,
+/// the first time any server applied it. The state machine's own
+/// timestamps (`finished_at`, `done_at`) are the proposing server's local
+/// clock, a protocol input that a fast or slow clock bends; every duration
+/// in the report is measured from these instead.
+#[derive(Clone, Debug, Default)]
+pub struct TrueTimes {
+    cursors: Vec<u64>,
+    task_done: Vec<Option<SimTime>>,
+    wf_submitted: Vec<Option<SimTime>>,
+    wf_done: Vec<Option<SimTime>>,
+}
+
+impl TrueTimes {
+    /// Nothing seen yet, for `servers` coordinator servers.
+    pub fn new(servers: u32) -> Self {
+        TrueTimes {
+            cursors: vec![0; servers as usize],
+            ..TrueTimes::default()
+        }
+    }
+
+    fn set(v: &mut Vec<Option<SimTime>>, i: usize, now: SimTime) {
+        if v.len() <= i {
+            v.resize(i + 1, None);
+        }
+        v[i].get_or_insert(now);
+    }
+
+    /// Server `n` (re)started or its state was replaced: take what its
+    /// state says is done as done now (if not seen before).
+    pub fn reseed(&mut self, n: usize, sm: &WorkflowState, now: SimTime) {
+        self.cursors[n] = sm.journal_seq();
+        for (i, t) in sm.tasks().iter().enumerate() {
+            if t.status == TaskStatus::Done {
+                Self::set(&mut self.task_done, i, now);
+            }
+        }
+        for (i, w) in sm.workflows().iter().enumerate() {
+            Self::set(&mut self.wf_submitted, i, now);
+            if w.done_at.is_some() {
+                Self::set(&mut self.wf_done, i, now);
+            }
+        }
+    }
+
+    /// Read server `n`'s new changes at true time `now`.
+    pub fn observe(&mut self, n: usize, sm: &WorkflowState, now: SimTime) {
+        use crate::collab::coordinator::Change;
+        if sm.journal_seq() == self.cursors[n] {
+            return;
+        }
+        let Some(changes) = sm.changes_since(self.cursors[n]) else {
+            self.reseed(n, sm, now);
+            return;
+        };
+        for (_, c) in changes {
+            match c {
+                Change::Completed { task, .. } => Self::set(&mut self.task_done, task.index(), now),
+                Change::Arbitrated { judge, .. } => {
+                    Self::set(&mut self.task_done, judge.index(), now)
+                }
+                Change::Submitted { workflow, .. } => {
+                    Self::set(&mut self.wf_submitted, workflow.index(), now)
+                }
+                Change::WorkflowDone { workflow, .. } => {
+                    Self::set(&mut self.wf_done, workflow.index(), now)
+                }
+                _ => {}
+            }
+        }
+        self.cursors[n] = sm.journal_seq();
+    }
+
+    /// When task `i` was first done (true time).
+    pub fn task_done(&self, i: usize) -> Option<SimTime> {
+        self.task_done.get(i).copied().flatten()
+    }
+    /// When workflow `i` was first complete (true time).
+    pub fn workflow_done(&self, i: usize) -> Option<SimTime> {
+        self.wf_done.get(i).copied().flatten()
+    }
+    /// When workflow `i` was first submitted (true time).
+    pub fn workflow_submitted(&self, i: usize) -> Option<SimTime> {
+        self.wf_submitted.get(i).copied().flatten()
+    }
+    /// When workflow `i` started counting: its scheduled arrival (true
+    /// time). The dispatcher submits it when its own clock reaches that
+    /// time, a protocol decision: a slow clock's late submission counts
+    /// as waiting; a fast clock may submit before the arrival, and work
+    /// done before it is not counted (durations never go below zero).
+    pub fn workflow_start(&self, _i: usize, arrived_at: SimTime) -> SimTime {
+        arrived_at
+    }
+}
+
 /// A scripted partition (or isolation, or link cut) and how long after
 /// its heal every server reflected every write made before the heal.
 #[derive(Clone, Debug)]
@@ -460,6 +557,7 @@ pub fn collab_json(
     a: &AgentStats,
     dead_agents: u64,
     stop: SimTime,
+    times: &TrueTimes,
 ) -> Value {
     let tasks = sm.tasks();
     let mut by_status: BTreeMap<&str, u64> = BTreeMap::new();
@@ -480,7 +578,9 @@ pub fn collab_json(
         if t.status == TaskStatus::Done && t.spec.kind != TaskKind::Entry {
             let o = t.result.expect("done has a result");
             let wf = &sm.workflows()[t.workflow.index()];
-            let us = t.finished_at.saturating_since(wf.arrived_at).as_micros();
+            let start = times.workflow_start(t.workflow.index(), wf.arrived_at);
+            let end = times.task_done(i).unwrap_or(stop);
+            let us = end.saturating_since(start).as_micros();
             latency.record_us(us);
             m.latency.record_us(us);
             m.done += 1;
@@ -504,23 +604,33 @@ pub fn collab_json(
         }
     }
     let wfs = sm.workflows();
-    let first = wfs.first().map(|w| w.arrived_at);
-    let last_done = wfs.iter().filter_map(|w| w.done_at).max();
+    // Durations in true simulated time (see `TrueTimes`): a workflow done
+    // in the final state is done at the true time it was first seen done.
+    let done_at = |i: usize, w: &crate::collab::coordinator::Workflow| {
+        w.done_at.map(|_| times.workflow_done(i).unwrap_or(stop))
+    };
+    let first = wfs.first().map(|w| times.workflow_start(0, w.arrived_at));
+    let last_done = wfs
+        .iter()
+        .enumerate()
+        .filter_map(|(i, w)| done_at(i, w))
+        .max();
     let makespan = match (first, last_done) {
         (Some(f), Some(l)) => ms(l) - ms(f),
         _ => 0.0,
     };
     let mut wf_latency = LatencyHist::new();
     let completed_wfs = wfs.iter().filter(|w| w.done_at.is_some()).count();
-    for w in wfs {
-        if let Some(dn) = w.done_at {
-            wf_latency.record_us(dn.saturating_since(w.arrived_at).as_micros());
+    for (i, w) in wfs.iter().enumerate() {
+        if let Some(dn) = done_at(i, w) {
+            let start = times.workflow_start(i, w.arrived_at);
+            wf_latency.record_us(dn.saturating_since(start).as_micros());
         }
     }
     // Stall: time a workflow was open with no active coordinator.
     let mut stalls: Vec<(usize, f64)> = Vec::new();
     for (i, w) in wfs.iter().enumerate() {
-        let end = w.done_at.unwrap_or(stop);
+        let end = done_at(i, w).unwrap_or(stop);
         let s: u64 = activity
             .gaps
             .iter()
@@ -553,6 +663,7 @@ pub fn collab_json(
         .map(|(i, t)| json!({"task": i, "workflow": t.workflow, "status": t.status.name(), "reason": sm.pending_reason(TaskId(i as u32))}))
         .collect();
     let open = tasks.iter().filter(|t| !t.status.is_final()).count();
+    let dead_total = sm.dead_letters().len();
     let races: Vec<Value> = tasks
         .iter()
         .enumerate()
@@ -604,8 +715,8 @@ pub fn collab_json(
         "quality": {"mean_score": if results > 0 { score_sum / results as f64 } else { 0.0 }, "correct_fraction": if results > 0 { correct as f64 / results as f64 } else { 0.0 }, "results": results},
         "retries": {"assignment_resends": d.assignment_resends, "result_resends": a.result_resends, "results_abandoned": a.results_abandoned, "requeued_attempts": c.requeued},
         "duplicates_discarded": {"agents": a.duplicates_discarded, "coordinator": d.duplicates_discarded},
-        "rejected": {"stale": c.stale_rejected, "duplicate": c.duplicate_rejected, "late": c.late_rejected, "invalid": c.invalid_rejected},
-        "dead_letters": {"count": c.dead_lettered, "redriven": c.redriven, "still_dead": by_status.get("dead_letter").copied().unwrap_or(0), "unacked_assignments": d.unacked, "list": dead},
+        "rejected": {"stale": c.stale_rejected, "duplicate": c.duplicate_rejected, "late": c.late_rejected},
+        "dead_letters": {"count": c.dead_lettered, "redriven": c.redriven, "still_dead": by_status.get("dead_letter").copied().unwrap_or(0), "unacked_assignments": d.unacked, "list": dead, "list_total": dead_total, "list_capped": dead_total > LIST_CAP},
         "breaker_trips": d.breaker_trips,
         "reassignments": d.reassignments,
         "coordinator": {"failovers": failovers, "activations": activity.activations.iter().map(|(n, t, at)| json!({"node": n, "term": t, "at_ms": ms(*at)})).collect::<Vec<_>>(), "resent_after_failover": d.resent_after_failover, "proposals": d.proposals},
@@ -615,6 +726,9 @@ pub fn collab_json(
         "arbiter": {"decisions": c.arbitrations, "examples": races},
         "competitors": competitors, "competitors_total": competitors_total,
         "pending_at_end": pending,
+        "pending_at_end_total": open,
+        "pending_at_end_capped": open > LIST_CAP,
+        "list_cap": LIST_CAP,
         "gantt": gantt,
         "gantt_total": gantt_total,
     })

@@ -12,19 +12,21 @@ use super::raft::raft_config;
 use super::{end_state, Byproducts, Finished, RunKind, RunOptions};
 use crate::check::convergence::{self, copies_differ};
 use crate::check::liveness::{self, LivenessTracker, Windows};
-use crate::check::names::{CheckName, LivenessCheck, WorkflowProperty};
+use crate::check::names::{CheckName, Expectation, LivenessCheck, WorkflowProperty};
 use crate::check::raft_safety::RaftSafety;
 use crate::check::workflow::WorkflowChecker;
+use crate::check::workflow_liveness;
 use crate::collab::agent::{Agent, AgentStats, CollabRecord};
 use crate::collab::ap::{ApServer, ApStats};
 use crate::collab::coordinator::{Counters, WorkflowState};
 use crate::collab::dispatcher::DispatchStats;
+use crate::collab::messages::CollabMsg;
 use crate::collab::node::Coordinator;
 use crate::collab::{CollabConfig, CollabNode};
 use crate::ids::NodeId;
 use crate::metrics::collab::{
     collab_json, consistency_json, gantt_window, server_ref, summary_line, Activity,
-    PartitionWindows, AP_WAIVED,
+    PartitionWindows, TrueTimes, AP_WAIVED,
 };
 use crate::metrics::raft::RaftMetrics;
 use crate::metrics::sections::{CollabSafetySection, CollabSection};
@@ -101,6 +103,19 @@ impl RunKind for CollabKind {
             Ok(mut w) => {
                 // Agents are fault targets like servers (issue #15).
                 w.set_agents(agents);
+                // Scripted approvals are events of the world, at their
+                // true time, delivered to every coordinator server.
+                for &(at, stage) in &self.cfg.approvals {
+                    for i in 0..servers {
+                        w.input(
+                            at,
+                            NodeId(i),
+                            CollabMsg::Approval {
+                                stage: stage as u16,
+                            },
+                        );
+                    }
+                }
                 w
             }
             Err(e) => unreachable!("a validated scenario builds its world: {e}"),
@@ -114,7 +129,13 @@ impl RunKind for CollabKind {
         CollabObserver {
             safety: RaftSafety::new(servers),
             metrics: RaftMetrics::new(servers),
-            checker: WorkflowChecker::new(servers, cfg.arbiter),
+            checker: WorkflowChecker::new(servers, cfg.arbiter).with_approvals(
+                cfg.approvals
+                    .iter()
+                    .map(|&(at, s)| (at, s as u16))
+                    .collect(),
+                cfg.human_delay.is_some(),
+            ),
             servers,
             check: !opts.skip_checkers,
             ap: cfg.ap.is_some(),
@@ -136,6 +157,7 @@ impl RunKind for CollabKind {
             next_done_check: SimTime::ZERO,
             done: false,
             liveness: LivenessTracker::new(),
+            times: TrueTimes::new(servers),
         }
     }
 
@@ -160,7 +182,7 @@ impl RunKind for CollabKind {
             .and_then(|i| world.node(NodeId(i)).and_then(server_ref))
             .map_or(&empty, |s| s.sm);
         let checks = &mut report.checks;
-        let liveness_json = if opts.skip_checkers {
+        let liveness_json: Value = if opts.skip_checkers {
             json!({"not_judged": "checkers skipped"})
         } else {
             collab_liveness(scenario, world, &obs, &self.raft_spec, checks)
@@ -193,6 +215,7 @@ impl RunKind for CollabKind {
             &agent_stats,
             dead_agents,
             stop,
+            &obs.times,
         );
         let consistency = consistency_json(
             cfg,
@@ -220,6 +243,14 @@ impl RunKind for CollabKind {
         {
             // Validation admits it for Raft coordinators only.
             super::raft::elections_expectation(obs.liveness.settled(), &obs.metrics, max, checks);
+        }
+        let mut liveness_json = liveness_json;
+        if !opts.skip_checkers {
+            let w = workflow_liveness(scenario, world, &obs, cfg, sm, checks);
+            if let Some(m) = liveness_json.as_object_mut() {
+                m.insert("workflows".into(), w);
+            }
+            slo_expectations(scenario, &collab, checks);
         }
         let line = summary_line(&collab);
         if let Some(m) = collab.as_object_mut() {
@@ -355,11 +386,12 @@ fn agents(
     (agent_stats, dead_agents, executions)
 }
 
-/// Liveness of a collaboration run. CP: the coordinator is the Raft
-/// leader, so `liveness.leader` is judged as for a KV cluster. AP: the
-/// coordinator is whichever up server thinks it is; its liveness, and the
-/// workflow's own (tasks keep completing after the faults end), are issue
-/// #15's and are recorded as not judged here, never passed.
+/// Liveness of the coordinator in a collaboration run. CP: the
+/// coordinator is the Raft leader, so `liveness.leader` is judged as for
+/// a KV cluster. AP: the coordinator is whichever up server thinks it is;
+/// `liveness.leader` is recorded as not judged, never passed (the
+/// workflows' own liveness, `liveness.workflows`, is judged for both, in
+/// [`workflow_liveness`]).
 fn collab_liveness(
     scenario: &Scenario,
     world: &World<CollabNode>,
@@ -368,12 +400,6 @@ fn collab_liveness(
     checks: &mut Checks,
 ) -> Value {
     let spec = &scenario.spec;
-    // The hook for workflow liveness (issue #15): tasks complete again
-    // within a window after the faults end.
-    checks.not_judged(
-        CheckName::Liveness(LivenessCheck::Workflow),
-        "workflow progress after the faults end is not checked yet (issue #15)".into(),
-    );
     if obs.ap {
         checks.not_judged(
             CheckName::Liveness(LivenessCheck::Leader),
@@ -395,4 +421,125 @@ fn collab_liveness(
     // A run that stopped early because no task can progress ends there.
     obs.liveness
         .judge(&end_state(world, obs.servers), &windows, checks)
+}
+
+/// `liveness.workflows` (see [`crate::check::workflow_liveness`]): the
+/// window from `expect.workflow_progress_within_ms` or the scenario's
+/// default; agents count as live when up, not failed for good, and
+/// connected to some up server.
+fn workflow_liveness(
+    scenario: &Scenario,
+    world: &World<CollabNode>,
+    obs: &CollabObserver,
+    cfg: &CollabConfig,
+    sm: &WorkflowState,
+    checks: &mut Checks,
+) -> Value {
+    let window = scenario
+        .spec
+        .expect
+        .as_ref()
+        .and_then(|e| e.workflow_progress_within_ms)
+        .map(SimDuration::from_millis_f64)
+        .unwrap_or_else(|| workflow_liveness::default_window(cfg));
+    let servers = obs.servers;
+    let up_servers: Vec<NodeId> = (0..servers)
+        .map(NodeId)
+        .filter(|&i| world.status(i) == NodeStatus::Up)
+        .collect();
+    let net = world.network();
+    let live = |i: usize| {
+        let id = NodeId(servers + i as u32);
+        world.status(id) == NodeStatus::Up
+            && world
+                .node(id)
+                .and_then(CollabNode::agent)
+                .is_some_and(|a| !a.is_dead())
+            && up_servers.iter().any(|&s| net.connected(id, s))
+    };
+    let live: Vec<bool> = (0..cfg.agents.len()).map(live).collect();
+    let mut needed: Vec<u16> = cfg.stages.iter().map(|s| s.skill).collect();
+    needed.sort_unstable();
+    needed.dedup();
+    let missing_skills = needed
+        .into_iter()
+        .filter(|&k| {
+            !cfg.agents
+                .iter()
+                .enumerate()
+                .any(|(i, a)| live[i] && a.skills.contains(&k))
+        })
+        .map(|k| cfg.skills[k as usize].clone())
+        .collect();
+    let arrivals: Vec<SimTime> = cfg.arrivals.iter().map(|a| a.at).collect();
+    let run = workflow_liveness::WorkflowRun {
+        end: end_state(world, servers),
+        settled: obs.liveness.settled(),
+        window,
+        arrivals: &arrivals,
+        gates: cfg
+            .approvals
+            .iter()
+            .map(|a| a.0)
+            .max()
+            .unwrap_or(SimTime::ZERO),
+        missing_skills,
+        redrives: cfg.redrives,
+    };
+    workflow_liveness::judge(&run, sm, &obs.times, checks)
+}
+
+/// The workflow SLO expectations (`expect.min_completed_fraction`,
+/// `workflow_p99_ms`, `max_tokens_spent`, `max_dead_letters`), read from
+/// the `collab` section (true-time latencies, tokens spent by agents).
+fn slo_expectations(scenario: &Scenario, collab: &Value, checks: &mut Checks) {
+    let Some(e) = scenario.spec.expect.as_ref() else {
+        return;
+    };
+    let num = |v: &Value| v.as_f64().unwrap_or(0.0);
+    if let Some(min) = e.min_completed_fraction {
+        let scheduled = num(&collab["workflows"]["scheduled"]);
+        let completed = num(&collab["workflows"]["completed"]);
+        let frac = if scheduled > 0.0 {
+            completed / scheduled
+        } else {
+            1.0
+        };
+        checks.record(
+            CheckName::Expect(Expectation::MinCompletedFraction),
+            (frac < min).then(|| {
+                format!("{completed} of {scheduled} workflows completed ({frac:.4}), below the expected {min}")
+            }),
+        );
+    }
+    if let Some(max) = e.workflow_p99_ms {
+        let p99 = num(&collab["workflows"]["latency_ms"]["p99"]);
+        let completed = num(&collab["workflows"]["completed"]);
+        checks.record(
+            CheckName::Expect(Expectation::WorkflowP99),
+            if completed == 0.0 {
+                Some(format!(
+                    "no workflow completed, so the p99 latency cannot be at most {max} ms"
+                ))
+            } else {
+                (p99 > max).then(|| {
+                    format!("workflow latency p99 {p99} ms is above the expected {max} ms")
+                })
+            },
+        );
+    }
+    if let Some(max) = e.max_tokens_spent {
+        let spent = collab["tokens"]["spent"].as_u64().unwrap_or(u64::MAX);
+        checks.record(
+            CheckName::Expect(Expectation::MaxTokensSpent),
+            (spent > max).then(|| format!("agents spent {spent} tokens, above the expected {max}")),
+        );
+    }
+    if let Some(max) = e.max_dead_letters {
+        let n = collab["dead_letters"]["count"].as_u64().unwrap_or(u64::MAX);
+        checks.record(
+            CheckName::Expect(Expectation::MaxDeadLetters),
+            (n > max).then(|| format!("{n} tasks were dead-lettered, above the expected {max}")),
+        );
+    }
 }

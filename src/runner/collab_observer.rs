@@ -12,7 +12,7 @@ use crate::collab::coordinator::{Counters, WorkflowState};
 use crate::collab::dispatcher::DispatchStats;
 use crate::collab::CollabNode;
 use crate::ids::NodeId;
-use crate::metrics::collab::{server_ref, up_servers, Activity, PartitionWindows};
+use crate::metrics::collab::{server_ref, up_servers, Activity, PartitionWindows, TrueTimes};
 use crate::metrics::raft::RaftMetrics;
 use crate::sim::{DispatchKind, Dispatched, NodeStatus, Observer, World};
 use crate::time::{SimDuration, SimTime};
@@ -49,6 +49,8 @@ pub(super) struct CollabObserver {
     pub(super) next_done_check: SimTime,
     pub(super) done: bool,
     pub(super) liveness: LivenessTracker,
+    /// True simulated times of completions (every reported duration).
+    pub(super) times: TrueTimes,
 }
 
 impl CollabObserver {
@@ -70,6 +72,7 @@ impl CollabObserver {
             self.safety.node_restarted(id);
         }
         self.checker.server_started(n, s.sm);
+        self.times.reseed(n, s.sm, world.now());
         self.last_stats[n] = s.stats;
     }
 
@@ -178,6 +181,7 @@ impl Observer<CollabNode> for CollabObserver {
             self.last_ap[n] = a.ap_stats();
             self.last_counters[n] = a.state().counters();
         }
+        self.times.observe(n, s.sm, world.now());
         if self.check {
             if let Some(r) = s.raft {
                 self.safety.observe(world.now(), r);

@@ -186,7 +186,9 @@ pub fn collab_config(spec: &WorkflowSpec, servers: u32, seed: u64) -> CollabConf
         agent_timeout: ms(spec.agent_timeout_ms),
         tick: ms(spec.tick_ms),
         agent_slots: spec.agent_slots,
-        inbox_cap: 16,
+        inbox_cap: spec
+            .agent_inbox
+            .unwrap_or_else(|| (2 * spec.agent_slots).max(16)) as usize,
         skills,
         ap: (spec.consistency == ConsistencySpec::Ap).then(|| {
             let a = spec.ap.clone().unwrap_or_default();

@@ -308,6 +308,22 @@ impl<P: Process> World<P> {
         self.agents = agents;
     }
 
+    /// Queue `msg` for `to` at true time `at` from outside the network (an
+    /// operator at the node's console, e.g. a scripted workflow approval):
+    /// delivered as a message from `to` itself, dropped if `to` is down
+    /// then, held while it is paused. Call before the run.
+    pub fn input(&mut self, at: SimTime, to: NodeId, msg: P::Msg) {
+        self.queue.push(
+            at,
+            Event::Deliver {
+                from: to,
+                to,
+                sent: at,
+                msg,
+            },
+        );
+    }
+
     /// Print every event through `tracer` (for `--trace FILE`).
     pub fn set_tracer(&mut self, tracer: Tracer<P::Msg>) {
         self.tracer = Some(tracer);

@@ -51,6 +51,7 @@ impl FailReason {
             3 => FailReason::Unacked,
             4 => FailReason::NoEntries,
             5 => FailReason::Refused,
+            6 => FailReason::NoAgent,
             t => return Err(format!("bad fail reason {t}")),
         })
     }

@@ -121,7 +121,9 @@ impl WorkflowState {
         self.journal.since(seq)
     }
 
-    /// Why a task is not final, in words (for the end-of-run report).
+    /// Why a task is not final, in words (for the end-of-run report). A
+    /// task behind a dead letter names it, however far upstream; a race
+    /// says what its competitors are doing.
     pub fn pending_reason(&self, id: TaskId) -> String {
         let Some(t) = self.task(id) else {
             return "unknown task".into();
@@ -133,22 +135,40 @@ impl WorkflowState {
                 t.agent.map_or(-1, |a| i64::from(a.0))
             ),
             TaskStatus::DeadLetter => "dead-lettered".into(),
-            TaskStatus::Pending if t.spec.kind == TaskKind::Judge => {
-                "race undecided (competitors still running)".into()
-            }
-            TaskStatus::Pending if t.unmet > 0 => {
-                let blocked: Vec<String> = t
-                    .spec
-                    .deps
-                    .iter()
-                    .filter(|&&d| self.tasks[d.index()].status == TaskStatus::DeadLetter)
-                    .map(|d| d.to_string())
-                    .collect();
-                if blocked.is_empty() {
-                    format!("waiting for {} dependencies", t.unmet)
-                } else {
-                    format!("blocked by dead-lettered task(s) {}", blocked.join(", "))
+            TaskStatus::Pending if t.unmet > 0 => match self.dead_upstream(id) {
+                Some(d) => format!("blocked by dead-lettered task {d}"),
+                None => {
+                    let open: Vec<String> = t
+                        .spec
+                        .deps
+                        .iter()
+                        .filter(|&&d| !self.tasks[d.index()].status.is_final())
+                        .map(|d| d.to_string())
+                        .collect();
+                    format!(
+                        "waiting for {} dependenc{} (task(s) {})",
+                        t.unmet,
+                        if t.unmet == 1 { "y" } else { "ies" },
+                        open.join(", ")
+                    )
                 }
+            },
+            TaskStatus::Pending if t.spec.kind == TaskKind::Judge => {
+                let count = |s: TaskStatus| {
+                    t.entries
+                        .iter()
+                        .filter(|&&e| self.tasks[e.index()].status == s)
+                        .count()
+                };
+                let (run, wait, dead, done) = (
+                    count(TaskStatus::Assigned),
+                    count(TaskStatus::Pending),
+                    count(TaskStatus::DeadLetter),
+                    count(TaskStatus::Done),
+                );
+                format!(
+                    "race undecided: {run} competitor(s) running, {wait} waiting, {dead} dead-lettered, {done} done"
+                )
             }
             TaskStatus::Pending if t.awaits_approval() => "awaiting approval".into(),
             TaskStatus::Pending => "ready, waiting for a free agent".into(),
@@ -156,27 +176,69 @@ impl WorkflowState {
         }
     }
 
+    /// A dead-lettered task `id` waits for, directly or through pending
+    /// dependencies (the lowest id found first; dependencies have lower
+    /// ids, so the walk ends).
+    fn dead_upstream(&self, id: TaskId) -> Option<TaskId> {
+        let mut stack = vec![id];
+        let mut seen = std::collections::BTreeSet::new();
+        while let Some(x) = stack.pop() {
+            for &d in &self.tasks[x.index()].spec.deps {
+                let dt = &self.tasks[d.index()];
+                if dt.status == TaskStatus::DeadLetter {
+                    return Some(d);
+                }
+                if !dt.status.is_final() && seen.insert(d) {
+                    stack.push(d);
+                }
+            }
+        }
+        None
+    }
+
     /// Tasks that could still make progress: pending or assigned and not
     /// blocked behind a dead letter, plus dead letters that may be
-    /// re-driven (`redrives` allowed).
+    /// re-driven (`redrives` allowed). A task dead-lettered because no
+    /// live agent has its skill waits for an agent to come back, not for
+    /// the coordinator: it counts as stuck, like one out of re-drives.
     pub fn live_tasks(&self, redrives: u32) -> usize {
+        let stuck = self.stuck_dead_letters(redrives);
         let mut blocked = vec![false; self.tasks.len()];
         let mut live = 0;
         for (i, t) in self.tasks.iter().enumerate() {
             // Dependencies have lower ids, so one pass in id order works.
-            let dep_blocked = t.spec.deps.iter().any(|&d| {
-                blocked[d.index()]
-                    || (self.tasks[d.index()].status == TaskStatus::DeadLetter
-                        && self.tasks[d.index()].redrives >= redrives)
-            });
+            let dep_blocked = t
+                .spec
+                .deps
+                .iter()
+                .any(|&d| blocked[d.index()] || stuck[d.index()]);
             match t.status {
-                TaskStatus::DeadLetter if t.redrives < redrives => live += 1,
+                TaskStatus::DeadLetter if !stuck[i] => live += 1,
                 TaskStatus::Pending | TaskStatus::Assigned if !dep_blocked => live += 1,
                 TaskStatus::Pending if dep_blocked => blocked[i] = true,
                 _ => {}
             }
         }
         live
+    }
+
+    /// Per task: dead-lettered for good (no re-drive left, or its last
+    /// dead letter says no live agent has its skill).
+    pub fn stuck_dead_letters(&self, redrives: u32) -> Vec<bool> {
+        let mut last: Vec<Option<FailReason>> = vec![None; self.tasks.len()];
+        for d in &self.dead_letters {
+            if let Some(x) = last.get_mut(d.task.index()) {
+                *x = Some(d.reason);
+            }
+        }
+        self.tasks
+            .iter()
+            .zip(last)
+            .map(|(t, r)| {
+                t.status == TaskStatus::DeadLetter
+                    && (t.redrives >= redrives || r == Some(FailReason::NoAgent))
+            })
+            .collect()
     }
 
     fn emit(&mut self, c: Change) {
@@ -531,13 +593,22 @@ impl WorkflowState {
         let t = &self.tasks[task.index()];
         let ok = match t.status {
             TaskStatus::Assigned => true,
-            TaskStatus::Pending => dead_now && t.spec.kind == TaskKind::Judge,
+            // A race that failed, or a task no live agent can take.
+            TaskStatus::Pending => {
+                dead_now && (t.spec.kind == TaskKind::Judge || reason == FailReason::NoAgent)
+            }
             _ => false,
         };
         if !ok {
             return self.reject(task, what, RejectReason::Invalid);
         }
-        let dead = dead_now || t.attempts >= u32::from(t.spec.max_attempts);
+        // Each re-drive grants another `max_attempts`; attempt numbers
+        // keep counting across re-drives (agents key their work and
+        // result cache by task and attempt: a re-driven task that started
+        // again at attempt 1 was taken for work already done, acked and
+        // never run, and its workflow stalled; found by liveness.workflows).
+        let budget = u32::from(t.spec.max_attempts) * (t.redrives + 1);
+        let dead = dead_now || t.attempts >= budget;
         let agent = t.agent;
         let (from, to) = self.bump(task);
         let t = &mut self.tasks[task.index()];
@@ -587,7 +658,6 @@ impl WorkflowState {
         let (from, to) = self.bump(task);
         let t = &mut self.tasks[task.index()];
         t.status = TaskStatus::Pending;
-        t.attempts = 0;
         t.redrives += 1;
         self.counters.redriven += 1;
         self.emit(Change::Redriven { task, from, to });

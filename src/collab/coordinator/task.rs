@@ -157,6 +157,9 @@ pub enum FailReason {
     NoEntries = 4,
     /// The agent's inbox was full.
     Refused = 5,
+    /// No live agent has the task's skill (every holder was declared
+    /// lost); re-driven once one is heard from again.
+    NoAgent = 6,
 }
 
 impl FailReason {
@@ -169,6 +172,7 @@ impl FailReason {
             FailReason::Unacked => "assignment_unacknowledged",
             FailReason::NoEntries => "every_competitor_failed",
             FailReason::Refused => "inbox_full",
+            FailReason::NoAgent => "no_live_agent_with_skill",
         }
     }
 }

@@ -26,6 +26,7 @@ mod views;
 pub use stats::{life_stats, DispatchStats};
 
 use super::breaker::Breaker;
+use super::bug::CoordBug;
 use super::config::{CollabConfig, Priority};
 use super::coordinator::{
     CollabCommand, FailReason, TaskId, TaskKind, TaskSpec, TaskStatus, WorkflowId, WorkflowState,
@@ -68,6 +69,39 @@ struct AgentView {
     breaker: Breaker,
 }
 
+/// The scripted approvals a coordinator server has received from the
+/// world (`CollabMsg::Approval`, delivered at their true time), kept by
+/// the server across its leaderships (volatile: a restart forgets them,
+/// and a new dispatcher also recovers every stage whose tasks were
+/// committed as approved without a human delay).
+#[derive(Clone, Debug, Default)]
+pub struct StageApprovals {
+    stages: Vec<bool>,
+}
+
+impl StageApprovals {
+    /// Stage `stage` is approved from now on; tell the running
+    /// dispatcher, if any.
+    pub fn give(&mut self, stage: u16, d: Option<&mut Dispatcher>) {
+        let i = usize::from(stage);
+        if self.stages.len() <= i {
+            self.stages.resize(i + 1, false);
+        }
+        self.stages[i] = true;
+        if let Some(d) = d {
+            d.approve_stage(stage);
+        }
+    }
+    /// Tell a new dispatcher every stage approved so far.
+    pub fn hand_to(&self, d: &mut Dispatcher) {
+        for (i, &a) in self.stages.iter().enumerate() {
+            if a {
+                d.approve_stage(i as u16);
+            }
+        }
+    }
+}
+
 /// The leader's scheduler.
 #[derive(Debug)]
 pub struct Dispatcher {
@@ -91,6 +125,8 @@ pub struct Dispatcher {
     proposals: Vec<CollabCommand>,
     outbox: Vec<(NodeId, Envelope)>,
     stats: DispatchStats,
+    /// Stages approved by a scripted approval this server received.
+    approved_stages: Vec<bool>,
 }
 
 impl Dispatcher {
@@ -138,6 +174,7 @@ impl Dispatcher {
             proposals: Vec::new(),
             outbox: Vec::new(),
             stats: DispatchStats::default(),
+            approved_stages: Vec::new(),
             cfg,
         };
         d.rebuild(sm, now);
@@ -154,6 +191,17 @@ impl Dispatcher {
             d.outbox.push((to, env));
         }
         d
+    }
+
+    /// Stage `stage` was approved (a scripted approval reached this
+    /// server): its gated tasks get an `Approve` proposal.
+    pub fn approve_stage(&mut self, stage: u16) {
+        let i = usize::from(stage);
+        if self.approved_stages.len() <= i {
+            self.approved_stages.resize(i + 1, false);
+        }
+        self.approved_stages[i] = true;
+        self.dirty = true;
     }
 
     /// Counters.
@@ -175,6 +223,7 @@ impl Dispatcher {
     pub fn on_tick(&mut self, sm: &WorkflowState, now: SimTime, rng: &mut SimRng) {
         self.submit_arrivals(now);
         self.check_agents(now);
+        self.check_orphans(sm, now);
         self.check_inflight(sm, now, rng);
         self.check_approvals(sm, now, rng);
         let judges: Vec<TaskId> = self.judges.iter().copied().collect();
@@ -217,6 +266,42 @@ impl Dispatcher {
         }
     }
 
+    /// Ready tasks whose skill no live agent has (every holder declared
+    /// lost) would wait forever: dead-letter them with that reason.
+    /// [`Self::redrive`] brings them back once an agent with the skill is
+    /// heard from again (within the re-drive budget).
+    fn check_orphans(&mut self, sm: &WorkflowState, now: SimTime) {
+        let live: Vec<bool> = self
+            .by_skill
+            .iter()
+            .map(|holders| holders.iter().any(|&i| !self.agents[i as usize].lost))
+            .collect();
+        if live.iter().all(|&l| l) {
+            return;
+        }
+        let orphans: Vec<TaskId> = self
+            .ready
+            .iter()
+            .map(|&(_, t)| t)
+            .filter(|t| !self.proposed.contains_key(t))
+            .filter(|&t| {
+                sm.task(t)
+                    .is_some_and(|x| x.is_ready() && !live[x.spec.skill as usize])
+            })
+            .take(MAX_SUBMITS_PER_TICK)
+            .collect();
+        for task in orphans {
+            let version = sm.task(task).expect("task").version;
+            self.proposals.push(CollabCommand::DeadLetter {
+                task,
+                version,
+                reason: FailReason::NoAgent,
+                at: now,
+            });
+            self.proposed.insert(task, (now, None));
+        }
+    }
+
     fn check_inflight(&mut self, sm: &WorkflowState, now: SimTime, rng: &mut SimRng) {
         let tasks: Vec<TaskId> = self.inflight.keys().copied().collect();
         for task in tasks {
@@ -228,15 +313,26 @@ impl Dispatcher {
                 if f.tries < self.cfg.send_attempts {
                     self.send_assignment(sm, task, now, Some(rng));
                 } else {
-                    // At-least-once gave up: the task goes to the
-                    // dead-letter queue (committed, reported, re-drivable).
+                    // At-least-once gave up on this agent: the attempt
+                    // fails (the task goes back to pending and to another
+                    // agent; dead-lettered only once its attempts are
+                    // spent), and the agent counts as lost until it is
+                    // heard from again, so its other work moves too and
+                    // nothing new is sent to it.
                     self.inflight.get_mut(&task).expect("task").given_up = true;
-                    self.proposals.push(CollabCommand::DeadLetter {
+                    self.proposals.push(CollabCommand::Fail {
                         task,
                         version: f.version,
                         reason: FailReason::Unacked,
                         at: now,
                     });
+                    if let Some(i) = self.agent_index(f.agent) {
+                        if !self.agents[i].lost {
+                            self.agents[i].lost = true;
+                            self.stats.agents_lost += 1;
+                            self.take_work_from(f.agent, now);
+                        }
+                    }
                 }
                 continue;
             }
@@ -263,12 +359,19 @@ impl Dispatcher {
             if last != SimTime::ZERO && now.saturating_since(last) < PROPOSAL_EXPIRY {
                 continue; // a proposal is on its way
             }
+            // A scripted approval is an event in the world, delivered to
+            // this server at its true time; never compared with this
+            // server's (possibly skewed) clock.
             let stage = t.spec.stage as usize;
-            let scripted = self
-                .cfg
-                .approvals
-                .iter()
-                .any(|&(at, s)| s == stage && at <= now);
+            let scripted = match self.cfg.bug {
+                // The bug: the scripted time read on this server's clock.
+                Some(CoordBug::ApprovalLocalClock) => self
+                    .cfg
+                    .approvals
+                    .iter()
+                    .any(|&(at, s)| s == stage && at <= now),
+                _ => self.approved_stages.get(stage).copied().unwrap_or(false),
+            };
             let cmd = if scripted || t.approval_due.is_some_and(|d| d <= now) {
                 Some(CollabCommand::Approve { task, at: now })
             } else if t.approval_due.is_none() {
@@ -364,6 +467,13 @@ impl Dispatcher {
         }
     }
 
+    /// Agent `i` has not been heard from for two heartbeat periods (it
+    /// may have died; it is declared lost only after `agent_timeout`).
+    fn quiet(&self, i: usize, now: SimTime) -> bool {
+        let hb = self.cfg.heartbeat.as_micros().max(1);
+        now.saturating_since(self.agents[i].last_heard).as_micros() > 2 * hb
+    }
+
     fn eligible(&self, i: usize, now: SimTime) -> bool {
         let a = &self.agents[i];
         !a.lost && a.breaker.allows(now) && a.load < self.cfg.agent_slots
@@ -384,12 +494,18 @@ impl Dispatcher {
             if exclude.contains(&NodeId(self.cfg.servers + i as u32)) {
                 continue;
             }
-            let key = pipeline::rank(&self.cfg.agents[i], i, self.agents[i].load, floor);
+            let key = pipeline::rank(
+                &self.cfg.agents[i],
+                i,
+                self.agents[i].load,
+                floor,
+                self.quiet(i, now),
+            );
             if best.as_ref().is_none_or(|b| key < *b) {
                 best = Some(key);
             }
         }
-        best.map(|b| b.4)
+        best.map(|b| b.5)
     }
 
     fn propose_assign(&mut self, sm: &WorkflowState, task: TaskId, i: usize, now: SimTime) {

@@ -3,6 +3,7 @@
 //! following the state's change journal.
 
 use super::Dispatcher;
+use crate::collab::bug::CoordBug;
 use crate::collab::coordinator::{
     Change, FailReason, RejectReason, TaskId, TaskKind, TaskStatus, WorkflowState,
 };
@@ -75,7 +76,10 @@ impl Dispatcher {
         match c {
             Change::Ready { task } => {
                 let t = sm.task(task).expect("task");
-                if t.spec.kind != TaskKind::Judge {
+                // The bug: a retry (a task that already had an attempt)
+                // is not queued again.
+                let forgotten = self.cfg.bug == Some(CoordBug::ForgetRetry) && t.attempts > 0;
+                if t.spec.kind != TaskKind::Judge && !forgotten {
                     self.ready.insert((Reverse(t.spec.priority), task));
                     self.dirty = true;
                 }

@@ -7,15 +7,19 @@
 use crate::collab::config::{AgentProfile, StageDef};
 use std::cmp::Reverse;
 
-/// How an agent ranks for one task (lower is better): accurate enough for
-/// the task's priority first, then least loaded, most accurate, fastest
-/// (mean latency), lowest index. Ties cannot happen (the index differs).
-pub type Rank = (bool, u32, Reverse<u64>, u64, usize);
+/// How an agent ranks for one task (lower is better): heard from recently
+/// first (an agent that died but is not yet declared lost looks idle, and
+/// must not win on load), then accurate enough for the task's priority,
+/// least loaded, most accurate, fastest (mean latency), lowest index.
+/// Ties cannot happen (the index differs).
+pub type Rank = (bool, bool, u32, Reverse<u64>, u64, usize);
 
 /// Agent `i`'s [`Rank`] for a task whose priority asks for `floor`
-/// accuracy, with `load` attempts already on it.
-pub fn rank(p: &AgentProfile, i: usize, load: u32, floor: f64) -> Rank {
+/// accuracy, with `load` attempts already on it; `quiet`: not heard from
+/// lately.
+pub fn rank(p: &AgentProfile, i: usize, load: u32, floor: f64, quiet: bool) -> Rank {
     (
+        quiet,
         p.accuracy < floor,
         load,
         Reverse((p.accuracy * 1e6) as u64),

@@ -33,4 +33,33 @@ pub struct ExpectSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0, max = 1))]
     pub min_availability: Option<f64>,
+    /// Window of the `liveness.workflows` check: once the faults have
+    /// ended (a majority of servers and an agent per needed skill up and
+    /// connected), every workflow must complete or be dead-lettered within
+    /// this many ms of the later of that time and its arrival (default:
+    /// derived from the scenario's own timeouts, generously). Workflow
+    /// runs only; must not be shorter than `workflow.agent_timeout_ms`
+    /// or the arbiter's deadline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("exclusiveMinimum" = 0))]
+    pub workflow_progress_within_ms: Option<f64>,
+    /// At least this fraction (0..=1) of the scheduled workflows completes.
+    /// Workflow runs only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 1))]
+    pub min_completed_fraction: Option<f64>,
+    /// The 99th percentile of completed workflows' latency (arrival to
+    /// done, true simulated time) is at most this many ms. Workflow runs
+    /// only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("exclusiveMinimum" = 0))]
+    pub workflow_p99_ms: Option<f64>,
+    /// Agents spend at most this many tokens in all (every attempt,
+    /// committed or not). Workflow runs only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tokens_spent: Option<u64>,
+    /// At most this many tasks are dead-lettered over the run (re-driven
+    /// ones count). Workflow runs only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_dead_letters: Option<u64>,
 }

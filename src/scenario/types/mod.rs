@@ -69,8 +69,9 @@ pub struct ScenarioSpec {
     /// `stale-read`, `double-vote`; needs `"process": "raft"`) or a
     /// coordinator bug (`coord-accept-stale`, `coord-double-result`,
     /// `coord-arbiter-first`, `coord-ignore-deps`, `coord-drop-dead-letter`,
-    /// `coord-snapshot-drops-results`, `coord-ap-keep-local` (AP only);
-    /// needs a `workflow`).
+    /// `coord-snapshot-drops-results`, `coord-ap-keep-local` (AP only),
+    /// `coord-approval-local-clock`, `coord-forget-retry`; needs a
+    /// `workflow`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bug: Option<String>,
     /// Multi-agent collaboration on a Raft-replicated coordinator (needs

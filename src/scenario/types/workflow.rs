@@ -458,6 +458,12 @@ pub struct WorkflowSpec {
     #[serde(default = "two")]
     #[schemars(range(min = 1, max = 64))]
     pub agent_slots: u32,
+    /// Assignments an agent can queue behind the one it runs; beyond it an
+    /// assignment is refused (default: 2 x `agent_slots`, at least 16, so
+    /// the inbox never refuses what the dispatcher may send).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 4096))]
+    pub agent_inbox: Option<u32>,
     /// Dispatcher tick, ms (50).
     #[serde(default = "default_tick")]
     #[schemars(range(min = 1))]

@@ -260,6 +260,11 @@ pub(super) fn workflow(p: &mut Problems, w: &WorkflowSpec, duration_ms: f64) {
     if !(1..=64).contains(&w.agent_slots) {
         p.add("workflow.agent_slots", "must be in 1..=64");
     }
+    if let Some(n) = w.agent_inbox {
+        if !(1..=4096).contains(&n) {
+            p.add("workflow.agent_inbox", "must be in 1..=4096");
+        }
+    }
     if w.tick_ms.is_nan() || w.tick_ms < 1.0 {
         p.add("workflow.tick_ms", "must be at least 1 ms");
     }
