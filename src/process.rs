@@ -117,6 +117,86 @@ pub enum Effect<M, R> {
     /// Make every earlier write durable. Takes the scenario's disk sync
     /// latency; effects after it in the same step happen when it completes.
     Sync,
+    /// The node reached a protocol event where a crash is interesting
+    /// ([`Context::crash_point`]). The kernel may crash the node right
+    /// here: every later effect is then lost, as in a real crash.
+    CrashPoint(CrashPoint),
+}
+
+/// A protocol event at which the kernel may crash the node (a scenario's
+/// `crash_at` fault), in the spirit of FoundationDB's BUGGIFY and
+/// CrashTuner: faults placed where the protocol is fragile, not at random
+/// times. A process reports a point through [`Context::crash_point`]; the
+/// names are part of the scenario format ([`CrashPoint::name`]) and never
+/// change. Where a point sits relative to durable writes is part of its
+/// meaning: the effects before it happened (writes synced before it are
+/// durable, sends are on the wire), the ones after it did not.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum CrashPoint {
+    /// A vote was granted and written, but not yet synced, and the grant
+    /// not sent: a crash forgets the vote and nobody learns of it.
+    VoteGrantedUnsynced,
+    /// A vote grant is durable and about to be sent.
+    VoteGranted,
+    /// A candidate has sent its vote requests (its term and self-vote
+    /// written and synced before them).
+    VoteRequested,
+    /// A node has just become leader: nothing of its leadership written
+    /// or sent yet (its first entry, the no-op, follows).
+    BecameLeader,
+    /// A leader appended an entry (its no-op or a client's), durable, not
+    /// yet replicated.
+    EntryAppended,
+    /// A leader counted an acknowledgement that advanced a follower's
+    /// match index, before deciding what commits.
+    AckReceived,
+    /// A leader advanced its commit index and applied; the replies to
+    /// clients and the appends that carry the new commit index are not sent.
+    CommitAdvanced,
+    /// A follower sent its acknowledgement of an append.
+    AppendAcked,
+    /// A follower installed a snapshot (durable), before answering.
+    SnapshotInstalled,
+    /// Between two durable writes of one decision (a protocol that writes
+    /// one logical change as two records).
+    BetweenWrites,
+}
+
+impl CrashPoint {
+    /// Every point, in a stable order.
+    pub const ALL: [CrashPoint; 10] = [
+        CrashPoint::VoteGrantedUnsynced,
+        CrashPoint::VoteGranted,
+        CrashPoint::VoteRequested,
+        CrashPoint::BecameLeader,
+        CrashPoint::EntryAppended,
+        CrashPoint::AckReceived,
+        CrashPoint::CommitAdvanced,
+        CrashPoint::AppendAcked,
+        CrashPoint::SnapshotInstalled,
+        CrashPoint::BetweenWrites,
+    ];
+
+    /// The name in scenario files and fault logs (`"vote_granted"`).
+    pub fn name(self) -> &'static str {
+        match self {
+            CrashPoint::VoteGrantedUnsynced => "vote_granted_unsynced",
+            CrashPoint::VoteGranted => "vote_granted",
+            CrashPoint::VoteRequested => "vote_requested",
+            CrashPoint::BecameLeader => "became_leader",
+            CrashPoint::EntryAppended => "entry_appended",
+            CrashPoint::AckReceived => "ack_received",
+            CrashPoint::CommitAdvanced => "commit_advanced",
+            CrashPoint::AppendAcked => "append_acked",
+            CrashPoint::SnapshotInstalled => "snapshot_installed",
+            CrashPoint::BetweenWrites => "between_writes",
+        }
+    }
+
+    /// The point called `name`, if any.
+    pub fn from_name(name: &str) -> Option<CrashPoint> {
+        CrashPoint::ALL.into_iter().find(|p| p.name() == name)
+    }
 }
 
 /// What a handler gets besides its input: the node's id, its local clock,
@@ -126,6 +206,7 @@ pub struct Context<'a, M, R> {
     now: SimTime,
     rng: &'a mut SimRng,
     effects: &'a mut Vec<Effect<M, R>>,
+    crash_points: bool,
 }
 
 impl<'a, M, R> Context<'a, M, R> {
@@ -142,6 +223,33 @@ impl<'a, M, R> Context<'a, M, R> {
             now,
             rng,
             effects,
+            crash_points: false,
+        }
+    }
+
+    /// Whether [`Context::crash_point`] reports reach the kernel (set by
+    /// the kernel when a `crash_at` fault is armed). Off, a crash point
+    /// writes no effect, so runs without `crash_at` are unchanged.
+    pub fn with_crash_points(mut self, on: bool) -> Self {
+        self.crash_points = on;
+        self
+    }
+
+    /// True when crash points are listened to. A process may do extra
+    /// work only then (e.g. sync early so a point sits after a write),
+    /// which keeps its effects unchanged when nobody listens.
+    #[inline]
+    pub fn crash_points_enabled(&self) -> bool {
+        self.crash_points
+    }
+
+    /// Report a protocol event where the kernel may crash this node. If
+    /// it does, the effects written after this call are lost; the handler
+    /// still returns normally (the process never learns of its crash).
+    #[inline]
+    pub fn crash_point(&mut self, point: CrashPoint) {
+        if self.crash_points {
+            self.effects.push(Effect::CrashPoint(point));
         }
     }
 

@@ -33,6 +33,13 @@ pub enum Stream {
     Workflow,
     /// A sweep's swarm draws (`--nemesis`): `sweep/swarm`.
     Swarm,
+    /// Whether an armed `crash_at` fault crashes a node at a crash point,
+    /// and its restart delay: `crash_points`. Drawn only when a crash
+    /// point matches an armed rule.
+    CrashPoints,
+    /// Message faults (duplicate or hold a message of one kind):
+    /// `messages`. Drawn only for messages an armed rule names.
+    Messages,
 }
 
 impl Stream {
@@ -48,6 +55,8 @@ impl Stream {
             Stream::Disk => Borrowed("disk"),
             Stream::Workflow => Borrowed("workflow"),
             Stream::Swarm => Borrowed("sweep/swarm"),
+            Stream::CrashPoints => Borrowed("crash_points"),
+            Stream::Messages => Borrowed("messages"),
         }
     }
 }
@@ -214,6 +223,8 @@ mod tests {
             (Stream::Disk, "disk"),
             (Stream::Workflow, "workflow"),
             (Stream::Swarm, "sweep/swarm"),
+            (Stream::CrashPoints, "crash_points"),
+            (Stream::Messages, "messages"),
         ];
         for (stream, label) in pinned {
             assert_eq!(stream.label(), label);

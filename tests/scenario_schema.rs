@@ -218,6 +218,9 @@ fn fault_shapes_agree_with_validation_for_every_kind() {
             "both_ways" => json!(true),
             "drop" => json!(0.5),
             "rate" => json!(2.0),
+            "crash_at" => json!({ "point": "vote_granted", "probability": 0.1 }),
+            "message" => json!({ "message_kind": "append_entries", "probability": 0.1,
+                                 "delay_ms": [0, 3] }),
             _ => json!(10),
         }
     };
@@ -232,6 +235,8 @@ fn fault_shapes_agree_with_validation_for_every_kind() {
         "for_ms",
         "restart_after_ms",
         "rate",
+        "crash_at",
+        "message",
     ];
     for kind in FaultKind::ALL {
         assert_eq!(serde_json::to_value(kind).unwrap(), json!(kind.name()));

@@ -41,7 +41,8 @@ fn raft_kv_scenarios() -> Vec<(PathBuf, Scenario)> {
 /// 200 seeds of every shipped Raft key-value scenario: each draw passes
 /// validation (`seed_scenario` panics on an invalid one), and the
 /// scenario it produces carries the draw (cluster size, append size,
-/// timeouts, disk, the three repeating faults).
+/// timeouts, disk, the three repeating faults, one `crash_at` fault per
+/// drawn crash point and the message rule).
 #[test]
 fn every_draw_on_every_raft_scenario_is_valid_and_applied() {
     let all = raft_kv_scenarios();
@@ -69,7 +70,13 @@ fn every_draw_on_every_raft_scenario_is_valid_and_applied() {
                 .iter()
                 .filter(|r| r.as_ref().is_some_and(|r| r.at_ms <= s.spec.duration_ms))
                 .count();
-            assert_eq!(s.spec.faults.len(), base.spec.faults.len() + added, "{ctx}");
+            let protocol = f.crash_at.as_ref().map_or(0, |c| c.points.len())
+                + usize::from(f.message.is_some());
+            assert_eq!(
+                s.spec.faults.len(),
+                base.spec.faults.len() + added + protocol,
+                "{ctx}"
+            );
         }
     }
 }
@@ -84,7 +91,7 @@ fn features_are_on_in_about_half_the_seeds() {
     )
     .unwrap();
     let n = 2000u64;
-    let mut on = [0u64; 7];
+    let mut on = [0u64; 9];
     for seed in 0..n {
         let d = swarm::draw_for(seed, &base.spec);
         let f = &d.features;
@@ -96,6 +103,8 @@ fn features_are_on_in_about_half_the_seeds() {
             f.bounce.is_some(),
             f.leader_crash.is_some(),
             f.leader_link_cut.is_some(),
+            f.crash_at.is_some(),
+            f.message.is_some(),
         ];
         for (c, b) in on.iter_mut().zip(flags) {
             *c += u64::from(b);
@@ -156,7 +165,13 @@ fn fault_free_tail_gets_no_repeating_faults() {
         assert!(f.bounce.is_none() && f.leader_crash.is_none() && f.leader_link_cut.is_none());
         other += u32::from(f.max_entries_per_append.is_some() || f.timeout_ratio.is_some());
         let (s, _) = seed_scenario(&base, seed, true);
-        assert_eq!(s.spec.faults.len(), base.spec.faults.len());
+        // Crash points and message rules end where the nemesis stops.
+        let until = base.spec.nemesis.as_ref().unwrap().until_ms;
+        let added = &s.spec.faults[base.spec.faults.len()..];
+        assert!(added.iter().all(|x| x.for_ms == until), "{added:?}");
+        let protocol =
+            f.crash_at.as_ref().map_or(0, |c| c.points.len()) + usize::from(f.message.is_some());
+        assert_eq!(added.len(), protocol);
     }
     assert!(other > 100, "{other}");
 }

@@ -89,8 +89,10 @@ impl Coordinator {
     ) {
         let mut fx = std::mem::take(&mut self.fx);
         let (id, now) = (ctx.id(), ctx.now());
+        let crash_points = ctx.crash_points_enabled();
         {
-            let mut rctx = Context::new(id, now, ctx.rng(), &mut fx);
+            let mut rctx =
+                Context::new(id, now, ctx.rng(), &mut fx).with_crash_points(crash_points);
             f(&mut self.raft, &mut rctx);
         }
         let active = self.should_be_active();
@@ -127,7 +129,8 @@ impl Coordinator {
             outbox = d.take_outbox();
             if !cmds.is_empty() {
                 let term = self.raft.current_term().0;
-                let mut rctx = Context::new(id, now, ctx.rng(), &mut fx);
+                let mut rctx =
+                    Context::new(id, now, ctx.rng(), &mut fx).with_crash_points(crash_points);
                 for c in cmds {
                     self.counter += 1;
                     let seq = term << 32 | (self.counter & 0xffff_ffff);
@@ -170,6 +173,7 @@ impl Coordinator {
                 Effect::Persist(r) => ctx.persist(r),
                 Effect::Rewrite(rs) => ctx.rewrite(rs),
                 Effect::Sync => ctx.sync(),
+                Effect::CrashPoint(p) => ctx.crash_point(p),
             }
         }
         self.fx = fx;

@@ -11,6 +11,7 @@ mod log;
 pub use log::{FaultLog, KindCount, DEFAULT_FAULT_LOG_CAP, FAULT_LOG_RECENT};
 
 use crate::ids::NodeId;
+use crate::process::CrashPoint;
 use crate::time::{SimDuration, SimTime};
 
 /// Which node a fault hits.
@@ -111,6 +112,70 @@ pub enum FaultAction {
     },
     /// Remove every partition and link fault.
     Heal,
+    /// Arm a crash point rule: from now on (for `duration`, if given) a
+    /// node that reports the point crashes with the rule's probability.
+    CrashAt {
+        /// The rule.
+        rule: CrashAtRule,
+        /// Disarm after this long, if given.
+        duration: Option<SimDuration>,
+    },
+    /// Arm a message rule: from now on (for `duration`, if given) each
+    /// message of the rule's kind is duplicated or held with its
+    /// probability.
+    Message {
+        /// The rule.
+        rule: MessageRule,
+        /// Disarm after this long, if given.
+        duration: Option<SimDuration>,
+    },
+}
+
+/// When the kernel crashes a node at a protocol event (scenario fault
+/// kind `crash_at`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct CrashAtRule {
+    /// The protocol event.
+    pub point: CrashPoint,
+    /// Chance that one report of the point crashes the node.
+    pub probability: f64,
+    /// Only this node (default: every cluster node).
+    pub node: Option<NodeId>,
+    /// Restart after a uniform draw from this range (none: stays down).
+    pub restart_after: Option<[SimDuration; 2]>,
+}
+
+/// What a message rule does to a message it picks.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum MessageFault {
+    /// Deliver a second copy, a uniform draw from `[min, max]` after the first.
+    Duplicate {
+        /// Shortest gap.
+        min: SimDuration,
+        /// Longest gap.
+        max: SimDuration,
+    },
+    /// Hold the message back by a uniform draw from `[min, max]`; later
+    /// messages on its link are not held behind it, so it can arrive after
+    /// them (two appends swap; a vote response lands in a later term).
+    Delay {
+        /// Shortest hold.
+        min: SimDuration,
+        /// Longest hold.
+        max: SimDuration,
+    },
+}
+
+/// A protocol-aware message fault (scenario fault kind `message`): it
+/// picks messages by their kind name (`Message::kind`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct MessageRule {
+    /// The message kind it applies to (`"request_vote_resp"`).
+    pub message: String,
+    /// Chance that one message of that kind is picked.
+    pub probability: f64,
+    /// What happens to a picked message.
+    pub fault: MessageFault,
 }
 
 impl FaultAction {
@@ -125,6 +190,8 @@ impl FaultAction {
             FaultAction::Isolate { .. } => "isolate",
             FaultAction::Link { .. } => "link",
             FaultAction::Heal => "heal",
+            FaultAction::CrashAt { .. } => "crash_at",
+            FaultAction::Message { .. } => "message",
         }
     }
 }
@@ -233,6 +300,9 @@ pub struct AppliedFault {
     pub source: &'static str,
     /// Why it was skipped (no leader, `max_down` reached, ...), if it was.
     pub skipped: Option<String>,
+    /// For a crash a `crash_at` rule caused (and for the arming of the
+    /// rule): the crash point's name.
+    pub point: Option<&'static str>,
 }
 
 impl AppliedFault {
@@ -249,6 +319,7 @@ impl AppliedFault {
             both_ways: false,
             source,
             skipped: None,
+            point: None,
         }
     }
 }
@@ -397,6 +468,31 @@ impl FaultAction {
                 }
             }
             FaultAction::Heal => {}
+            FaultAction::CrashAt { rule, duration } => {
+                assert_window(*duration, kind);
+                assert!(
+                    (0.0..=1.0).contains(&rule.probability),
+                    "crash_at probability {} is not a probability",
+                    rule.probability
+                );
+                if let Some(n) = rule.node {
+                    assert_target(Target::Node(n), addresses, kind);
+                }
+                if let Some([lo, hi]) = rule.restart_after {
+                    assert!(lo <= hi, "crash_at restart range [{lo}, {hi}] is empty");
+                }
+            }
+            FaultAction::Message { rule, duration } => {
+                assert_window(*duration, kind);
+                assert!(
+                    (0.0..=1.0).contains(&rule.probability),
+                    "message fault probability {} is not a probability",
+                    rule.probability
+                );
+                let (MessageFault::Duplicate { min, max } | MessageFault::Delay { min, max }) =
+                    rule.fault;
+                assert!(min <= max, "message fault range [{min}, {max}] is empty");
+            }
         }
     }
 }

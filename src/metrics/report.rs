@@ -339,6 +339,9 @@ pub fn fault_json(f: &AppliedFault) -> Value {
     if let Some(s) = &f.skipped {
         m.insert("skipped".into(), json!(s));
     }
+    if let Some(p) = f.point {
+        m.insert("point".into(), json!(p));
+    }
     v
 }
 

@@ -7,6 +7,7 @@ use super::node::{Ctx, RaftNode, RaftRole};
 use super::snapshot::Session;
 use super::{Command, StateMachine};
 use crate::ids::{LogIndex, NodeId};
+use crate::process::CrashPoint;
 
 impl<S: StateMachine> RaftNode<S> {
     pub(super) fn apply_committed(&mut self, ctx: &mut Ctx<'_, '_, S>) {
@@ -143,6 +144,7 @@ impl<S: StateMachine> RaftNode<S> {
         // appended twice; the session table applies them once.
         let term = self.current_term;
         self.append_local(ctx, Entry::command(term, client, seq, cmd));
+        self.crash_point_synced(ctx, CrashPoint::EntryAppended);
         self.broadcast_append(ctx);
     }
 }

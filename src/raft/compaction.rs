@@ -8,6 +8,7 @@ use super::progress::ProgressState;
 use super::snapshot::{self, Sessions};
 use super::StateMachine;
 use crate::ids::{LogIndex, NodeId};
+use crate::process::CrashPoint;
 use std::rc::Rc;
 
 /// The latest snapshot held in memory (to send to lagging followers).
@@ -152,6 +153,7 @@ impl<S: StateMachine> RaftNode<S> {
             sessions,
         );
         self.rewrite_disk(ctx);
+        self.crash_point_synced(ctx, CrashPoint::SnapshotInstalled);
         let msg = resp(self, true, meta.last_index);
         self.send(ctx, from, msg);
     }

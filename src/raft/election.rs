@@ -7,6 +7,7 @@ use super::messages::{Entry, Msg, PreVote, PreVoteResp, Record, RequestVote, Req
 use super::node::{Ctx, RaftNode, RaftRole, TIMER_CHECK_QUORUM, TIMER_ELECTION, TIMER_HEARTBEAT};
 use super::StateMachine;
 use crate::ids::{LogIndex, NodeId, Term};
+use crate::process::CrashPoint;
 use crate::time::SimTime;
 
 impl<S: StateMachine> RaftNode<S> {
@@ -83,6 +84,7 @@ impl<S: StateMachine> RaftNode<S> {
                 }),
             );
         }
+        ctx.crash_point(CrashPoint::VoteRequested);
     }
 
     fn become_leader(&mut self, ctx: &mut Ctx<'_, '_, S>) {
@@ -104,7 +106,11 @@ impl<S: StateMachine> RaftNode<S> {
             ctx.set_timer(TIMER_CHECK_QUORUM, self.config.election_timeout_min);
         }
         // §6.4: a no-op lets the leader commit an entry of its own term.
+        // Nothing of the new term's leadership written or sent yet: a crash
+        // here brings the node back with the log it campaigned with.
+        ctx.crash_point(CrashPoint::BecameLeader);
         self.append_local(ctx, Entry::noop(self.current_term));
+        self.crash_point_synced(ctx, CrashPoint::EntryAppended);
         self.broadcast_append(ctx);
     }
 
@@ -226,10 +232,12 @@ impl<S: StateMachine> RaftNode<S> {
                 return;
             }
             self.persist_hard_state(ctx);
+            ctx.crash_point(CrashPoint::VoteGrantedUnsynced);
             if self.role != RaftRole::Follower {
                 self.role = RaftRole::Follower;
             }
             self.reset_election_timer(ctx);
+            self.crash_point_synced(ctx, CrashPoint::VoteGranted);
         }
         let term = self.current_term;
         self.send(
@@ -257,6 +265,7 @@ impl<S: StateMachine> RaftNode<S> {
             from,
             Msg::RequestVoteResp(RequestVoteResp { term, granted }),
         );
+        ctx.crash_point(CrashPoint::BetweenWrites);
         self.persist_hard_state(ctx);
     }
 

@@ -287,6 +287,21 @@ impl<C, O> Msg<C, O> {
     }
 }
 
+/// Every [`Message::kind`] name of [`Msg`] (what a scenario's `message`
+/// fault may name), in declaration order.
+pub const KINDS: [&str; 10] = [
+    "pre_vote",
+    "pre_vote_resp",
+    "request_vote",
+    "request_vote_resp",
+    "append_entries",
+    "append_entries_resp",
+    "install_snapshot",
+    "install_snapshot_resp",
+    "client_request",
+    "client_response",
+];
+
 impl<C: Command, O: CommandOutput> Message for Msg<C, O> {
     fn kind(&self) -> &'static str {
         match self {

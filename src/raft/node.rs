@@ -22,7 +22,7 @@ use super::progress::Progress;
 use super::snapshot::Sessions;
 use super::StateMachine;
 use crate::ids::{LogIndex, NodeId, Term, TimerId};
-use crate::process::{Context, Process, Role};
+use crate::process::{Context, CrashPoint, Process, Role};
 use crate::time::{SimDuration, SimTime};
 
 /// Election timer (followers, pre-candidates, candidates).
@@ -199,6 +199,16 @@ impl<S: StateMachine> RaftNode<S> {
         if self.unsynced {
             ctx.sync();
             self.unsynced = false;
+        }
+    }
+
+    /// Report a crash point that sits after the writes so far are
+    /// durable: when crash points are listened to, sync first (only then,
+    /// so effects are unchanged otherwise).
+    pub(super) fn crash_point_synced(&mut self, ctx: &mut Ctx<'_, '_, S>, point: CrashPoint) {
+        if ctx.crash_points_enabled() {
+            self.flush(ctx);
+            ctx.crash_point(point);
         }
     }
 

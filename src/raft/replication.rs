@@ -8,6 +8,7 @@ use super::node::{Ctx, RaftNode, RaftRole, TIMER_HEARTBEAT};
 use super::progress::{ProgressState, SNAPSHOT_RETRY_TICKS, STALL_TICKS};
 use super::StateMachine;
 use crate::ids::{LogIndex, NodeId, Term};
+use crate::process::CrashPoint;
 
 impl<S: StateMachine> RaftNode<S> {
     pub(super) fn append_local(&mut self, ctx: &mut Ctx<'_, '_, S>, entry: Entry<S::Command>) {
@@ -185,6 +186,7 @@ impl<S: StateMachine> RaftNode<S> {
         if current || self.config.bugs.contains(Bug::CommitPreviousTerm) {
             self.commit_index = candidate;
             self.apply_committed(ctx);
+            ctx.crash_point(CrashPoint::CommitAdvanced);
         }
     }
 
@@ -325,9 +327,11 @@ impl<S: StateMachine> RaftNode<S> {
             // Bug: the ack leaves before the entries' sync (issued when the
             // handler ends), so a crash in between loses acked entries.
             ctx.send(from, msg);
+            ctx.crash_point(CrashPoint::AppendAcked);
             return;
         }
         self.send(ctx, from, msg);
+        ctx.crash_point(CrashPoint::AppendAcked);
     }
 
     fn append_ok(&self, matched: LogIndex) -> Msg<S::Command, S::Output> {
@@ -362,7 +366,8 @@ impl<S: StateMachine> RaftNode<S> {
         let pr = &mut self.progress[from.index()];
         pr.recent_active = true;
         if success {
-            if match_index > pr.match_index {
+            let advanced = match_index > pr.match_index;
+            if advanced {
                 pr.match_index = match_index;
                 pr.acked_since_tick = true;
                 pr.stalled_ticks = 0;
@@ -383,6 +388,9 @@ impl<S: StateMachine> RaftNode<S> {
                 pr.match_index <= last,
                 "follower acked beyond the leader's log"
             );
+            if advanced {
+                ctx.crash_point(CrashPoint::AckReceived);
+            }
             self.maybe_commit(ctx);
             if self.role == RaftRole::Leader {
                 self.send_append(ctx, from, false);

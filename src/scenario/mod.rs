@@ -425,6 +425,43 @@ fn fault(f: &FaultSpec, servers: u32) -> ScheduledFault {
             duration: f.for_ms.map(ms),
         },
         FaultKind::Heal => FaultAction::Heal,
+        FaultKind::CrashAt => {
+            let c = f.crash_at.as_ref().expect("validated: crash_at present");
+            FaultAction::CrashAt {
+                rule: crate::fault::CrashAtRule {
+                    point: crate::process::CrashPoint::from_name(&c.point)
+                        .expect("validated: known crash point"),
+                    probability: c.probability,
+                    node: c.node.map(NodeId),
+                    restart_after: c.restart_after_ms.map(|[lo, hi]| [ms(lo), ms(hi)]),
+                },
+                duration: f.for_ms.map(ms),
+            }
+        }
+        FaultKind::Message => {
+            let m = f.message.as_ref().expect("validated: message present");
+            let fault = match (m.duplicate_ms, m.delay_ms) {
+                (Some([lo, hi]), _) => crate::fault::MessageFault::Duplicate {
+                    min: ms(lo),
+                    max: ms(hi),
+                },
+                (None, r) => {
+                    let [lo, hi] = r.expect("validated: duplicate_ms or delay_ms");
+                    crate::fault::MessageFault::Delay {
+                        min: ms(lo),
+                        max: ms(hi),
+                    }
+                }
+            };
+            FaultAction::Message {
+                rule: crate::fault::MessageRule {
+                    message: m.message_kind.clone(),
+                    probability: m.probability,
+                    fault,
+                },
+                duration: f.for_ms.map(ms),
+            }
+        }
     };
     ScheduledFault {
         at: SimTime::ZERO + ms(f.at_ms),

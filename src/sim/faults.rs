@@ -23,6 +23,8 @@ pub(super) enum Undo {
         both_ways: bool,
         gen: u64,
     },
+    /// The end of a `crash_at` or `message` rule's window.
+    Disarm(u64),
 }
 
 /// A `stable` fault waiting to fire: since when the cluster has been
@@ -369,6 +371,22 @@ impl<P: Process> World<P> {
                     }
                 }
                 FaultAction::Heal => self.net.heal(),
+                FaultAction::CrashAt { rule, duration } => {
+                    rec.point = Some(rule.point.name());
+                    rec.nodes = rule.node.into_iter().collect();
+                    let id = self.arm_crash_rule(rule.clone());
+                    if let Some(d) = duration {
+                        self.queue
+                            .push(self.now + *d, Event::Undo(Undo::Disarm(id), "undo"));
+                    }
+                }
+                FaultAction::Message { rule, duration } => {
+                    let id = self.arm_message_rule(rule.clone());
+                    if let Some(d) = duration {
+                        self.queue
+                            .push(self.now + *d, Event::Undo(Undo::Disarm(id), "undo"));
+                    }
+                }
             }
             Ok(())
         })();
@@ -502,6 +520,10 @@ impl<P: Process> World<P> {
                 if both_ways {
                     self.net.end_link_fault(to, from, gen);
                 }
+            }
+            Undo::Disarm(id) => {
+                rec = AppliedFault::new(self.now, "disarm", source);
+                self.disarm(id);
             }
         }
         self.log(rec);

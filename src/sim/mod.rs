@@ -8,9 +8,12 @@
 //! - `clock`: per-node clocks (drift, timer jitter);
 //! - `faults`: applying scripted faults and their undos;
 //! - `nemesis`: the random fault generator;
+//! - `crash_points`: faults tied to protocol events (`crash_at` crash
+//!   points a process reports, message rules by message kind);
 //! - `observer`: what observers, the tracer and progress callbacks see.
 
 mod clock;
+mod crash_points;
 pub mod disk;
 mod faults;
 mod nemesis;

@@ -3,13 +3,14 @@
 //! the observers (checkers, metrics) look.
 
 use super::clock::{draw_rate, Clock, ClockModel};
+use super::crash_points::ProtocolFaults;
 use super::disk::{Disk, DiskOp};
 use super::faults::{Settling, Undo};
 use super::observer::{DispatchKind, Dispatched, Observer, Progress, TraceEvent, PROGRESS_EVERY};
 use super::queue::EventQueue;
 use super::trace::TraceHasher;
 use crate::dist::Dist;
-use crate::fault::{AppliedFault, FaultLog, NemesisConfig, ScheduledFault};
+use crate::fault::{AppliedFault, FaultLog, MessageFault, NemesisConfig, ScheduledFault};
 use crate::ids::{NodeId, TimerId};
 use crate::net::{DropCause, NetConfig, Network, Route};
 use crate::process::{Context, Digest, Effect, Message, Process};
@@ -140,6 +141,9 @@ pub(super) struct Slot<P: Process> {
     pub(super) waiting: Vec<Effect<P::Msg, P::Record>>,
     pub(super) crashes: u32,
     pub(super) restarts: u32,
+    /// A crash point decided to crash this node: its effects are dropped
+    /// until the crash is applied (right after the event's observers).
+    pub(super) crashing: bool,
 }
 
 /// Per-node counters for the report.
@@ -188,6 +192,12 @@ pub struct World<P: Process> {
     /// Addresses `cluster..cluster + agents` are agents: fault targets
     /// for agent targets and the nemesis's agent kinds (0: none).
     pub(super) agents: u32,
+    /// Armed `crash_at` and message rules, and crashes points decided.
+    pub(super) protocol: ProtocolFaults,
+    /// Crash point decisions (`crash_points` stream).
+    pub(super) crash_rng: SimRng,
+    /// Message rule decisions (`messages` stream).
+    pub(super) message_rng: SimRng,
 }
 
 impl<P: Process> World<P> {
@@ -237,6 +247,7 @@ impl<P: Process> World<P> {
                 waiting: Vec::new(),
                 crashes: 0,
                 restarts: 0,
+                crashing: false,
             });
         }
         if cfg.clocks.drifts() {
@@ -267,6 +278,7 @@ impl<P: Process> World<P> {
                 queue.push(SimTime::ZERO + first, Event::Nemesis);
             }
         }
+        let cfg_seed = cfg.seed;
         Ok(World {
             end: SimTime::ZERO + cfg.duration,
             net: Network::new(cfg.net.clone(), addresses as usize),
@@ -291,6 +303,9 @@ impl<P: Process> World<P> {
             pending_cap_hit: false,
             progress: None,
             agents: 0,
+            protocol: ProtocolFaults::default(),
+            crash_rng: SimRng::stream(cfg_seed, Stream::CrashPoints),
+            message_rng: SimRng::stream(cfg_seed, Stream::Messages),
         })
     }
 
@@ -457,35 +472,52 @@ impl<P: Process> World<P> {
             debug_assert!(time >= self.now, "time ran backwards");
             self.now = time;
             if let Some(d) = self.dispatch(ev) {
-                self.events += 1;
-                if !self.settling.is_empty() {
-                    self.check_settled();
-                }
-                obs.after_event(self, &d);
-                if obs.stop_requested() {
-                    self.stopped_early = true;
+                if self.observe(d, obs) {
                     return;
                 }
-                if self.events >= self.max_events {
-                    self.stopped_early = true;
-                    self.event_cap_hit = true;
+            }
+            // Crashes decided at crash points happen now, each as its own
+            // fault event, after the observers saw the handler's event.
+            while self.apply_pending_crash() {
+                let d = self.fault_dispatched();
+                if self.observe(d, obs) {
                     return;
-                }
-                if self.queue.len() as u64 > self.max_pending {
-                    self.stopped_early = true;
-                    self.pending_cap_hit = true;
-                    return;
-                }
-                if self.events & (PROGRESS_EVERY - 1) == 0 {
-                    if let Some(f) = self.progress.as_mut() {
-                        f(self.now, self.end, self.events);
-                    }
                 }
             }
         }
         if self.now < until {
             self.now = until;
         }
+    }
+
+    /// Count a dispatched event and show it to the observers; true when
+    /// the run must stop (an observer asked, or the event cap).
+    fn observe<O: Observer<P>>(&mut self, d: Dispatched, obs: &mut O) -> bool {
+        self.events += 1;
+        if !self.settling.is_empty() {
+            self.check_settled();
+        }
+        obs.after_event(self, &d);
+        if obs.stop_requested() {
+            self.stopped_early = true;
+            return true;
+        }
+        if self.events >= self.max_events {
+            self.stopped_early = true;
+            self.event_cap_hit = true;
+            return true;
+        }
+        if self.queue.len() as u64 > self.max_pending {
+            self.stopped_early = true;
+            self.pending_cap_hit = true;
+            return true;
+        }
+        if self.events & (PROGRESS_EVERY - 1) == 0 {
+            if let Some(f) = self.progress.as_mut() {
+                f(self.now, self.end, self.events);
+            }
+        }
+        false
     }
 
     fn dispatch(&mut self, ev: Event<P::Msg>) -> Option<Dispatched> {
@@ -751,6 +783,7 @@ impl<P: Process> World<P> {
 
     /// Run one handler of `node` and apply its effects.
     fn call(&mut self, node: NodeId, f: impl FnOnce(&mut P, &mut Context<'_, P::Msg, P::Record>)) {
+        let crash_points = self.crash_points_armed();
         let mut buf = std::mem::take(&mut self.effects);
         buf.clear();
         let slot = &mut self.slots[node.index()];
@@ -759,7 +792,8 @@ impl<P: Process> World<P> {
             .process
             .as_mut()
             .expect("handler called on a crashed node");
-        let mut ctx = Context::new(node, local_now, &mut slot.rng, &mut buf);
+        let mut ctx =
+            Context::new(node, local_now, &mut slot.rng, &mut buf).with_crash_points(crash_points);
         f(process, &mut ctx);
         self.apply_effects(node, &mut buf);
         self.effects = buf;
@@ -767,6 +801,12 @@ impl<P: Process> World<P> {
 
     fn apply_effects(&mut self, node: NodeId, buf: &mut Vec<Effect<P::Msg, P::Record>>) {
         let slot = &mut self.slots[node.index()];
+        if slot.crashing {
+            // A crash point decided this node crashes: nothing after it
+            // happens.
+            buf.clear();
+            return;
+        }
         if slot.syncing {
             slot.waiting.append(buf);
             return;
@@ -774,6 +814,11 @@ impl<P: Process> World<P> {
         let mut it = buf.drain(..);
         while let Some(e) = it.next() {
             match e {
+                Effect::CrashPoint(point) => {
+                    if self.crash_point_reached(node, point) {
+                        return;
+                    }
+                }
                 Effect::Send { to, msg } => self.send(node, to, msg),
                 Effect::SetTimer { id, after } => self.set_timer(node, id, after),
                 Effect::CancelTimer { id } => {
@@ -822,7 +867,16 @@ impl<P: Process> World<P> {
             .route(self.now, from, to, kind, bytes, &mut self.net_rng)
         {
             Route::Dropped(_) => {}
-            Route::Deliver { at, dup } => {
+            Route::Deliver { mut at, mut dup } => {
+                if !self.protocol.message_rules.is_empty() {
+                    match self.message_fault(kind) {
+                        Some((MessageFault::Delay { .. }, by)) => at += by,
+                        Some((MessageFault::Duplicate { .. }, gap)) if dup.is_none() => {
+                            dup = Some(at + gap)
+                        }
+                        _ => {}
+                    }
+                }
                 if let Some(d) = dup {
                     self.queue.push(
                         at.min(d),

@@ -17,10 +17,11 @@
 //! the swarm-testing result: one feature can mask the bug another exposes
 //! (bounces, for example, halve the Figure 8 rate).
 
+use crate::process::CrashPoint;
 use crate::rng::SimRng;
 use crate::scenario::{
-    dist, DiskSpec, DistSpec, FaultKind, FaultSpec, NemesisKindSpec, NemesisSpec, ProcessKind,
-    ScenarioSpec, TargetSpec,
+    dist, CrashAtSpec, DiskSpec, DistSpec, FaultKind, FaultSpec, MessageSpec, NemesisKindSpec,
+    NemesisSpec, ProcessKind, ScenarioSpec, TargetSpec,
 };
 use serde::{Deserialize, Serialize};
 
@@ -40,6 +41,29 @@ const AGENT_KINDS: [NemesisKindSpec; 5] = [
     NemesisKindSpec::AgentClock,
     NemesisKindSpec::AgentLink,
     NemesisKindSpec::AgentPartition,
+];
+
+/// Crash points by protocol phase (a seed's `crash_at` feature draws
+/// from one phase): elections, replication and commitment, durability.
+const PHASES: [&[CrashPoint]; 3] = [
+    &[
+        CrashPoint::VoteGrantedUnsynced,
+        CrashPoint::VoteGranted,
+        CrashPoint::VoteRequested,
+        CrashPoint::BecameLeader,
+    ],
+    &[
+        CrashPoint::BecameLeader,
+        CrashPoint::EntryAppended,
+        CrashPoint::AckReceived,
+        CrashPoint::CommitAdvanced,
+    ],
+    &[
+        CrashPoint::AppendAcked,
+        CrashPoint::BetweenWrites,
+        CrashPoint::SnapshotInstalled,
+        CrashPoint::VoteGranted,
+    ],
 ];
 
 /// Bounds of the draw (ms, probabilities).
@@ -108,6 +132,43 @@ pub struct Features {
     /// reaches only part of the cluster.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub leader_link_cut: Option<Repeat>,
+    /// Crash points (`crash_at` faults): crash a node at one to three
+    /// protocol events, so crashes land inside elections and between a
+    /// commit and its announcement instead of at random times.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crash_at: Option<CrashAtFeature>,
+    /// A message rule (`message` fault): duplicate or hold back one kind
+    /// of message (a vote response held past a term change, two appends
+    /// swapped, a vote grant delivered twice).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<MessageFeature>,
+}
+
+/// The crash points a seed drew, all with one probability and restart
+/// range.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CrashAtFeature {
+    /// Crash point names (`CrashPoint::name`).
+    pub points: Vec<String>,
+    /// Chance per report of a point (log-uniform in 0.05..0.5).
+    pub probability: f64,
+    /// Restart delay range, ms.
+    pub restart_after_ms: [f64; 2],
+}
+
+/// The message rule a seed drew.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MessageFeature {
+    /// The message kind.
+    pub message_kind: String,
+    /// Chance per message (log-uniform in 0.02..0.3).
+    pub probability: f64,
+    /// Duplicate (a second copy this much later) rather than hold.
+    pub duplicate: bool,
+    /// The gap or hold range, ms.
+    pub delay_ms: [f64; 2],
 }
 
 impl Features {
@@ -300,6 +361,52 @@ pub fn features(seed: u64, spec: &ScenarioSpec) -> Features {
             for_ms: Some(round(uniform(&mut rng, latency.min(emin), emin), 2).max(0.01)),
         });
     }
+    if rng.chance(0.5) {
+        // Points come by protocol phase, each of the phase's points in
+        // about half the draws: crashes that must line up (a leader lost
+        // between appending and replicating, twice, then between counting
+        // an old entry and announcing it: Figure 8) belong to one phase.
+        let phase = PHASES[rng.index(PHASES.len())];
+        let mut points: Vec<String> = phase
+            .iter()
+            .filter(|_| rng.chance(0.5))
+            .map(|p| p.name().to_string())
+            .collect();
+        if points.is_empty() {
+            points.push(phase[rng.index(phase.len())].name().to_string());
+        }
+        f.crash_at = Some(CrashAtFeature {
+            points,
+            probability: round(log_uniform(&mut rng, 0.05, 0.5), 3),
+            restart_after_ms: [
+                0.0,
+                round(uniform(&mut rng, 0.0, 2.0) * (emin / 20.0).max(1.0), 2),
+            ],
+        });
+    }
+    if rng.chance(0.5) {
+        const KINDS: [&str; 4] = [
+            "request_vote",
+            "request_vote_resp",
+            "append_entries",
+            "append_entries_resp",
+        ];
+        let kind = KINDS[rng.index(KINDS.len())];
+        let duplicate = rng.chance(0.5);
+        // Votes are held up to past the next election (a term change);
+        // appends a few latencies (enough to swap two on a link).
+        let hi = if kind.starts_with("request_vote") {
+            uniform(&mut rng, latency, 1.5 * emax)
+        } else {
+            uniform(&mut rng, latency, 4.0 * latency)
+        };
+        f.message = Some(MessageFeature {
+            message_kind: kind.to_string(),
+            probability: round(log_uniform(&mut rng, 0.02, 0.3), 3),
+            duplicate,
+            delay_ms: [0.0, round(hi, 2)],
+        });
+    }
     // A scenario whose nemesis stops before the end asks for a fault-free
     // tail, so that liveness is judged; repeating scripted faults run to
     // the end, so they are left out there.
@@ -388,6 +495,33 @@ fn apply_features(spec: &mut ScenarioSpec, f: &Features) {
         c.from = Some(TargetSpec::Leader);
         c.to = Some(TargetSpec::Follower);
         spec.faults.push(c);
+    }
+    // Protocol-event faults are armed from the start; on a scenario with
+    // a fault-free tail they end where the nemesis stops.
+    let until = spec.nemesis.as_ref().and_then(|n| n.until_ms);
+    if let Some(c) = &f.crash_at {
+        for point in &c.points {
+            let mut x = FaultSpec::new(0.0, FaultKind::CrashAt);
+            x.for_ms = until;
+            x.crash_at = Some(CrashAtSpec {
+                point: point.clone(),
+                probability: c.probability,
+                restart_after_ms: Some(c.restart_after_ms),
+                node: None,
+            });
+            spec.faults.push(x);
+        }
+    }
+    if let Some(m) = &f.message {
+        let mut x = FaultSpec::new(0.0, FaultKind::Message);
+        x.for_ms = until;
+        x.message = Some(MessageSpec {
+            message_kind: m.message_kind.clone(),
+            probability: m.probability,
+            duplicate_ms: m.duplicate.then_some(m.delay_ms),
+            delay_ms: (!m.duplicate).then_some(m.delay_ms),
+        });
+        spec.faults.push(x);
     }
     // Repeating faults run to the end, so nothing of them is later than
     // the run; a first firing past the end would be refused.

@@ -125,6 +125,7 @@ impl Cluster {
                 Effect::Persist(r) => self.disks[i].pending.push(Write::Append(r)),
                 Effect::Rewrite(rs) => self.disks[i].pending.push(Write::Rewrite(rs)),
                 Effect::Sync => self.disks[i].sync(),
+                Effect::CrashPoint(_) => {}
             }
         }
         self.effects = effects;

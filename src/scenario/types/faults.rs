@@ -24,6 +24,64 @@ pub enum FaultKind {
     Link,
     /// Remove every partition and link fault.
     Heal,
+    /// Arm a crash point rule (`crash_at`), optionally `for_ms`: a node
+    /// that reaches the named protocol event crashes with its probability.
+    CrashAt,
+    /// Arm a message rule (`message`), optionally `for_ms`: messages of
+    /// one kind are duplicated or held with its probability.
+    Message,
+}
+
+/// A `crash_at` fault's rule: crash a node when it reaches a protocol
+/// event (a crash point) with some probability.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CrashAtSpec {
+    /// The crash point's name (`vote_granted`, `became_leader`, ...; see
+    /// docs/scenario-format.md).
+    #[schemars(schema_with = "crash_point_schema")]
+    pub point: String,
+    /// Chance that one report of the point crashes the node.
+    #[schemars(range(min = 0, max = 1))]
+    pub probability: f64,
+    /// Restart the node after a uniform draw from `[min, max]` ms (absent:
+    /// it stays down).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("items" = {"type": "number", "minimum": 0}))]
+    pub restart_after_ms: Option<[f64; 2]>,
+    /// Only this node (default: every cluster node).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<u32>,
+}
+
+fn crash_point_schema(_: &mut SchemaGenerator) -> Schema {
+    let names: Vec<&str> = crate::process::CrashPoint::ALL
+        .iter()
+        .map(|p| p.name())
+        .collect();
+    json_schema!({ "type": "string", "enum": names })
+}
+
+/// A `message` fault's rule: pick messages of one kind with some
+/// probability and duplicate them or hold them back. Exactly one of
+/// `duplicate_ms` and `delay_ms`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MessageSpec {
+    /// The message kind (`request_vote_resp`, `append_entries`, ...).
+    pub message_kind: String,
+    /// Chance that one message of that kind is picked.
+    #[schemars(range(min = 0, max = 1))]
+    pub probability: f64,
+    /// Deliver a second copy this much later (uniform in `[min, max]` ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("items" = {"type": "number", "minimum": 0}))]
+    pub duplicate_ms: Option<[f64; 2]>,
+    /// Hold the message back this much (uniform in `[min, max]` ms); later
+    /// messages on its link may overtake it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("items" = {"type": "number", "minimum": 0}))]
+    pub delay_ms: Option<[f64; 2]>,
 }
 
 /// A node reference: an index, or a role resolved when the fault fires.
@@ -209,7 +267,7 @@ pub enum AgentPlacementSpec {
 
 impl FaultKind {
     /// Every kind, in declaration order.
-    pub const ALL: [FaultKind; 8] = [
+    pub const ALL: [FaultKind; 10] = [
         FaultKind::Crash,
         FaultKind::Restart,
         FaultKind::Pause,
@@ -218,6 +276,8 @@ impl FaultKind {
         FaultKind::Isolate,
         FaultKind::Link,
         FaultKind::Heal,
+        FaultKind::CrashAt,
+        FaultKind::Message,
     ];
 
     /// The name in scenario files (`"crash"`, ...).
@@ -231,6 +291,8 @@ impl FaultKind {
             FaultKind::Isolate => "isolate",
             FaultKind::Link => "link",
             FaultKind::Heal => "heal",
+            FaultKind::CrashAt => "crash_at",
+            FaultKind::Message => "message",
         }
     }
 
@@ -255,6 +317,8 @@ impl FaultKind {
                 "for_ms",
             ],
             FaultKind::Heal => &[],
+            FaultKind::CrashAt => &["crash_at", "for_ms"],
+            FaultKind::Message => &["message", "for_ms"],
         }
     }
 
@@ -267,6 +331,8 @@ impl FaultKind {
             FaultKind::Partition => &["groups"],
             FaultKind::Link => &["from", "to"],
             FaultKind::Heal => &[],
+            FaultKind::CrashAt => &["crash_at"],
+            FaultKind::Message => &["message"],
         }
     }
 
@@ -399,6 +465,12 @@ pub struct FaultSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("exclusiveMinimum" = 0))]
     pub stable_ms: Option<f64>,
+    /// The rule of a `crash_at` fault.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crash_at: Option<CrashAtSpec>,
+    /// The rule of a `message` fault.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<MessageSpec>,
 }
 
 impl FaultSpec {
@@ -421,6 +493,8 @@ impl FaultSpec {
             every_ms: None,
             jitter_ms: None,
             stable_ms: None,
+            crash_at: None,
+            message: None,
         }
     }
 }

@@ -87,6 +87,8 @@ pub(super) fn fault(p: &mut Problems, base: &str, f: &FaultSpec, addr: Addresses
         ("for_ms", f.for_ms.is_some()),
         ("restart_after_ms", f.restart_after_ms.is_some()),
         ("rate", f.rate.is_some()),
+        ("crash_at", f.crash_at.is_some()),
+        ("message", f.message.is_some()),
     ];
     let kind = f.kind.name();
     for (name, is) in present {
@@ -155,6 +157,26 @@ pub(super) fn fault(p: &mut Problems, base: &str, f: &FaultSpec, addr: Addresses
     if f.kind == Partition {
         need(p, "groups", f.groups.is_some());
     }
+    if f.kind == CrashAt {
+        need(p, "crash_at", f.crash_at.is_some());
+    }
+    if f.kind == Message {
+        need(p, "message", f.message.is_some());
+    }
+    if matches!(f.kind, CrashAt | Message) && f.every_ms.is_some() {
+        p.add(
+            format!("{base}.every_ms"),
+            format!(
+                "a `{kind}` fault is armed once (use `for_ms` for a window), it does not repeat"
+            ),
+        );
+    }
+    if let Some(c) = &f.crash_at {
+        crash_at(p, &format!("{base}.crash_at"), c, nodes);
+    }
+    if let Some(m) = &f.message {
+        message(p, &format!("{base}.message"), m);
+    }
     if let Some(g) = &f.groups {
         groups(p, &format!("{base}.groups"), g, addr);
     }
@@ -214,6 +236,62 @@ pub(super) fn fault(p: &mut Problems, base: &str, f: &FaultSpec, addr: Addresses
                 format!("clock rate must be in [0.1, 10], got {r}"),
             );
         }
+    }
+}
+
+/// A `[min, max]` pair of numbers ≥ 0 with min ≤ max.
+fn range(p: &mut Problems, path: &str, [lo, hi]: [f64; 2]) {
+    p.non_neg(&format!("{path}[0]"), lo);
+    p.non_neg(&format!("{path}[1]"), hi);
+    if lo > hi {
+        p.add(path, format!("min {lo} is greater than max {hi}"));
+    }
+}
+
+fn crash_at(p: &mut Problems, path: &str, c: &CrashAtSpec, nodes: u32) {
+    if crate::process::CrashPoint::from_name(&c.point).is_none() {
+        let names: Vec<&str> = crate::process::CrashPoint::ALL
+            .iter()
+            .map(|p| p.name())
+            .collect();
+        p.add(
+            format!("{path}.point"),
+            format!(
+                "unknown crash point {:?} (known: {})",
+                c.point,
+                names.join(", ")
+            ),
+        );
+    }
+    p.prob(&format!("{path}.probability"), c.probability);
+    if let Some(r) = c.restart_after_ms {
+        range(p, &format!("{path}.restart_after_ms"), r);
+    }
+    if let Some(n) = c.node {
+        p.node(&format!("{path}.node"), n, nodes);
+    }
+}
+
+fn message(p: &mut Problems, path: &str, m: &MessageSpec) {
+    let known = crate::raft::messages::KINDS;
+    if !known.contains(&m.message_kind.as_str()) {
+        p.add(
+            format!("{path}.message_kind"),
+            format!(
+                "unknown message kind {:?} (known: {})",
+                m.message_kind,
+                known.join(", ")
+            ),
+        );
+    }
+    p.prob(&format!("{path}.probability"), m.probability);
+    match (m.duplicate_ms, m.delay_ms) {
+        (Some(r), None) => range(p, &format!("{path}.duplicate_ms"), r),
+        (None, Some(r)) => range(p, &format!("{path}.delay_ms"), r),
+        _ => p.add(
+            path,
+            "a message fault needs exactly one of `duplicate_ms` and `delay_ms`",
+        ),
     }
 }
 
