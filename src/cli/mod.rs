@@ -14,6 +14,7 @@ macro_rules! outln {
     };
 }
 
+mod guided;
 mod merge;
 mod output;
 mod plot;

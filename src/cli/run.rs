@@ -162,6 +162,7 @@ pub fn run(a: RunArgs) -> Result<u8, UsageError> {
             runner::HistoryOutput::Discard
         },
         progress: None,
+        coverage: None,
     };
     let scenario = runner::effective(&base, &opts);
     let file = a.scenario.display().to_string();

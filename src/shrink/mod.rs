@@ -194,7 +194,7 @@ fn script_nemesis(s: &mut Search) {
 }
 
 /// The report's applied nemesis faults as scripted faults.
-fn scripted_from_report(r: &Report) -> Vec<FaultSpec> {
+pub(crate) fn scripted_from_report(r: &Report) -> Vec<FaultSpec> {
     use crate::fault::AppliedFault;
     use crate::time::{SimDuration, SimTime};
     // The report carries applied faults as JSON; rebuild the core records
