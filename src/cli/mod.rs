@@ -24,6 +24,7 @@ macro_rules! errln {
     };
 }
 
+mod guided;
 mod merge;
 mod output;
 mod plot;

@@ -85,6 +85,15 @@ pub struct SweepArgs {
     /// 256 B each); a seed that exceeds it is a `budget` failure.
     #[arg(long, value_name = "MIB", default_value_t = sweep::DEFAULT_SEED_BUDGET_MIB)]
     pub seed_budget_mib: u64,
+    /// Coverage-guided: keep runs that reach new abstract Raft states and
+    /// mutate their fault schedules (docs/guided.md). `--seeds A..B` gives
+    /// the number of runs and the fresh seeds.
+    #[arg(long)]
+    pub guided: bool,
+    /// With --guided: also run a default sweep of as many seeds and
+    /// compare the states both reached.
+    #[arg(long)]
+    pub baseline: bool,
 }
 
 /// How often a sweep not on a terminal logs a progress line.
@@ -109,14 +118,15 @@ pub fn failure_file(seed: u64) -> String {
 }
 
 /// Everything a sweep needs, checked before anything is written.
-struct Plan {
-    base: Scenario,
-    header: SweepHeader,
-    dir: PathBuf,
-    jobs: usize,
+pub(super) struct Plan {
+    pub(super) base: Scenario,
+    pub(super) header: SweepHeader,
+    pub(super) dir: PathBuf,
+    pub(super) jobs: usize,
 }
 
 fn plan(a: &SweepArgs) -> Result<Plan, UsageError> {
+    super::guided::check_flags(a)?;
     let seeds = SeedRange::parse(&a.seeds).map_err(|e| UsageError(format!("error: {e}")))?;
     let shard = match (a.shard.as_deref(), a.shards) {
         (Some("env"), n) => Some(shard_from_env(n)?),
@@ -337,7 +347,7 @@ impl SeedSet {
 }
 
 /// Quote a path for a shell command line when it needs it.
-fn shell_quote(s: &str) -> String {
+pub(super) fn shell_quote(s: &str) -> String {
     if s.bytes()
         .all(|b| b.is_ascii_alphanumeric() || b"/._-+:,=@%".contains(&b))
     {
@@ -646,6 +656,9 @@ fn progress(total: u64, done: u64) -> ProgressBar {
 #[allow(clippy::disallowed_methods)]
 pub fn sweep(a: SweepArgs) -> Result<u8, UsageError> {
     let p = plan(&a)?;
+    if a.guided {
+        return super::guided::sweep(&a, &p);
+    }
     let own = p.header.own_seeds();
     let (file, mut agg, done) = open_results(&p, a.resume, own)?;
     let resumed = agg.seeds();

@@ -82,6 +82,10 @@ pub struct RunOptions {
     /// overlap it). `plot --gantt-window` sets it; the run itself is
     /// unchanged.
     pub gantt_window_ms: Option<(f64, f64)>,
+    /// Collect abstract-state coverage here (Raft key-value runs; guided
+    /// sweeps). Read-only: the run and its trace hash are unchanged.
+    /// Ignored when `trace` is set (the tracer slot is taken).
+    pub coverage: Option<crate::sweep::coverage::CoverageSink>,
 }
 
 /// The result of a run: the report plus by-products the CLI may write.
@@ -188,6 +192,8 @@ pub fn run_kind<K: RunKind>(scenario: &Scenario, opts: &RunOptions) -> RunOutput
     let mut world = kind.world(scenario);
     if let Some(sink) = &opts.trace {
         install_tracer(&mut world, sink.clone());
+    } else if let Some(c) = &opts.coverage {
+        install_coverage_tap(&mut world, c.clone());
     }
     let mut observer = kind.observer(scenario, opts);
     let cap = install_event_cap(&mut world, scenario);
@@ -269,6 +275,18 @@ fn install_tracer<P: Process>(world: &mut World<P>, sink: TraceSink) {
         }
         // A failed write is detected when the CLI flushes the file.
         let _ = writeln!(sink.borrow_mut(), "{line}");
+    }));
+}
+
+/// Install the tracer that tells coverage each event's message type or
+/// timer (observers see only the dispatch kind). It only reads.
+fn install_coverage_tap<P: Process>(
+    world: &mut World<P>,
+    sink: crate::sweep::coverage::CoverageSink,
+) {
+    world.set_tracer(Box::new(move |ev: &TraceEvent<'_, P::Msg>| {
+        sink.borrow_mut()
+            .note(ev.kind, ev.msg.map(|m| m.kind()), ev.timer.map(|t| t.0));
     }));
 }
 

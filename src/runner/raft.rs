@@ -52,10 +52,15 @@ pub(super) struct RaftObserver {
     /// Operations each client has completed (ok or fail), to spot the
     /// event in which one completes.
     completed: Vec<u64>,
+    /// Abstract-state coverage (guided sweeps), read-only.
+    coverage: Option<crate::sweep::coverage::CoverageSink>,
 }
 
 impl Observer<KvNode> for RaftObserver {
     fn after_event(&mut self, world: &World<KvNode>, ev: &Dispatched) {
+        if let Some(c) = &self.coverage {
+            c.borrow_mut().observe(world, ev, self.nodes);
+        }
         if self.check_safety && ev.kind == DispatchKind::Fault {
             // A restart runs inside the fault event that restarts the
             // node (one fault may restart several): a new process whose
@@ -185,6 +190,7 @@ impl RunKind for RaftKind {
             ),
             liveness: LivenessTracker::new(),
             completed: vec![0; clients as usize],
+            coverage: opts.coverage.clone().filter(|_| opts.trace.is_none()),
         }
     }
 

@@ -252,7 +252,7 @@ fn script_nemesis(s: &mut Search) {
 /// The report's applied nemesis faults as scripted faults, for a run of
 /// `duration_ms` (a pause whose resume is not listed lasts to its end) on
 /// a cluster of `servers` (addresses above are agents).
-fn scripted_from_report(r: &Report, duration_ms: f64, servers: u32) -> Vec<FaultSpec> {
+pub(crate) fn scripted_from_report(r: &Report, duration_ms: f64, servers: u32) -> Vec<FaultSpec> {
     use crate::fault::AppliedFault;
     use crate::time::{SimDuration, SimTime};
     // The report carries applied faults as JSON; rebuild the core records

@@ -11,6 +11,8 @@
 //! commutative), or is computed at the end from per-seed values sorted by
 //! seed. So the order in which seeds finish never shows in `sweep.json`.
 
+pub mod coverage;
+pub mod guided;
 pub mod swarm;
 
 use crate::metrics::hist::LatencyHist;
@@ -391,7 +393,7 @@ pub fn run_seed_within(base: &Scenario, seed: u64, swarm: bool, budget: SeedBudg
     }
 }
 
-fn seed_stats(r: &Report, latency: Option<&runner::LatencyHists>) -> SeedStats {
+pub(crate) fn seed_stats(r: &Report, latency: Option<&runner::LatencyHists>) -> SeedStats {
     let u = |v: &Value| v.as_u64().unwrap_or(0);
     let lead = r.leadership();
     let ops = r.raft.as_ref().map(|r| r.client_ops).unwrap_or_default();
