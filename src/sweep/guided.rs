@@ -23,7 +23,7 @@ use super::{seed_scenario, SeedResult};
 use crate::metrics::Report;
 use crate::rng::SimRng;
 use crate::runner::{self, HistoryOutput, RunOptions};
-use crate::scenario::{dist, FaultKind, FaultSpec, Scenario, ScenarioSpec, TargetSpec};
+use crate::scenario::{dist, FaultKind, FaultSpec, NodeRef, Scenario, ScenarioSpec, TargetSpec};
 use serde::Serialize;
 
 /// Runs per generation (fixed, so results never depend on `--jobs`).
@@ -544,7 +544,7 @@ fn fault_time(rng: &mut SimRng, sc: &Scale, spec: &ScenarioSpec) -> f64 {
 }
 
 /// A random split of the nodes into two non-empty groups.
-fn split(rng: &mut SimRng, nodes: u32) -> Vec<Vec<u32>> {
+fn split(rng: &mut SimRng, nodes: u32) -> Vec<Vec<NodeRef>> {
     let mut ids: Vec<u32> = (0..nodes).collect();
     rng.shuffle(&mut ids);
     let k = 1 + rng.index((nodes as usize - 1).max(1));
@@ -552,7 +552,10 @@ fn split(rng: &mut SimRng, nodes: u32) -> Vec<Vec<u32>> {
     let (mut a, mut b) = (a.to_vec(), b.to_vec());
     a.sort_unstable();
     b.sort_unstable();
-    vec![a, b]
+    [a, b]
+        .into_iter()
+        .map(|g| g.into_iter().map(NodeRef::Server).collect())
+        .collect()
 }
 
 /// A new protocol-shaped fault.
@@ -630,7 +633,9 @@ fn retarget(rng: &mut SimRng, f: &mut FaultSpec, sc: &Scale) {
             }
         }
         FaultKind::Partition if sc.nodes >= 2 => f.groups = Some(split(rng, sc.nodes)),
-        FaultKind::Partition | FaultKind::Heal => {}
+        // Protocol-event rules (crash points, message rules) keep their
+        // target: the rule, not the node, is what a mutation would change.
+        FaultKind::Partition | FaultKind::Heal | FaultKind::CrashAt | FaultKind::Message => {}
     }
 }
 

@@ -172,7 +172,7 @@ pub(super) fn fault(p: &mut Problems, base: &str, f: &FaultSpec, addr: Addresses
         );
     }
     if let Some(c) = &f.crash_at {
-        crash_at(p, &format!("{base}.crash_at"), c, nodes);
+        crash_at(p, &format!("{base}.crash_at"), c, addr.nodes);
     }
     if let Some(m) = &f.message {
         message(p, &format!("{base}.message"), m);
