@@ -141,7 +141,7 @@ fn cp_partition_with_agents_on_the_minority_side_stops_their_work() {
 
 /// A pause shorter than the agent timeout (3.5 s) goes unnoticed: the
 /// agent's work timer (due at about 4.2 s) was not due during the pause, so
-/// the run is the same as without it. A pause longer than the timeout
+/// the work is the same as without it. A pause longer than the timeout
 /// makes the coordinator declare both agents lost and re-dispatch the task.
 #[test]
 fn agent_pause_longer_than_the_agent_timeout_gets_it_declared_lost() {
@@ -159,10 +159,9 @@ fn agent_pause_longer_than_the_agent_timeout_gets_it_declared_lost() {
     let lost = |r: &Report| f(&r.section("collab")["agents"]["lost_detected"]);
     assert_eq!(lost(&short), 0.0);
     assert_eq!(f(&short.section("collab")["reassignments"]), 0.0);
-    assert_eq!(
-        short.sim_time_ms, calm.sim_time_ms,
-        "finished when it would have"
-    );
+    // The same work at the same times (the run itself may end a little
+    // later: a run is not done before its scripted faults are over).
+    assert_eq!(bars(&short), bars(&calm), "the same executions");
     assert!(lost(&long) >= 1.0);
     assert!(f(&long.section("collab")["reassignments"]) >= 1.0);
     // The work timer fired at the resume (9 s), its result is stale by
@@ -174,7 +173,7 @@ fn agent_pause_longer_than_the_agent_timeout_gets_it_declared_lost() {
 /// 2 s of true time (the run stops once the only workflow is done); at
 /// 0.25x its 1 s heartbeats come every 4 s of true time, past the 3.5 s
 /// agent timeout, so the coordinator declares it lost although it never
-/// stopped.
+/// stopped, and its task ends dead-lettered.
 #[test]
 fn agent_clock_skew_scales_its_work_and_heartbeats() {
     let skew = |rate: f64| {
@@ -198,7 +197,19 @@ fn agent_clock_skew_scales_its_work_and_heartbeats() {
         "{}",
         fast.sim_time_ms
     );
-    assert!(slow.sim_time_ms > 16000.0, "{}", slow.sim_time_ms);
+    // The slow agent is declared lost each time its heartbeat is late, so
+    // its task is dead-lettered for want of a live agent with the skill,
+    // re-driven when it is heard from again, and dead-lettered for good
+    // once the re-drive budget (1) is spent: the coordinator cannot tell
+    // a slow agent from a dead one, and the run says so.
+    let dl = &slow.section("collab")["dead_letters"];
+    assert_eq!(f(&dl["redriven"]), 1.0, "{dl}");
+    assert!(dl["list"]
+        .as_array()
+        .expect("dead letters")
+        .iter()
+        .all(|d| d["reason"] == "no_live_agent_with_skill"));
+    assert!(slow.sim_time_ms > calm.sim_time_ms, "{}", slow.sim_time_ms);
     assert_eq!(f(&calm.section("collab")["agents"]["lost_detected"]), 0.0);
     assert_eq!(f(&fast.section("collab")["agents"]["lost_detected"]), 0.0);
     assert!(f(&slow.section("collab")["agents"]["lost_detected"]) >= 1.0);

@@ -155,6 +155,10 @@ impl RunKind for CollabKind {
             arrivals: cfg.arrivals.len(),
             redrives: cfg.redrives,
             next_done_check: SimTime::ZERO,
+            // A run is not "done" while a scripted fault is still to come
+            // or still in force (a crashed agent that restarts later can
+            // take a dead-lettered task back).
+            quiet_from: scripted_faults_end(spec, cfg.heartbeat + cfg.heartbeat),
             done: false,
             liveness: LivenessTracker::new(),
             times: TrueTimes::new(servers),
@@ -573,5 +577,42 @@ fn slo_expectations(scenario: &Scenario, collab: &Value, checks: &mut Checks) {
             CheckName::Expect(Expectation::MaxDeadLetters),
             (n > max).then(|| format!("{n} tasks were dead-lettered, above the expected {max}")),
         );
+    }
+}
+
+/// When the last scripted fault of `spec` has fired and ended (its
+/// `for_ms` window or `restart_after_ms` over), in true time, plus `grace`
+/// (long enough for the coordinator to hear from an agent that came back)
+/// when some fault ends at all; the end of the run when one repeats
+/// (`every_ms`). Zero without scripted faults. Random (nemesis) faults are
+/// not counted: they have no end to wait for.
+fn scripted_faults_end(spec: &crate::scenario::ScenarioSpec, grace: SimDuration) -> SimTime {
+    if spec.faults.is_empty() {
+        return SimTime::ZERO;
+    }
+    let end_ms = spec
+        .faults
+        .iter()
+        .map(|f| {
+            if f.every_ms.is_some() {
+                spec.duration_ms
+            } else {
+                f.at_ms
+                    + f.for_ms.unwrap_or(0.0)
+                    + f.restart_after_ms.unwrap_or(0.0)
+                    + f.jitter_ms.unwrap_or(0.0)
+            }
+        })
+        .fold(0.0, f64::max)
+        .min(spec.duration_ms);
+    let ends = spec
+        .faults
+        .iter()
+        .any(|f| f.for_ms.is_some() || f.restart_after_ms.is_some());
+    let end = SimTime::ZERO + SimDuration::from_millis_f64(end_ms);
+    if ends {
+        end + grace
+    } else {
+        end
     }
 }

@@ -47,6 +47,9 @@ pub(super) struct CollabObserver {
     pub(super) arrivals: usize,
     pub(super) redrives: u32,
     pub(super) next_done_check: SimTime,
+    /// No "done" before this time: scripted faults are over by then (see
+    /// `scripted_faults_end` in `collab.rs`).
+    pub(super) quiet_from: SimTime,
     pub(super) done: bool,
     pub(super) liveness: LivenessTracker,
     /// True simulated times of completions (every reported duration).
@@ -80,9 +83,36 @@ impl CollabObserver {
     /// every partition healed and converged, and every copy the same.
     fn all_done(&self, world: &World<CollabNode>) -> bool {
         let mut up = up_servers(world, self.servers).filter_map(CollabNode::ap_server);
-        up.all(|s| done(s.state(), self.arrivals, self.redrives))
-            && self.windows.all_converged()
+        up.all(|s| {
+            done(s.state(), self.arrivals, self.redrives)
+                && !self.agent_may_return(world, s.state())
+        }) && self.windows.all_converged()
             && copies_differ(&ap_copies(world, self.servers)).is_none()
+    }
+}
+
+impl CollabObserver {
+    /// A task dead-lettered for want of a live agent (see
+    /// [`WorkflowState::skills_awaiting_agents`]) can still come back: an
+    /// agent with its skill is up or paused in the world (the coordinator
+    /// declared it lost, but it has not failed for good), so the run is
+    /// not done. The world's truth decides when to stop the run, never
+    /// what the coordinator does.
+    fn agent_may_return(&self, world: &World<CollabNode>, sm: &WorkflowState) -> bool {
+        let skills = sm.skills_awaiting_agents(self.redrives);
+        if skills.is_empty() {
+            return false;
+        }
+        (self.servers..world.addresses()).any(|a| {
+            let id = NodeId(a);
+            world.status(id) != NodeStatus::Crashed
+                && world
+                    .node(id)
+                    .and_then(CollabNode::agent)
+                    .is_some_and(|ag| {
+                        !ag.is_dead() && ag.profile().skills.iter().any(|k| skills.contains(k))
+                    })
+        })
     }
 }
 
@@ -194,11 +224,12 @@ impl Observer<CollabNode> for CollabObserver {
         }
         if self.stop_when_done && (self.ap || s.active) && world.now() >= self.next_done_check {
             self.next_done_check = world.now() + SimDuration::from_millis(250);
-            self.done = if self.ap {
-                self.all_done(world)
-            } else {
-                done(s.sm, self.arrivals, self.redrives)
-            };
+            self.done = world.now() >= self.quiet_from
+                && if self.ap {
+                    self.all_done(world)
+                } else {
+                    done(s.sm, self.arrivals, self.redrives) && !self.agent_may_return(world, s.sm)
+                };
         }
     }
     fn stop_requested(&self) -> bool {

@@ -222,6 +222,33 @@ impl WorkflowState {
         live
     }
 
+    /// Skills of the tasks dead-lettered because no live agent had their
+    /// skill that a re-drive could still bring back (budget left): they
+    /// wait for an agent with the skill to be heard from again. Sorted,
+    /// without repeats.
+    pub fn skills_awaiting_agents(&self, redrives: u32) -> Vec<u16> {
+        let mut last: Vec<Option<FailReason>> = vec![None; self.tasks.len()];
+        for d in &self.dead_letters {
+            if let Some(x) = last.get_mut(d.task.index()) {
+                *x = Some(d.reason);
+            }
+        }
+        let mut skills: Vec<u16> = self
+            .tasks
+            .iter()
+            .zip(last)
+            .filter(|(t, r)| {
+                t.status == TaskStatus::DeadLetter
+                    && t.redrives < redrives
+                    && *r == Some(FailReason::NoAgent)
+            })
+            .map(|(t, _)| t.spec.skill)
+            .collect();
+        skills.sort_unstable();
+        skills.dedup();
+        skills
+    }
+
     /// Per task: dead-lettered for good (no re-drive left, or its last
     /// dead letter says no live agent has its skill).
     pub fn stuck_dead_letters(&self, redrives: u32) -> Vec<bool> {
