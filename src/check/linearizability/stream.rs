@@ -35,9 +35,12 @@
 //! **Bounds.** Memory per key is the current window, the configurations and
 //! the carried info ops. A window grows only while the key always has an
 //! operation in flight; a window whose exploration hits
-//! [`CheckConfig::max_states`] is not collapsed and keeps growing until a
-//! later quiescent point collapses it (at worst the key is checked as a
-//! whole at the end, with the batch check's bound and `Unknown` verdict).
+//! [`CheckConfig::max_states`] gives the key up: its verdict is `Unknown`
+//! (undecided, never linearizable) and it holds nothing more. Retrying at a
+//! later quiescent point would search a larger window from the same
+//! configurations, again up to the bound, which on a busy key made a run
+//! hang on one bounded search after another; so each key costs at most one
+//! bounded search.
 //! Info ops accumulate for the run (they never complete), one small record
 //! each.
 //!
@@ -244,6 +247,16 @@ impl KeyStream {
         Some(states)
     }
 
+    /// Stop checking this key: its verdict is undecided. Later operations
+    /// on it are ignored and nothing is held for it.
+    fn give_up(&mut self) {
+        self.unknown = true;
+        self.done = true;
+        self.window = Vec::new();
+        self.carried = Vec::new();
+        self.configs = Vec::new();
+    }
+
     /// Check the last window: some configuration must admit a
     /// linearization.
     fn finish(&mut self, key: i64, max_states: u64) -> u64 {
@@ -408,6 +421,15 @@ impl StreamChecker {
             if let Some(n) = k.collapse(key, max_states) {
                 self.states += n;
                 self.collapses += 1;
+            } else {
+                // The window's search hit the bound. A later quiescent
+                // point would search a larger window from the same
+                // configurations, each attempt up to the bound again (a
+                // busy key made runs hang retrying): give the key up now,
+                // as undecided (never as linearizable), and drop what it
+                // holds.
+                self.states += max_states;
+                k.give_up();
             }
         }
         k.in_flight += 1;

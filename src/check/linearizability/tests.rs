@@ -693,3 +693,48 @@ fn streaming_keeps_only_a_small_window() {
     assert!(peak_held < 200, "peak held {peak_held} of {} ops", h.len());
     assert_eq!(c.finish().verdict, Verdict::Linearizable);
 }
+
+/// A key whose window search hits the bound is given up at once: its
+/// verdict is undecided (never linearizable), it holds nothing afterwards
+/// and is not searched again however many quiescent points follow (a busy
+/// key used to be re-searched, up to the bound, at each one), and the
+/// other keys are still judged, a violation on one of them included.
+#[test]
+fn streaming_gives_a_bounded_key_up_after_one_search() {
+    let cfg = CheckConfig { max_states: 3 };
+    // Key 0: overlapping writes, then many quiescent points.
+    let mut h = vec![
+        Op::write(1, 0, 1).between(0, 50),
+        Op::write(2, 0, 2).between(5, 45),
+        Op::write(3, 0, 3).between(10, 40),
+    ];
+    for i in 0..200u64 {
+        h.push(Op::read(4, 0, Some(3)).between(100 + 10 * i, 105 + 10 * i));
+    }
+    // Fed as a run feeds it (ops here neither overlap across the
+    // quiescent points nor time out).
+    let mut c = StreamChecker::new(cfg);
+    let mut events: Vec<(u128, u8, usize)> = Vec::new();
+    for (i, op) in h.iter().enumerate() {
+        events.push((op.invoke_stamp(), 0, i));
+        events.push((op.complete_stamp().unwrap(), 1, i));
+    }
+    events.sort_unstable();
+    for (_, what, i) in events {
+        if what == 0 {
+            c.invoke(h[i].key, h[i].invoke, h[i].invoke_seq);
+        } else {
+            c.complete(h[i].clone());
+        }
+    }
+    assert_eq!(c.held_ops(), 0, "a given-up key holds nothing");
+    let r = c.finish();
+    assert_eq!(r.verdict, Verdict::Unknown, "{r}");
+    assert_eq!(r.unknown_keys, vec![0]);
+    // A violation on another key is still found and wins over undecided.
+    h.push(Op::write(5, 1, 7).between(3000, 3010));
+    h.push(Op::read(6, 1, Some(8)).between(3020, 3030));
+    let r = check_streaming(&h, &cfg).unwrap();
+    assert_eq!(r.verdict, Verdict::NotLinearizable, "{r}");
+    assert_eq!(r.violations[0].key, 1);
+}
