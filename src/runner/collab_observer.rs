@@ -89,9 +89,7 @@ impl CollabObserver {
         }) && self.windows.all_converged()
             && copies_differ(&ap_copies(world, self.servers)).is_none()
     }
-}
 
-impl CollabObserver {
     /// A task dead-lettered for want of a live agent (see
     /// [`WorkflowState::skills_awaiting_agents`]) can still come back: an
     /// agent with its skill is up or paused in the world (the coordinator
