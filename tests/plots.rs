@@ -1287,14 +1287,25 @@ fn gantt_chart_says_it_is_capped_and_offers_a_window() {
         expect_code(&agentsim(&args, d), &[0]);
         let svg = std::fs::read_to_string(d.join(out).join("collab-pipeline/gantt.svg")).unwrap();
         assert_well_formed(&svg, out);
-        svg_title(&svg)
+        // Whether the time axis starts at 0 (a "0" tick label).
+        let from_zero = svg
+            .split("</text>")
+            .filter_map(|t| t.rsplit_once('>'))
+            .any(|(_, label)| label.trim() == "0");
+        (svg_title(&svg), from_zero)
     };
     assert_eq!(
         gantt(&[], "p"),
-        "agent Gantt chart (first 500 of 800 task executions; plot --gantt-window for others)"
+        (
+            "agent Gantt chart (first 500 of 800 task executions; plot --gantt-window for others)"
+                .to_string(),
+            true
+        )
     );
-    // The report's 500 end at 73 s; the window after them has others.
-    let late = gantt(&["--gantt-window", "80000..200000"], "late");
+    // The report's 500 end at 73 s; the window after them has others, and
+    // the axis spans the window only (no 0 s tick).
+    let (late, late_from_zero) = gantt(&["--gantt-window", "80000..200000"], "late");
+    assert!(!late_from_zero, "the windowed chart zooms to the window");
     let n: u64 = late
         .strip_prefix("agent Gantt chart (")
         .and_then(|t| t.split(' ').next())
@@ -1305,6 +1316,6 @@ fn gantt_chart_says_it_is_capped_and_offers_a_window() {
         late.ends_with(" in the window, of 800 task executions; window 80000-200000 ms)"),
         "{late}"
     );
-    let all = gantt(&["--gantt-window", "0..200000"], "all");
+    let (all, _) = gantt(&["--gantt-window", "0..200000"], "all");
     assert!(all.contains("first 500 of 800 in the window"), "{all}");
 }

@@ -161,10 +161,15 @@ pub fn run_figures(v: &RunView, format: Format) -> Result<Vec<Figure>, PlotError
             v.label,
             gantt_scope(r, bars.len())
         );
+        let window_ms = collab_of(r)["gantt_window_ms"]
+            .as_array()
+            .and_then(|w| Some((w.first()?.as_f64()?, w.get(1)?.as_f64()?)))
+            .filter(|(a, b)| a < b);
         let c = Gantt {
             title: title.clone(),
             bars: &bars,
             faults: &v.faults,
+            window_ms,
         };
         push("gantt", title, render(&c, format)?);
     }

@@ -24,6 +24,10 @@ pub struct Gantt<'a> {
     pub bars: &'a [GanttBar],
     /// Faults (marked at their start).
     pub faults: &'a [FaultWindow],
+    /// Draw only this window of virtual time, ms (`plot --gantt-window`):
+    /// the axis spans it and bars are cut at its edges. `None`: from 0 to
+    /// the last bar's end.
+    pub window_ms: Option<(f64, f64)>,
 }
 
 impl Gantt<'_> {
@@ -45,12 +49,18 @@ impl Chart for Gantt<'_> {
     fn draw<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> Result<(), PlotError> {
         let agents = self.agents();
         let row = |a: u32| agents.binary_search(&a).unwrap_or(0) as f64;
-        let t1 = self.bars.iter().map(|b| b.end_ms).fold(1.0, f64::max) / 1000.0;
+        let (t0, t1) = match self.window_ms {
+            Some((a, b)) => (a / 1000.0, b / 1000.0),
+            None => (
+                0.0,
+                self.bars.iter().map(|b| b.end_ms).fold(1.0, f64::max) / 1000.0,
+            ),
+        };
         let n = agents.len().max(1) as f64;
         // Room above the top row for the legend (about 40 px).
         let top = n - 0.4 + (n * 40.0 / 300.0).max(1.0);
         let mut chart = caption(area, &self.title)
-            .build_cartesian_2d(0.0..t1, -0.6..top)
+            .build_cartesian_2d(t0..t1, -0.6..top)
             .map_err(err)?;
         chart
             .configure_mesh()
@@ -70,20 +80,23 @@ impl Chart for Gantt<'_> {
             .draw()
             .map_err(err)?;
         chart
-            .draw_series(self.bars.iter().map(|b| {
-                let y = row(b.agent);
-                let c = PALETTE[(b.task % PALETTE.len() as u64) as usize];
-                Rectangle::new(
-                    [(b.start_ms / 1000.0, y - 0.4), (b.end_ms / 1000.0, y + 0.4)],
-                    c.filled(),
-                )
-            }))
+            .draw_series(
+                self.bars
+                    .iter()
+                    .filter(|b| b.end_ms / 1000.0 > t0 && b.start_ms / 1000.0 < t1)
+                    .map(|b| {
+                        let y = row(b.agent);
+                        let c = PALETTE[(b.task % PALETTE.len() as u64) as usize];
+                        let (x0, x1) = ((b.start_ms / 1000.0).max(t0), (b.end_ms / 1000.0).min(t1));
+                        Rectangle::new([(x0, y - 0.4), (x1, y + 0.4)], c.filled())
+                    }),
+            )
             .map_err(err)?
             .label("task execution (colour = task id)")
             .legend(legend_box(PALETTE[0]));
         for f in self.faults {
             let a = f.start_ms / 1000.0;
-            if a > t1 {
+            if a > t1 || a < t0 {
                 continue;
             }
             chart
