@@ -69,19 +69,7 @@ impl<P: Process> World<P> {
                     rec.nodes = vec![from, to];
                     rec.drop = Some(1.0);
                     rec.both_ways = both_ways;
-                    let gen = self.cut(from, to, both_ways, 1.0, SimDuration::ZERO);
-                    self.queue.push(
-                        self.now + dur,
-                        Event::Undo(
-                            Undo::Unlink {
-                                from,
-                                to,
-                                both_ways,
-                                gen,
-                            },
-                            "nemesis",
-                        ),
-                    );
+                    self.nemesis_cut(from, to, both_ways, dur);
                 }
             }
             NemesisKind::Clock => {
@@ -114,6 +102,25 @@ impl<P: Process> World<P> {
     /// Most agents the nemesis keeps crashed or paused at once: half of
     /// them, at least one. Some agent of most skills stays up, so the
     /// workflow can keep moving while the nemesis works.
+    /// Cut the link `from → to` (both ways if asked) and queue its
+    /// restore after `dur`: the nemesis's link fault, for servers and
+    /// agents alike.
+    fn nemesis_cut(&mut self, from: NodeId, to: NodeId, both_ways: bool, dur: SimDuration) {
+        let gen = self.cut(from, to, both_ways, 1.0, SimDuration::ZERO);
+        self.queue.push(
+            self.now + dur,
+            Event::Undo(
+                Undo::Unlink {
+                    from,
+                    to,
+                    both_ways,
+                    gen,
+                },
+                "nemesis",
+            ),
+        );
+    }
+
     fn max_agents_down(&self) -> u32 {
         (self.agents / 2).max(1)
     }
@@ -176,19 +183,7 @@ impl<P: Process> World<P> {
                 rec.nodes = vec![from, to];
                 rec.drop = Some(1.0);
                 rec.both_ways = both_ways;
-                let gen = self.cut(from, to, both_ways, 1.0, SimDuration::ZERO);
-                self.queue.push(
-                    self.now + dur,
-                    Event::Undo(
-                        Undo::Unlink {
-                            from,
-                            to,
-                            both_ways,
-                            gen,
-                        },
-                        "nemesis",
-                    ),
-                );
+                self.nemesis_cut(from, to, both_ways, dur);
             }
             NemesisKind::AgentPartition => {
                 let cluster = self.cfg.cluster;

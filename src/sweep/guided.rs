@@ -349,22 +349,7 @@ pub fn run_with_coverage(
     drop(opts);
     let coverage = std::mem::take(&mut *sink.borrow_mut());
     let report = out.report;
-    let result = SeedResult {
-        seed: scenario.spec.seed,
-        trace_hash: report.trace_hash.clone(),
-        events: report.events,
-        sim_time_ms: report.sim_time_ms,
-        failures: report.checks.failures.clone(),
-        not_judged: report
-            .checks
-            .not_judged
-            .iter()
-            .map(|n| n.check.clone())
-            .collect(),
-        swarm,
-        stats: super::seed_stats(&report, out.latency.as_ref()),
-        wall_us: 0,
-    };
+    let result = SeedResult::of_run(scenario.spec.seed, &report, out.latency.as_ref(), swarm);
     (result, coverage, report)
 }
 

@@ -327,6 +327,34 @@ pub struct SeedRun {
     pub failure_report: Option<Report>,
 }
 
+impl SeedResult {
+    /// The result line of a finished run of `seed` (wall time left 0: the
+    /// caller measures it), shared by the default and the guided sweep.
+    pub fn of_run(
+        seed: u64,
+        report: &Report,
+        latency: Option<&runner::LatencyHists>,
+        swarm: Option<SwarmDraw>,
+    ) -> SeedResult {
+        SeedResult {
+            seed,
+            trace_hash: report.trace_hash.clone(),
+            events: report.events,
+            sim_time_ms: report.sim_time_ms,
+            failures: report.checks.failures.clone(),
+            not_judged: report
+                .checks
+                .not_judged
+                .iter()
+                .map(|n| n.check.clone())
+                .collect(),
+            swarm,
+            stats: seed_stats(report, latency),
+            wall_us: 0,
+        }
+    }
+}
+
 /// The scenario one seed runs: `base` with the seed and, in swarm mode,
 /// the seed's draw applied.
 pub fn seed_scenario(base: &Scenario, seed: u64, swarm: bool) -> (Scenario, Option<SwarmDraw>) {
@@ -364,23 +392,7 @@ pub fn run_seed_within(base: &Scenario, seed: u64, swarm: bool, budget: SeedBudg
     };
     let out = runner::run(&scenario, &opts);
     let mut report = out.report;
-    let stats = seed_stats(&report, out.latency.as_ref());
-    let result = SeedResult {
-        seed,
-        trace_hash: report.trace_hash.clone(),
-        events: report.events,
-        sim_time_ms: report.sim_time_ms,
-        failures: report.checks.failures.clone(),
-        not_judged: report
-            .checks
-            .not_judged
-            .iter()
-            .map(|n| n.check.clone())
-            .collect(),
-        swarm: draw.clone(),
-        stats,
-        wall_us: 0,
-    };
+    let result = SeedResult::of_run(seed, &report, out.latency.as_ref(), draw.clone());
     let failure_report = (!result.ok()).then(|| {
         if let Some(d) = &draw {
             report.other.insert("swarm".into(), json!(d));
