@@ -300,7 +300,8 @@ pub fn run(a: RunArgs) -> Result<u8, UsageError> {
                 detail.deliveries_dropped
             );
         }
-        let doc = crate::plot::chrome_trace::chrome_trace(&out.report, &detail);
+        let executions = out.collab.as_ref().map_or(&[][..], |c| &c.executions[..]);
+        let doc = crate::plot::chrome_trace::chrome_trace(&out.report, &detail, executions);
         let text = serde_json::to_string(&doc).expect("trace serializes");
         write_atomic(p, text.as_bytes())
             .map_err(|e| UsageError(format!("error: {}: {e}", p.display())))?;
