@@ -282,10 +282,22 @@ pub fn read_results(
             match serde_json::from_slice::<SeedResult>(line) {
                 Ok(r) => each(h, r)?,
                 Err(_) if last => return finish(header, &file, at, true),
-                Err(e) => {
+                Err(_) => {
+                    // Parse again to name the field (`stats.collab.
+                    // tokens_spent`, ...) when the line got that far.
+                    let mut de = serde_json::Deserializer::from_slice(line);
+                    let e = serde_path_to_error::deserialize::<_, SeedResult>(&mut de)
+                        .expect_err("the line failed to parse once");
+                    let field = e.path().to_string();
+                    let field = if field == "." || field.contains('?') {
+                        String::new()
+                    } else {
+                        format!("field `{field}`: ")
+                    };
                     return Err(UsageError(format!(
-                        "error: {file}:{line_no}: damaged result line ({e}); only a torn last line can be repaired"
-                    )))
+                        "error: {file}:{line_no}: damaged result line ({field}{}); only a torn last line can be repaired",
+                        e.inner()
+                    )));
                 }
             }
         } else {
