@@ -18,10 +18,16 @@ fn read_json(p: &Path) -> Value {
 
 /// Run `scenarios/collab/<name>.json` with a Chrome trace; (report, trace).
 fn run_traced(dir: &Path, name: &str) -> (Value, Value) {
+    run_traced_with(dir, name, &[])
+}
+
+/// [`run_traced`] with extra arguments.
+fn run_traced_with(dir: &Path, name: &str, extra: &[&str]) -> (Value, Value) {
     let scen = format!("{ROOT}/scenarios/collab/{name}.json");
     let o = Command::new(env!("CARGO_BIN_EXE_agentsim"))
         .args(["run", &scen, "--out", name, "--chrome-trace"])
         .arg(format!("{name}.trace.json"))
+        .args(extra)
         .current_dir(dir)
         .output()
         .expect("run agentsim");
@@ -172,4 +178,29 @@ fn the_trace_is_not_capped_at_the_reports_500_rows() {
     for (task, s) in &spans {
         assert_eq!(s.workflow, task / per, "task {task}");
     }
+}
+
+/// With `--window`, the trace keeps the executions overlapping the window,
+/// all of them and no others (the report's list, complete in this
+/// scenario, is the reference).
+#[test]
+fn a_windowed_trace_keeps_the_executions_overlapping_the_window() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (report, trace) =
+        run_traced_with(tmp.path(), "agent-faults", &["--window", "20000..40000"]);
+    let spans = task_spans(&trace);
+    let (lo, hi) = (20_000_000u64, 40_000_000u64);
+    let want: Vec<u64> = report["collab"]["gantt"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| {
+            let start = (r["start_ms"].as_f64().unwrap() * 1000.0).round() as u64;
+            let end = (r["end_ms"].as_f64().unwrap() * 1000.0).round() as u64;
+            start <= hi && end >= lo
+        })
+        .map(|r| r["task"].as_u64().unwrap())
+        .collect();
+    assert!(want.len() > 10 && want.len() < 200, "{}", want.len());
+    assert_eq!(spans.keys().copied().collect::<Vec<_>>(), want);
 }
