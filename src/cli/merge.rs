@@ -188,6 +188,9 @@ pub fn merge(a: MergeArgs) -> Result<u8, UsageError> {
         agg.seeds(),
         agg.failed().len()
     );
+    if let Some(line) = super::sweep::collab_line(&summary["stats"]) {
+        outln!("  collab      {line}");
+    }
     for f in summary["failures"]
         .as_array()
         .into_iter()

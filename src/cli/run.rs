@@ -300,7 +300,18 @@ pub fn run(a: RunArgs) -> Result<u8, UsageError> {
                 detail.deliveries_dropped
             );
         }
-        let doc = crate::plot::chrome_trace::chrome_trace(&out.report, &detail);
+        // With --window, the task executions overlapping it.
+        let (lo, hi) = a.window.map_or((0, u64::MAX), |(lo, hi)| {
+            ((lo * 1000.0).round() as u64, (hi * 1000.0).round() as u64)
+        });
+        let executions: Vec<_> = out
+            .collab
+            .iter()
+            .flat_map(|c| &c.executions)
+            .filter(|x| x.start_us <= hi && x.start_us + x.duration_us >= lo)
+            .copied()
+            .collect();
+        let doc = crate::plot::chrome_trace::chrome_trace(&out.report, &detail, &executions);
         let text = serde_json::to_string(&doc).expect("trace serializes");
         write_atomic(p, text.as_bytes())
             .map_err(|e| UsageError(format!("error: {}: {e}", p.display())))?;

@@ -282,10 +282,22 @@ pub fn read_results(
             match serde_json::from_slice::<SeedResult>(line) {
                 Ok(r) => each(h, r)?,
                 Err(_) if last => return finish(header, &file, at, true),
-                Err(e) => {
+                Err(_) => {
+                    // Parse again to name the field (`stats.collab.
+                    // tokens_spent`, ...) when the line got that far.
+                    let mut de = serde_json::Deserializer::from_slice(line);
+                    let e = serde_path_to_error::deserialize::<_, SeedResult>(&mut de)
+                        .expect_err("the line failed to parse once");
+                    let field = e.path().to_string();
+                    let field = if field == "." || field.contains('?') {
+                        String::new()
+                    } else {
+                        format!("field `{field}`: ")
+                    };
                     return Err(UsageError(format!(
-                        "error: {file}:{line_no}: damaged result line ({e}); only a torn last line can be repaired"
-                    )))
+                        "error: {file}:{line_no}: damaged result line ({field}{}); only a torn last line can be repaired",
+                        e.inner()
+                    )));
                 }
             }
         } else {
@@ -812,6 +824,47 @@ pub fn sweep(a: SweepArgs) -> Result<u8, UsageError> {
     Ok(u8::from(!agg.failed().is_empty()))
 }
 
+/// The summary's collaboration line, from `sweep.json`'s `stats` (None
+/// when the sweep has no workflow numbers).
+pub fn collab_line(st: &Value) -> Option<String> {
+    let c = st.get("collab")?;
+    let w = &c["workflows"];
+    let l = &c["workflow_latency_ms"];
+    let p99 = &c["workflow_p99_ms_per_seed"];
+    let total = |k: &str| c[k]["total"].as_u64().unwrap_or(0);
+    let mut line = format!(
+        "{}/{} workflows completed ({:.1}%, worst seed {} at {:.1}%); workflow p50 {} ms, p99 {} ms, max {} ms",
+        w["completed"],
+        w["scheduled"],
+        w["completed_fraction"].as_f64().unwrap_or(0.0) * 100.0,
+        w["completed_fraction_per_seed"]["min"]["seed"],
+        w["completed_fraction_per_seed"]["min"]["value"]
+            .as_f64()
+            .unwrap_or(0.0)
+            * 100.0,
+        l["p50"],
+        l["p99"],
+        l["max"],
+    );
+    if let Some(v) = p99["max"]["value"].as_f64() {
+        line.push_str(&format!(
+            " (per-seed p99: p50 {} ms, max {v} ms in seed {})",
+            p99["p50"], p99["max"]["seed"]
+        ));
+    }
+    line.push_str(&format!(
+        "\n              tokens spent {} (committed {}); {} dead letters, {} breaker trips, {} duplicate executions, {} conflicts, {} failovers",
+        c["tokens"]["spent"]["total"],
+        c["tokens"]["committed"]["total"],
+        total("dead_letters"),
+        total("breaker_trips"),
+        total("duplicate_executions"),
+        total("conflicting_results"),
+        total("failovers"),
+    ));
+    Some(line)
+}
+
 fn print_summary(p: &Plan, s: &Value, resumed: u64, wall: f64) {
     let h = &p.header;
     let mut what = format!("seeds {}", h.seeds);
@@ -846,6 +899,9 @@ fn print_summary(p: &Plan, s: &Value, resumed: u64, wall: f64) {
             st["commit_latency_ms"]["p50"],
             st["commit_latency_ms"]["p99"]
         );
+    }
+    if let Some(line) = collab_line(st) {
+        outln!("  collab      {line}");
     }
     if let Some(mean) = st["availability"]["mean"].as_f64() {
         outln!(

@@ -520,6 +520,82 @@ struct ModeNumbers {
     correct: u64,
 }
 
+/// What a workflow run yields for sweeps and exports besides its report:
+/// the full workflow latency histogram behind `collab.workflows.latency_ms`
+/// (sweeps merge it across seeds) and every committed task execution,
+/// uncapped (the report's `gantt` lists the first 500; the Chrome trace
+/// draws them all).
+#[derive(Clone, Debug, Default)]
+pub struct CollabRunData {
+    /// Submission to completion of each completed workflow, true time.
+    pub workflow_latency: LatencyHist,
+    /// Every committed execution, in task order.
+    pub executions: Vec<Execution>,
+}
+
+/// One task execution whose result the final state committed (the rows
+/// of the report's `gantt`, with their workflow, attempt and outcome).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Execution {
+    /// The workflow the task belongs to.
+    pub workflow: u32,
+    /// The task (global id).
+    pub task: u32,
+    /// Attempts started for the task (since its last re-drive); the
+    /// committed one is the latest.
+    pub attempt: u32,
+    /// The agent's address.
+    pub agent: u32,
+    /// Start on the agent's clock, µs (as the Gantt chart draws it).
+    pub start_us: u64,
+    /// How long it ran, µs.
+    pub duration_us: u64,
+    /// Tokens it spent.
+    pub tokens: u64,
+    /// Whether its answer was right.
+    pub correct: bool,
+}
+
+/// The run data of a finished workflow run (see [`CollabRunData`]).
+pub fn run_data(sm: &WorkflowState, times: &TrueTimes, stop: SimTime) -> CollabRunData {
+    let executions = sm
+        .tasks()
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| t.spec.kind != TaskKind::Judge)
+        .filter_map(|(i, t)| {
+            t.result.map(|o| Execution {
+                workflow: t.workflow.0,
+                task: i as u32,
+                attempt: t.attempts,
+                agent: o.agent.0,
+                start_us: o.started_at.0,
+                duration_us: o.duration_us,
+                tokens: o.tokens,
+                correct: o.correct,
+            })
+        })
+        .collect();
+    CollabRunData {
+        workflow_latency: workflow_latency(sm, times, stop),
+        executions,
+    }
+}
+
+/// Workflow latency, true time: from each workflow's start to the first
+/// time a server saw it done (`stop` if none did), completed ones only.
+fn workflow_latency(sm: &WorkflowState, times: &TrueTimes, stop: SimTime) -> LatencyHist {
+    let mut h = LatencyHist::new();
+    for (i, w) in sm.workflows().iter().enumerate() {
+        if w.done_at.is_some() {
+            let done = times.workflow_done(i).unwrap_or(stop);
+            let start = times.workflow_start(i, w.arrived_at);
+            h.record_us(done.saturating_since(start).as_micros());
+        }
+    }
+    h
+}
+
 /// The Gantt rows of the task executions overlapping `window_ms` (the
 /// first [`GANTT_CAP`] of them, in task order, as `collab_json` lists
 /// them) and how many overlap it: `RunOptions::gantt_window_ms`.
@@ -619,14 +695,8 @@ pub fn collab_json(
         (Some(f), Some(l)) => ms(l) - ms(f),
         _ => 0.0,
     };
-    let mut wf_latency = LatencyHist::new();
+    let wf_latency = workflow_latency(sm, times, stop);
     let completed_wfs = wfs.iter().filter(|w| w.done_at.is_some()).count();
-    for (i, w) in wfs.iter().enumerate() {
-        if let Some(dn) = done_at(i, w) {
-            let start = times.workflow_start(i, w.arrived_at);
-            wf_latency.record_us(dn.saturating_since(start).as_micros());
-        }
-    }
     // Stall: time a workflow was open with no active coordinator.
     let mut stalls: Vec<(usize, f64)> = Vec::new();
     for (i, w) in wfs.iter().enumerate() {

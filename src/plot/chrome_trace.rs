@@ -10,6 +10,12 @@
 //!   whole run, so every message endpoint has an enclosing slice for flow
 //!   arrows to bind to (a server's role spans, `crashed` included, cover
 //!   the run);
+//! - every task execution a workflow run committed (all of them, not the
+//!   report's first 500 Gantt rows: [`CollabRunData::executions`](crate::metrics::collab::CollabRunData::executions)) as a
+//!   complete event on its agent's track, inside the agent span, named
+//!   `w<workflow> t<task>` (`cat: "task"`, `args`: workflow, task,
+//!   attempt, outcome, tokens); times are the agent's clock, as in the
+//!   Gantt chart, clipped to the run;
 //! - timers, node starts and disk syncs as thread-scoped instants (`ph: "i"`);
 //! - faults as spans on the faults track (`ph: "X"`, `cat: "fault"`) from
 //!   when they were applied to when they were undone (crash to restart,
@@ -24,6 +30,7 @@
 //! Timestamps are virtual microseconds, exactly as in the trace.
 
 use super::data::{fault_windows, role_spans, TraceDetail};
+use crate::metrics::collab::Execution;
 use crate::metrics::Report;
 use serde_json::{json, Value};
 
@@ -60,8 +67,9 @@ const UNDO_KINDS: [&str; 4] = ["restart", "resume", "heal", "link_restore"];
 /// Fault kinds [`fault_windows`] turns into windows.
 const WINDOW_KINDS: [&str; 6] = ["crash", "pause", "partition", "isolate", "link", "clock"];
 
-/// The trace-event document of a run.
-pub fn chrome_trace(report: &Report, detail: &TraceDetail) -> Value {
+/// The trace-event document of a run; `executions` are a workflow run's
+/// committed task executions (`RunOutput::collab`; empty for other runs).
+pub fn chrome_trace(report: &Report, detail: &TraceDetail, executions: &[Execution]) -> Value {
     let servers = report.scenario.cluster.nodes;
     let clients = report.scenario.workload.as_ref().map_or(0, |w| w.clients);
     let names = address_names(report);
@@ -100,6 +108,18 @@ pub fn chrome_trace(report: &Report, detail: &TraceDetail) -> Value {
     for a in servers + clients..names.len() as u32 {
         ev.push(json!({"ph": "X", "name": "agent", "cat": "role", "pid": 1,
             "tid": a + 1, "ts": 0, "dur": end_us}));
+    }
+    for x in executions {
+        // Clipped to the run, so the span nests in the agent span (an
+        // agent whose clock runs fast can date its work past the end).
+        let ts = x.start_us.min(end_us);
+        let dur = x.duration_us.min(end_us - ts);
+        ev.push(
+            json!({"ph": "X", "name": format!("w{} t{}", x.workflow, x.task),
+            "cat": "task", "pid": 1, "tid": x.agent + 1, "ts": ts, "dur": dur,
+            "args": {"workflow": x.workflow, "task": x.task, "attempt": x.attempt,
+                "outcome": if x.correct { "correct" } else { "wrong" }, "tokens": x.tokens}}),
+        );
     }
     for f in fault_windows(report) {
         let (ts, end) = (us(f.start_ms), us(f.end_ms));

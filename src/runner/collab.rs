@@ -25,7 +25,7 @@ use crate::collab::node::Coordinator;
 use crate::collab::{CollabConfig, CollabNode};
 use crate::ids::NodeId;
 use crate::metrics::collab::{
-    collab_json, consistency_json, gantt_window, server_ref, summary_line, Activity,
+    collab_json, consistency_json, gantt_window, run_data, server_ref, summary_line, Activity,
     PartitionWindows, TrueTimes, AP_WAIVED,
 };
 use crate::metrics::raft::RaftMetrics;
@@ -273,7 +273,10 @@ impl RunKind for CollabKind {
                 journal_gaps: obs.checker.gaps,
             },
         });
-        Byproducts::default()
+        Byproducts {
+            collab: Some(run_data(sm, &obs.times, stop)),
+            ..Byproducts::default()
+        }
     }
 }
 

@@ -99,6 +99,10 @@ pub struct RunOutput {
     /// Latency histograms behind the report's percentiles (Raft runs), so
     /// sweeps can merge them across seeds.
     pub latency: Option<LatencyHists>,
+    /// Workflow runs: the workflow latency histogram and every committed
+    /// task execution (sweeps merge the one, the Chrome trace draws the
+    /// other).
+    pub collab: Option<crate::metrics::collab::CollabRunData>,
 }
 
 /// The full latency histograms of a Raft run.
@@ -181,6 +185,8 @@ pub struct Byproducts {
     pub history: Option<Vec<crate::kv::history::HistoryEvent>>,
     /// Latency histograms (Raft runs).
     pub latency: Option<LatencyHists>,
+    /// Workflow latencies and executions (workflow runs).
+    pub collab: Option<crate::metrics::collab::CollabRunData>,
 }
 
 /// Run one kind of world: build it, install the tracer, the event cap and
@@ -243,6 +249,7 @@ pub fn run_kind<K: RunKind>(scenario: &Scenario, opts: &RunOptions) -> RunOutput
         report,
         history: by.history,
         latency: by.latency,
+        collab: by.collab,
     }
 }
 

@@ -348,6 +348,7 @@ impl RunKind for RaftKind {
                 client: client_latency,
                 commit: obs.metrics.commit_latency,
             }),
+            collab: None,
         }
     }
 }

@@ -349,7 +349,13 @@ pub fn run_with_coverage(
     drop(opts);
     let coverage = std::mem::take(&mut *sink.borrow_mut());
     let report = out.report;
-    let result = SeedResult::of_run(scenario.spec.seed, &report, out.latency.as_ref(), swarm);
+    let result = SeedResult::of_run(
+        scenario.spec.seed,
+        &report,
+        out.latency.as_ref(),
+        out.collab.as_ref(),
+        swarm,
+    );
     (result, coverage, report)
 }
 
