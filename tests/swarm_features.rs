@@ -177,9 +177,9 @@ fn targeted_mode_forces_the_features_on() {
         }
     }
     let expect = [
-        ("targeted/figure8", 0.2),
+        ("targeted/figure8", 0.25),
         ("targeted/ack_durability", 0.2),
-        ("targeted/election_churn", 0.35),
+        ("targeted/election_churn", 0.3),
         ("targeted/election_dup", 0.25),
     ];
     for (t, share) in expect {

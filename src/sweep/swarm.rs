@@ -653,7 +653,7 @@ fn pattern_of(rng: &mut SimRng, which: usize, spec: &ScenarioSpec, f: &Features)
 /// Targeted mode's shares of seeds per target: `figure8`,
 /// `ack_durability`, `election_churn` (votes held), `election_dup` (votes
 /// duplicated, 5 nodes).
-const TARGET_SHARES: [f64; 4] = [0.2, 0.2, 0.35, 0.25];
+const TARGET_SHARES: [f64; 4] = [0.25, 0.2, 0.3, 0.25];
 
 /// Targeted mode's features (`sweep --targeted`, stream `sweep/targeted`):
 /// protocol-shaped features forced on, in one of four targets drawn per
