@@ -119,8 +119,10 @@ pub enum Effect<M, R> {
     Sync,
     /// The node reached a protocol event where a crash is interesting
     /// ([`Context::crash_point`]). The kernel may crash the node right
-    /// here: every later effect is then lost, as in a real crash.
-    CrashPoint(CrashPoint),
+    /// here: every later effect is then lost, as in a real crash. The
+    /// number is the report's ordinal for points the process numbers
+    /// ([`Context::crash_point_nth`]; 0 for the others).
+    CrashPoint(CrashPoint, u32),
 }
 
 /// A protocol event at which the kernel may crash the node (a scenario's
@@ -148,7 +150,8 @@ pub enum CrashPoint {
     /// yet replicated.
     EntryAppended,
     /// A leader counted an acknowledgement that advanced a follower's
-    /// match index, before deciding what commits.
+    /// match index, before deciding what commits. Numbered: the nth
+    /// follower to hold the acknowledged index (a rule's `k`).
     AckReceived,
     /// A leader advanced its commit index and applied; the replies to
     /// clients and the appends that carry the new commit index are not sent.
@@ -248,8 +251,16 @@ impl<'a, M, R> Context<'a, M, R> {
     /// still returns normally (the process never learns of its crash).
     #[inline]
     pub fn crash_point(&mut self, point: CrashPoint) {
+        self.crash_point_nth(point, 0);
+    }
+
+    /// [`Context::crash_point`] for the `nth` report of `point` about one
+    /// thing (for `AckReceived`: the nth follower to hold an index), so a
+    /// `crash_at` rule with `k` can crash at exactly the k-th.
+    #[inline]
+    pub fn crash_point_nth(&mut self, point: CrashPoint, nth: u32) {
         if self.crash_points {
-            self.effects.push(Effect::CrashPoint(point));
+            self.effects.push(Effect::CrashPoint(point, nth));
         }
     }
 

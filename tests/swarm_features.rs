@@ -71,7 +71,8 @@ fn every_draw_on_every_raft_scenario_is_valid_and_applied() {
                 .filter(|r| r.as_ref().is_some_and(|r| r.at_ms <= s.spec.duration_ms))
                 .count();
             let protocol = f.crash_at.as_ref().map_or(0, |c| c.points.len())
-                + usize::from(f.message.is_some());
+                + usize::from(f.message.is_some())
+                + usize::from(f.pattern.is_some());
             assert_eq!(
                 s.spec.faults.len(),
                 base.spec.faults.len() + added + protocol,
@@ -81,20 +82,32 @@ fn every_draw_on_every_raft_scenario_is_valid_and_applied() {
     }
 }
 
-/// Each feature is on in 35-65 % of 2,000 seeds of the self-test
-/// scenario (cluster size too: it has 5 nodes and no scripted faults),
-/// and the nemesis part of a draw does not depend on the features.
+/// Outside the bundles, each feature (and the pattern) is on in 35-65 %
+/// of the self-test scenario's seeds (cluster size too: it has 5 nodes
+/// and no scripted faults); the bundles take about 15 % and 10 % of
+/// 2,000 seeds; and the nemesis part of a draw does not depend on the
+/// features.
 #[test]
 fn features_are_on_in_about_half_the_seeds() {
     let base = Scenario::load(
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/sweep/selftest.json"),
     )
     .unwrap();
-    let n = 2000u64;
-    let mut on = [0u64; 9];
-    for seed in 0..n {
+    let all = 2000u64;
+    let mut n = 0u64;
+    let mut on = [0u64; 10];
+    let mut bundles = std::collections::BTreeMap::<String, u64>::new();
+    for seed in 0..all {
         let d = swarm::draw_for(seed, &base.spec);
         let f = &d.features;
+        let plain = swarm::draw(seed, 5, base.spec.nemesis.as_ref());
+        assert_eq!(plain.kinds, d.kinds);
+        assert_eq!(plain.mean_interval_ms, d.mean_interval_ms);
+        if let Some(b) = &f.bundle {
+            *bundles.entry(b.clone()).or_default() += 1;
+            continue;
+        }
+        n += 1;
         let flags = [
             f.nodes.is_some(),
             f.max_entries_per_append.is_some(),
@@ -105,13 +118,11 @@ fn features_are_on_in_about_half_the_seeds() {
             f.leader_link_cut.is_some(),
             f.crash_at.is_some(),
             f.message.is_some(),
+            f.pattern.is_some(),
         ];
         for (c, b) in on.iter_mut().zip(flags) {
             *c += u64::from(b);
         }
-        let plain = swarm::draw(seed, 5, base.spec.nemesis.as_ref());
-        assert_eq!(plain.kinds, d.kinds);
-        assert_eq!(plain.mean_interval_ms, d.mean_interval_ms);
         assert_eq!(swarm::draw_for(seed, &base.spec), d, "seed {seed} repeats");
         if let Some(r) = f.timeout_ratio {
             assert!((3.0..=30.0).contains(&r), "{r}");
@@ -129,6 +140,57 @@ fn features_are_on_in_about_half_the_seeds() {
             "feature {i} on in {c} of {n} seeds"
         );
     }
+    let share = |b: &str| bundles.get(b).copied().unwrap_or(0) as f64 / all as f64;
+    assert!(
+        (0.12..0.18).contains(&share("replication_crash")),
+        "{bundles:?}"
+    );
+    assert!(
+        (0.07..0.13).contains(&share("election_churn")),
+        "{bundles:?}"
+    );
+}
+
+/// Targeted mode forces its target's features on in every seed of the
+/// self-test: one entry per append, crash points, a message rule and a
+/// pattern (all four targets, each in about its share of 2,000 seeds),
+/// and every targeted draw gives a valid scenario that carries it.
+#[test]
+fn targeted_mode_forces_the_features_on() {
+    use agentsim::sweep::swarm::Mode;
+    let base = Scenario::load(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/sweep/selftest.json"),
+    )
+    .unwrap();
+    let mut targets = std::collections::BTreeMap::<String, u64>::new();
+    for seed in 0..2000 {
+        let d = swarm::draw_mode(seed, &base.spec, Mode::Targeted).unwrap();
+        let f = &d.features;
+        assert_eq!(f.max_entries_per_append, Some(1), "seed {seed}: {f:?}");
+        assert!(f.crash_at.is_some(), "seed {seed}: {f:?}");
+        assert!(f.pattern.is_some(), "seed {seed}: {f:?}");
+        *targets.entry(f.bundle.clone().unwrap()).or_default() += 1;
+        if seed < 200 {
+            let (s, d2) = seed_scenario(&base, seed, Mode::Targeted);
+            assert_eq!(d2.as_ref(), Some(&d));
+            assert_eq!(s.spec.cluster.raft.unwrap().max_entries_per_append, 1);
+        }
+    }
+    let expect = [
+        ("targeted/figure8", 0.25),
+        ("targeted/ack_durability", 0.2),
+        ("targeted/election_churn", 0.3),
+        ("targeted/election_dup", 0.25),
+    ];
+    for (t, share) in expect {
+        let got = targets.get(t).copied().unwrap_or(0) as f64 / 2000.0;
+        assert!((got - share).abs() < 0.04, "{t}: {got} ({targets:?})");
+    }
+    assert_eq!(
+        swarm::draw_mode(7, &base.spec, Mode::Swarm),
+        Some(swarm::draw_for(7, &base.spec))
+    );
+    assert_eq!(swarm::draw_mode(7, &base.spec, Mode::Off), None);
 }
 
 /// A draw with features survives the JSON round trip of a result line,
@@ -169,8 +231,9 @@ fn fault_free_tail_gets_no_repeating_faults() {
         let until = base.spec.nemesis.as_ref().unwrap().until_ms;
         let added = &s.spec.faults[base.spec.faults.len()..];
         assert!(added.iter().all(|x| x.for_ms == until), "{added:?}");
-        let protocol =
-            f.crash_at.as_ref().map_or(0, |c| c.points.len()) + usize::from(f.message.is_some());
+        let protocol = f.crash_at.as_ref().map_or(0, |c| c.points.len())
+            + usize::from(f.message.is_some())
+            + usize::from(f.pattern.is_some());
         assert_eq!(added.len(), protocol);
     }
     assert!(other > 100, "{other}");

@@ -66,6 +66,13 @@ pub struct SweepArgs {
     /// durations, max_down) and network drop/duplicate rates.
     #[arg(long)]
     pub nemesis: bool,
+    /// Targeted mode (implies --nemesis): the swarm's protocol-shaped
+    /// features forced on instead of each drawn in half the seeds: one
+    /// entry per append, crash points at higher probability, bounces or
+    /// leader cuts, message rules and patterns, in one of two protocol
+    /// phases per seed (docs/bugs.md). Raft key-value scenarios only.
+    #[arg(long)]
+    pub targeted: bool,
     /// Switch on a deliberately wrong protocol variant in every seed.
     #[arg(long, value_name = "NAME")]
     pub bug: Option<String>,
@@ -127,6 +134,11 @@ pub(super) struct Plan {
 
 fn plan(a: &SweepArgs) -> Result<Plan, UsageError> {
     super::guided::check_flags(a)?;
+    if a.targeted && a.guided {
+        return Err(UsageError(
+            "error: --targeted cannot be combined with --guided: a guided sweep draws the default swarm's features and mutates them; run them as two sweeps".into(),
+        ));
+    }
     let seeds = SeedRange::parse(&a.seeds).map_err(|e| UsageError(format!("error: {e}")))?;
     let shard = match (a.shard.as_deref(), a.shards) {
         (Some("env"), n) => Some(shard_from_env(n)?),
@@ -168,6 +180,14 @@ fn plan(a: &SweepArgs) -> Result<Plan, UsageError> {
                 "{file}: invalid after applying command-line overrides:\n{e}"
             ))
         })?;
+    if a.targeted
+        && (base.spec.cluster.process != crate::scenario::ProcessKind::Raft
+            || base.spec.workflow.is_some())
+    {
+        return Err(UsageError(format!(
+            "error: --targeted: {file} is not a Raft key-value scenario (its protocol-shaped features are Raft's); use --nemesis"
+        )));
+    }
     let dir = a
         .out
         .clone()
@@ -183,7 +203,8 @@ fn plan(a: &SweepArgs) -> Result<Plan, UsageError> {
         scenario: base.spec.clone(),
         seeds,
         shard,
-        nemesis: a.nemesis,
+        nemesis: a.nemesis || a.targeted,
+        targeted: a.targeted,
         budget: seed_budget(a)?,
     };
     Ok(Plan {
@@ -405,6 +426,9 @@ pub fn summary_json(header: &SweepHeader, agg: &Aggregate, dir: &Path, timing: V
         );
     }
     m.insert("nemesis".into(), json!(header.nemesis));
+    if header.targeted {
+        m.insert("targeted".into(), json!(true));
+    }
     m.insert("bug".into(), json!(header.scenario.bug));
     m.insert("seeds_run".into(), json!(agg.seeds()));
     m.insert("seeds_failed".into(), json!(failures.len()));
@@ -541,6 +565,9 @@ pub fn header_difference(a: &SweepHeader, b: &SweepHeader) -> String {
     if a.nemesis != b.nemesis {
         d.push(format!("nemesis {} vs {}", a.nemesis, b.nemesis));
     }
+    if a.targeted != b.targeted {
+        d.push(format!("targeted {} vs {}", a.targeted, b.targeted));
+    }
     if a.budget != b.budget {
         let s = |x: Option<SeedBudget>| {
             let b = x.unwrap_or_default();
@@ -552,7 +579,7 @@ pub fn header_difference(a: &SweepHeader, b: &SweepHeader) -> String {
 }
 
 /// A seed whose run panicked: recorded as a failure with check `panic`.
-fn panicked(base: &Scenario, seed: u64, swarm: bool, message: String) -> SeedRun {
+fn panicked(base: &Scenario, seed: u64, swarm: sweep::swarm::Mode, message: String) -> SeedRun {
     let (scenario, draw) = sweep::seed_scenario(base, seed, swarm);
     let failure = CheckFailure {
         check: "panic".into(),
@@ -708,7 +735,7 @@ pub fn sweep(a: SweepArgs) -> Result<u8, UsageError> {
         .map_or(LOG_EVERY, Duration::from_secs);
     let mut last_log = Instant::now();
     let (tx, rx) = std::sync::mpsc::sync_channel::<SeedRun>(p.jobs * 4);
-    let (base, swarm) = (&p.base, p.header.nemesis);
+    let (base, swarm) = (&p.base, p.header.mode());
     let budget = p.header.budget.unwrap_or_default();
     std::thread::scope(|scope| {
         let stop = &stop;
@@ -871,7 +898,9 @@ fn print_summary(p: &Plan, s: &Value, resumed: u64, wall: f64) {
     if let Some(sh) = h.shard {
         what.push_str(&format!(", shard {sh} (seeds {})", h.own_seeds()));
     }
-    if h.nemesis {
+    if h.targeted {
+        what.push_str(", targeted");
+    } else if h.nemesis {
         what.push_str(", swarm nemesis");
     }
     if let Some(b) = &h.scenario.bug {

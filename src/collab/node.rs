@@ -173,7 +173,7 @@ impl Coordinator {
                 Effect::Persist(r) => ctx.persist(r),
                 Effect::Rewrite(rs) => ctx.rewrite(rs),
                 Effect::Sync => ctx.sync(),
-                Effect::CrashPoint(p) => ctx.crash_point(p),
+                Effect::CrashPoint(p, nth) => ctx.crash_point_nth(p, nth),
             }
         }
         self.fx = fx;

@@ -10,7 +10,7 @@ mod log;
 
 pub use log::{FaultLog, KindCount, DEFAULT_FAULT_LOG_CAP, FAULT_LOG_RECENT};
 
-use crate::ids::NodeId;
+use crate::ids::{NodeId, TimerId};
 use crate::process::CrashPoint;
 use crate::time::{SimDuration, SimTime};
 
@@ -143,6 +143,10 @@ pub struct CrashAtRule {
     pub node: Option<NodeId>,
     /// Restart after a uniform draw from this range (none: stays down).
     pub restart_after: Option<[SimDuration; 2]>,
+    /// Only at the k-th report of the point for one thing (the process
+    /// numbers them: for `ack_received`, the k-th follower to hold an
+    /// index). None: every report.
+    pub k: Option<u32>,
 }
 
 /// What a message rule does to a message it picks.
@@ -163,6 +167,25 @@ pub enum MessageFault {
         min: SimDuration,
         /// Longest hold.
         max: SimDuration,
+    },
+    /// A picked round (one node's messages of the kind sent at one
+    /// instant) reaches only a bare majority, the sender counted: its
+    /// first sends pass, the rest are held by a uniform draw from
+    /// `[min, max]`.
+    BareMajority {
+        /// Shortest hold.
+        min: SimDuration,
+        /// Longest hold.
+        max: SimDuration,
+    },
+    /// After a node handles a picked message, its timer `timer` (if
+    /// armed) is moved to fire a uniform draw from `[0, within]` after
+    /// another live node's timer of that id: two election timers lined up.
+    AlignTimers {
+        /// The timer (the protocol's election timer).
+        timer: TimerId,
+        /// Most time between the two firings.
+        within: SimDuration,
     },
 }
 
@@ -489,9 +512,12 @@ impl FaultAction {
                     "message fault probability {} is not a probability",
                     rule.probability
                 );
-                let (MessageFault::Duplicate { min, max } | MessageFault::Delay { min, max }) =
-                    rule.fault;
-                assert!(min <= max, "message fault range [{min}, {max}] is empty");
+                if let MessageFault::Duplicate { min, max }
+                | MessageFault::Delay { min, max }
+                | MessageFault::BareMajority { min, max } = rule.fault
+                {
+                    assert!(min <= max, "message fault range [{min}, {max}] is empty");
+                }
             }
         }
     }

@@ -388,8 +388,17 @@ impl<S: StateMachine> RaftNode<S> {
                 pr.match_index <= last,
                 "follower acked beyond the leader's log"
             );
-            if advanced {
-                ctx.crash_point(CrashPoint::AckReceived);
+            if advanced && ctx.crash_points_enabled() {
+                // Numbered for `crash_at` rules with `k`: this ack makes
+                // `nth` followers hold `match_index`.
+                let me = self.id.index();
+                let nth = self
+                    .progress
+                    .iter()
+                    .enumerate()
+                    .filter(|&(p, pr)| p != me && pr.match_index >= match_index)
+                    .count() as u32;
+                ctx.crash_point_nth(CrashPoint::AckReceived, nth);
             }
             self.maybe_commit(ctx);
             if self.role == RaftRole::Leader {

@@ -434,18 +434,32 @@ fn fault(f: &FaultSpec, servers: u32) -> ScheduledFault {
                     probability: c.probability,
                     node: c.node.map(NodeId),
                     restart_after: c.restart_after_ms.map(|[lo, hi]| [ms(lo), ms(hi)]),
+                    k: c.k,
                 },
                 duration: f.for_ms.map(ms),
             }
         }
         FaultKind::Message => {
             let m = f.message.as_ref().expect("validated: message present");
-            let fault = match (m.duplicate_ms, m.delay_ms) {
-                (Some([lo, hi]), _) => crate::fault::MessageFault::Duplicate {
+            let fault = match (m.pattern, m.duplicate_ms, m.delay_ms) {
+                (Some(MessagePatternSpec::AlignTimers), _, _) => {
+                    crate::fault::MessageFault::AlignTimers {
+                        timer: crate::raft::TIMER_ELECTION,
+                        within: ms(m.within_ms.unwrap_or(1.0)),
+                    }
+                }
+                (Some(MessagePatternSpec::BareMajority), _, r) => {
+                    let [lo, hi] = r.expect("validated: bare_majority has delay_ms");
+                    crate::fault::MessageFault::BareMajority {
+                        min: ms(lo),
+                        max: ms(hi),
+                    }
+                }
+                (None, Some([lo, hi]), _) => crate::fault::MessageFault::Duplicate {
                     min: ms(lo),
                     max: ms(hi),
                 },
-                (None, r) => {
+                (None, None, r) => {
                     let [lo, hi] = r.expect("validated: duplicate_ms or delay_ms");
                     crate::fault::MessageFault::Delay {
                         min: ms(lo),

@@ -722,7 +722,11 @@ impl<P: Process> World<P> {
             ..self.node_event(DispatchKind::Deliver, to)
         };
         self.trace_event(from.0 as u64, digest, ev);
+        let kind = msg.kind();
         self.call(to, move |p, ctx| p.on_message(ctx, from, msg));
+        if !self.protocol.message_rules.is_empty() {
+            self.after_delivery(to, kind);
+        }
         Some(self.dispatched(DispatchKind::Deliver, Some(to), Some(from)))
     }
 
@@ -814,8 +818,8 @@ impl<P: Process> World<P> {
         let mut it = buf.drain(..);
         while let Some(e) = it.next() {
             match e {
-                Effect::CrashPoint(point) => {
-                    if self.crash_point_reached(node, point) {
+                Effect::CrashPoint(point, nth) => {
+                    if self.crash_point_reached(node, point, nth) {
                         return;
                     }
                 }
@@ -869,7 +873,7 @@ impl<P: Process> World<P> {
             Route::Dropped(_) => {}
             Route::Deliver { mut at, mut dup } => {
                 if !self.protocol.message_rules.is_empty() {
-                    match self.message_fault(kind) {
+                    match self.message_fault(kind, from, to) {
                         Some((MessageFault::Delay { .. }, by)) => at += by,
                         Some((MessageFault::Duplicate { .. }, gap)) if dup.is_none() => {
                             dup = Some(at + gap)

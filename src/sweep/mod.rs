@@ -246,6 +246,11 @@ pub struct SweepHeader {
     pub shard: Option<Shard>,
     /// Swarm testing: each seed draws its own nemesis and fault rates.
     pub nemesis: bool,
+    /// Targeted mode (`--targeted`): the swarm with its protocol-shaped
+    /// features forced on ([`swarm::Mode::Targeted`]). Absent: false, so
+    /// result files written before it existed still resume.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub targeted: bool,
     /// The per-seed budget, when not the default (absent: the default,
     /// so result files written before budgets existed still resume).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -253,6 +258,15 @@ pub struct SweepHeader {
 }
 
 impl SweepHeader {
+    /// How each seed's faults are drawn.
+    pub fn mode(&self) -> swarm::Mode {
+        if self.targeted {
+            swarm::Mode::Targeted
+        } else {
+            self.nemesis.into()
+        }
+    }
+
     /// The seeds this header's results cover.
     pub fn own_seeds(&self) -> SeedRange {
         self.shard.map_or(self.seeds, |s| self.seeds.shard(s))
@@ -425,12 +439,17 @@ impl SeedResult {
     }
 }
 
-/// The scenario one seed runs: `base` with the seed and, in swarm mode,
-/// the seed's draw applied.
-pub fn seed_scenario(base: &Scenario, seed: u64, swarm: bool) -> (Scenario, Option<SwarmDraw>) {
+/// The scenario one seed runs: `base` with the seed and, in swarm or
+/// targeted mode (`true` is the swarm, `false` none), the seed's draw
+/// applied.
+pub fn seed_scenario(
+    base: &Scenario,
+    seed: u64,
+    mode: impl Into<swarm::Mode>,
+) -> (Scenario, Option<SwarmDraw>) {
     let mut spec = base.spec.clone();
     spec.seed = seed;
-    let draw = swarm.then(|| swarm::draw_for(seed, &spec));
+    let draw = swarm::draw_mode(seed, &spec, mode.into());
     if let Some(d) = &draw {
         swarm::apply(&mut spec, d);
         // A draw inside the documented bounds is always valid; anything
@@ -445,14 +464,19 @@ pub fn seed_scenario(base: &Scenario, seed: u64, swarm: bool) -> (Scenario, Opti
 
 /// Run one seed of `base` (already validated, overrides applied) within
 /// the default [`SeedBudget`].
-pub fn run_seed(base: &Scenario, seed: u64, swarm: bool) -> SeedRun {
-    run_seed_within(base, seed, swarm, SeedBudget::default())
+pub fn run_seed(base: &Scenario, seed: u64, mode: impl Into<swarm::Mode>) -> SeedRun {
+    run_seed_within(base, seed, mode, SeedBudget::default())
 }
 
 /// Run one seed of `base` within `budget`: a seed that exceeds it stops
 /// there, and its first failure is [`BUDGET_FAILURE`].
-pub fn run_seed_within(base: &Scenario, seed: u64, swarm: bool, budget: SeedBudget) -> SeedRun {
-    let (scenario, draw) = seed_scenario(base, seed, swarm);
+pub fn run_seed_within(
+    base: &Scenario,
+    seed: u64,
+    mode: impl Into<swarm::Mode>,
+    budget: SeedBudget,
+) -> SeedRun {
+    let (scenario, draw) = seed_scenario(base, seed, mode);
     let opts = RunOptions {
         budget: Some(budget),
         // Nothing in a seed's result reads the history; keeping it would

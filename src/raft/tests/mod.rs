@@ -65,6 +65,10 @@ struct Cluster {
     /// How many messages of each kind were delivered.
     delivered: BTreeMap<&'static str, u64>,
     effects: Vec<Effect<M, R>>,
+    /// Whether handlers report crash points (off unless a test sets it).
+    crash_points: bool,
+    /// Crash points reported while on: (node, point, ordinal).
+    points: Vec<(usize, crate::process::CrashPoint, u32)>,
 }
 
 const N0: NodeId = NodeId(0);
@@ -93,6 +97,8 @@ impl Cluster {
             client_inbox: Vec::new(),
             delivered: BTreeMap::new(),
             effects: Vec::new(),
+            crash_points: false,
+            points: Vec::new(),
             cfg,
         };
         for i in 0..n {
@@ -110,7 +116,8 @@ impl Cluster {
         let mut effects = std::mem::take(&mut self.effects);
         {
             let node = self.nodes[i].as_mut().expect("node is up");
-            let mut ctx = Context::new(NodeId(i as u32), self.now, &mut self.rngs[i], &mut effects);
+            let mut ctx = Context::new(NodeId(i as u32), self.now, &mut self.rngs[i], &mut effects)
+                .with_crash_points(self.crash_points);
             f(node, &mut ctx);
         }
         for e in effects.drain(..) {
@@ -125,7 +132,7 @@ impl Cluster {
                 Effect::Persist(r) => self.disks[i].pending.push(Write::Append(r)),
                 Effect::Rewrite(rs) => self.disks[i].pending.push(Write::Rewrite(rs)),
                 Effect::Sync => self.disks[i].sync(),
-                Effect::CrashPoint(_) => {}
+                Effect::CrashPoint(p, nth) => self.points.push((i, p, nth)),
             }
         }
         self.effects = effects;

@@ -269,3 +269,24 @@ fn term_run_hint_stops_at_the_first_live_index() {
     log.compact_to(LogIndex(3));
     assert_eq!(log.first_index_of_term_run(LogIndex(5)), LogIndex(4));
 }
+
+/// The leader numbers the acknowledgements it counts (the `ack_received`
+/// crash point's ordinal, which a `crash_at` rule's `k` matches): on five
+/// servers one entry's four acks are the 1st to the 4th follower to hold
+/// it, so `k = 2` crashes the leader with the entry on a bare majority
+/// (itself and two followers) and uncommitted news unsent (§3.6).
+#[test]
+fn leader_numbers_the_acks_of_an_index() {
+    let mut c = Cluster::new(5);
+    c.elect(0);
+    c.crash_points = true;
+    c.request(0, 1, write(1, 1));
+    c.deliver_all();
+    let acks: Vec<u32> = c
+        .points
+        .iter()
+        .filter(|(i, p, _)| *i == 0 && *p == crate::process::CrashPoint::AckReceived)
+        .map(|&(_, _, nth)| nth)
+        .collect();
+    assert_eq!(acks, vec![1, 2, 3, 4], "{:?}", c.points);
+}

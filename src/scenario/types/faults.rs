@@ -52,6 +52,12 @@ pub struct CrashAtSpec {
     /// Only this node (default: every cluster node).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node: Option<u32>,
+    /// `ack_received` only: crash the leader only at the k-th
+    /// acknowledgement of an index (the ack that makes k followers hold
+    /// it; k = 1 is the first). Absent: every acknowledgement.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub k: Option<u32>,
 }
 
 fn crash_point_schema(_: &mut SchemaGenerator) -> Schema {
@@ -82,6 +88,41 @@ pub struct MessageSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("items" = {"type": "number", "minimum": 0}))]
     pub delay_ms: Option<[f64; 2]>,
+    /// A protocol-shaped pattern instead of picking messages one by one
+    /// (see [`MessagePatternSpec`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<MessagePatternSpec>,
+    /// `align_timers` only: the lined-up timer fires within this many ms
+    /// after the other node's (0 to 1; default 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 1))]
+    pub within_ms: Option<f64>,
+}
+
+/// A message pattern: what a `message` fault does besides duplicating or
+/// holding single messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MessagePatternSpec {
+    /// `append_entries` with `delay_ms`: a picked replication round (a
+    /// node's appends sent at one instant) reaches only a bare majority,
+    /// the sender included; its other appends are held by `delay_ms`.
+    BareMajority,
+    /// `append_entries` or `request_vote`, neither `delay_ms` nor
+    /// `duplicate_ms`: after a node handles a picked message, its
+    /// election timer is moved to fire within `within_ms` after another
+    /// server's, so the two time out together and split the vote.
+    AlignTimers,
+}
+
+impl MessagePatternSpec {
+    /// The name in scenario files.
+    pub fn name(self) -> &'static str {
+        match self {
+            MessagePatternSpec::BareMajority => "bare_majority",
+            MessagePatternSpec::AlignTimers => "align_timers",
+        }
+    }
 }
 
 /// A node reference: an index, or a role resolved when the fault fires.

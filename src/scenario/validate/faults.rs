@@ -270,6 +270,25 @@ fn crash_at(p: &mut Problems, path: &str, c: &CrashAtSpec, nodes: u32) {
     if let Some(n) = c.node {
         p.node(&format!("{path}.node"), n, nodes);
     }
+    if let Some(k) = c.k {
+        if c.point != crate::process::CrashPoint::AckReceived.name() {
+            p.add(
+                format!("{path}.k"),
+                format!(
+                    "`k` (the k-th acknowledgement) only applies to the point \"ack_received\", not {:?}",
+                    c.point
+                ),
+            );
+        } else if k == 0 || k >= nodes.max(2) {
+            p.add(
+                format!("{path}.k"),
+                format!(
+                    "k must be in 1..={} (a follower count: the cluster has {nodes} nodes), got {k}",
+                    nodes.max(2) - 1
+                ),
+            );
+        }
+    }
 }
 
 fn message(p: &mut Problems, path: &str, m: &MessageSpec) {
@@ -285,6 +304,58 @@ fn message(p: &mut Problems, path: &str, m: &MessageSpec) {
         );
     }
     p.prob(&format!("{path}.probability"), m.probability);
+    if m.within_ms.is_some() && m.pattern != Some(MessagePatternSpec::AlignTimers) {
+        p.add(
+            format!("{path}.within_ms"),
+            "`within_ms` only applies to the pattern \"align_timers\"",
+        );
+    }
+    match m.pattern {
+        None => {}
+        Some(MessagePatternSpec::BareMajority) => {
+            if m.message_kind != "append_entries" {
+                p.add(
+                    format!("{path}.message_kind"),
+                    format!(
+                        "the pattern \"bare_majority\" applies to \"append_entries\" rounds, not {:?}",
+                        m.message_kind
+                    ),
+                );
+            }
+            if m.delay_ms.is_none() {
+                p.add(
+                    format!("{path}.delay_ms"),
+                    "the pattern \"bare_majority\" needs `delay_ms` (how long the round's other appends are held), and no `duplicate_ms`",
+                );
+            }
+        }
+        Some(MessagePatternSpec::AlignTimers) => {
+            if !["append_entries", "request_vote"].contains(&m.message_kind.as_str()) {
+                p.add(
+                    format!("{path}.message_kind"),
+                    format!(
+                        "the pattern \"align_timers\" applies after \"append_entries\" or \"request_vote\" (messages that re-arm an election timer), not {:?}",
+                        m.message_kind
+                    ),
+                );
+            }
+            if m.duplicate_ms.is_some() || m.delay_ms.is_some() {
+                p.add(
+                    path,
+                    "the pattern \"align_timers\" moves a timer and takes neither `duplicate_ms` nor `delay_ms`",
+                );
+            }
+            if let Some(w) = m.within_ms {
+                if !(0.0..=1.0).contains(&w) || w.is_nan() {
+                    p.add(
+                        format!("{path}.within_ms"),
+                        format!("must be in [0, 1] ms, got {w}"),
+                    );
+                }
+            }
+            return;
+        }
+    }
     match (m.duplicate_ms, m.delay_ms) {
         (Some(r), None) => range(p, &format!("{path}.duplicate_ms"), r),
         (None, Some(r)) => range(p, &format!("{path}.delay_ms"), r),
