@@ -63,7 +63,7 @@ impl Dist {
     /// case (a latency draw per message in most scenarios) is spelled out
     /// here so it inlines into the network's hot path; it is the same
     /// arithmetic as [`Dist::sample`].
-    #[inline]
+    #[inline(always)]
     pub fn sample_duration(&self, rng: &mut SimRng) -> SimDuration {
         match *self {
             Dist::Fixed(v) => SimDuration::from_millis_f64(v),
@@ -75,8 +75,15 @@ impl Dist {
                 };
                 SimDuration::from_millis_f64(Self::clamp(v))
             }
-            _ => SimDuration::from_millis_f64(self.sample(rng)),
+            _ => self.sample_duration_other(rng),
         }
+    }
+
+    /// [`Dist::sample_duration`] for the families not spelled out there,
+    /// kept out of line so the inlined fast path stays small.
+    #[inline(never)]
+    fn sample_duration_other(&self, rng: &mut SimRng) -> SimDuration {
+        SimDuration::from_millis_f64(self.sample(rng))
     }
 
     /// The distribution's mean, where finite (for reports and estimates).

@@ -18,7 +18,7 @@ use std::fmt::Debug;
 /// term, indices, payload sizes) with the `write_*` methods. The function is
 /// fixed here (64-bit words, multiply-rotate mixing, little-endian byte
 /// packing), so digests agree across machines and releases.
-#[derive(Debug, Default)]
+#[derive(Clone, Copy, Debug, Default)]
 pub struct Digest {
     state: u64,
 }

@@ -121,8 +121,22 @@ impl NetCounters {
     fn count_type(&mut self, kind: &'static str) {
         // Few distinct kinds: a linear scan with a pointer fast path beats a
         // map, and lookup order never affects output (sorted on read).
+        // Pointers first (no string compare on the way to the entry),
+        // then names (the same kind at another address).
         for e in self.by_type.iter_mut() {
-            if std::ptr::eq(e.0, kind) || e.0 == kind {
+            if std::ptr::eq(e.0, kind) {
+                e.1 += 1;
+                return;
+            }
+        }
+        self.count_type_by_name(kind);
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn count_type_by_name(&mut self, kind: &'static str) {
+        for e in self.by_type.iter_mut() {
+            if e.0 == kind {
                 e.1 += 1;
                 return;
             }

@@ -5,6 +5,7 @@
 //! ordering, randomness, the network, durability and faults.
 //!
 //! - `world`: the event loop and effect application;
+//! - `views`: the world's read-only views and run settings;
 //! - `clock`: per-node clocks (drift, timer jitter);
 //! - `faults`: applying scripted faults and their undos;
 //! - `nemesis`: the random fault generator;
@@ -20,6 +21,7 @@ mod nemesis;
 pub mod observer;
 pub mod queue;
 pub mod trace;
+mod views;
 pub mod world;
 
 pub use clock::ClockModel;

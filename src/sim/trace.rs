@@ -6,6 +6,48 @@
 //! specified and versioned, so the hash is the same across machines,
 //! compilers and releases; it changes only when behaviour changes.
 
+use crate::process::Digest;
+
+/// The digest state right after a message kind's name, cached per kind:
+/// every delivery's digest starts with its kind (length and packed
+/// bytes), which is the same words for every message of that kind, so
+/// the kernel folds them once per kind instead of once per delivery.
+/// Keyed by the `&'static str` itself (address and length); the same
+/// name at two addresses gets two equal entries. Bounded: past
+/// [`KindDigests::CAP`] kinds the digest is computed every time.
+#[derive(Debug, Default)]
+pub struct KindDigests {
+    entries: Vec<(&'static str, Digest)>,
+}
+
+impl KindDigests {
+    /// Most kinds cached (a protocol has a handful).
+    pub const CAP: usize = 64;
+
+    /// A digest with `kind` already folded in, as `Digest::new()` then
+    /// `write(kind.as_bytes())` would leave it.
+    #[inline]
+    pub fn start(&mut self, kind: &'static str) -> Digest {
+        for (k, d) in &self.entries {
+            if std::ptr::eq(*k, kind) {
+                return *d;
+            }
+        }
+        self.miss(kind)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn miss(&mut self, kind: &'static str) -> Digest {
+        let mut d = Digest::new();
+        d.write(kind.as_bytes());
+        if self.entries.len() < Self::CAP {
+            self.entries.push((kind, d));
+        }
+        d
+    }
+}
+
 /// Incremental hasher over the event stream.
 #[derive(Debug)]
 pub struct TraceHasher {
@@ -83,5 +125,23 @@ mod tests {
             }
         }
         assert_eq!(t.hex(), blake3::hash(&raw).to_hex().to_string());
+    }
+
+    /// A cached kind digest is the digest a fresh `Digest` has after
+    /// writing the kind, for hits, misses, and names past the cap.
+    #[test]
+    fn kind_digests_match_a_fresh_digest() {
+        let names: Vec<&'static str> = (0..KindDigests::CAP + 5)
+            .map(|i| &*Box::leak(format!("kind_{i}").into_boxed_str()))
+            .collect();
+        let mut cache = KindDigests::default();
+        for round in 0..2 {
+            for &n in names.iter().chain(["ping", "append_entries", ""].iter()) {
+                let mut fresh = Digest::new();
+                fresh.write(n.as_bytes());
+                assert_eq!(cache.start(n).finish(), fresh.finish(), "{n} round {round}");
+            }
+        }
+        assert_eq!(cache.entries.len(), KindDigests::CAP);
     }
 }

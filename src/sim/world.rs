@@ -8,9 +8,9 @@ use super::disk::{Disk, DiskOp};
 use super::faults::{Settling, Undo};
 use super::observer::{DispatchKind, Dispatched, Observer, Progress, TraceEvent, PROGRESS_EVERY};
 use super::queue::EventQueue;
-use super::trace::TraceHasher;
+use super::trace::{KindDigests, TraceHasher};
 use crate::dist::Dist;
-use crate::fault::{AppliedFault, FaultLog, MessageFault, NemesisConfig, ScheduledFault};
+use crate::fault::{FaultLog, MessageFault, NemesisConfig, ScheduledFault};
 use crate::ids::{NodeId, TimerId};
 use crate::net::{DropCause, NetConfig, Network, Route};
 use crate::process::{Context, Digest, Effect, Message, Process};
@@ -172,6 +172,8 @@ pub struct World<P: Process> {
     pub(super) fault_rng: SimRng,
     pub(super) disk_rng: SimRng,
     pub(super) trace: TraceHasher,
+    /// Each message kind's digest prefix, folded once.
+    pub(super) kind_digests: KindDigests,
     pub(super) tracer: Option<Tracer<P::Msg>>,
     pub(super) effects: Vec<Effect<P::Msg, P::Record>>,
     /// The applied-fault log: bounded (first records + counts).
@@ -291,6 +293,7 @@ impl<P: Process> World<P> {
             slots,
             factory,
             trace: TraceHasher::new(),
+            kind_digests: KindDigests::default(),
             tracer: None,
             effects: Vec::with_capacity(64),
             applied: FaultLog::default(),
@@ -344,115 +347,6 @@ impl<P: Process> World<P> {
         self.tracer = Some(tracer);
     }
 
-    // ----- read-only views for observers and reports -----
-
-    /// Current virtual time.
-    pub fn now(&self) -> SimTime {
-        self.now
-    }
-    /// The configuration.
-    pub fn config(&self) -> &WorldConfig {
-        &self.cfg
-    }
-    /// Number of cluster nodes.
-    pub fn cluster_size(&self) -> u32 {
-        self.cfg.cluster
-    }
-    /// Number of addresses (cluster + clients + agents).
-    pub fn addresses(&self) -> u32 {
-        self.slots.len() as u32
-    }
-    /// The process at `id`, unless it is crashed.
-    pub fn node(&self, id: NodeId) -> Option<&P> {
-        self.slots[id.index()].process.as_ref()
-    }
-    /// Whether `id` is up, crashed or paused.
-    pub fn status(&self, id: NodeId) -> NodeStatus {
-        self.slots[id.index()].status
-    }
-    /// The network (counters, connectivity).
-    pub fn network(&self) -> &Network {
-        &self.net
-    }
-    /// Faults applied so far, in order: the records the fault log kept
-    /// (the first [`crate::fault::DEFAULT_FAULT_LOG_CAP`] unless
-    /// [`World::set_fault_log_cap`] changed it). [`World::fault_log`] has
-    /// the counts and the newest records.
-    pub fn applied_faults(&self) -> &[AppliedFault] {
-        self.applied.kept()
-    }
-    /// The bounded applied-fault log.
-    pub fn fault_log(&self) -> &FaultLog {
-        &self.applied
-    }
-    /// Keep the first `n` fault records instead of the default (tests use
-    /// a small cap to truncate a short run's log). Only before the run.
-    pub fn set_fault_log_cap(&mut self, n: usize) {
-        assert_eq!(self.applied.total(), 0, "fault log cap set mid-run");
-        self.applied = FaultLog::new(n);
-    }
-    /// Events dispatched so far.
-    pub fn events(&self) -> u64 {
-        self.events
-    }
-    /// The trace hash so far, hex.
-    pub fn trace_hash(&self) -> String {
-        self.trace.hex()
-    }
-    /// Stop the run once it has dispatched `n` events (the
-    /// `liveness.event_storm` check), so a runaway run ends instead of
-    /// hanging.
-    pub fn set_max_events(&mut self, n: u64) {
-        self.max_events = n;
-    }
-    /// Call `f` every [`PROGRESS_EVERY`] events (the CLI's progress line on
-    /// long runs). It sees only times and a count, never the world, so it
-    /// cannot change what happens: traces are the same with or without it.
-    pub fn set_progress(&mut self, f: Progress) {
-        self.progress = Some(f);
-    }
-    /// True while a clock fault sets `id`'s clock rate (its drift alone,
-    /// `clocks.drift_ppm`, is not a fault).
-    pub fn clock_faulted(&self, id: NodeId) -> bool {
-        let slot = &self.slots[id.index()];
-        slot.clock.rate_ppm != slot.base_rate_ppm
-    }
-    /// True if the run stopped at the event cap.
-    pub fn event_cap_hit(&self) -> bool {
-        self.event_cap_hit
-    }
-    /// Stop the run once more than `n` events are queued at once (a
-    /// sweep's per-seed memory budget: the queue is what a storm grows).
-    pub fn set_max_pending(&mut self, n: u64) {
-        self.max_pending = n;
-    }
-    /// True if the run was stopped by [`World::set_max_pending`].
-    pub fn pending_cap_hit(&self) -> bool {
-        self.pending_cap_hit
-    }
-    /// Events queued now.
-    pub fn pending_events(&self) -> u64 {
-        self.queue.len() as u64
-    }
-    /// True if an observer (or the event cap) stopped the run before its end.
-    pub fn stopped_early(&self) -> bool {
-        self.stopped_early
-    }
-    /// The synced records of `id` (what a restart would recover from).
-    pub fn durable(&self, id: NodeId) -> &[P::Record] {
-        self.slots[id.index()].disk.durable()
-    }
-    /// Per-node counters.
-    pub fn node_counters(&self, id: NodeId) -> NodeCounters {
-        let s = &self.slots[id.index()];
-        NodeCounters {
-            crashes: s.crashes,
-            restarts: s.restarts,
-            syncs: s.disk.syncs,
-            synced_writes: s.disk.synced_writes,
-        }
-    }
-
     // ----- running -----
 
     /// Run to the end of the scenario (or until an observer stops it).
@@ -464,11 +358,7 @@ impl<P: Process> World<P> {
     /// Run every event up to and including virtual time `until`.
     pub fn run_until<O: Observer<P>>(&mut self, until: SimTime, obs: &mut O) {
         let until = until.min(self.end);
-        while let Some(t) = self.queue.peek_time() {
-            if t > until {
-                break;
-            }
-            let (time, ev) = self.queue.pop().expect("peeked");
+        while let Some((time, ev)) = self.queue.pop_until(until) {
             debug_assert!(time >= self.now, "time ran backwards");
             self.now = time;
             if let Some(d) = self.dispatch(ev) {
@@ -520,6 +410,9 @@ impl<P: Process> World<P> {
         false
     }
 
+    // Inlined into the loop, its one caller (measured: the popped event
+    // is then read with fewer intermediate copies).
+    #[inline(always)]
     fn dispatch(&mut self, ev: Event<P::Msg>) -> Option<Dispatched> {
         match ev {
             Event::Start(node) => {
@@ -658,10 +551,15 @@ impl<P: Process> World<P> {
         }
     }
 
-    /// Fold a node event into the hash and show it to the tracer.
-    fn trace_event(&mut self, a: u64, b: u64, ev: TraceEvent<'_, P::Msg>) {
-        let node = ev.node.map_or(u32::MAX, |n| n.0);
-        self.trace.record(self.now.0, ev.kind.code(), node, a, b, 0);
+    /// Fold a node event into the hash.
+    #[inline]
+    fn trace_node(&mut self, kind: DispatchKind, node: NodeId, a: u64, b: u64) {
+        self.trace.record(self.now.0, kind.code(), node.0, a, b, 0);
+    }
+
+    /// Show an event to the tracer, if there is one (callers build the
+    /// line only when there is: the common run has no tracer).
+    fn show(&mut self, ev: TraceEvent<'_, P::Msg>) {
         if let Some(t) = self.tracer.as_mut() {
             t(&ev);
         }
@@ -682,7 +580,8 @@ impl<P: Process> World<P> {
 
     pub(super) fn start_node(&mut self, node: NodeId) {
         let inc = self.slots[node.index()].incarnation as u64;
-        self.trace_event(inc, 0, self.node_event(DispatchKind::Start, node));
+        self.trace_node(DispatchKind::Start, node, inc, 0);
+        self.show(self.node_event(DispatchKind::Start, node));
         self.call(node, |p, ctx| p.on_start(ctx));
     }
 
@@ -711,17 +610,19 @@ impl<P: Process> World<P> {
             NodeStatus::Up => {}
         }
         self.net.delivered(msg.size_bytes());
-        let mut d = Digest::new();
-        d.write(msg.kind().as_bytes());
+        let mut d = self.kind_digests.start(msg.kind());
         msg.digest(&mut d);
         let digest = d.finish();
-        let ev = TraceEvent {
-            from: Some(from),
-            sent: Some(sent),
-            msg: Some(&msg),
-            ..self.node_event(DispatchKind::Deliver, to)
-        };
-        self.trace_event(from.0 as u64, digest, ev);
+        self.trace_node(DispatchKind::Deliver, to, from.0 as u64, digest);
+        if self.tracer.is_some() {
+            let ev = TraceEvent {
+                from: Some(from),
+                sent: Some(sent),
+                msg: Some(&msg),
+                ..self.node_event(DispatchKind::Deliver, to)
+            };
+            self.show(ev);
+        }
         let kind = msg.kind();
         self.call(to, move |p, ctx| p.on_message(ctx, from, msg));
         if !self.protocol.message_rules.is_empty() {
@@ -748,11 +649,14 @@ impl<P: Process> World<P> {
             return None;
         }
         slot.timers.swap_remove(pos);
-        let ev = TraceEvent {
-            timer: Some(id),
-            ..self.node_event(DispatchKind::Timer, node)
-        };
-        self.trace_event(id.0, 0, ev);
+        self.trace_node(DispatchKind::Timer, node, id.0, 0);
+        if self.tracer.is_some() {
+            let ev = TraceEvent {
+                timer: Some(id),
+                ..self.node_event(DispatchKind::Timer, node)
+            };
+            self.show(ev);
+        }
         self.call(node, |p, ctx| p.on_timer(ctx, id));
         Some(self.dispatched(DispatchKind::Timer, Some(node), None))
     }
@@ -771,11 +675,13 @@ impl<P: Process> World<P> {
         slot.disk.flush(flush);
         slot.syncing = false;
         let mut waiting = std::mem::take(&mut slot.waiting);
-        self.trace_event(
+        self.trace_node(
+            DispatchKind::SyncDone,
+            node,
             flush as u64,
             waiting.len() as u64,
-            self.node_event(DispatchKind::SyncDone, node),
         );
+        self.show(self.node_event(DispatchKind::SyncDone, node));
         self.apply_effects(node, &mut waiting);
         let slot = &mut self.slots[node.index()];
         if slot.waiting.is_empty() {
