@@ -86,6 +86,10 @@ pub struct RunOptions {
     /// sweeps). Read-only: the run and its trace hash are unchanged.
     /// Ignored when `trace` is set (the tracer slot is taken).
     pub coverage: Option<crate::sweep::coverage::CoverageSink>,
+    /// Return the run's fault records in [`RunOutput::faults`] (shrinking
+    /// rewrites them as scripted faults; they carry durations the report
+    /// does not).
+    pub keep_faults: bool,
 }
 
 /// The result of a run: the report plus by-products the CLI may write.
@@ -99,6 +103,9 @@ pub struct RunOutput {
     /// Latency histograms behind the report's percentiles (Raft runs), so
     /// sweeps can merge them across seeds.
     pub latency: Option<LatencyHists>,
+    /// The fault records the report lists, when
+    /// [`RunOptions::keep_faults`] asked for them.
+    pub faults: Option<Vec<AppliedFault>>,
 }
 
 /// The full latency histograms of a Raft run.
@@ -243,6 +250,7 @@ pub fn run_kind<K: RunKind>(scenario: &Scenario, opts: &RunOptions) -> RunOutput
         report,
         history: by.history,
         latency: by.latency,
+        faults: opts.keep_faults.then(|| applied_faults(&world)),
     }
 }
 
