@@ -326,6 +326,16 @@ pub struct AppliedFault {
     /// For a crash a `crash_at` rule caused (and for the arming of the
     /// rule): the crash point's name.
     pub point: Option<&'static str>,
+    /// How long the fault lasts before the kernel undoes it (a nemesis
+    /// draw's duration, a scripted `restart_after_ms`/`for_ms`); None when
+    /// nothing undoes it. Not in the report: it lets a run's faults be
+    /// rewritten as scripted ones that undo at the same times
+    /// ([`crate::shrink::scripted_from_log`]).
+    pub lasts: Option<SimDuration>,
+    /// True for the kernel's automatic undo of an earlier fault (a
+    /// restart, resume, heal, clock reset or disarm the fault's duration
+    /// queued), which a rewrite as scripted faults leaves to `lasts`.
+    pub undoes: bool,
 }
 
 impl AppliedFault {
@@ -343,6 +353,8 @@ impl AppliedFault {
             source,
             skipped: None,
             point: None,
+            lasts: None,
+            undoes: false,
         }
     }
 }

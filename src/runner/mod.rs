@@ -86,6 +86,10 @@ pub struct RunOptions {
     /// sweeps). Read-only: the run and its trace hash are unchanged.
     /// Ignored when `trace` is set (the tracer slot is taken).
     pub coverage: Option<crate::sweep::coverage::CoverageSink>,
+    /// Return the run's fault records in [`RunOutput::faults`] (shrinking
+    /// rewrites them as scripted faults; they carry durations the report
+    /// does not).
+    pub keep_faults: bool,
 }
 
 /// The result of a run: the report plus by-products the CLI may write.
@@ -103,6 +107,9 @@ pub struct RunOutput {
     /// task execution (sweeps merge the one, the Chrome trace draws the
     /// other).
     pub collab: Option<crate::metrics::collab::CollabRunData>,
+    /// The fault records the report lists, when
+    /// [`RunOptions::keep_faults`] asked for them.
+    pub faults: Option<Vec<AppliedFault>>,
 }
 
 /// The full latency histograms of a Raft run.
@@ -250,6 +257,7 @@ pub fn run_kind<K: RunKind>(scenario: &Scenario, opts: &RunOptions) -> RunOutput
         history: by.history,
         latency: by.latency,
         collab: by.collab,
+        faults: opts.keep_faults.then(|| applied_faults(&world)),
     }
 }
 

@@ -14,10 +14,14 @@
 //! the minimal scenario replays exactly with `agentsim run`.
 
 use crate::check::names::CheckName;
+use crate::fault::AppliedFault;
+use crate::ids::NodeId;
 use crate::metrics::report::scripted_faults;
 use crate::metrics::Report;
 use crate::runner::{self, RunOptions};
-use crate::scenario::{DistSpec, FaultSpec, NodeRef, Scenario, ScenarioSpec, TargetSpec};
+use crate::scenario::{
+    DistSpec, FaultKind, FaultSpec, NodeRef, Scenario, ScenarioSpec, TargetSpec,
+};
 use serde_json::Value;
 
 /// What a failure looks like, for "fails the same way".
@@ -72,6 +76,10 @@ pub struct ShrinkOptions {
     /// Other seeds to try, as a last resort, for a simplification that
     /// passes under the original seed.
     pub fallback_seeds: u64,
+    /// Seeds to try for the compact form (the scenario's own faults, the
+    /// nemesis left out) when the faults a run applied are more faults
+    /// than it has (see [`shrink`]).
+    pub compact_seeds: u64,
     /// Fault records each run's report lists (None: the default cap);
     /// tests set a small cap to shrink from a truncated log.
     pub fault_log_cap: Option<usize>,
@@ -86,6 +94,7 @@ impl Default for ShrinkOptions {
         ShrinkOptions {
             max_runs: 400,
             fallback_seeds: 8,
+            compact_seeds: 32,
             fault_log_cap: None,
             max_fault_records: crate::scenario::validate::MAX_SCRIPTED_FAULTS,
         }
@@ -143,13 +152,19 @@ impl Search {
         (failure_kind(&r).as_ref() == Some(&self.kind)).then_some(r)
     }
 
-    /// Keep `spec` if it still fails; say what changed.
-    fn try_keep(&mut self, spec: ScenarioSpec, what: impl Into<String>) -> bool {
+    /// Keep `spec` if it still fails; say what changed. Faults after the
+    /// point where the failing run stopped never applied, so they go too
+    /// (the run is the same without them).
+    fn try_keep(&mut self, mut spec: ScenarioSpec, what: impl Into<String>) -> bool {
         if spec == self.best {
             return false;
         }
         match self.fails(&spec) {
-            Some(r) => {
+            Some(mut r) => {
+                if r.sim_time_ms < spec.duration_ms {
+                    spec.faults.retain(|f| f.at_ms <= r.sim_time_ms);
+                    r.scenario = spec.clone();
+                }
                 self.best = spec;
                 self.report = r;
                 self.steps.push(what.into());
@@ -164,9 +179,11 @@ impl Search {
 pub fn shrink(scenario: &Scenario, opts: &ShrinkOptions) -> Result<Shrunk, ShrinkError> {
     let first_opts = RunOptions {
         fault_log_cap: opts.fault_log_cap,
+        keep_faults: true,
         ..RunOptions::default()
     };
-    let first = runner::run(scenario, &first_opts).report;
+    let out = runner::run(scenario, &first_opts);
+    let (first, log) = (out.report, out.faults.unwrap_or_default());
     let kind = failure_kind(&first).ok_or(ShrinkError::Passes(scenario.spec.seed))?;
     let mut s = Search {
         opts: opts.clone(),
@@ -176,7 +193,9 @@ pub fn shrink(scenario: &Scenario, opts: &ShrinkOptions) -> Result<Shrunk, Shrin
         steps: Vec::new(),
         runs: 1,
     };
-    script_nemesis(&mut s);
+    let compact = s.best.clone();
+    script_nemesis(&mut s, log);
+    try_compact(&mut s, compact);
     cut_duration(&mut s);
     ddmin_faults(&mut s);
     fewer_nodes(&mut s);
@@ -200,22 +219,35 @@ fn truncated_log(r: &Report) -> Option<(u64, u64)> {
     Some((log["listed"].as_u64()?, log["total"].as_u64()?))
 }
 
-/// Replace the nemesis by the faults it drew in the failing run.
+/// A `crash_at` or `message` rule: its firings are drawn from streams of
+/// their own at protocol events, so it is kept as written.
+fn is_rule(f: &FaultSpec) -> bool {
+    matches!(f.kind, FaultKind::CrashAt | FaultKind::Message)
+}
+
+/// Replace the nemesis and every other fault by the faults the failing
+/// run applied, each on its concrete node and with the duration it
+/// lasted, so the scripted scenario replays the same run
+/// ([`scripted_from_log`]). The other faults go too because the nemesis
+/// shares the `faults` stream with their drawn targets and jitter: with
+/// the nemesis gone, a repeating fault on a `random` node would draw other
+/// nodes.
 ///
 /// A report whose fault log was truncated (more records than the cap)
-/// lists only the first draws, and a run cut at the last listed one is a
-/// different run. So the failing run is repeated once with a cap that
-/// holds every record (the report says how many), if that many could be
+/// lists only the first records, and a run cut at the last listed one is a
+/// different run. So the failing run is repeated with a cap that holds
+/// every record (the report says how many), if that many could be
 /// scripted at all (`max_fault_records`, the scenario's scripted-fault
-/// limit); otherwise the nemesis stays, said in the steps, and the other
-/// simplifications still apply.
-fn script_nemesis(s: &mut Search) {
+/// limit); otherwise the faults stay as they are, said in the steps, and
+/// the other simplifications still apply.
+fn script_nemesis(s: &mut Search, mut log: Vec<AppliedFault>) {
+    // Without a nemesis the scenario's own faults replay the run as they
+    // are (their draws are the same), in fewer entries.
     if s.best.nemesis.is_none() {
         return;
     }
-    let mut report = s.report.clone();
     let mut whole = String::new();
-    if let Some((listed, total)) = truncated_log(&report) {
+    if let Some((listed, total)) = truncated_log(&s.report) {
         if total > s.opts.max_fault_records as u64 {
             s.steps.push(format!(
                 "kept the nemesis: it logged {total} fault records (the report lists {listed}), more than a scenario may script ({})",
@@ -228,30 +260,185 @@ fn script_nemesis(s: &mut Search) {
         };
         let opts = RunOptions {
             fault_log_cap: Some(total as usize),
+            keep_faults: true,
             ..RunOptions::default()
         };
         s.runs += 1;
-        report = runner::run(&scenario, &opts).report;
+        log = runner::run(&scenario, &opts).faults.unwrap_or_default();
         whole = format!(" (re-run listing all {total}; the report listed {listed})");
     }
-    let drawn = scripted_from_report(&report, s.best.duration_ms, s.best.cluster.nodes);
     let mut spec = s.best.clone();
+    spec.faults = scripted_from_log(&s.best, &log);
     spec.nemesis = None;
-    let n = drawn.len();
-    spec.faults.extend(drawn);
-    spec.faults.sort_by(|a, b| a.at_ms.total_cmp(&b.at_ms));
+    let n = spec.faults.iter().filter(|f| !is_rule(f)).count();
+    let what = if s.best.nemesis.is_some() {
+        "replaced the nemesis and the drawn faults"
+    } else {
+        "replaced the drawn faults"
+    };
     if !s.try_keep(
         spec,
-        format!("replaced the nemesis by the {n} faults it drew{whole}"),
+        format!("{what} by the {n} faults they applied{whole}"),
     ) {
-        s.steps
-            .push("kept the nemesis: its draws, scripted, did not fail the same way".into());
+        s.steps.push(
+            "kept the drawn faults: applied as scripted, they did not fail the same way".into(),
+        );
+    }
+}
+
+/// The compact form: the scenario's own faults (a repeating fault is one
+/// entry), the nemesis left out. The faults a run applied replay it
+/// exactly but are many (each firing of a repeating fault is one, and the
+/// nemesis draws dozens); when they are more than the compact form has,
+/// try the compact form, with the original seed and then others (without
+/// the nemesis its run differs anyway, so another seed is as good a
+/// sample), and keep the first that fails the same way.
+fn try_compact(s: &mut Search, mut compact: ScenarioSpec) {
+    if compact.nemesis.is_none() || compact.faults.len() >= s.best.faults.len() {
+        return;
+    }
+    compact.nemesis = None;
+    let original = compact.seed;
+    let seeds =
+        std::iter::once(original).chain((0..s.opts.compact_seeds).filter(|&x| x != original));
+    for seed in seeds {
+        if s.runs >= s.opts.max_runs {
+            return;
+        }
+        let mut spec = compact.clone();
+        spec.seed = seed;
+        let n = spec.faults.len();
+        let what = if seed == original {
+            format!("kept the scenario's own {n} faults and left out the nemesis")
+        } else {
+            format!("kept the scenario's own {n} faults and left out the nemesis, with seed {seed} (the original seed no longer failed)")
+        };
+        if s.try_keep(spec, what) {
+            return;
+        }
+    }
+}
+
+/// The faults a run of `spec` applied (`log`, its fault records in
+/// order), as scripted faults that replay the run: each applied fault on
+/// its concrete nodes at its time, lasting what it lasted (its undo is
+/// queued when it applies, as the nemesis queued it); `crash_at` and
+/// `message` rules as written, in the place they were armed (their
+/// firings come from streams of their own at protocol events, so the same
+/// run fires them again). Left out: undos (the durations queue them),
+/// skipped faults (they changed nothing) and the crashes a crash point
+/// caused (the rule causes them again). Run without the nemesis, the
+/// result draws nothing from the `faults` stream, which the nemesis and
+/// drawn targets share, so it replays the run event for event. Its trace
+/// hash differs only where the run had a skipped fault (a fault event the
+/// scripted run does not have) or one record on several nodes (a
+/// `minority` crash, scripted as one fault per node).
+pub fn scripted_from_log(spec: &ScenarioSpec, log: &[AppliedFault]) -> Vec<FaultSpec> {
+    let rules: Vec<&FaultSpec> = spec.faults.iter().filter(|f| is_rule(f)).collect();
+    // A repeating rule is armed several times: keep such rules first, as
+    // written, rather than match arming records to them.
+    let repeating = rules.iter().any(|f| f.every_ms.is_some());
+    let mut out: Vec<FaultSpec> = Vec::new();
+    let mut pending: std::collections::VecDeque<FaultSpec> = if repeating {
+        out.extend(rules.iter().map(|f| (*f).clone()));
+        Default::default()
+    } else {
+        let mut r: Vec<FaultSpec> = rules.iter().map(|f| (*f).clone()).collect();
+        r.sort_by(|a, b| a.at_ms.total_cmp(&b.at_ms));
+        r.into()
+    };
+    let servers = spec.cluster.nodes;
+    for f in log {
+        if f.undoes || f.skipped.is_some() {
+            continue;
+        }
+        if matches!(f.kind, "crash_at" | "message") {
+            if let Some(r) = pending.pop_front() {
+                out.push(r);
+            }
+            continue;
+        }
+        if f.point.is_none() {
+            out.extend(applied_as_scripted(f, servers));
+        }
+    }
+    out.extend(pending);
+    out.sort_by(|a, b| a.at_ms.total_cmp(&b.at_ms));
+    out
+}
+
+/// One applied fault as scripted faults (one per node where the scenario
+/// names one node per fault).
+fn applied_as_scripted(f: &AppliedFault, servers: u32) -> Vec<FaultSpec> {
+    let at = f.at.as_millis_f64();
+    let lasts = f.lasts.map(|d| d.as_millis_f64());
+    let target = |n: NodeId| match n.0.checked_sub(servers) {
+        Some(i) => TargetSpec::Agent(i),
+        None => TargetSpec::Index(n.0),
+    };
+    let member = |n: &NodeId| match n.0.checked_sub(servers) {
+        Some(i) => NodeRef::Agent(i),
+        None => NodeRef::Server(n.0),
+    };
+    let per_node = |kind: FaultKind| -> Vec<FaultSpec> {
+        f.nodes
+            .iter()
+            .map(|&n| {
+                let mut s = FaultSpec::new(at, kind);
+                s.node = Some(target(n));
+                match kind {
+                    FaultKind::Crash => s.restart_after_ms = lasts,
+                    FaultKind::Clock => {
+                        s.rate = f.rate_ppm.map(|r| r as f64 / 1e6);
+                        s.for_ms = lasts;
+                    }
+                    FaultKind::Pause | FaultKind::Isolate => s.for_ms = lasts,
+                    _ => {}
+                }
+                s
+            })
+            .collect()
+    };
+    match f.kind {
+        "crash" => per_node(FaultKind::Crash),
+        "restart" => per_node(FaultKind::Restart),
+        "pause" => per_node(FaultKind::Pause),
+        "clock" => per_node(FaultKind::Clock),
+        "isolate" => per_node(FaultKind::Isolate),
+        "partition" => {
+            let mut s = FaultSpec::new(at, FaultKind::Partition);
+            s.groups = Some(
+                f.groups
+                    .iter()
+                    .map(|g| g.iter().map(member).collect())
+                    .collect(),
+            );
+            s.for_ms = lasts;
+            vec![s]
+        }
+        "link" if f.nodes.len() == 2 => {
+            let mut s = FaultSpec::new(at, FaultKind::Link);
+            s.from = Some(target(f.nodes[0]));
+            s.to = Some(target(f.nodes[1]));
+            s.both_ways = Some(f.both_ways);
+            s.drop = f.drop;
+            s.extra_latency_ms = f
+                .extra_latency
+                .map(|d| d.as_millis_f64())
+                .filter(|d| *d > 0.0);
+            s.for_ms = lasts;
+            vec![s]
+        }
+        "heal" => vec![FaultSpec::new(at, FaultKind::Heal)],
+        _ => Vec::new(),
     }
 }
 
 /// The report's applied nemesis faults as scripted faults, for a run of
 /// `duration_ms` (a pause whose resume is not listed lasts to its end) on
-/// a cluster of `servers` (addresses above are agents).
+/// a cluster of `servers` (addresses above are agents). Reads the report
+/// alone, so it cannot tell how long each fault lasted nor keep the draws
+/// of other faults: [`scripted_from_log`] replays a run exactly.
 pub(crate) fn scripted_from_report(r: &Report, duration_ms: f64, servers: u32) -> Vec<FaultSpec> {
     use crate::fault::AppliedFault;
     use crate::time::{SimDuration, SimTime};
@@ -354,21 +541,30 @@ fn cut_duration(s: &mut Search) {
     }
 }
 
-/// Delta debugging over the fault list: remove chunks of decreasing size.
+/// Delta debugging over the fault list: remove chunks of decreasing size,
+/// the latest first. Removing a fault changes the run from its time on,
+/// so a late fault's removal leaves most of the run as it was and is the
+/// likelier to keep the failure; the run then often fails earlier, and
+/// the faults after the new failure go at once.
 fn ddmin_faults(s: &mut Search) {
     let mut chunk = s.best.faults.len().div_ceil(2).max(1);
-    while !s.best.faults.is_empty() {
+    while !s.best.faults.is_empty() && s.runs < s.opts.max_runs {
         let mut removed_any = false;
-        let mut start = 0;
-        while start < s.best.faults.len() {
+        let mut end = s.best.faults.len();
+        while end > 0 && s.runs < s.opts.max_runs {
             let mut spec = s.best.clone();
-            let end = (start + chunk).min(spec.faults.len());
+            let start = end.saturating_sub(chunk);
             let gone: Vec<String> = spec.faults[start..end].iter().map(describe_fault).collect();
             spec.faults.drain(start..end);
-            if s.try_keep(spec, format!("removed {}", gone.join(", "))) {
+            let what = match gone.len() {
+                0..=4 => format!("removed {}", gone.join(", ")),
+                n => format!("removed {n} faults, {} to {}", gone[0], gone[n - 1]),
+            };
+            if s.try_keep(spec, what) {
                 removed_any = true;
+                end = start.min(s.best.faults.len());
             } else {
-                start = end;
+                end = start;
             }
         }
         if chunk == 1 && !removed_any {

@@ -272,6 +272,7 @@ impl<P: Process> World<P> {
                 } => {
                     let nodes = self.resolve(*node, Some(NodeStatus::Up))?;
                     rec.nodes = nodes.clone();
+                    rec.lasts = *restart_after;
                     for n in nodes {
                         self.crash(n);
                         if let Some(d) = restart_after {
@@ -290,6 +291,7 @@ impl<P: Process> World<P> {
                 FaultAction::Pause { node, duration } => {
                     let nodes = self.resolve(*node, Some(NodeStatus::Up))?;
                     rec.nodes = nodes.clone();
+                    rec.lasts = Some(*duration);
                     for n in nodes {
                         self.pause(n, *duration, "undo");
                     }
@@ -302,6 +304,7 @@ impl<P: Process> World<P> {
                     let nodes = self.resolve(*node, None)?;
                     rec.nodes = nodes.clone();
                     rec.rate_ppm = Some(*rate_ppm);
+                    rec.lasts = *duration;
                     for n in nodes {
                         self.slots[n.index()].clock.set_rate(self.now, *rate_ppm);
                         if let Some(d) = duration {
@@ -321,6 +324,7 @@ impl<P: Process> World<P> {
                     };
                     let gen = self.net.partition(&groups);
                     rec.groups = groups;
+                    rec.lasts = *duration;
                     if let Some(d) = duration {
                         self.queue
                             .push(self.now + *d, Event::Undo(Undo::EndPartition(gen), "undo"));
@@ -329,6 +333,7 @@ impl<P: Process> World<P> {
                 FaultAction::Isolate { node, duration } => {
                     let nodes = self.resolve(*node, None)?;
                     rec.nodes = nodes.clone();
+                    rec.lasts = *duration;
                     for n in nodes {
                         let gen = self.net.isolate(n, self.cfg.cluster);
                         if let Some(d) = duration {
@@ -354,6 +359,7 @@ impl<P: Process> World<P> {
                     rec.drop = Some(*drop);
                     rec.extra_latency = Some(*extra_latency);
                     rec.both_ways = *both_ways;
+                    rec.lasts = *duration;
                     let gen = self.cut(from, to, *both_ways, *drop, *extra_latency);
                     if let Some(d) = duration {
                         self.queue.push(
@@ -526,6 +532,7 @@ impl<P: Process> World<P> {
                 self.disarm(id);
             }
         }
+        rec.undoes = true;
         self.log(rec);
     }
 

@@ -88,6 +88,10 @@ impl<P: Process> World<P> {
             | NemesisKind::AgentLink
             | NemesisKind::AgentPartition => self.agent_nemesis(kind, dur, &mut rec),
         }
+        // Every fault drawn (not skipped) is undone after `dur`.
+        if rec.skipped.is_none() {
+            rec.lasts = Some(dur);
+        }
         self.log(rec);
         let gap =
             SimDuration::from_micros(self.fault_rng.exponential(n.mean_interval.0 as f64) as u64);
