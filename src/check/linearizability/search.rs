@@ -354,8 +354,17 @@ pub(super) fn search<O: Observer>(
     let mut cache = StateCache::default();
     let mut scratch = Vec::new();
     let mut stack: Vec<Frame> = Vec::new();
+    // Beside each frame: whether the op before it was an info op (see
+    // `constrained`).
+    let mut was_constrained: Vec<bool> = Vec::new();
     let mut state: Option<i64> = initial;
     let mut writer: Option<u32> = None;
+    // The last op linearized was an info op, so the next must not be a
+    // plain write: the rule [`explore`] documents (dropping an info op
+    // whose value is overwritten before anyone sees it changes no other
+    // op's view), which keeps the search from trying every subset of the
+    // info writes nobody read.
+    let mut constrained = false;
     // The furthest (latest) return the search got stuck at, and its op.
     let mut furthest: (u32, u32) = (0, 0);
     let mut entry = events.next[HEAD as usize];
@@ -367,13 +376,19 @@ pub(super) fn search<O: Observer>(
         let op = events.op[entry as usize];
         if events.is_call[entry as usize] {
             let effect = effects[op as usize];
+            if constrained && matches!(effect, Effect::Write(_)) {
+                entry = events.next[entry as usize];
+                continue;
+            }
             let Some(next_state) = effect.step(state) else {
                 obs.refused(op, state, writer);
                 entry = events.next[entry as usize];
                 continue;
             };
+            let is_info = op as usize >= set.completed;
             set.insert(op);
             set.encode(next_state, &mut scratch);
+            scratch[0] |= u64::from(is_info) << 1;
             if !cache.contains(scratch.as_slice()) {
                 if cache.len() as u64 >= max_states {
                     return (Outcome::Unknown, cache.len() as u64);
@@ -385,6 +400,8 @@ pub(super) fn search<O: Observer>(
                     prev_writer: writer,
                     forced: effect.observes_only(),
                 });
+                was_constrained.push(constrained);
+                constrained = is_info;
                 state = next_state;
                 if effect.writes() {
                     writer = Some(op);
@@ -421,6 +438,7 @@ pub(super) fn search<O: Observer>(
             set.remove(frame.op);
             state = frame.prev_state;
             writer = frame.prev_writer;
+            constrained = was_constrained.pop().expect("one flag per frame");
             events.unlift(frame.op);
             if !frame.forced {
                 break frame;
