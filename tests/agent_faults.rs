@@ -246,3 +246,56 @@ fn dynamic_agent_targets_pick_agents() {
     let n = pause["nodes"][0].as_u64().unwrap();
     assert!((3..7).contains(&n), "{pause}");
 }
+
+/// Agent counters cover every life: a lone agent runs three 4 s tasks,
+/// crashes at 9 s and restarts at 10 s. The report's executions and
+/// tokens spent include the lives that ended in the crash (as the
+/// dispatcher counters do for servers): at least the three committed
+/// executions, and no fewer tokens spent than committed. Before, they
+/// were read from the live agents at the end, so the crash erased what
+/// the first life had done.
+#[test]
+fn agent_counters_add_up_every_life() {
+    let crashed = run(scenario(
+        1,
+        3,
+        json!([{ "at_ms": 9000, "kind": "crash", "node": "agent:0", "restart_after_ms": 1000 }]),
+    ));
+    let c = crashed.section("collab");
+    assert_eq!(f(&c["workflows"]["completed"]), 3.0);
+    assert!(f(&c["agents"]["executed"]) >= 3.0, "{}", c["agents"]);
+    assert!(
+        f(&c["tokens"]["spent"]) >= f(&c["tokens"]["committed"]),
+        "{}",
+        c["tokens"]
+    );
+    assert!(
+        f(&c["agents"]["busy_ms"]) >= 3.0 * 4000.0,
+        "{}",
+        c["agents"]
+    );
+    // The calm run's counters are the same sums of one life.
+    let calm = run(scenario(1, 3, json!([])));
+    let c0 = calm.section("collab");
+    assert_eq!(f(&c0["agents"]["executed"]), 3.0);
+}
+
+/// An agent whose clock slows while it works still finishes the task:
+/// its work timer, armed in true time at the old rate, fires before the
+/// work is done on the agent's clock, and the agent waits for the rest.
+/// Found by tests/proptest_workflow.rs: it dropped that early timer and
+/// stayed busy for ever (its inbox filled, assignments were refused and
+/// dead-lettered, no workflow completed).
+#[test]
+fn an_agent_whose_clock_slows_mid_task_still_finishes_it() {
+    // The 4 s task starts at about 0 s; the clock runs at half speed from
+    // 1 s to 3 s, so the task ends at about 5 s of true time.
+    let r = run(scenario(
+        1,
+        2,
+        json!([{ "at_ms": 1000, "kind": "clock", "node": "agent:0", "rate": 0.5, "for_ms": 2000 }]),
+    ));
+    let c = r.section("collab");
+    assert_eq!(f(&c["workflows"]["completed"]), 2.0, "{}", c["workflows"]);
+    assert_eq!(f(&c["agents"]["executed"]), 2.0);
+}

@@ -2,27 +2,31 @@
 //! whole workflow scenarios: mode (pipeline, competitive, division,
 //! hybrid), CP or AP coordinator, DAG shape (chains, fans, joins), skills
 //! and agents per skill, failure rates and attempt budgets, number of
-//! workflows, and crash/restart faults on coordinator servers. The
-//! property: every check holds (workflow safety properties, Raft safety
-//! or convergence, `workflow.approval_gates`, `liveness.workflows`).
-//! For the correct build it holds; for coordinator bugs proptest finds a
-//! failing scenario on its own and shrinks it on the parameters (fewer
-//! workflows, agents, stages and faults, simpler DAG).
+//! workflows, and faults: crash/restart, pause, clock skew and a
+//! partition on coordinator servers; crash/restart, pause, clock skew,
+//! isolation, a cut link to a server and a partition that names the agent
+//! on agents. Every fault ends (a `restart_after_ms` or `for_ms`), so
+//! liveness is judged. The property: every check holds (workflow safety
+//! properties, Raft safety or convergence, `workflow.approval_gates`,
+//! `liveness.workflows`). For the correct build it holds; for coordinator
+//! bugs proptest finds a failing scenario on its own and shrinks it on the
+//! parameters (fewer workflows, agents, stages and faults, simpler DAG).
 //!
-//! Agent faults are left out here: agents inside the fault model are
-//! another change of issue #15.
+//! The search is seeded (`PROPTEST_RNG_SEED=<u64>`, default 1, explores
+//! others), so CI runs the same cases every time.
 //!
 //! `liveness.workflows` uses its default window (derived from the
 //! scenario); runs last up to 300 s, so a stalled workflow's window
 //! closes before the end (a correct run stops early, once done).
 //!
-//! `PROPTEST_CASES=N` runs more cases for the correct build (default 48).
+//! `PROPTEST_CASES=N` runs more or fewer cases for the correct build
+//! (default 300).
 
 use agentsim::metrics::Report;
 use agentsim::runner::{self, RunOptions};
 use agentsim::scenario::{Scenario, ScenarioSpec};
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestCaseError, TestError, TestRunner};
+use proptest::test_runner::{Config, RngSeed, TestCaseError, TestError, TestRunner};
 use serde_json::{json, Value};
 
 /// One generated workflow scenario, as parameters (what proptest shrinks).
@@ -41,6 +45,12 @@ struct Params {
     workflows: u8,
     /// (at ms, server, restart after ms)
     crashes: Vec<(u32, u8, u32)>,
+    /// Other server faults: (at ms, kind, server, lasting ms); kinds in
+    /// [`server_fault`].
+    server_faults: Vec<(u32, u8, u8, u32)>,
+    /// Agent faults: (at ms, kind, agent pick, lasting ms); kinds in
+    /// [`agent_fault`]. The pick is taken modulo the number of agents.
+    agent_faults: Vec<(u32, u8, u8, u32)>,
 }
 
 fn params() -> impl Strategy<Value = Params> {
@@ -55,6 +65,8 @@ fn params() -> impl Strategy<Value = Params> {
         1u8..4,
         1u8..16,
         prop::collection::vec((0u32..8000, 0u8..3, 200u32..3000), 0..3),
+        prop::collection::vec((0u32..8000, 0u8..3, 0u8..3, 200u32..3000), 0..3),
+        prop::collection::vec((0u32..8000, 0u8..6, any::<u8>(), 200u32..6000), 0..4),
     )
         .prop_map(
             |(
@@ -68,6 +80,8 @@ fn params() -> impl Strategy<Value = Params> {
                 attempts,
                 workflows,
                 crashes,
+                server_faults,
+                agent_faults,
             )| {
                 Params {
                     seed,
@@ -80,9 +94,50 @@ fn params() -> impl Strategy<Value = Params> {
                     attempts,
                     workflows,
                     crashes,
+                    server_faults,
+                    agent_faults,
                 }
             },
         )
+}
+
+/// A server fault of kind `kind % 3` on `server` for `ms`: a pause, a
+/// clock running 2x fast or at half speed, or a partition of the server
+/// from the other two with the agents placed in proportion.
+fn server_fault(at: u32, kind: u8, server: u8, ms: u32) -> Value {
+    match kind % 3 {
+        0 => json!({"at_ms": at, "kind": "pause", "node": server, "for_ms": ms}),
+        1 => json!({"at_ms": at, "kind": "clock", "node": server,
+                    "rate": if ms % 2 == 0 { 2.0 } else { 0.5 }, "for_ms": ms}),
+        _ => {
+            let rest: Vec<u8> = (0..3).filter(|&i| i != server).collect();
+            json!({"at_ms": at, "kind": "partition", "groups": [[server], rest],
+                   "agents": "proportional", "for_ms": ms})
+        }
+    }
+}
+
+/// An agent fault of kind `kind % 6` on agent `agent` for `ms`:
+/// crash/restart, pause, clock skew (2x or 0.5x), isolation, a cut link
+/// (both ways) to one server, or a partition that puts the agent with one
+/// server and the other servers apart.
+fn agent_fault(at: u32, kind: u8, agent: u32, ms: u32) -> Value {
+    let a = format!("agent:{agent}");
+    let server = agent % 3;
+    match kind % 6 {
+        0 => json!({"at_ms": at, "kind": "crash", "node": a, "restart_after_ms": ms}),
+        1 => json!({"at_ms": at, "kind": "pause", "node": a, "for_ms": ms}),
+        2 => json!({"at_ms": at, "kind": "clock", "node": a,
+                    "rate": if ms % 2 == 0 { 2.0 } else { 0.5 }, "for_ms": ms}),
+        3 => json!({"at_ms": at, "kind": "isolate", "node": a, "for_ms": ms}),
+        4 => json!({"at_ms": at, "kind": "link", "from": a, "to": server,
+                    "both_ways": true, "for_ms": ms}),
+        _ => {
+            let rest: Vec<u32> = (0..3).filter(|&i| i != server).collect();
+            json!({"at_ms": at, "kind": "partition", "groups": [[json!(server), json!(a)], rest],
+                   "for_ms": ms})
+        }
+    }
 }
 
 fn scenario(p: &Params, bug: Option<&str>) -> Value {
@@ -104,12 +159,21 @@ fn scenario(p: &Params, bug: Option<&str>) -> Value {
                    "latency_ms": {"dist": "lognormal", "median": 200, "sigma": 0.4}})
         })
         .collect();
+    let agents_total = u32::from(p.skills) * u32::from(p.agents_per_skill);
     let faults: Vec<Value> = p
         .crashes
         .iter()
         .map(|&(at, node, back)| {
             json!({"at_ms": at, "kind": "crash", "node": node, "restart_after_ms": back})
         })
+        .chain(
+            p.server_faults
+                .iter()
+                .map(|&(at, kind, server, ms)| server_fault(at, kind, server, ms)),
+        )
+        .chain(p.agent_faults.iter().map(|&(at, kind, pick, ms)| {
+            agent_fault(at, kind, u32::from(pick) % agents_total, ms)
+        }))
         .collect();
     let mut v = json!({
         "name": "proptest-workflow", "seed": p.seed, "duration_ms": 300000,
@@ -158,33 +222,58 @@ fn holds(p: &Params, bug: Option<&str>) -> Result<(), TestCaseError> {
     }
 }
 
+/// The search is seeded, so a run (and CI) is reproducible: the same
+/// cases every time. `PROPTEST_RNG_SEED=<u64>` explores other cases.
+fn rng_seed() -> u64 {
+    std::env::var("PROPTEST_RNG_SEED")
+        .ok()
+        .map(|v| {
+            v.parse()
+                .unwrap_or_else(|_| panic!("PROPTEST_RNG_SEED={v:?} is not a u64"))
+        })
+        .unwrap_or(DEFAULT_RNG_SEED)
+}
+
+/// The seed of the default search.
+const DEFAULT_RNG_SEED: u64 = 1;
+
 fn runner(cases: u32) -> TestRunner {
-    TestRunner::new_with_rng(
-        Config {
-            cases,
-            failure_persistence: None,
-            max_shrink_iters: 200,
-            ..Config::default()
-        },
-        proptest::test_runner::TestRng::from_seed(
-            proptest::test_runner::RngAlgorithm::ChaCha,
-            &[7; 32],
-        ),
-    )
+    TestRunner::new(Config {
+        cases,
+        failure_persistence: None,
+        max_shrink_iters: 200,
+        rng_seed: RngSeed::Fixed(rng_seed()),
+        ..Config::default()
+    })
 }
 
 /// The correct build passes every workflow check and liveness on every
-/// generated scenario.
+/// generated scenario (300 by default), faults on servers and agents
+/// included.
 #[test]
 fn correct_coordinator_passes_every_generated_workflow_scenario() {
     let cases = std::env::var("PROPTEST_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(48);
+        .unwrap_or(300);
     let mut r = runner(cases);
-    if let Err(e) = r.run(&params(), |p| holds(&p, None)) {
-        panic!("the correct coordinator failed: {e}");
+    let agent_faulted = std::cell::Cell::new(0usize);
+    let result = r.run(&params(), |p| {
+        agent_faulted.set(agent_faulted.get() + usize::from(!p.agent_faults.is_empty()));
+        holds(&p, None)
+    });
+    let agent_faulted = agent_faulted.get();
+    if let Err(e) = result {
+        panic!(
+            "the correct coordinator failed (PROPTEST_RNG_SEED={}): {e}",
+            rng_seed()
+        );
     }
+    // The strategy reaches agents: most cases fault at least one.
+    assert!(
+        agent_faulted * 2 > cases as usize,
+        "only {agent_faulted} of {cases} cases had an agent fault"
+    );
 }
 
 /// Each coordinator bug the strategy can reach: proptest finds a failing
@@ -212,11 +301,13 @@ fn generated_scenarios_find_and_shrink_coordinator_bugs() {
                     "{bug}: the shrunk case fails without the bug too: {minimal:?}"
                 );
                 eprintln!(
-                    "{bug}: found, shrunk to {} workflow(s), {} stage(s), {} agent(s) per skill, {} crash(es): {why}",
+                    "{bug}: found, shrunk to {} workflow(s), {} stage(s), {} agent(s) per skill, {} crash(es), {} other server fault(s), {} agent fault(s): {why}",
                     minimal.workflows,
                     minimal.deps.len() + 1,
                     minimal.agents_per_skill,
-                    minimal.crashes.len()
+                    minimal.crashes.len(),
+                    minimal.server_faults.len(),
+                    minimal.agent_faults.len()
                 );
                 found.push(bug);
             }

@@ -339,3 +339,231 @@ fn a_redriven_task_runs_again_on_the_agent_that_saw_it() {
     );
     assert_eq!(c["workflows"]["completed"], 10);
 }
+
+/// Workflow arrivals are events of the world at their scripted true
+/// times, like approvals: with every server's clock 2x fast, no task of
+/// workflow `w` starts before `w`'s arrival (the agents' clocks are true,
+/// so `start_ms` is true time). Before the fix the dispatcher compared
+/// the arrival times with its own clock and submitted each workflow at
+/// about half its arrival time.
+#[test]
+fn arrivals_happen_at_their_true_time_under_fast_server_clocks() {
+    let v = approval_under_fast_clocks();
+    let spec: ScenarioSpec = serde_json::from_value(v.clone()).unwrap();
+    let cfg = runner::collab::collab_config(spec.workflow.as_ref().unwrap(), 3, spec.seed);
+    let arrived: Vec<f64> = cfg.arrivals.iter().map(|a| a.at.as_millis_f64()).collect();
+    assert_eq!(arrived.len(), 20);
+    assert!(arrived[19] > 5_000.0, "arrivals spread over seconds");
+    let r = run_json(v);
+    assert!(r.checks.ok, "{:?}", r.checks.failures);
+    let c = r.section("collab");
+    let rows = c["gantt"].as_array().unwrap();
+    // 5 tasks per workflow; a branch not taken leaves no bar.
+    assert!(rows.len() >= 80, "{} bars", rows.len());
+    for g in rows {
+        let w = (g["task"].as_u64().unwrap() / 5) as usize;
+        let start = f(&g["start_ms"]);
+        assert!(
+            start >= arrived[w],
+            "task {} of workflow {w} started at {start} ms, before the workflow arrived at {} ms",
+            g["task"],
+            arrived[w]
+        );
+    }
+    // And not long after: submitted at once (a tick), assigned, run.
+    let first_of = |w: usize| {
+        rows.iter()
+            .filter(|g| g["task"].as_u64().unwrap() == 5 * w as u64)
+            .map(|g| f(&g["start_ms"]))
+            .fold(f64::INFINITY, f64::min)
+    };
+    assert!(first_of(19) - arrived[19] < 1_000.0);
+}
+
+/// Dead letters are reported in true simulated time: with every
+/// server's clock 2x fast, every researcher dies at 5 s and the research
+/// tasks left are dead-lettered; each entry's `at_ms` lies between the
+/// deaths and the end of the run. Before the fix `at_ms` was the
+/// proposing server's clock, about twice the true time, past the run's
+/// end for the last ones.
+#[test]
+fn dead_letter_times_are_true_time_under_fast_server_clocks() {
+    let mut v = team_with_deaths(8);
+    v["faults"] = json!((0..3)
+        .map(|n| json!({"at_ms": 0, "kind": "clock", "node": n, "rate": 2.0, "for_ms": 120000}))
+        .collect::<Vec<_>>());
+    let r = run_json(v);
+    let c = r.section("collab");
+    let dead = c["dead_letters"]["list"].as_array().unwrap();
+    assert!(dead.len() >= 10, "{}", c["dead_letters"]);
+    for d in dead {
+        let at = f(&d["at_ms"]);
+        assert!(
+            (5_000.0..=r.sim_time_ms).contains(&at),
+            "dead letter at {at} ms, outside [5000, {}]: {d}",
+            r.sim_time_ms
+        );
+    }
+}
+
+/// A scripted approval outlives every server that received it: the
+/// `publish`-like stage `st1` is approved at 1 s, long before any task
+/// reaches its gate (`st0` takes 8 s); then every server crashes and
+/// restarts in turn (2-6.5 s), so no server still holds the approval in
+/// memory. The leader committed it (`approve_stage`), so the new leaders
+/// honour it: every gated task is assigned, none before 1 s, and every
+/// workflow completes. Before, an approval lived only in the memory of
+/// the servers that received it: after the rolling restart no leader knew
+/// it and every workflow waited at the gate until the end.
+#[test]
+fn an_approval_survives_every_server_restarting() {
+    let v = json!({
+        "name": "approval-restart", "seed": 11, "duration_ms": 60000,
+        "cluster": {"nodes": 3, "process": "raft", "start_jitter_ms": 20},
+        "network": {"latency_ms": {"dist": "fixed", "value": 2}},
+        "disk": {"sync_ms": {"dist": "fixed", "value": 1}},
+        "workflow": {
+            "mode": "pipeline",
+            "agents": [
+                {"name": "slow", "count": 4, "skills": ["s0"], "accuracy": 1.0, "availability": 1.0,
+                 "latency_ms": {"dist": "fixed", "value": 8000}},
+                {"name": "fast", "count": 2, "skills": ["s1"], "accuracy": 1.0, "availability": 1.0,
+                 "latency_ms": {"dist": "fixed", "value": 300}}
+            ],
+            "stages": [
+                {"id": "st0", "skill": "s0"},
+                {"id": "st1", "skill": "s1", "after": ["st0"], "interrupt_before": true}
+            ],
+            "arrivals": {"workflows": 4, "rate_per_s": 20},
+            "approvals": [{"stage": "st1", "at_ms": 1000}]
+        },
+        "faults": [
+            {"at_ms": 2000, "kind": "crash", "node": 0, "restart_after_ms": 1000},
+            {"at_ms": 3500, "kind": "crash", "node": 1, "restart_after_ms": 1000},
+            {"at_ms": 5000, "kind": "crash", "node": 2, "restart_after_ms": 1000}
+        ]
+    });
+    let r = run_json(v);
+    assert!(r.checks.ok, "{:?}", r.checks.failures);
+    for c in ["workflow.approval_gates", "liveness.workflows"] {
+        assert!(r.checks.ran.iter().any(|x| x == c), "{c} not judged");
+    }
+    let c = r.section("collab");
+    assert_eq!(c["workflows"]["completed"], 4, "{}", c["workflows"]);
+    let gated: Vec<f64> = c["gantt"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|g| g["task"].as_u64().unwrap() % 2 == 1)
+        .map(|g| f(&g["start_ms"]))
+        .collect();
+    assert_eq!(gated.len(), 4);
+    assert!(gated.iter().all(|&s| s >= 8_000.0), "{gated:?}");
+}
+
+/// `scenarios/collab/competitive-ap-rolling.json`: competitive mode on
+/// an AP coordinator while every server crashes and restarts in turn, so
+/// two copies can commit different results for one competitor. Each
+/// copy's race decisions are judged against that copy's own results, and
+/// hold on 40 seeds. Measured before this test existed, on the build of
+/// the time (`agentsim sweep scenarios/collab/competitive-ap-rolling.json
+/// --seeds 0..200 --jobs 1`): 0 of 200 seeds failed; with the checker
+/// switched back to scoring every copy with the first result committed
+/// anywhere (the rule before commit 67911a4), 5 of 200 failed
+/// `workflow.arbiter` (seeds 9, 29, 121, 182, 183: "winner .. is not the
+/// argmax").
+#[test]
+fn ap_rolling_restarts_keep_the_arbiter_judged_per_copy() {
+    let base = load_json("scenarios/collab/competitive-ap-rolling.json");
+    let mut conflicts = 0;
+    for seed in 0..40u64 {
+        let mut v = base.clone();
+        v["seed"] = json!(seed);
+        let r = run_json(v);
+        assert!(r.checks.ok, "seed {seed}: {:?}", r.checks.failures);
+        assert!(r.checks.ran.iter().any(|x| x == "workflow.arbiter"));
+        let m = &r.section("collab")["consistency_metrics"];
+        conflicts += m["conflicting_results"].as_u64().unwrap_or(0);
+    }
+    // The restarts do make copies disagree: the arbiter is judged on
+    // copies that hold different results.
+    assert!(conflicts > 0, "no conflicting results in 40 seeds");
+}
+
+/// Found by tests/proptest_workflow.rs once it faulted agents: a race
+/// (competitive, k = 2) with one agent that crashes twice (0.5-2.4 s and
+/// 4.2-5.6 s). Both competitors are dead-lettered (no live agent), the
+/// race with them (`every_competitor_failed`), and the race is re-driven
+/// when the agent returns; but a race left the dispatcher's judges when
+/// it was dead-lettered and was never judged again, so both workflows
+/// stayed open to the end ("race undecided", `liveness.workflows`
+/// failed). Now a re-driven race is judged again, and each workflow ends
+/// done or dead-lettered with a reason.
+#[test]
+fn a_redriven_race_is_judged_again() {
+    let v = json!({
+        "name": "redriven-race", "seed": 14404864012291324817u64, "duration_ms": 300000,
+        "cluster": {"nodes": 3, "process": "raft", "start_jitter_ms": 20},
+        "network": {"latency_ms": {"dist": "lognormal", "median": 2, "sigma": 0.4}},
+        "disk": {"sync_ms": {"dist": "fixed", "value": 1}},
+        "workflow": {"mode": "competitive", "consistency": "cp",
+            "agents": [{"name": "a0", "count": 1, "skills": ["s0"], "availability": 0.6,
+                        "latency_ms": {"dist": "lognormal", "median": 200, "sigma": 0.4}}],
+            "stages": [{"id": "st0", "skill": "s0"}],
+            "arrivals": {"workflows": 2, "rate_per_s": 5}, "retry": {"max_attempts": 1},
+            "arbiter": {"k": 2, "deadline_ms": 3000}},
+        "faults": [
+            {"at_ms": 0, "kind": "crash", "node": 0, "restart_after_ms": 614},
+            {"at_ms": 0, "kind": "pause", "node": 2, "for_ms": 713},
+            {"at_ms": 544, "kind": "crash", "node": "agent:0", "restart_after_ms": 1863},
+            {"at_ms": 4230, "kind": "crash", "node": "agent:0", "restart_after_ms": 1408}
+        ]
+    });
+    let r = run_json(v);
+    assert!(r.checks.ok, "{:?}", r.checks.failures);
+    assert!(r.checks.ran.iter().any(|c| c == "liveness.workflows"));
+    let c = r.section("collab");
+    let open = c["pending_at_end"].as_array().unwrap();
+    assert!(
+        open.iter().all(|p| p["status"] != "pending"),
+        "a race still waits: {open:?}"
+    );
+}
+
+/// Found by tests/proptest_workflow.rs: eight workflows arrive in the
+/// first second while server 1 is down (0-0.66 s), server 2 is cut off
+/// (0.2-0.75 s) and server 0 crashes at 0.66 s and restarts at 0.86 s,
+/// after the last arrival. Arrivals are world events a server keeps in
+/// memory, so the restarted server 0 knew of none; it became leader and
+/// submitted nothing (every workflow "never submitted"). Now the active
+/// coordinator asks its peers what they know (`known_events`) on
+/// activation and every second, and server 2's answer brings the
+/// arrivals back: every workflow is submitted and ends.
+#[test]
+fn arrivals_are_not_forgotten_when_the_server_that_leads_missed_them() {
+    let v: Value = serde_json::from_str(r#"{"name": "proptest-workflow", "seed": 418113193417131002, "duration_ms": 300000, "cluster": {"nodes": 3, "process": "raft", "start_jitter_ms": 20}, "network": {"latency_ms": {"dist": "lognormal", "median": 2, "sigma": 0.4}}, "disk": {"sync_ms": {"dist": "fixed", "value": 1}}, "workflow": {"mode": "pipeline", "consistency": "cp", "agents": [{"name": "a0", "count": 1, "skills": ["s0"], "availability": 0.6, "latency_ms": {"dist": "lognormal", "median": 200, "sigma": 0.4}}], "stages": [{"id": "st0", "skill": "s0"}], "arrivals": {"workflows": 8, "rate_per_s": 5}, "retry": {"max_attempts": 1}, "arbiter": {"k": 2, "deadline_ms": 3000}}, "faults": [{"at_ms": 664, "kind": "crash", "node": 0, "restart_after_ms": 200}, {"at_ms": 0, "kind": "crash", "node": 1, "restart_after_ms": 661}, {"at_ms": 199, "kind": "partition", "groups": [[2], [0, 1]], "agents": "proportional", "for_ms": 555}]}"#).unwrap();
+    let r = run_json(v);
+    assert!(r.checks.ok, "{:?}", r.checks.failures);
+    assert!(r.checks.ran.iter().any(|c| c == "liveness.workflows"));
+    assert_eq!(r.section("collab")["workflows"]["submitted"], 8);
+}
+
+/// Found by tests/proptest_workflow.rs: a race whose two competitors are
+/// dead-lettered (no live agent with the skill, then again after their
+/// re-drive) before either was ever assigned. The dispatcher started
+/// judging a race only when a competitor was assigned (or on a rebuild),
+/// so this race waited for ever ("race undecided: 2 dead-lettered").
+/// Now a race is judged from its submission and is dead-lettered with
+/// its reason (`every_competitor_failed`).
+#[test]
+fn a_race_whose_competitors_never_ran_is_decided() {
+    let v: Value = serde_json::from_str(r#"{"name": "proptest-workflow", "seed": 5126353957308450482, "duration_ms": 300000, "cluster": {"nodes": 3, "process": "raft", "start_jitter_ms": 20}, "network": {"latency_ms": {"dist": "lognormal", "median": 2, "sigma": 0.4}}, "disk": {"sync_ms": {"dist": "fixed", "value": 1}}, "workflow": {"mode": "competitive", "consistency": "cp", "agents": [{"name": "a0", "count": 1, "skills": ["s0"], "availability": 0.6, "latency_ms": {"dist": "lognormal", "median": 200, "sigma": 0.4}}, {"name": "a1", "count": 1, "skills": ["s1"], "availability": 0.6, "latency_ms": {"dist": "lognormal", "median": 200, "sigma": 0.4}}], "stages": [{"id": "st0", "skill": "s0"}, {"id": "st1", "skill": "s1", "after": ["st0"]}], "arrivals": {"workflows": 3, "rate_per_s": 5}, "retry": {"max_attempts": 1}, "arbiter": {"k": 2, "deadline_ms": 3000}}, "faults": [{"at_ms": 4974, "kind": "isolate", "node": "agent:1", "for_ms": 2088}, {"at_ms": 1651, "kind": "isolate", "node": "agent:1", "for_ms": 1667}]}"#).unwrap();
+    let r = run_json(v);
+    assert!(r.checks.ok, "{:?}", r.checks.failures);
+    let c = r.section("collab");
+    let open = c["pending_at_end"].as_array().unwrap();
+    assert!(
+        open.iter().all(|p| p["status"] != "pending"),
+        "a race still waits: {open:?}"
+    );
+}

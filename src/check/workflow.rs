@@ -722,8 +722,9 @@ mod tests {
         });
         let mut bytes = s.snapshot();
         // The dead-letter count sits right after the tasks: find "1 entry"
-        // followed by task 0 and zero it (the encoding is ours).
-        let tail = 9 * 8 + 4 + 4 + 1 + 8 + 4;
+        // followed by task 0 and zero it (the encoding is ours; after the
+        // counters comes the approved-stage count, 0 here).
+        let tail = 4 + 9 * 8 + 4 + 4 + 1 + 8 + 4;
         let at = bytes.len() - tail;
         assert_eq!(&bytes[at..at + 4], &1u32.to_le_bytes());
         bytes.splice(at..at + 4 + 17, 0u32.to_le_bytes());

@@ -51,6 +51,21 @@ pub struct AgentStats {
     pub overtakes: u64,
 }
 
+impl AgentStats {
+    /// Add `o` (another agent, or an earlier life of this one).
+    pub fn add(&mut self, o: &AgentStats) {
+        self.executed += o.executed;
+        self.transient_failures += o.transient_failures;
+        self.tokens = self.tokens.saturating_add(o.tokens);
+        self.busy_us += o.busy_us;
+        self.result_resends += o.result_resends;
+        self.results_abandoned += o.results_abandoned;
+        self.duplicates_discarded += o.duplicates_discarded;
+        self.refused += o.refused;
+        self.overtakes += o.overtakes;
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 struct Job {
     a: Assignment,
@@ -467,9 +482,19 @@ impl Agent {
                 ctx.send(to, CollabMsg::Env(env));
                 ctx.set_timer(TIMER_HEARTBEAT, self.cfg.heartbeat);
             }
-            TIMER_WORK if self.running.as_ref().is_some_and(|r| r.1 <= ctx.now()) => {
-                self.finish_job(ctx);
-            }
+            TIMER_WORK => match self.running.as_ref().map(|r| r.1) {
+                Some(end) if end <= ctx.now() => self.finish_job(ctx),
+                // The timer is armed in true time from the clock rate at
+                // the time; a clock slowed since then (a `clock` fault)
+                // fires it before the work is done on the agent's clock.
+                // Wait for the rest: dropping it left the agent busy for
+                // ever (found by tests/proptest_workflow.rs).
+                Some(end) => {
+                    let rest = end.saturating_since(ctx.now());
+                    ctx.set_timer(TIMER_WORK, rest);
+                }
+                None => {}
+            },
             TIMER_RETRY => self.retry(ctx),
             _ => {}
         }

@@ -166,6 +166,8 @@ pub struct ApServer {
     counter: u64,
     not_leader_replies: u64,
     approvals: StageApprovals,
+    /// Workflows `0..arrived` have arrived (world events, also gossiped).
+    arrived: u32,
 }
 
 impl ApServer {
@@ -187,6 +189,7 @@ impl ApServer {
             counter: 0,
             not_leader_replies: 0,
             approvals: StageApprovals::default(),
+            arrived: 0,
             cfg,
         }
     }
@@ -251,7 +254,11 @@ impl ApServer {
                 self.approvals.give(stage, self.dispatcher.as_mut());
                 self.step(ctx, None, false);
             }
-            CollabMsg::Raft(_) => {}
+            CollabMsg::Arrival { upto } => {
+                self.arrive(upto);
+                self.step(ctx, None, false);
+            }
+            CollabMsg::Raft(_) | CollabMsg::Known { .. } => {}
         }
     }
 
@@ -265,6 +272,15 @@ impl ApServer {
             }
             TIMER_TICK => self.step(ctx, None, true),
             _ => {}
+        }
+    }
+
+    /// Workflows `0..upto` have arrived (a world event or a peer's
+    /// gossip).
+    fn arrive(&mut self, upto: u32) {
+        self.arrived = self.arrived.max(upto);
+        if let Some(d) = self.dispatcher.as_mut() {
+            d.arrived(self.arrived);
         }
     }
 
@@ -302,6 +318,8 @@ impl ApServer {
                 // not claim otherwise.
                 upto: if alive { self.seq } else { acked },
                 records,
+                arrived: self.arrived,
+                approved: self.approvals.stages(),
             };
             ctx.send(NodeId(p), CollabMsg::Ap(msg));
         }
@@ -331,9 +349,17 @@ impl ApServer {
                 base,
                 upto,
                 records,
+                arrived,
+                approved,
             } => {
                 if self.heard(from, incarnation, now).is_none() {
                     return;
+                }
+                // World events the peer heard of (we may have been down,
+                // or restarted since, and forgotten them).
+                self.arrive(arrived);
+                for stage in approved {
+                    self.approvals.give(stage, self.dispatcher.as_mut());
                 }
                 // A delta computed against what an earlier life of ours
                 // had merged may leave out what we lost: ask for all.
@@ -477,6 +503,7 @@ impl ApServer {
             let epoch = (now.0 / 1000).wrapping_mul(16) + self.stats.activations;
             let mut d = Dispatcher::new(Rc::clone(&self.cfg), self.id, epoch, &self.state, now);
             self.approvals.hand_to(&mut d);
+            d.arrived(self.arrived);
             self.dispatcher = Some(d);
             ctx.set_timer(TIMER_TICK, self.cfg.tick);
         }
@@ -663,6 +690,8 @@ mod tests {
             base: 3,
             upto: 9,
             records: Vec::new(),
+            arrived: 0,
+            approved: Vec::new(),
         };
         let mut acks = Vec::new();
         for to_inc in [1234, b.incarnation] {

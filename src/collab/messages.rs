@@ -39,6 +39,29 @@ pub enum CollabMsg {
         /// Stage index.
         stage: u16,
     },
+    /// From the world to every coordinator server at a workflow
+    /// arrival's true time (`workflow.arrivals`): workflows `0..upto`
+    /// have arrived. Queued by the runner like [`CollabMsg::Approval`],
+    /// so a fast or slow server clock never moves an arrival. Cumulative,
+    /// so a server that was down at an earlier arrival learns it at the
+    /// next one.
+    Arrival {
+        /// Workflows with an index below this have arrived.
+        upto: u32,
+    },
+    /// Between Raft coordinator servers: the world events (arrivals,
+    /// approvals) the sender has heard of. A server keeps them in memory
+    /// only, and one that was down or restarted since does not know them,
+    /// so the active coordinator asks its peers on activation and every
+    /// second (`ask`), and a peer answers with what it knows.
+    Known {
+        /// Workflows `0..arrived` have arrived.
+        arrived: u32,
+        /// Stages approved, ascending.
+        approved: Vec<u16>,
+        /// Answer with yours.
+        ask: bool,
+    },
 }
 
 /// An assignment's content.
@@ -169,6 +192,8 @@ impl Message for CollabMsg {
             CollabMsg::Env(e) => e.kind(),
             CollabMsg::Ap(m) => m.kind(),
             CollabMsg::Approval { .. } => "approval",
+            CollabMsg::Arrival { .. } => "arrival",
+            CollabMsg::Known { .. } => "known_events",
         }
     }
     fn digest(&self, d: &mut Digest) {
@@ -180,6 +205,22 @@ impl Message for CollabMsg {
             CollabMsg::Approval { stage } => {
                 d.write(&[3]);
                 d.write_u64(u64::from(*stage));
+            }
+            CollabMsg::Arrival { upto } => {
+                d.write(&[4]);
+                d.write_u64(u64::from(*upto));
+            }
+            CollabMsg::Known {
+                arrived,
+                approved,
+                ask,
+            } => {
+                d.write(&[5, u8::from(*ask)]);
+                d.write_u64(u64::from(*arrived));
+                d.write_u64(approved.len() as u64);
+                for &s in approved {
+                    d.write_u64(u64::from(s));
+                }
             }
             CollabMsg::Raft(m) => {
                 d.write(&[0]);
@@ -230,7 +271,8 @@ impl Message for CollabMsg {
         match self {
             CollabMsg::Raft(m) => m.size_bytes(),
             CollabMsg::Ap(m) => m.size_bytes(),
-            CollabMsg::Approval { .. } => 16,
+            CollabMsg::Approval { .. } | CollabMsg::Arrival { .. } => 16,
+            CollabMsg::Known { approved, .. } => 16 + 2 * approved.len(),
             CollabMsg::Env(e) => match e.payload {
                 Payload::TaskResult { .. } => 120,
                 Payload::TaskAssignment(_) => 80,
@@ -328,6 +370,12 @@ pub enum ApMsg {
         upto: u64,
         /// Workflows, in index order.
         records: Vec<SyncRecord>,
+        /// World events the sender has heard of, gossiped so that a
+        /// restarted server (AP state is volatile) learns them again:
+        /// workflows `0..arrived` have arrived ...
+        arrived: u32,
+        /// ... and these stages were approved (ascending).
+        approved: Vec<u16>,
     },
     /// The receiver of a sync has merged it.
     Ack {
@@ -361,12 +409,19 @@ impl ApMsg {
                 base,
                 upto,
                 records,
+                arrived,
+                approved,
             } => {
                 d.write(&[0]);
                 d.write_u64(*incarnation);
                 d.write_u64(*to_incarnation);
                 d.write_u64(*base);
                 d.write_u64(*upto);
+                d.write_u64(u64::from(*arrived));
+                d.write_u64(approved.len() as u64);
+                for &s in approved {
+                    d.write_u64(u64::from(s));
+                }
                 d.write_u64(records.len() as u64);
                 for r in records {
                     r.record.digest(d);
@@ -393,11 +448,14 @@ impl ApMsg {
     /// Approximate bytes on the wire.
     pub fn size_bytes(&self) -> usize {
         match self {
-            ApMsg::Sync { records, .. } => {
-                32 + records
-                    .iter()
-                    .map(|r| r.record.wire_size() + 8 * r.vv.len() + 12)
-                    .sum::<usize>()
+            ApMsg::Sync {
+                records, approved, ..
+            } => {
+                36 + 2 * approved.len()
+                    + records
+                        .iter()
+                        .map(|r| r.record.wire_size() + 8 * r.vv.len() + 12)
+                        .sum::<usize>()
             }
             ApMsg::Ack { .. } => 32,
         }

@@ -21,6 +21,7 @@ use super::messages::{CollabMsg, Envelope, Payload, RaftMsg};
 use crate::ids::{NodeId, TimerId};
 use crate::process::{Context, Effect, Process, Role};
 use crate::raft::{RaftNode, RaftRole};
+use crate::time::{SimDuration, SimTime};
 use std::rc::Rc;
 
 type Ctx<'a> = Context<'a, CollabMsg, CollabRecord>;
@@ -29,6 +30,10 @@ type RaftCtx<'a> = Context<'a, RaftMsg, CollabRecord>;
 /// The dispatcher's tick (Raft uses timer ids 0..=2, agents 1..=3 on
 /// their own nodes).
 pub const TIMER_TICK: TimerId = TimerId(10);
+
+/// How often the active coordinator asks its peers for the world events
+/// they know (`CollabMsg::Known`), on its own clock.
+const ASK_EVERY: SimDuration = SimDuration::from_millis(1000);
 
 /// A coordinator server.
 #[derive(Debug)]
@@ -41,6 +46,12 @@ pub struct Coordinator {
     fx: Vec<Effect<RaftMsg, CollabRecord>>,
     not_leader_replies: u64,
     approvals: StageApprovals,
+    /// Workflows `0..arrived` have arrived (world events; volatile: a
+    /// restarted server learns them at the next arrival, from its peers,
+    /// and what was submitted from its committed state).
+    arrived: u32,
+    /// When the active coordinator last asked its peers what they know.
+    last_ask: Option<SimTime>,
 }
 
 impl Coordinator {
@@ -55,6 +66,8 @@ impl Coordinator {
             fx: Vec::new(),
             not_leader_replies: 0,
             approvals: StageApprovals::default(),
+            arrived: 0,
+            last_ask: None,
         }
     }
     /// The Raft node (read-only).
@@ -110,7 +123,9 @@ impl Coordinator {
                 now,
             );
             self.approvals.hand_to(&mut d);
+            d.arrived(self.arrived);
             self.dispatcher = Some(d);
+            self.last_ask = None;
             ctx.set_timer(TIMER_TICK, self.cfg.tick);
         }
         let mut outbox = Vec::new();
@@ -180,6 +195,33 @@ impl Coordinator {
         for (to, env) in outbox {
             ctx.send(to, CollabMsg::Env(env));
         }
+        if self.dispatcher.is_some()
+            && self
+                .last_ask
+                .is_none_or(|t| now.saturating_since(t) >= ASK_EVERY)
+        {
+            self.last_ask = Some(now);
+            for p in (0..self.cfg.servers).filter(|&p| p != id.0) {
+                ctx.send(NodeId(p), self.known(true));
+            }
+        }
+    }
+
+    /// What this server knows of the world's events, as a message.
+    fn known(&self, ask: bool) -> CollabMsg {
+        CollabMsg::Known {
+            arrived: self.arrived,
+            approved: self.approvals.stages(),
+            ask,
+        }
+    }
+
+    /// Workflows `0..upto` have arrived (a world event or a peer's word).
+    fn arrive(&mut self, upto: u32) {
+        self.arrived = self.arrived.max(upto);
+        if let Some(d) = self.dispatcher.as_mut() {
+            d.arrived(self.arrived);
+        }
     }
 }
 
@@ -240,6 +282,24 @@ impl Process for CollabNode {
                 CollabMsg::Env(e) => c.step(ctx, |_, _| {}, Some((from, e)), false),
                 CollabMsg::Approval { stage } => {
                     c.approvals.give(stage, c.dispatcher.as_mut());
+                    c.step(ctx, |_, _| {}, None, false);
+                }
+                CollabMsg::Arrival { upto } => {
+                    c.arrive(upto);
+                    c.step(ctx, |_, _| {}, None, false);
+                }
+                CollabMsg::Known {
+                    arrived,
+                    approved,
+                    ask,
+                } => {
+                    c.arrive(arrived);
+                    for stage in approved {
+                        c.approvals.give(stage, c.dispatcher.as_mut());
+                    }
+                    if ask {
+                        ctx.send(from, c.known(false));
+                    }
                     c.step(ctx, |_, _| {}, None, false);
                 }
                 CollabMsg::Ap(_) => {}

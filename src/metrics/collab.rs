@@ -67,6 +67,19 @@ pub struct TrueTimes {
     task_done: Vec<Option<SimTime>>,
     wf_submitted: Vec<Option<SimTime>>,
     wf_done: Vec<Option<SimTime>>,
+    /// When each dead letter (task, its n-th dead letter) was first seen.
+    dead: BTreeMap<(u32, u32), SimTime>,
+}
+
+/// The dead-letter keys of `sm`'s list, in its order: (task, how many
+/// dead letters of the task precede this one).
+fn dead_keys(sm: &WorkflowState) -> impl Iterator<Item = (u32, u32)> + '_ {
+    let mut seen: BTreeMap<u32, u32> = BTreeMap::new();
+    sm.dead_letters().iter().map(move |d| {
+        let n = seen.entry(d.task.0).or_default();
+        *n += 1;
+        (d.task.0, *n - 1)
+    })
 }
 
 impl TrueTimes {
@@ -100,6 +113,9 @@ impl TrueTimes {
                 Self::set(&mut self.wf_done, i, now);
             }
         }
+        for k in dead_keys(sm) {
+            self.dead.entry(k).or_insert(now);
+        }
     }
 
     /// Read server `n`'s new changes at true time `now`.
@@ -124,12 +140,25 @@ impl TrueTimes {
                 Change::WorkflowDone { workflow, .. } => {
                     Self::set(&mut self.wf_done, workflow.index(), now)
                 }
+                Change::DeadLettered { task, .. } => {
+                    // The task's entries not timed yet (the new one).
+                    let n = sm.dead_letters().iter().filter(|d| d.task == *task).count();
+                    for k in 0..n as u32 {
+                        self.dead.entry((task.0, k)).or_insert(now);
+                    }
+                }
                 _ => {}
             }
         }
         self.cursors[n] = sm.journal_seq();
     }
 
+    /// When each of `sm`'s dead letters, in list order, was first seen on
+    /// any server (true time; an entry's own `at` is the proposer's
+    /// clock).
+    pub fn dead_letter_times(&self, sm: &WorkflowState) -> Vec<Option<SimTime>> {
+        dead_keys(sm).map(|k| self.dead.get(&k).copied()).collect()
+    }
     /// When task `i` was first done (true time).
     pub fn task_done(&self, i: usize) -> Option<SimTime> {
         self.task_done.get(i).copied().flatten()
@@ -716,13 +745,15 @@ pub fn collab_json(
     }
     let stall_total: f64 = stalls.iter().map(|s| s.1).sum();
     let stall_max = stalls.iter().map(|s| s.1).fold(0.0, f64::max);
+    let dead_at = times.dead_letter_times(sm);
     let dead: Vec<Value> = sm
         .dead_letters()
         .iter()
+        .zip(dead_at)
         .take(LIST_CAP)
-        .map(|dl| {
+        .map(|(dl, at)| {
             let t = &tasks[dl.task.index()];
-            json!({"task": dl.task, "workflow": t.workflow, "stage": cfg.stages[t.spec.stage as usize].id, "reason": dl.reason.name(), "attempts": dl.attempts, "at_ms": ms(dl.at), "status_now": t.status.name()})
+            json!({"task": dl.task, "workflow": t.workflow, "stage": cfg.stages[t.spec.stage as usize].id, "reason": dl.reason.name(), "attempts": dl.attempts, "at_ms": at.map(ms), "status_now": t.status.name()})
         })
         .collect();
     let pending: Vec<Value> = tasks

@@ -7,6 +7,7 @@ use crate::check::convergence::copies_differ;
 use crate::check::liveness::LivenessTracker;
 use crate::check::raft_safety::RaftSafety;
 use crate::check::workflow::WorkflowChecker;
+use crate::collab::agent::AgentStats;
 use crate::collab::ap::{ApServer, ApStats};
 use crate::collab::coordinator::{Counters, WorkflowState};
 use crate::collab::dispatcher::DispatchStats;
@@ -54,6 +55,79 @@ pub(super) struct CollabObserver {
     pub(super) liveness: LivenessTracker,
     /// True simulated times of completions (every reported duration).
     pub(super) times: TrueTimes,
+    /// Every agent life's counters (a crash loses the process).
+    pub(super) agents: AgentLives,
+}
+
+/// Agent counters over every life: an agent keeps nothing across a crash,
+/// so the observer copies each agent's counters after its events and
+/// retires them when the world restarts it (as it does for servers).
+#[derive(Default)]
+pub(super) struct AgentLives {
+    /// Restarts seen, per agent.
+    restarts: Vec<u32>,
+    /// The current life's counters as last seen, per agent.
+    last: Vec<AgentStats>,
+    /// Ended lives, summed.
+    retired: AgentStats,
+    /// Completed executions of the current life already counted, per agent.
+    seen: Vec<usize>,
+    /// Executions per task, every life of every agent.
+    executions: Vec<u32>,
+}
+
+impl AgentLives {
+    /// Nothing seen yet, for `agents` agents.
+    pub(super) fn new(agents: usize) -> Self {
+        AgentLives {
+            restarts: vec![0; agents],
+            last: vec![AgentStats::default(); agents],
+            retired: AgentStats::default(),
+            seen: vec![0; agents],
+            executions: Vec::new(),
+        }
+    }
+
+    /// Look at agent `i` (address `servers + i`) after an event.
+    fn observe(&mut self, world: &World<CollabNode>, servers: u32, i: usize) {
+        let id = NodeId(servers + i as u32);
+        let restarts = world.node_counters(id).restarts;
+        if restarts != self.restarts[i] {
+            self.restarts[i] = restarts;
+            let last = std::mem::take(&mut self.last[i]);
+            self.retired.add(&last);
+            self.seen[i] = 0;
+        }
+        let Some(a) = world.node(id).and_then(CollabNode::agent) else {
+            return;
+        };
+        self.last[i] = a.stats();
+        let done = a.completed_tasks();
+        for t in done.get(self.seen[i]..).unwrap_or(&[]) {
+            if self.executions.len() <= t.index() {
+                self.executions.resize(t.index() + 1, 0);
+            }
+            self.executions[t.index()] += 1;
+        }
+        self.seen[i] = done.len();
+    }
+
+    /// Counters summed over every agent and life.
+    pub(super) fn total(&self) -> AgentStats {
+        let mut s = self.retired;
+        for l in &self.last {
+            s.add(l);
+        }
+        s
+    }
+
+    /// How many times agents executed each of `tasks` tasks (every life).
+    pub(super) fn executions(&self, tasks: usize) -> Vec<u32> {
+        let mut v = self.executions.clone();
+        v.resize(tasks.max(v.len()), 0);
+        v.truncate(tasks);
+        v
+    }
 }
 
 impl CollabObserver {
@@ -187,6 +261,13 @@ impl Observer<CollabNode> for CollabObserver {
                     self.new_life(world, i);
                 }
             }
+            // Agents too (a resume also runs an agent's held events here).
+            for i in 0..self.agents.last.len() {
+                self.agents.observe(world, self.servers, i);
+            }
+        } else if let Some(a) = ev.node.filter(|n| n.0 >= self.servers) {
+            self.agents
+                .observe(world, self.servers, (a.0 - self.servers) as usize);
         }
         let Some(id) = ev.node.filter(|n| n.0 < self.servers) else {
             return;

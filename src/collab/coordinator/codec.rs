@@ -1,5 +1,5 @@
 //! The snapshot codec: the replicated state in our own little-endian
-//! format (`WFS1`; Raft checksums the bytes). The volatile journal and
+//! format (`WFS2`: `WFS1` plus the committed stage approvals; Raft checksums the bytes). The volatile journal and
 //! the bug setting are not encoded.
 
 use super::task::{
@@ -157,11 +157,11 @@ impl TaskSpec {
     }
 }
 
-/// The snapshot bytes of `s` (format `WFS1`, little-endian; the
+/// The snapshot bytes of `s` (format `WFS2`, little-endian; the
 /// journal and the bug setting are not included).
 pub(super) fn encode(s: &WorkflowState) -> Vec<u8> {
     let mut w = ByteWriter::with_capacity(64 + s.tasks.len() * 96);
-    w.bytes(b"WFS1");
+    w.bytes(b"WFS2");
     w.u32(s.workflows.len() as u32);
     for wf in &s.workflows {
         w.u64(wf.arrived_at.0);
@@ -225,13 +225,17 @@ pub(super) fn encode(s: &WorkflowState) -> Vec<u8> {
     ] {
         w.u64(v);
     }
+    w.u32(s.approved_stages.len() as u32);
+    for &a in &s.approved_stages {
+        w.u32(u32::from(a));
+    }
     w.into_inner()
 }
 
 /// The state encoded in `bytes` (an empty journal, no bug).
 pub(super) fn decode(bytes: &[u8]) -> Result<WorkflowState, String> {
     let mut r = ByteReader::new(bytes);
-    if r.take(4)? != b"WFS1" {
+    if r.take(4)? != b"WFS2" {
         return Err("not a workflow state snapshot (bad magic)".into());
     }
     let opt = |v: u64| (v != u64::MAX).then_some(SimTime(v));
@@ -314,6 +318,14 @@ pub(super) fn decode(bytes: &[u8]) -> Result<WorkflowState, String> {
     c.redriven = r.u64()?;
     c.arbitrations = r.u64()?;
     s.open_tasks = r.u64()?;
+    let n = r.u32()?;
+    for _ in 0..n {
+        let stage = u16::try_from(r.u32()?).map_err(|_| "approved stage out of range")?;
+        if s.approved_stages.last().is_some_and(|&l| l >= stage) {
+            return Err("approved stages out of order".into());
+        }
+        s.approved_stages.push(stage);
+    }
     r.finish()?;
     Ok(s)
 }

@@ -91,6 +91,13 @@ pub enum CollabCommand {
         /// When.
         at: SimTime,
     },
+    /// A scripted approval of stage `stage` reached the leader (a world
+    /// event at its true time): committed so that it outlives every
+    /// server that received it (idempotent).
+    ApproveStage {
+        /// Stage index.
+        stage: u16,
+    },
     /// Decide a race.
     Arbitrate {
         /// The judge.
@@ -119,6 +126,7 @@ impl CollabCommand {
             CollabCommand::ScheduleApproval { .. } => "schedule_approval",
             CollabCommand::Approve { .. } => "approve",
             CollabCommand::Arbitrate { .. } => "arbitrate",
+            CollabCommand::ApproveStage { .. } => "approve_stage",
         }
     }
 }
@@ -221,6 +229,10 @@ impl Command for CollabCommand {
                     d.write_u64(u64::from(c));
                 }
                 d.write_u64(at.0);
+            }
+            CollabCommand::ApproveStage { stage } => {
+                d.write(&[9]);
+                d.write_u64(u64::from(*stage));
             }
         }
     }

@@ -47,6 +47,7 @@ impl WorkflowState {
     pub fn workflow_of(&self, cmd: &CollabCommand) -> Option<WorkflowId> {
         let task = match cmd {
             CollabCommand::Submit { workflow, .. } => return Some(*workflow),
+            CollabCommand::ApproveStage { .. } => return None,
             CollabCommand::Assign { task, .. }
             | CollabCommand::Result { task, .. }
             | CollabCommand::Fail { task, .. }

@@ -61,7 +61,7 @@ impl Before {
 /// submit.
 pub fn subject(cmd: &CollabCommand) -> Option<TaskId> {
     match cmd {
-        CollabCommand::Submit { .. } => None,
+        CollabCommand::Submit { .. } | CollabCommand::ApproveStage { .. } => None,
         CollabCommand::Assign { task, .. }
         | CollabCommand::Result { task, .. }
         | CollabCommand::Fail { task, .. }

@@ -51,6 +51,8 @@ pub struct WorkflowState {
     counters: Counters,
     /// Tasks not final (pending, assigned or dead-lettered).
     open_tasks: u64,
+    /// Stages a scripted approval was committed for (ascending).
+    approved_stages: Vec<u16>,
     /// Volatile change journal (not in snapshots).
     journal: Journal,
     /// A deliberately wrong variant: this process's setting, neither
@@ -66,6 +68,7 @@ impl PartialEq for WorkflowState {
             && self.dead_letters == o.dead_letters
             && self.counters == o.counters
             && self.open_tasks == o.open_tasks
+            && self.approved_stages == o.approved_stages
     }
 }
 
@@ -101,6 +104,11 @@ impl WorkflowState {
     /// Replicated counters.
     pub fn counters(&self) -> Counters {
         self.counters
+    }
+    /// Whether a scripted approval of `stage` was committed
+    /// ([`CollabCommand::ApproveStage`]).
+    pub fn stage_approved(&self, stage: u16) -> bool {
+        self.approved_stages.binary_search(&stage).is_ok()
     }
     /// Tasks not final.
     pub fn open_tasks(&self) -> u64 {
@@ -851,6 +859,12 @@ impl WorkflowState {
                 considered,
                 at,
             } => self.apply_arbitrate(*judge, *version, *winner, considered, *at),
+            CollabCommand::ApproveStage { stage } => {
+                if let Err(i) = self.approved_stages.binary_search(stage) {
+                    self.approved_stages.insert(i, *stage);
+                }
+                CollabOutput::Applied
+            }
         }
     }
 }

@@ -71,9 +71,10 @@ struct AgentView {
 
 /// The scripted approvals a coordinator server has received from the
 /// world (`CollabMsg::Approval`, delivered at their true time), kept by
-/// the server across its leaderships (volatile: a restart forgets them,
-/// and a new dispatcher also recovers every stage whose tasks were
-/// committed as approved without a human delay).
+/// the server across its leaderships. Volatile, so they are also made to
+/// survive a restart: a Raft coordinator's dispatcher commits each one
+/// (`CollabCommand::ApproveStage`, read back with
+/// [`WorkflowState::stage_approved`]); AP servers gossip them.
 #[derive(Clone, Debug, Default)]
 pub struct StageApprovals {
     stages: Vec<bool>,
@@ -91,6 +92,13 @@ impl StageApprovals {
         if let Some(d) = d {
             d.approve_stage(stage);
         }
+    }
+    /// Every stage approved so far, ascending (for gossip).
+    pub fn stages(&self) -> Vec<u16> {
+        (0..self.stages.len())
+            .filter(|&i| self.stages[i])
+            .map(|i| i as u16)
+            .collect()
     }
     /// Tell a new dispatcher every stage approved so far.
     pub fn hand_to(&self, d: &mut Dispatcher) {
@@ -127,6 +135,11 @@ pub struct Dispatcher {
     stats: DispatchStats,
     /// Stages approved by a scripted approval this server received.
     approved_stages: Vec<bool>,
+    /// Raft only: when an `ApproveStage` was last proposed, per stage.
+    stage_proposed: BTreeMap<u16, SimTime>,
+    /// Workflows `0..arrived` have arrived (world events the server
+    /// passes on; see [`Dispatcher::arrived`]).
+    arrived: usize,
 }
 
 impl Dispatcher {
@@ -175,6 +188,8 @@ impl Dispatcher {
             outbox: Vec::new(),
             stats: DispatchStats::default(),
             approved_stages: Vec::new(),
+            stage_proposed: BTreeMap::new(),
+            arrived: 0,
             cfg,
         };
         d.rebuild(sm, now);
@@ -204,6 +219,14 @@ impl Dispatcher {
         self.dirty = true;
     }
 
+    /// Workflows `0..upto` have arrived: a world event at the arrival's
+    /// true time (`CollabMsg::Arrival`), never this server's clock read
+    /// against the scripted time. Submitted on the next tick.
+    pub fn arrived(&mut self, upto: u32) {
+        self.arrived = self.arrived.max(upto as usize);
+        self.dirty = true;
+    }
+
     /// Counters.
     pub fn stats(&self) -> DispatchStats {
         self.stats
@@ -222,6 +245,7 @@ impl Dispatcher {
     /// races, re-drives, batches.
     pub fn on_tick(&mut self, sm: &WorkflowState, now: SimTime, rng: &mut SimRng) {
         self.submit_arrivals(now);
+        self.commit_stage_approvals(sm, now);
         self.check_agents(now);
         self.check_orphans(sm, now);
         self.check_inflight(sm, now, rng);
@@ -238,8 +262,7 @@ impl Dispatcher {
 
     fn submit_arrivals(&mut self, now: SimTime) {
         let mut n = 0;
-        while self.next_workflow < self.cfg.arrivals.len()
-            && self.cfg.arrivals[self.next_workflow].at <= now
+        while self.next_workflow < self.arrived.min(self.cfg.arrivals.len())
             && n < MAX_SUBMITS_PER_TICK
         {
             let wf = self.next_workflow;
@@ -251,6 +274,32 @@ impl Dispatcher {
             });
             self.next_workflow += 1;
             n += 1;
+        }
+    }
+
+    /// Raft: make every approval this server received durable, one
+    /// `ApproveStage` per stage not yet committed as approved (again after
+    /// `PROPOSAL_EXPIRY` if it did not commit), so a new leader honours it
+    /// after every server that received it restarted. AP copies gossip
+    /// approvals instead (`ApMsg::Sync`).
+    fn commit_stage_approvals(&mut self, sm: &WorkflowState, now: SimTime) {
+        if self.cfg.ap.is_some() {
+            return;
+        }
+        for i in 0..self.approved_stages.len() {
+            let stage = i as u16;
+            if !self.approved_stages[i] || sm.stage_approved(stage) {
+                continue;
+            }
+            if self
+                .stage_proposed
+                .get(&stage)
+                .is_some_and(|&at| now.saturating_since(at) < PROPOSAL_EXPIRY)
+            {
+                continue;
+            }
+            self.proposals.push(CollabCommand::ApproveStage { stage });
+            self.stage_proposed.insert(stage, now);
         }
     }
 
@@ -370,7 +419,10 @@ impl Dispatcher {
                     .approvals
                     .iter()
                     .any(|&(at, s)| s == stage && at <= now),
-                _ => self.approved_stages.get(stage).copied().unwrap_or(false),
+                _ => {
+                    self.approved_stages.get(stage).copied().unwrap_or(false)
+                        || sm.stage_approved(stage as u16)
+                }
             };
             let cmd = if scripted || t.approval_due.is_some_and(|d| d <= now) {
                 Some(CollabCommand::Approve { task, at: now })

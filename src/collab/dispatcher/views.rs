@@ -90,7 +90,19 @@ impl Dispatcher {
             Change::Approval { task, given: true } => {
                 self.gated.remove(&task);
             }
-            Change::Approval { .. } | Change::Submitted { .. } | Change::WorkflowDone { .. } => {}
+            Change::Submitted { first, count, .. } => {
+                // Races are judged from the start (as a rebuild does): a
+                // race whose competitors are all dead-lettered before any
+                // is assigned is decided (dead-lettered) too, instead of
+                // waiting for ever (found by tests/proptest_workflow.rs).
+                for i in first.0..first.0 + count {
+                    let t = TaskId(i);
+                    if sm.task(t).is_some_and(|x| x.spec.kind == TaskKind::Judge) {
+                        self.judges.insert(t);
+                    }
+                }
+            }
+            Change::Approval { .. } | Change::WorkflowDone { .. } => {}
             Change::Assigned {
                 task,
                 to,
@@ -125,6 +137,16 @@ impl Dispatcher {
             }
             Change::Redriven { task, .. } => {
                 self.dead.remove(&task);
+                // A re-driven race is judged again: it left the judges
+                // when it was dead-lettered, and without this it waited
+                // for ever (found by tests/proptest_workflow.rs with an
+                // agent crashing twice in competitive mode).
+                if sm
+                    .task(task)
+                    .is_some_and(|t| t.spec.kind == TaskKind::Judge)
+                {
+                    self.judges.insert(task);
+                }
             }
             Change::Closed { task, .. } => {
                 self.untrack(task, None, now);
