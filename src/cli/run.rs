@@ -240,17 +240,14 @@ pub fn run(a: RunArgs) -> Result<u8, UsageError> {
         }
         None => None,
     };
-    // The Chrome trace is built from the same JSON-lines trace, parsed as
-    // it is produced (teed when --trace is also given).
+    // The Chrome trace is built from the run's typed events (the tap runs
+    // beside the --trace file's tracer, if any): nothing is formatted.
     let chrome = a.chrome_trace.as_ref().map(|_| {
         let window = a.window.map_or((0, u64::MAX), |(lo, hi)| {
             ((lo * 1000.0).round() as u64, (hi * 1000.0).round() as u64)
         });
         let c = crate::plot::data::TraceCollector::new(window, MAX_CHROME_MESSAGES);
-        opts.trace = Some(match opts.trace.take() {
-            Some(file) => Rc::new(RefCell::new(super::plot::Tee(file, c.clone()))),
-            None => c.clone(),
-        });
+        opts.tap = Some(c.clone());
         c
     });
     let (progress, shown) = progress_line();

@@ -190,7 +190,10 @@ impl RunKind for RaftKind {
             ),
             liveness: LivenessTracker::new(),
             completed: vec![0; clients as usize],
-            coverage: opts.coverage.clone().filter(|_| opts.trace.is_none()),
+            coverage: opts
+                .coverage
+                .clone()
+                .filter(|_| opts.trace.is_none() && opts.tap.is_none()),
         }
     }
 
