@@ -210,7 +210,7 @@ pub fn run(a: RunArgs) -> Result<u8, UsageError> {
             let (staged, f) = Staged::create(p).map_err(|e| {
                 UsageError(format!(
                     "error: {}: cannot create trace file: {e}",
-                    p.display()
+                    crate::escape::path(p)
                 ))
             })?;
             let w: Rc<RefCell<BufWriter<std::fs::File>>> = Rc::new(RefCell::new(BufWriter::new(f)));
@@ -227,7 +227,7 @@ pub fn run(a: RunArgs) -> Result<u8, UsageError> {
             let (staged, f) = Staged::create(p).map_err(|e| {
                 UsageError(format!(
                     "error: {}: cannot create history file: {e}",
-                    p.display()
+                    crate::escape::path(p)
                 ))
             })?;
             let w = Rc::new(RefCell::new(Latch::new(BufWriter::new(f))));
@@ -266,12 +266,15 @@ pub fn run(a: RunArgs) -> Result<u8, UsageError> {
             // A FIFO whose reader left: quiet, as for stdout.
             Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
             r => r.map_err(|e| {
-                UsageError(format!("error: {}: writing trace failed: {e}", p.display()))
+                UsageError(format!(
+                    "error: {}: writing trace failed: {e}",
+                    crate::escape::path(p)
+                ))
             })?,
         }
         staged
             .commit()
-            .map_err(|e| UsageError(format!("error: {}: {e}", p.display())))?;
+            .map_err(|e| UsageError(format!("error: {}: {e}", crate::escape::path(p))))?;
     }
     if let Some((staged, w, p)) = history_file {
         let mut w = Rc::try_unwrap(w)
@@ -280,12 +283,12 @@ pub fn run(a: RunArgs) -> Result<u8, UsageError> {
         w.flush().map_err(|e| {
             UsageError(format!(
                 "error: {}: writing history failed: {e}",
-                p.display()
+                crate::escape::path(p)
             ))
         })?;
         staged
             .commit()
-            .map_err(|e| UsageError(format!("error: {}: {e}", p.display())))?;
+            .map_err(|e| UsageError(format!("error: {}: {e}", crate::escape::path(p))))?;
     }
     write_report(&report_path, &out.report)?;
     if let (Some(p), Some(c)) = (&a.chrome_trace, chrome) {
@@ -293,14 +296,14 @@ pub fn run(a: RunArgs) -> Result<u8, UsageError> {
         if detail.deliveries_dropped > 0 {
             errln!(
                 "warning: {}: {} messages beyond the first {MAX_CHROME_MESSAGES} are not in the Chrome trace; narrow it with --window START_MS..END_MS",
-                p.display(),
+                crate::escape::path(p),
                 detail.deliveries_dropped
             );
         }
         let doc = crate::plot::chrome_trace::chrome_trace(&out.report, &detail);
         let text = serde_json::to_string(&doc).expect("trace serializes");
         write_atomic(p, text.as_bytes())
-            .map_err(|e| UsageError(format!("error: {}: {e}", p.display())))?;
+            .map_err(|e| UsageError(format!("error: {}: {e}", crate::escape::path(p))))?;
     }
     if let Some(p) = &a.metrics {
         let text =
@@ -311,7 +314,7 @@ pub fn run(a: RunArgs) -> Result<u8, UsageError> {
                 commit_latency: out.latency.as_ref().map(|l| &l.commit),
             }]);
         write_atomic(p, text.as_bytes())
-            .map_err(|e| UsageError(format!("error: {}: {e}", p.display())))?;
+            .map_err(|e| UsageError(format!("error: {}: {e}", crate::escape::path(p))))?;
     }
     if a.json {
         outln!(
@@ -369,7 +372,7 @@ pub fn write_report(path: &Path, report: &Report) -> Result<(), UsageError> {
     write_atomic(path, text.as_bytes()).map_err(|e| {
         UsageError(format!(
             "error: {}: cannot write report: {e}",
-            path.display()
+            crate::escape::path(path)
         ))
     })
 }
@@ -427,6 +430,9 @@ pub fn print_summary(r: &Report, report_path: &Path) {
     for n in &r.checks.not_judged {
         outln!("  not judged  {}: {}", n.check, n.reason);
     }
-    outln!("  report      {}", report_path.display());
-    outln!("  replay      agentsim replay {}", report_path.display());
+    outln!("  report      {}", crate::escape::path(report_path));
+    outln!(
+        "  replay      agentsim replay {}",
+        crate::escape::path(report_path)
+    );
 }

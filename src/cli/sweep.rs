@@ -407,14 +407,21 @@ pub fn write_summary(dir: &Path, summary: &Value) -> Result<(), UsageError> {
     let path = dir.join(SUMMARY);
     let mut text = serde_json::to_string_pretty(summary).expect("summary serializes");
     text.push('\n');
-    write_atomic(&path, text.as_bytes())
-        .map_err(|e| UsageError(format!("error: {}: cannot write: {e}", path.display())))
+    write_atomic(&path, text.as_bytes()).map_err(|e| {
+        UsageError(format!(
+            "error: {}: cannot write: {e}",
+            crate::escape::path(&path)
+        ))
+    })
 }
 
 /// Remove what an earlier sweep left in `dir` (only files a sweep writes).
 pub fn clear_outputs(dir: &Path) -> Result<(), UsageError> {
     let io = |p: &Path, e: std::io::Error| {
-        UsageError(format!("error: {}: cannot remove: {e}", p.display()))
+        UsageError(format!(
+            "error: {}: cannot remove: {e}",
+            crate::escape::path(p)
+        ))
     };
     for name in [SUMMARY, RESULTS] {
         let p = dir.join(name);
@@ -438,8 +445,12 @@ pub fn clear_outputs(dir: &Path) -> Result<(), UsageError> {
 /// Create `dir/results.jsonl` holding only `header`, durably.
 pub fn create_results(dir: &Path, header: &SweepHeader) -> Result<File, UsageError> {
     let path = dir.join(RESULTS);
-    let err =
-        |e: std::io::Error| UsageError(format!("error: {}: cannot create: {e}", path.display()));
+    let err = |e: std::io::Error| {
+        UsageError(format!(
+            "error: {}: cannot create: {e}",
+            crate::escape::path(&path)
+        ))
+    };
     fs::create_dir_all(dir).map_err(err)?;
     let mut f = File::create(&path).map_err(err)?;
     let mut line = serde_json::to_string(header).expect("header serializes");
@@ -477,7 +488,7 @@ fn open_results(
         if rf.header != p.header {
             return Err(UsageError(format!(
                 "error: {}: holds a different sweep ({}); --resume needs the same scenario, --seeds, --shard, --nemesis, --bug and --duration-ms. Use another --out, or drop --resume to start over.",
-                p.dir.display(),
+                crate::escape::path(&p.dir),
                 header_difference(&rf.header, &p.header)
             )));
         }
@@ -728,7 +739,7 @@ pub fn sweep(a: SweepArgs) -> Result<u8, UsageError> {
             if let Err(e) = sink.record(&run) {
                 io_error = Some(format!(
                     "error: {}: writing results failed: {e}",
-                    p.dir.display()
+                    crate::escape::path(&p.dir)
                 ));
                 stop.store(true, Ordering::Relaxed);
                 continue;
@@ -740,7 +751,7 @@ pub fn sweep(a: SweepArgs) -> Result<u8, UsageError> {
                     run.result.seed,
                     f.check,
                     f.message,
-                    replay_command(&p.dir, run.result.seed)
+                    crate::escape::printable(&replay_command(&p.dir, run.result.seed))
                 )));
                 pb.set_message(format!("{} failed", agg.failed().len()));
             }
@@ -761,8 +772,12 @@ pub fn sweep(a: SweepArgs) -> Result<u8, UsageError> {
     if let Some(e) = io_error {
         return Err(UsageError(e));
     }
-    sink.sync()
-        .map_err(|e| UsageError(format!("error: {}: sync failed: {e}", p.dir.display())))?;
+    sink.sync().map_err(|e| {
+        UsageError(format!(
+            "error: {}: sync failed: {e}",
+            crate::escape::path(&p.dir)
+        ))
+    })?;
     assert_eq!(agg.seeds(), own.len(), "every seed of the shard ran");
 
     let wall = started.elapsed().as_secs_f64();
@@ -806,7 +821,7 @@ pub fn sweep(a: SweepArgs) -> Result<u8, UsageError> {
             ],
         );
         write_atomic(path, text.as_bytes())
-            .map_err(|e| UsageError(format!("error: {}: {e}", path.display())))?;
+            .map_err(|e| UsageError(format!("error: {}: {e}", crate::escape::path(path))))?;
     }
     print_summary(&p, &summary, resumed, wall);
     Ok(u8::from(!agg.failed().is_empty()))
@@ -881,5 +896,5 @@ fn print_summary(p: &Plan, s: &Value, resumed: u64, wall: f64) {
             failures.len() - PRINT_FAILURES
         );
     }
-    outln!("  summary     {}", p.dir.join(SUMMARY).display());
+    outln!("  summary     {}", crate::escape::path(p.dir.join(SUMMARY)));
 }
