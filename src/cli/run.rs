@@ -389,13 +389,13 @@ pub fn print_summary(r: &Report, report_path: &Path) {
         r.events_per_s / 1e6
     );
     outln!("  trace hash  {}", r.trace_hash);
-    let n = &r.network;
+    let n = r.network.clone().unwrap_or_default();
     outln!(
         "  network     sent {}, delivered {}, dropped {}, duplicated {}",
-        n["sent"],
-        n["delivered"],
-        n["dropped"],
-        n["duplicated"]
+        n.sent,
+        n.delivered,
+        n.dropped,
+        n.duplicated
     );
     let skipped = r
         .faults

@@ -569,7 +569,7 @@ fn panicked(base: &Scenario, seed: u64, swarm: bool, message: String) -> SeedRun
         sim_time_ms: 0.0,
         wall_ms: 0.0,
         events_per_s: 0.0,
-        network: Value::Null,
+        network: None,
         faults: Vec::new(),
         checks: Checks {
             ok: false,

@@ -14,7 +14,7 @@ pub mod raft;
 use crate::check::liveness::{self, EndState};
 use crate::check::names::{CheckName, Expectation, LivenessCheck};
 use crate::fault::AppliedFault;
-use crate::metrics::report::{fault_json, network_json};
+use crate::metrics::report::{fault_json, network_section};
 use crate::metrics::{Checks, Report};
 use crate::process::{Message, Process};
 use crate::scenario::{ProcessKind, Scenario};
@@ -335,7 +335,7 @@ fn base_report<P: Process>(scenario: &Scenario, world: &World<P>, checks: Checks
         sim_time_ms: world.now().as_millis_f64(),
         wall_ms: 0.0,
         events_per_s: 0.0,
-        network: network_json(&world.network().counters),
+        network: Some(network_section(&world.network().counters)),
         faults: world.applied_faults().iter().map(fault_json).collect(),
         checks,
         raft: None,

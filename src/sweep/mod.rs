@@ -406,7 +406,6 @@ pub fn run_seed_within(base: &Scenario, seed: u64, swarm: bool, budget: SeedBudg
 }
 
 pub(crate) fn seed_stats(r: &Report, latency: Option<&runner::LatencyHists>) -> SeedStats {
-    let u = |v: &Value| v.as_u64().unwrap_or(0);
     let lead = r.leadership();
     let ops = r.raft.as_ref().map(|r| r.client_ops).unwrap_or_default();
     SeedStats {
@@ -422,12 +421,10 @@ pub(crate) fn seed_stats(r: &Report, latency: Option<&runner::LatencyHists>) -> 
         max_term: lead.map_or(0, |l| l.max_term),
         elections: lead.map_or(0, |l| l.elections.len() as u64),
         client_ops: [ops.invoked, ops.ok, ops.fail, ops.info],
-        messages: [
-            u(&r.network["sent"]),
-            u(&r.network["delivered"]),
-            u(&r.network["dropped"]),
-            u(&r.network["duplicated"]),
-        ],
+        messages: r
+            .network
+            .as_ref()
+            .map_or([0; 4], |n| [n.sent, n.delivered, n.dropped, n.duplicated]),
     }
 }
 
