@@ -33,6 +33,15 @@ pub enum Stream {
     Workflow,
     /// A sweep's swarm draws (`--nemesis`): `sweep/swarm`.
     Swarm,
+    /// A swarm's agent-fault draws (which agent kinds, how often):
+    /// `sweep/swarm/agents`.
+    SwarmAgents,
+    /// A swarm's feature draws (which protocol and fault features a seed
+    /// switches on): `sweep/swarm/features`.
+    SwarmFeatures,
+    /// A guided sweep's candidate draws (keyed by its first seed):
+    /// `sweep/guided`.
+    Guided,
     /// Whether an armed `crash_at` fault crashes a node at a crash point,
     /// and its restart delay: `crash_points`. Drawn only when a crash
     /// point matches an armed rule.
@@ -55,6 +64,9 @@ impl Stream {
             Stream::Disk => Borrowed("disk"),
             Stream::Workflow => Borrowed("workflow"),
             Stream::Swarm => Borrowed("sweep/swarm"),
+            Stream::SwarmAgents => Borrowed("sweep/swarm/agents"),
+            Stream::SwarmFeatures => Borrowed("sweep/swarm/features"),
+            Stream::Guided => Borrowed("sweep/guided"),
             Stream::CrashPoints => Borrowed("crash_points"),
             Stream::Messages => Borrowed("messages"),
         }
@@ -226,6 +238,9 @@ mod tests {
             (Stream::Disk, "disk"),
             (Stream::Workflow, "workflow"),
             (Stream::Swarm, "sweep/swarm"),
+            (Stream::SwarmAgents, "sweep/swarm/agents"),
+            (Stream::SwarmFeatures, "sweep/swarm/features"),
+            (Stream::Guided, "sweep/guided"),
             (Stream::CrashPoints, "crash_points"),
             (Stream::Messages, "messages"),
         ];

@@ -154,3 +154,34 @@ fn closed_stderr_keeps_exit_codes() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
 }
+
+/// Output paths a finished `run` and `sweep` print (the report, the replay
+/// command, the sweep summary) are escaped: a newline in `--out` cannot
+/// forge a line (before: printed with `Path::display`, the ESC escaped by
+/// the print macro but the newline kept).
+#[test]
+fn hostile_output_paths_of_a_run_and_a_sweep_are_escaped() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = agentsim(&["run", QUICKSTART, "--out", HOSTILE], dir.path());
+    assert!(o.status.success(), "{}", said(&o));
+    assert!(dir.path().join(HOSTILE).join("report.json").is_file());
+    assert!(
+        said(&o).contains(&format!("agentsim replay {SHOWN}/report.json")),
+        "{}",
+        said(&o)
+    );
+    assert_clean(&o);
+
+    let out = format!("{HOSTILE}.sweep");
+    let o = agentsim(
+        &["sweep", QUICKSTART, "--seeds", "0..2", "--out", &out],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", said(&o));
+    assert!(
+        said(&o).contains(&format!("{SHOWN}.sweep/")),
+        "{}",
+        said(&o)
+    );
+    assert_clean(&o);
+}

@@ -1,6 +1,6 @@
 //! `agentsim plot`: charts from reports. A report embeds its scenario and
-//! seed, so the run is repeated (with a trace collector and the client
-//! history) to get per-operation and per-message detail without storing it
+//! seed, so the run is repeated (with a typed trace collector and the
+//! client history) to get per-operation and per-message detail without storing it
 //! in report.json; the repeat's trace hash must equal the report's.
 
 use super::output::write_atomic;
@@ -94,21 +94,6 @@ pub fn check_panels(panels: &[(String, Vec<String>)], labels: &[String]) -> Resu
     Ok(())
 }
 
-/// Writes everything to both sinks (the `--trace` file and a collector).
-pub struct Tee(pub crate::runner::TraceSink, pub crate::runner::TraceSink);
-
-impl std::io::Write for Tee {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.borrow_mut().write_all(buf)?;
-        self.1.borrow_mut().write_all(buf)?;
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.0.borrow_mut().flush()?;
-        self.1.borrow_mut().flush()
-    }
-}
-
 /// Every report.json under `dir`, sorted.
 fn find_reports(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)?
@@ -170,7 +155,7 @@ pub fn run_collecting(
     let to_us = |ms: f64| (ms * 1000.0).round().max(0.0) as u64;
     let collector = TraceCollector::new((to_us(window_ms.0), to_us(window_ms.1)), max_messages);
     let opts = RunOptions {
-        trace: Some(collector.clone()),
+        tap: Some(collector.clone()),
         gantt_window_ms,
         ..RunOptions::default()
     };

@@ -210,7 +210,7 @@ pub fn run(a: RunArgs) -> Result<u8, UsageError> {
             let (staged, f) = Staged::create(p).map_err(|e| {
                 UsageError(format!(
                     "error: {}: cannot create trace file: {e}",
-                    p.display()
+                    crate::escape::path(p)
                 ))
             })?;
             let w: Rc<RefCell<BufWriter<std::fs::File>>> = Rc::new(RefCell::new(BufWriter::new(f)));
@@ -227,7 +227,7 @@ pub fn run(a: RunArgs) -> Result<u8, UsageError> {
             let (staged, f) = Staged::create(p).map_err(|e| {
                 UsageError(format!(
                     "error: {}: cannot create history file: {e}",
-                    p.display()
+                    crate::escape::path(p)
                 ))
             })?;
             let w = Rc::new(RefCell::new(Latch::new(BufWriter::new(f))));
@@ -240,17 +240,14 @@ pub fn run(a: RunArgs) -> Result<u8, UsageError> {
         }
         None => None,
     };
-    // The Chrome trace is built from the same JSON-lines trace, parsed as
-    // it is produced (teed when --trace is also given).
+    // The Chrome trace is built from the run's typed events (the tap runs
+    // beside the --trace file's tracer, if any): nothing is formatted.
     let chrome = a.chrome_trace.as_ref().map(|_| {
         let window = a.window.map_or((0, u64::MAX), |(lo, hi)| {
             ((lo * 1000.0).round() as u64, (hi * 1000.0).round() as u64)
         });
         let c = crate::plot::data::TraceCollector::new(window, MAX_CHROME_MESSAGES);
-        opts.trace = Some(match opts.trace.take() {
-            Some(file) => Rc::new(RefCell::new(super::plot::Tee(file, c.clone()))),
-            None => c.clone(),
-        });
+        opts.tap = Some(c.clone());
         c
     });
     let (progress, shown) = progress_line();
@@ -269,12 +266,15 @@ pub fn run(a: RunArgs) -> Result<u8, UsageError> {
             // A FIFO whose reader left: quiet, as for stdout.
             Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
             r => r.map_err(|e| {
-                UsageError(format!("error: {}: writing trace failed: {e}", p.display()))
+                UsageError(format!(
+                    "error: {}: writing trace failed: {e}",
+                    crate::escape::path(p)
+                ))
             })?,
         }
         staged
             .commit()
-            .map_err(|e| UsageError(format!("error: {}: {e}", p.display())))?;
+            .map_err(|e| UsageError(format!("error: {}: {e}", crate::escape::path(p))))?;
     }
     if let Some((staged, w, p)) = history_file {
         let mut w = Rc::try_unwrap(w)
@@ -283,12 +283,12 @@ pub fn run(a: RunArgs) -> Result<u8, UsageError> {
         w.flush().map_err(|e| {
             UsageError(format!(
                 "error: {}: writing history failed: {e}",
-                p.display()
+                crate::escape::path(p)
             ))
         })?;
         staged
             .commit()
-            .map_err(|e| UsageError(format!("error: {}: {e}", p.display())))?;
+            .map_err(|e| UsageError(format!("error: {}: {e}", crate::escape::path(p))))?;
     }
     write_report(&report_path, &out.report)?;
     if let (Some(p), Some(c)) = (&a.chrome_trace, chrome) {
@@ -296,7 +296,7 @@ pub fn run(a: RunArgs) -> Result<u8, UsageError> {
         if detail.deliveries_dropped > 0 {
             errln!(
                 "warning: {}: {} messages beyond the first {MAX_CHROME_MESSAGES} are not in the Chrome trace; narrow it with --window START_MS..END_MS",
-                p.display(),
+                crate::escape::path(p),
                 detail.deliveries_dropped
             );
         }
@@ -314,7 +314,7 @@ pub fn run(a: RunArgs) -> Result<u8, UsageError> {
         let doc = crate::plot::chrome_trace::chrome_trace(&out.report, &detail, &executions);
         let text = serde_json::to_string(&doc).expect("trace serializes");
         write_atomic(p, text.as_bytes())
-            .map_err(|e| UsageError(format!("error: {}: {e}", p.display())))?;
+            .map_err(|e| UsageError(format!("error: {}: {e}", crate::escape::path(p))))?;
     }
     if let Some(p) = &a.metrics {
         let text =
@@ -325,7 +325,7 @@ pub fn run(a: RunArgs) -> Result<u8, UsageError> {
                 commit_latency: out.latency.as_ref().map(|l| &l.commit),
             }]);
         write_atomic(p, text.as_bytes())
-            .map_err(|e| UsageError(format!("error: {}: {e}", p.display())))?;
+            .map_err(|e| UsageError(format!("error: {}: {e}", crate::escape::path(p))))?;
     }
     if a.json {
         outln!(
@@ -383,7 +383,7 @@ pub fn write_report(path: &Path, report: &Report) -> Result<(), UsageError> {
     write_atomic(path, text.as_bytes()).map_err(|e| {
         UsageError(format!(
             "error: {}: cannot write report: {e}",
-            path.display()
+            crate::escape::path(path)
         ))
     })
 }
@@ -400,13 +400,13 @@ pub fn print_summary(r: &Report, report_path: &Path) {
         r.events_per_s / 1e6
     );
     outln!("  trace hash  {}", r.trace_hash);
-    let n = &r.network;
+    let n = r.network.clone().unwrap_or_default();
     outln!(
         "  network     sent {}, delivered {}, dropped {}, duplicated {}",
-        n["sent"],
-        n["delivered"],
-        n["dropped"],
-        n["duplicated"]
+        n.sent,
+        n.delivered,
+        n.dropped,
+        n.duplicated
     );
     let skipped = r
         .faults
@@ -441,6 +441,9 @@ pub fn print_summary(r: &Report, report_path: &Path) {
     for n in &r.checks.not_judged {
         outln!("  not judged  {}: {}", n.check, n.reason);
     }
-    outln!("  report      {}", report_path.display());
-    outln!("  replay      agentsim replay {}", report_path.display());
+    outln!("  report      {}", crate::escape::path(report_path));
+    outln!(
+        "  replay      agentsim replay {}",
+        crate::escape::path(report_path)
+    );
 }

@@ -443,14 +443,21 @@ pub fn write_summary(dir: &Path, summary: &Value) -> Result<(), UsageError> {
     let path = dir.join(SUMMARY);
     let mut text = serde_json::to_string_pretty(summary).expect("summary serializes");
     text.push('\n');
-    write_atomic(&path, text.as_bytes())
-        .map_err(|e| UsageError(format!("error: {}: cannot write: {e}", path.display())))
+    write_atomic(&path, text.as_bytes()).map_err(|e| {
+        UsageError(format!(
+            "error: {}: cannot write: {e}",
+            crate::escape::path(&path)
+        ))
+    })
 }
 
 /// Remove what an earlier sweep left in `dir` (only files a sweep writes).
 pub fn clear_outputs(dir: &Path) -> Result<(), UsageError> {
     let io = |p: &Path, e: std::io::Error| {
-        UsageError(format!("error: {}: cannot remove: {e}", p.display()))
+        UsageError(format!(
+            "error: {}: cannot remove: {e}",
+            crate::escape::path(p)
+        ))
     };
     for name in [SUMMARY, RESULTS] {
         let p = dir.join(name);
@@ -474,8 +481,12 @@ pub fn clear_outputs(dir: &Path) -> Result<(), UsageError> {
 /// Create `dir/results.jsonl` holding only `header`, durably.
 pub fn create_results(dir: &Path, header: &SweepHeader) -> Result<File, UsageError> {
     let path = dir.join(RESULTS);
-    let err =
-        |e: std::io::Error| UsageError(format!("error: {}: cannot create: {e}", path.display()));
+    let err = |e: std::io::Error| {
+        UsageError(format!(
+            "error: {}: cannot create: {e}",
+            crate::escape::path(&path)
+        ))
+    };
     fs::create_dir_all(dir).map_err(err)?;
     let mut f = File::create(&path).map_err(err)?;
     let mut line = serde_json::to_string(header).expect("header serializes");
@@ -513,7 +524,7 @@ fn open_results(
         if rf.header != p.header {
             return Err(UsageError(format!(
                 "error: {}: holds a different sweep ({}); --resume needs the same scenario, --seeds, --shard, --nemesis, --bug and --duration-ms. Use another --out, or drop --resume to start over.",
-                p.dir.display(),
+                crate::escape::path(&p.dir),
                 header_difference(&rf.header, &p.header)
             )));
         }
@@ -597,7 +608,7 @@ fn panicked(base: &Scenario, seed: u64, swarm: sweep::swarm::Mode, message: Stri
         sim_time_ms: 0.0,
         wall_ms: 0.0,
         events_per_s: 0.0,
-        network: Value::Null,
+        network: None,
         faults: Vec::new(),
         checks: Checks {
             ok: false,
@@ -767,7 +778,7 @@ pub fn sweep(a: SweepArgs) -> Result<u8, UsageError> {
             if let Err(e) = sink.record(&run) {
                 io_error = Some(format!(
                     "error: {}: writing results failed: {e}",
-                    p.dir.display()
+                    crate::escape::path(&p.dir)
                 ));
                 stop.store(true, Ordering::Relaxed);
                 continue;
@@ -779,7 +790,7 @@ pub fn sweep(a: SweepArgs) -> Result<u8, UsageError> {
                     run.result.seed,
                     f.check,
                     f.message,
-                    replay_command(&p.dir, run.result.seed)
+                    crate::escape::printable(&replay_command(&p.dir, run.result.seed))
                 )));
                 pb.set_message(format!("{} failed", agg.failed().len()));
             }
@@ -800,8 +811,12 @@ pub fn sweep(a: SweepArgs) -> Result<u8, UsageError> {
     if let Some(e) = io_error {
         return Err(UsageError(e));
     }
-    sink.sync()
-        .map_err(|e| UsageError(format!("error: {}: sync failed: {e}", p.dir.display())))?;
+    sink.sync().map_err(|e| {
+        UsageError(format!(
+            "error: {}: sync failed: {e}",
+            crate::escape::path(&p.dir)
+        ))
+    })?;
     assert_eq!(agg.seeds(), own.len(), "every seed of the shard ran");
 
     let wall = started.elapsed().as_secs_f64();
@@ -845,7 +860,7 @@ pub fn sweep(a: SweepArgs) -> Result<u8, UsageError> {
             ],
         );
         write_atomic(path, text.as_bytes())
-            .map_err(|e| UsageError(format!("error: {}: {e}", path.display())))?;
+            .map_err(|e| UsageError(format!("error: {}: {e}", crate::escape::path(path))))?;
     }
     print_summary(&p, &summary, resumed, wall);
     Ok(u8::from(!agg.failed().is_empty()))
@@ -966,5 +981,5 @@ fn print_summary(p: &Plan, s: &Value, resumed: u64, wall: f64) {
             failures.len() - PRINT_FAILURES
         );
     }
-    outln!("  summary     {}", p.dir.join(SUMMARY).display());
+    outln!("  summary     {}", crate::escape::path(p.dir.join(SUMMARY)));
 }

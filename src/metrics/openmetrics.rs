@@ -245,57 +245,46 @@ fn add_run(fam: &mut Families, input: &MetricsInput<'_>) {
         &l,
         if r.checks.ok { 1.0 } else { 0.0 },
     );
-    let n = &r.network;
+    let n = r.network.clone().unwrap_or_default();
     // Sent messages by type (the types sum to the total); a report without
     // the breakdown gives one sample with `type="all"`.
-    let by_type = n
-        .get("messages_by_type")
-        .and_then(Value::as_object)
-        .filter(|t| !t.is_empty());
     let sent_help = "Messages put on the simulated network, by message type.";
-    match by_type {
-        Some(types) => {
-            for (t, v) in types {
-                let l = labels(&base, &[("type", t.clone())]);
-                let v = v.as_f64().unwrap_or(0.0);
-                fam.counter("agentsim_messages_sent", sent_help, &l, v);
-            }
-        }
-        None => {
-            let l = labels(&base, &[("type", "all".into())]);
-            let v = f(n, &["sent"]).unwrap_or(0.0);
-            fam.counter("agentsim_messages_sent", sent_help, &l, v);
+    if n.messages_by_type.is_empty() {
+        let l = labels(&base, &[("type", "all".into())]);
+        fam.counter("agentsim_messages_sent", sent_help, &l, n.sent as f64);
+    } else {
+        for (t, v) in &n.messages_by_type {
+            let l = labels(&base, &[("type", t.clone())]);
+            fam.counter("agentsim_messages_sent", sent_help, &l, *v as f64);
         }
     }
-    for (name, key, help) in [
+    for (name, v, help) in [
         (
             "agentsim_messages_delivered",
-            "delivered",
+            n.delivered,
             "Messages delivered.",
         ),
         (
             "agentsim_messages_duplicated",
-            "duplicated",
+            n.duplicated,
             "Extra copies made by the network.",
         ),
         (
             "agentsim_network_sent_bytes",
-            "bytes_sent",
+            n.bytes_sent,
             "Bytes put on the simulated network.",
         ),
     ] {
-        fam.counter(name, help, &l, f(n, &[key]).unwrap_or(0.0));
+        fam.counter(name, help, &l, v as f64);
     }
-    if let Some(causes) = n.get("dropped_by_cause").and_then(Value::as_object) {
-        for (cause, v) in causes {
-            let l = labels(&base, &[("cause", cause.clone())]);
-            fam.counter(
-                "agentsim_messages_dropped",
-                "Messages dropped, by cause.",
-                &l,
-                v.as_f64().unwrap_or(0.0),
-            );
-        }
+    for (cause, v) in &n.dropped_by_cause {
+        let l = labels(&base, &[("cause", cause.clone())]);
+        fam.counter(
+            "agentsim_messages_dropped",
+            "Messages dropped, by cause.",
+            &l,
+            *v as f64,
+        );
     }
     let mut faults: BTreeMap<String, u64> = BTreeMap::new();
     for x in &r.faults {

@@ -6,7 +6,9 @@
 
 use crate::check::names::CheckName;
 use crate::fault::AppliedFault;
-use crate::metrics::sections::{CollabSection, HeartbeatSection, Leadership, RaftSection};
+use crate::metrics::sections::{
+    CollabSection, HeartbeatSection, Leadership, NetworkSection, RaftSection,
+};
 use crate::net::{DropCause, NetCounters};
 use crate::scenario::{FaultKind, FaultSpec, NodeRef, ScenarioSpec, TargetSpec};
 use serde::{Deserialize, Serialize};
@@ -87,8 +89,9 @@ pub struct Report {
     pub wall_ms: f64,
     /// Events per wall-clock second (0 when wall time is unknown).
     pub events_per_s: f64,
-    /// Network counters.
-    pub network: Value,
+    /// Network counters (`None`, `null` in the file, when the run never
+    /// finished: a sweep seed that panicked).
+    pub network: Option<NetworkSection>,
     /// Faults applied, in order, with targets resolved.
     pub faults: Vec<Value>,
     /// Checker verdicts.
@@ -116,7 +119,7 @@ struct WireOut<'a> {
     sim_time_ms: f64,
     wall_ms: f64,
     events_per_s: f64,
-    network: &'a Value,
+    network: &'a Option<NetworkSection>,
     faults: &'a [Value],
     checks: &'a Checks,
     #[serde(flatten)]
@@ -133,7 +136,7 @@ struct WireIn {
     sim_time_ms: f64,
     wall_ms: f64,
     events_per_s: f64,
-    network: Value,
+    network: Option<NetworkSection>,
     faults: Vec<Value>,
     checks: Checks,
     #[serde(flatten)]
@@ -277,27 +280,26 @@ impl Report {
     }
 }
 
-/// Network counters as report JSON.
-pub fn network_json(c: &NetCounters) -> Value {
-    let mut dropped = Map::new();
-    for cause in DropCause::ALL {
-        dropped.insert(cause.name().to_string(), json!(c.dropped[cause as usize]));
+/// Network counters as the report's typed `network` section.
+pub fn network_section(c: &NetCounters) -> NetworkSection {
+    NetworkSection {
+        bytes_delivered: c.bytes_delivered,
+        bytes_sent: c.bytes_sent,
+        delivered: c.delivered,
+        dropped: c.dropped_total(),
+        dropped_by_cause: DropCause::ALL
+            .iter()
+            .map(|&cause| (cause.name().to_string(), c.dropped[cause as usize]))
+            .collect(),
+        duplicated: c.duplicated,
+        messages_by_type: c
+            .by_type()
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
+        sent: c.sent,
+        other: Default::default(),
     }
-    let by_type: Map<String, Value> = c
-        .by_type()
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), json!(v)))
-        .collect();
-    json!({
-        "sent": c.sent,
-        "delivered": c.delivered,
-        "dropped": c.dropped_total(),
-        "dropped_by_cause": dropped,
-        "duplicated": c.duplicated,
-        "bytes_sent": c.bytes_sent,
-        "bytes_delivered": c.bytes_delivered,
-        "messages_by_type": by_type,
-    })
 }
 
 /// An applied fault as report JSON: the scenario fault it amounts to (so a
@@ -511,6 +513,32 @@ mod typed_tests {
         let r: Report = serde_json::from_value(v.clone()).expect("still loads");
         assert!(r.raft.is_none());
         assert!(r.other.contains_key("client_ops") && r.other.contains_key("elections"));
+        assert_eq!(serde_json::to_value(&r).expect("writes"), v);
+    }
+
+    /// The `network` key reads into its typed section (the numbers sweeps
+    /// and the summary line use are fields, not string lookups); a key
+    /// another version wrote is kept, and a panicked seed's `null` stays
+    /// `null` rather than turning into zero counters.
+    #[test]
+    fn network_is_typed_keeps_foreign_keys_and_null() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("reports/partitions/partial-none/report.json");
+        let text = std::fs::read_to_string(path).expect("readable");
+        let mut v: serde_json::Value = serde_json::from_str(&text).expect("json");
+        let r: Report = serde_json::from_value(v.clone()).expect("a report");
+        let n = r.network.as_ref().expect("network");
+        assert_eq!(Some(n.sent), v["network"]["sent"].as_u64());
+        assert_eq!(Some(n.dropped), v["network"]["dropped"].as_u64());
+        assert!(n.sent > 0 && n.messages_by_type.values().sum::<u64>() == n.sent);
+
+        v["network"]["future_counter"] = serde_json::json!(3);
+        let r: Report = serde_json::from_value(v.clone()).expect("loads");
+        assert_eq!(serde_json::to_value(&r).expect("writes"), v);
+
+        v["network"] = serde_json::Value::Null;
+        let r: Report = serde_json::from_value(v.clone()).expect("loads");
+        assert!(r.network.is_none());
         assert_eq!(serde_json::to_value(&r).expect("writes"), v);
     }
 

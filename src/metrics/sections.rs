@@ -2,7 +2,8 @@
 //! sit at the top level beside `seed`, `checks`, ... (the file format
 //! predates the types and scripts rely on it); here each run kind has one
 //! struct: [`RaftSection`] (KV clusters), [`CollabSection`] (collaboration
-//! runs, CP or AP) and [`HeartbeatSection`]. Fields the readers of a
+//! runs, CP or AP) and [`HeartbeatSection`]; the shared `network` key is
+//! [`NetworkSection`]. Fields the readers of a
 //! report (plots, sweeps, shrinking, OpenMetrics) use are typed; the large
 //! nested blobs they only pass through (the `collab` tables, latency
 //! summaries, the role timeline) stay JSON values for now.
@@ -13,6 +14,34 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// The network counters of a run (the report's `network` key). Fields are
+/// in key order, as the file has them; keys this version does not know
+/// are kept in `other` so a report loads and writes back unchanged.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NetworkSection {
+    /// Bytes of the messages delivered.
+    pub bytes_delivered: u64,
+    /// Bytes of the messages sent.
+    pub bytes_sent: u64,
+    /// Messages delivered.
+    pub delivered: u64,
+    /// Messages dropped, for any cause.
+    pub dropped: u64,
+    /// Messages dropped, by cause (`loss`, `partition`, ...).
+    pub dropped_by_cause: BTreeMap<String, u64>,
+    /// Extra copies the network made.
+    pub duplicated: u64,
+    /// Messages sent, by message type.
+    pub messages_by_type: BTreeMap<String, u64>,
+    /// Messages sent.
+    pub sent: u64,
+    /// Keys another version wrote.
+    #[serde(flatten)]
+    pub other: BTreeMap<String, Value>,
+}
 
 /// One election won.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -3,13 +3,14 @@
 //!
 //! Nothing here touches files: the CLI reads reports and writes outputs.
 
+use crate::fault::AppliedFault;
 use crate::kv::history::{EventType, HistoryEvent, OpFn};
 use crate::metrics::Report;
-use serde::Deserialize;
+use crate::runner::EventTap;
+use crate::sim::{DispatchKind, TraceEvent};
 use serde_json::Value;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::io::{self, Write};
 use std::rc::Rc;
 
 /// How a client operation ended.
@@ -103,34 +104,60 @@ fn nodes_of(f: &Value) -> Vec<u64> {
 }
 
 fn fault_label(kind: &str, f: &Value) -> String {
-    let nodes = nodes_of(f);
+    let nodes: Vec<u32> = nodes_of(f).into_iter().map(|n| n as u32).collect();
+    let groups: Vec<Vec<u32>> = f
+        .get("groups")
+        .and_then(Value::as_array)
+        .map(|gs| {
+            gs.iter()
+                .map(|g| {
+                    g.as_array()
+                        .map(|g| {
+                            g.iter()
+                                .filter_map(Value::as_u64)
+                                .map(|n| n as u32)
+                                .collect()
+                        })
+                        .unwrap_or_default()
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    label(kind, &nodes, &groups)
+}
+
+/// The short label of a fault: `crash n3`, `partition 0,1|2,3,4`,
+/// `link n0-n4`, or the bare kind when it names no node.
+fn label(kind: &str, nodes: &[u32], groups: &[Vec<u32>]) -> String {
     let names: Vec<String> = nodes.iter().map(|n| format!("n{n}")).collect();
     match kind {
         "partition" => {
-            let groups: Vec<String> = f
-                .get("groups")
-                .and_then(Value::as_array)
-                .map(|gs| {
-                    gs.iter()
-                        .map(|g| {
-                            g.as_array()
-                                .map(|g| {
-                                    g.iter()
-                                        .map(|v| v.to_string())
-                                        .collect::<Vec<_>>()
-                                        .join(",")
-                                })
-                                .unwrap_or_default()
-                        })
-                        .collect()
+            let groups: Vec<String> = groups
+                .iter()
+                .map(|g| {
+                    g.iter()
+                        .map(|v| v.to_string())
+                        .collect::<Vec<_>>()
+                        .join(",")
                 })
-                .unwrap_or_default();
+                .collect();
             format!("partition {}", groups.join("|"))
         }
         "link" => format!("link {}", names.join("-")),
         _ if names.is_empty() => kind.to_string(),
         _ => format!("{kind} {}", names.join(",")),
     }
+}
+
+/// [`label`] of a fault the kernel applied.
+fn applied_label(f: &AppliedFault) -> String {
+    let nodes: Vec<u32> = f.nodes.iter().map(|n| n.0).collect();
+    let groups: Vec<Vec<u32>> = f
+        .groups
+        .iter()
+        .map(|g| g.iter().map(|n| n.0).collect())
+        .collect();
+    label(f.kind, &nodes, &groups)
 }
 
 /// The fault windows of a report: crash→restart, pause→resume,
@@ -217,23 +244,10 @@ pub struct TraceDetail {
     pub deliveries_dropped: u64,
 }
 
-#[derive(Deserialize)]
-struct Line {
-    time_us: u64,
-    kind: String,
-    node: Option<u32>,
-    from: Option<u32>,
-    sent_us: Option<u64>,
-    msg: Option<String>,
-    timer: Option<u64>,
-    fault: Option<Value>,
-}
-
-/// A `Write` sink for `RunOptions::trace` that parses the JSON-lines trace
-/// as it is produced and keeps a compact [`TraceDetail`] for a time window
-/// (so a long run never holds its whole trace in memory).
+/// A typed tap ([`EventTap`], `RunOptions::tap`) that keeps a compact
+/// [`TraceDetail`] for a time window as the run goes, so a long run never
+/// holds its whole trace in memory and no event is formatted.
 pub struct TraceCollector {
-    buf: Vec<u8>,
     window_us: (u64, u64),
     max_deliveries: usize,
     detail: TraceDetail,
@@ -244,7 +258,6 @@ impl TraceCollector {
     /// most `max_deliveries` deliveries.
     pub fn new(window_us: (u64, u64), max_deliveries: usize) -> Rc<RefCell<TraceCollector>> {
         Rc::new(RefCell::new(TraceCollector {
-            buf: Vec::new(),
             window_us,
             max_deliveries,
             detail: TraceDetail::default(),
@@ -255,57 +268,42 @@ impl TraceCollector {
     pub fn take(&mut self) -> TraceDetail {
         std::mem::take(&mut self.detail)
     }
+}
 
-    fn line(&mut self, bytes: &[u8]) -> io::Result<()> {
-        let l: Line = serde_json::from_slice(bytes).map_err(io::Error::other)?;
+impl EventTap for TraceCollector {
+    fn event(&mut self, ev: &TraceEvent<'_, &'static str>) {
         let (lo, hi) = self.window_us;
         let d = &mut self.detail;
-        if l.kind == "deliver" {
-            let sent = l.sent_us.unwrap_or(l.time_us);
+        let time_us = ev.time.0;
+        if ev.kind == DispatchKind::Deliver {
+            let sent = ev.sent.map_or(time_us, |t| t.0);
             if sent < lo || sent > hi {
-                return Ok(());
+                return;
             }
             if d.deliveries.len() >= self.max_deliveries {
                 d.deliveries_dropped += 1;
-                return Ok(());
+                return;
             }
             d.deliveries.push(Delivery {
-                from: l.from.unwrap_or(0),
-                to: l.node.unwrap_or(0),
+                from: ev.from.map_or(0, |n| n.0),
+                to: ev.node.map_or(0, |n| n.0),
                 sent_us: sent,
-                recv_us: l.time_us,
-                kind: l.msg.unwrap_or_default(),
+                recv_us: time_us,
+                kind: ev.msg.map_or("", |m| m).to_string(),
             });
-        } else if (lo..=hi).contains(&l.time_us) {
-            let detail = match (&l.timer, &l.fault) {
-                (Some(t), _) => t.to_string(),
-                (_, Some(f)) => {
-                    fault_label(f.get("kind").and_then(Value::as_str).unwrap_or("?"), f)
-                }
+        } else if (lo..=hi).contains(&time_us) {
+            let detail = match (ev.timer, ev.fault) {
+                (Some(t), _) => t.0.to_string(),
+                (_, Some(f)) => applied_label(f),
                 _ => String::new(),
             };
             d.events.push(NodeEvent {
-                time_us: l.time_us,
-                kind: l.kind,
-                node: l.node,
+                time_us,
+                kind: ev.kind.name().to_string(),
+                node: ev.node.map(|n| n.0),
                 detail,
             });
         }
-        Ok(())
-    }
-}
-
-impl Write for TraceCollector {
-    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        self.buf.extend_from_slice(data);
-        while let Some(pos) = self.buf.iter().position(|&b| b == b'\n') {
-            let line: Vec<u8> = self.buf.drain(..=pos).collect();
-            self.line(&line[..line.len() - 1])?;
-        }
-        Ok(data.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
     }
 }
 
@@ -420,5 +418,95 @@ pub fn default_window_ms(report: &Report) -> (f64, f64) {
     match first {
         Some(t) => ((t - 100.0).max(0.0), t + 400.0),
         None => (0.0, 500.0_f64.min(report.sim_time_ms)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runner::{self, RunOptions, TraceSink};
+    use crate::scenario::Scenario;
+    use std::path::Path;
+
+    /// The detail of one JSON trace line, read independently of the
+    /// collector: what the typed tap must agree with.
+    fn from_json_line(line: &Value, window: (u64, u64)) -> Option<Result<Delivery, NodeEvent>> {
+        let time_us = line["time_us"].as_u64()?;
+        let kind = line["kind"].as_str()?;
+        let node = line["node"].as_u64().map(|n| n as u32);
+        if kind == "deliver" {
+            let sent = line["sent_us"].as_u64()?;
+            if !(window.0..=window.1).contains(&sent) {
+                return None;
+            }
+            Some(Ok(Delivery {
+                from: line["from"].as_u64()? as u32,
+                to: node?,
+                sent_us: sent,
+                recv_us: time_us,
+                kind: line["msg"].as_str()?.to_string(),
+            }))
+        } else if (window.0..=window.1).contains(&time_us) {
+            let detail = match (&line["timer"], &line["fault"]) {
+                (Value::Number(t), _) => t.to_string(),
+                (_, f @ Value::Object(_)) => fault_label(f["kind"].as_str()?, f),
+                _ => String::new(),
+            };
+            Some(Err(NodeEvent {
+                time_us,
+                kind: kind.to_string(),
+                node,
+                detail,
+            }))
+        } else {
+            None
+        }
+    }
+
+    /// A run of the partial-partition scenario (a link fault and its
+    /// restore, elections, client traffic) with both the JSON tracer and
+    /// the typed tap: the tap keeps exactly what the JSON lines say, in
+    /// order, fault labels included, and counts what it leaves out.
+    #[test]
+    fn typed_tap_keeps_what_the_json_trace_says() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/partial/none.json");
+        let base = Scenario::load(&path).expect("shipped scenario loads");
+        let opts = RunOptions {
+            duration_ms: Some(2600.0),
+            ..RunOptions::default()
+        };
+        let scenario = runner::effective(&base, &opts);
+        let window = (1_900_000, 2_300_000);
+        let collector = TraceCollector::new(window, 100);
+        let json: Rc<RefCell<Vec<u8>>> = Rc::new(RefCell::new(Vec::new()));
+        let opts = RunOptions {
+            trace: Some(json.clone() as TraceSink),
+            tap: Some(collector.clone()),
+            ..opts
+        };
+        runner::run(&scenario, &opts);
+        let got = collector.borrow_mut().take();
+
+        let text = String::from_utf8(json.borrow().clone()).expect("utf-8");
+        let mut want = TraceDetail::default();
+        for line in text.lines() {
+            let v: Value = serde_json::from_str(line).expect("a JSON line");
+            match from_json_line(&v, window) {
+                Some(Ok(d)) if want.deliveries.len() < 100 => want.deliveries.push(d),
+                Some(Ok(_)) => want.deliveries_dropped += 1,
+                Some(Err(e)) => want.events.push(e),
+                None => {}
+            }
+        }
+        assert!(want.deliveries_dropped > 0, "the cap is exercised");
+        assert!(
+            want.events.iter().any(|e| e.detail == "link n3-n4"),
+            "the link fault is in the window: {:?}",
+            want.events
+                .iter()
+                .filter(|e| e.kind == "fault")
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(got, want);
     }
 }

@@ -8,7 +8,7 @@
 //! is the same on every machine: no timestamps, no wall-clock numbers.
 //!
 //! - [`data`]: what charts draw, extracted from reports, histories and the
-//!   trace of a re-run ([`data::TraceCollector`]).
+//!   typed events of a re-run ([`data::TraceCollector`], a `runner::EventTap`).
 //! - [`charts`]: the charts.
 //! - [`html`]: the self-contained `index.html` of `agentsim report`.
 //! - [`chrome_trace`]: Chrome trace-event JSON (`run --chrome-trace`).

@@ -274,7 +274,7 @@ impl RunKind for CollabKind {
         report.collab = Some(CollabSection {
             leadership: obs
                 .metrics
-                .leadership(report.network["messages_by_type"].clone()),
+                .leadership(json!(report.network.as_ref().map(|n| &n.messages_by_type))),
             collab,
             liveness: liveness_json,
             safety: CollabSafetySection {

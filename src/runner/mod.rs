@@ -14,7 +14,7 @@ pub mod raft;
 use crate::check::liveness::{self, EndState};
 use crate::check::names::{CheckName, Expectation, LivenessCheck};
 use crate::fault::AppliedFault;
-use crate::metrics::report::{fault_json, network_json};
+use crate::metrics::report::{fault_json, network_section};
 use crate::metrics::{Checks, Report};
 use crate::process::{Message, Process};
 use crate::scenario::{ProcessKind, Scenario};
@@ -26,6 +26,18 @@ use std::rc::Rc;
 
 /// A shared writer for the per-event trace (`--trace FILE`).
 pub type TraceSink = Rc<RefCell<dyn Write>>;
+
+/// A typed tap on the run's events: the kernel's trace record with the
+/// message reduced to its type name (`TraceEvent<'_, &'static str>`), for
+/// readers in this process (plots, the Chrome trace) that would otherwise
+/// format a JSON line per event only to parse it back.
+pub trait EventTap {
+    /// One dispatched event, before its handler runs.
+    fn event(&mut self, ev: &TraceEvent<'_, &'static str>);
+}
+
+/// A shared [`EventTap`] (`RunOptions::tap`).
+pub type TapSink = Rc<RefCell<dyn EventTap>>;
 
 /// A shared progress callback (virtual now, virtual end, events so far),
 /// called every `sim::PROGRESS_EVERY` events; the CLI prints a progress
@@ -60,6 +72,9 @@ pub struct RunOptions {
     pub bug: Option<String>,
     /// Write one JSON line per event here.
     pub trace: Option<TraceSink>,
+    /// Hand every event, typed, to this tap (plots and the Chrome trace of
+    /// a live run; nothing is formatted). May be set with `trace`.
+    pub tap: Option<TapSink>,
     /// Run without the safety and linearizability checkers (metrics still
     /// gathered). Only for measuring what the checkers cost; a run without
     /// checkers reports `checks.ok` true without having checked anything,
@@ -84,7 +99,7 @@ pub struct RunOptions {
     pub gantt_window_ms: Option<(f64, f64)>,
     /// Collect abstract-state coverage here (Raft key-value runs; guided
     /// sweeps). Read-only: the run and its trace hash are unchanged.
-    /// Ignored when `trace` is set (the tracer slot is taken).
+    /// Ignored when `trace` or `tap` is set (the tracer slot is taken).
     pub coverage: Option<crate::sweep::coverage::CoverageSink>,
     /// Return the run's fault records in [`RunOutput::faults`] (shrinking
     /// rewrites them as scripted faults; they carry durations the report
@@ -203,8 +218,8 @@ pub struct Byproducts {
 pub fn run_kind<K: RunKind>(scenario: &Scenario, opts: &RunOptions) -> RunOutput {
     let kind = K::new(scenario);
     let mut world = kind.world(scenario);
-    if let Some(sink) = &opts.trace {
-        install_tracer(&mut world, sink.clone());
+    if opts.trace.is_some() || opts.tap.is_some() {
+        install_tracer(&mut world, opts.trace.clone(), opts.tap.clone());
     } else if let Some(c) = &opts.coverage {
         install_coverage_tap(&mut world, c.clone());
     }
@@ -261,36 +276,56 @@ pub fn run_kind<K: RunKind>(scenario: &Scenario, opts: &RunOptions) -> RunOutput
     }
 }
 
-/// Install a JSON-lines tracer on `world`.
-fn install_tracer<P: Process>(world: &mut World<P>, sink: TraceSink) {
+/// Install the tracer: JSON lines to `sink` and/or typed events to `tap`.
+fn install_tracer<P: Process>(world: &mut World<P>, sink: Option<TraceSink>, tap: Option<TapSink>) {
     world.set_tracer(Box::new(move |ev: &TraceEvent<'_, P::Msg>| {
-        let mut line = json!({
-            "time_us": ev.time.0,
-            "kind": ev.kind.name(),
-        });
-        let m = line.as_object_mut().expect("object");
-        if let Some(n) = ev.node {
-            m.insert("node".into(), json!(n.0));
+        if let Some(sink) = &sink {
+            trace_line(sink, ev);
         }
-        if let Some(f) = ev.from {
-            m.insert("from".into(), json!(f.0));
+        if let Some(tap) = &tap {
+            let kind = ev.msg.map(Message::kind);
+            tap.borrow_mut().event(&TraceEvent {
+                time: ev.time,
+                kind: ev.kind,
+                node: ev.node,
+                from: ev.from,
+                sent: ev.sent,
+                msg: kind.as_ref(),
+                timer: ev.timer,
+                fault: ev.fault,
+            });
         }
-        if let Some(t) = ev.sent {
-            m.insert("sent_us".into(), json!(t.0));
-        }
-        if let Some(msg) = ev.msg {
-            m.insert("msg".into(), json!(msg.kind()));
-            m.insert("detail".into(), json!(format!("{msg:?}")));
-        }
-        if let Some(t) = ev.timer {
-            m.insert("timer".into(), json!(t.0));
-        }
-        if let Some(f) = ev.fault {
-            m.insert("fault".into(), fault_json(f));
-        }
-        // A failed write is detected when the CLI flushes the file.
-        let _ = writeln!(sink.borrow_mut(), "{line}");
     }));
+}
+
+/// Write one event as a JSON line (`--trace FILE`).
+fn trace_line<M: Message>(sink: &TraceSink, ev: &TraceEvent<'_, M>) {
+    let mut line = json!({
+        "time_us": ev.time.0,
+        "kind": ev.kind.name(),
+    });
+    let m = line.as_object_mut().expect("object");
+    if let Some(n) = ev.node {
+        m.insert("node".into(), json!(n.0));
+    }
+    if let Some(f) = ev.from {
+        m.insert("from".into(), json!(f.0));
+    }
+    if let Some(t) = ev.sent {
+        m.insert("sent_us".into(), json!(t.0));
+    }
+    if let Some(msg) = ev.msg {
+        m.insert("msg".into(), json!(msg.kind()));
+        m.insert("detail".into(), json!(format!("{msg:?}")));
+    }
+    if let Some(t) = ev.timer {
+        m.insert("timer".into(), json!(t.0));
+    }
+    if let Some(f) = ev.fault {
+        m.insert("fault".into(), fault_json(f));
+    }
+    // A failed write is detected when the CLI flushes the file.
+    let _ = writeln!(sink.borrow_mut(), "{line}");
 }
 
 /// Install the tracer that tells coverage each event's message type or
@@ -315,7 +350,7 @@ fn base_report<P: Process>(scenario: &Scenario, world: &World<P>, checks: Checks
         sim_time_ms: world.now().as_millis_f64(),
         wall_ms: 0.0,
         events_per_s: 0.0,
-        network: network_json(&world.network().counters),
+        network: Some(network_section(&world.network().counters)),
         faults: world.applied_faults().iter().map(fault_json).collect(),
         checks,
         raft: None,

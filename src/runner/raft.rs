@@ -190,7 +190,10 @@ impl RunKind for RaftKind {
             ),
             liveness: LivenessTracker::new(),
             completed: vec![0; clients as usize],
-            coverage: opts.coverage.clone().filter(|_| opts.trace.is_none()),
+            coverage: opts
+                .coverage
+                .clone()
+                .filter(|_| opts.trace.is_none() && opts.tap.is_none()),
         }
     }
 
@@ -299,9 +302,9 @@ impl RunKind for RaftKind {
             })
             .collect();
         report.raft = Some(RaftSection {
-            leadership: m.leadership(report.network["messages_by_type"].clone()),
+            leadership: m.leadership(json!(report.network.as_ref().map(|n| &n.messages_by_type))),
             availability,
-            bytes: report.network["bytes_sent"].as_u64().unwrap_or(0),
+            bytes: report.network.as_ref().map_or(0, |n| n.bytes_sent),
             client_latency_ms: client_latency.summary_json(),
             client_ops: ClientOps {
                 invoked: sum.invoked,

@@ -125,7 +125,7 @@ pub fn collab_config(spec: &WorkflowSpec, servers: u32, seed: u64) -> CollabConf
             }
         }
     }
-    let mut rng = SimRng::derive(seed, "workflow");
+    let mut rng = SimRng::stream(seed, crate::rng::Stream::Workflow);
     let size = spec.arrivals.size.as_ref().map(scenario::dist);
     let mut at = 0.0f64;
     let mut arrivals = Vec::with_capacity(spec.arrivals.workflows as usize);

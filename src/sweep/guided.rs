@@ -155,7 +155,7 @@ impl Guided {
             swarm,
             first_seed,
             runs,
-            rng: SimRng::derive(first_seed, "sweep/guided"),
+            rng: SimRng::stream(first_seed, crate::rng::Stream::Guided),
             next_index: 0,
             next_fresh: first_seed,
             corpus: Vec::new(),

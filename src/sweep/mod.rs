@@ -510,7 +510,6 @@ pub(crate) fn seed_stats(
     latency: Option<&runner::LatencyHists>,
     collab: Option<&CollabRunData>,
 ) -> SeedStats {
-    let u = |v: &Value| v.as_u64().unwrap_or(0);
     let lead = r.leadership();
     let ops = r.raft.as_ref().map(|r| r.client_ops).unwrap_or_default();
     SeedStats {
@@ -526,12 +525,10 @@ pub(crate) fn seed_stats(
         max_term: lead.map_or(0, |l| l.max_term),
         elections: lead.map_or(0, |l| l.elections.len() as u64),
         client_ops: [ops.invoked, ops.ok, ops.fail, ops.info],
-        messages: [
-            u(&r.network["sent"]),
-            u(&r.network["delivered"]),
-            u(&r.network["dropped"]),
-            u(&r.network["duplicated"]),
-        ],
+        messages: r
+            .network
+            .as_ref()
+            .map_or([0; 4], |n| [n.sent, n.delivered, n.dropped, n.duplicated]),
         collab: r
             .collab
             .as_ref()

@@ -18,7 +18,7 @@
 //! (bounces, for example, halve the Figure 8 rate).
 
 use crate::process::CrashPoint;
-use crate::rng::SimRng;
+use crate::rng::{SimRng, Stream};
 use crate::scenario::{
     dist, CrashAtSpec, DiskSpec, DistSpec, FaultKind, FaultSpec, MessagePatternSpec, MessageSpec,
     NemesisKindSpec, NemesisSpec, ProcessKind, ScenarioSpec, TargetSpec,
@@ -272,7 +272,7 @@ pub fn draw(seed: u64, nodes: u32, template: Option<&NemesisSpec>) -> SwarmDraw 
         ),
         None => (MEAN_INTERVAL_MS, MIN_DURATION_MS, EXTRA_DURATION_MS),
     };
-    let mut rng = SimRng::derive(seed, "sweep/swarm");
+    let mut rng = SimRng::stream(seed, Stream::Swarm);
     let mask = rng.range_inclusive(1, (1 << KINDS.len()) - 1);
     let kinds = KINDS
         .iter()
@@ -372,7 +372,7 @@ pub fn draw_mode(seed: u64, spec: &ScenarioSpec, mode: Mode) -> Option<SwarmDraw
 /// its own stream (`sweep/swarm/agents`) so the server kinds, rates and
 /// durations of a seed are the same as before agent kinds existed.
 fn agent_kinds(seed: u64) -> Vec<NemesisKindSpec> {
-    let mut rng = SimRng::derive(seed, "sweep/swarm/agents");
+    let mut rng = SimRng::stream(seed, Stream::SwarmAgents);
     let mask = rng.range_inclusive(0, (1 << AGENT_KINDS.len()) - 1);
     AGENT_KINDS
         .iter()
@@ -407,7 +407,7 @@ pub fn features(seed: u64, spec: &ScenarioSpec) -> Features {
     if spec.cluster.process != ProcessKind::Raft || spec.workflow.is_some() {
         return f;
     }
-    let mut rng = SimRng::derive(seed, "sweep/swarm/features");
+    let mut rng = SimRng::stream(seed, Stream::SwarmFeatures);
     if rng.chance(0.5) && resizable(spec) {
         f.nodes = Some(3);
     }
