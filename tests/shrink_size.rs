@@ -36,10 +36,10 @@ fn opts() -> ShrinkOptions {
 fn first_failing_swarm_seeds_shrink_to_at_most_six_faults() {
     for (bug, seed) in [
         ("forget-vote", 5),
-        ("double-vote", 4),
+        ("double-vote", 2),
         ("forget-term", 4),
         ("torn-vote-write", 3),
-        ("stale-term-vote", 43),
+        ("stale-term-vote", 53),
     ] {
         let s = swarm_seed(bug, seed);
         let kind = failure_kind(&runner::run(&s, &RunOptions::default()).report)
