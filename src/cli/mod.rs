@@ -34,6 +34,7 @@ mod run;
 mod scenarios;
 mod shrink;
 mod sweep;
+mod sweep_files;
 
 use clap::{Parser, Subcommand};
 use std::io::{self, Write};
