@@ -29,13 +29,7 @@ impl<P: Process> World<P> {
                     rec.skipped = Some(FaultSkip::MaxDown(n.max_down).to_string());
                 } else if let Some(v) = self.pick(self.nodes_with(NodeStatus::Up)) {
                     rec.nodes = vec![v];
-                    if kind == NemesisKind::Crash {
-                        self.crash(v);
-                        self.queue
-                            .push(self.now + dur, Event::Undo(Undo::Restart(v), "nemesis"));
-                    } else {
-                        self.pause(v, dur, "nemesis");
-                    }
+                    self.nemesis_down(v, kind == NemesisKind::Crash, dur);
                 } else {
                     rec.skipped = Some(FaultSkip::NoLiveNode.to_string());
                 }
@@ -103,9 +97,18 @@ impl<P: Process> World<P> {
 }
 
 impl<P: Process> World<P> {
-    /// Most agents the nemesis keeps crashed or paused at once: half of
-    /// them, at least one. Some agent of most skills stays up, so the
-    /// workflow can keep moving while the nemesis works.
+    /// Take node or agent `v` down for `dur`: crashed and restarted at
+    /// the end, or paused (the server and the agent kinds share this).
+    fn nemesis_down(&mut self, v: NodeId, crash: bool, dur: SimDuration) {
+        if crash {
+            self.crash(v);
+            self.queue
+                .push(self.now + dur, Event::Undo(Undo::Restart(v), "nemesis"));
+        } else {
+            self.pause(v, dur, "nemesis");
+        }
+    }
+
     /// Cut the link `from → to` (both ways if asked) and queue its
     /// restore after `dur`: the nemesis's link fault, for servers and
     /// agents alike.
@@ -125,6 +128,9 @@ impl<P: Process> World<P> {
         );
     }
 
+    /// Most agents the nemesis keeps crashed or paused at once: half of
+    /// them, at least one. Some agent of most skills stays up, so the
+    /// workflow can keep moving while the nemesis works.
     fn max_agents_down(&self) -> u32 {
         (self.agents / 2).max(1)
     }
@@ -153,13 +159,7 @@ impl<P: Process> World<P> {
                     rec.skipped = Some(FaultSkip::MaxAgentsDown(max).to_string());
                 } else if let Some(v) = self.pick(self.agents_with(Some(NodeStatus::Up))) {
                     rec.nodes = vec![v];
-                    if kind == NemesisKind::AgentCrash {
-                        self.crash(v);
-                        self.queue
-                            .push(self.now + dur, Event::Undo(Undo::Restart(v), "nemesis"));
-                    } else {
-                        self.pause(v, dur, "nemesis");
-                    }
+                    self.nemesis_down(v, kind == NemesisKind::AgentCrash, dur);
                 } else {
                     rec.skipped = Some(FaultSkip::NoEligibleAgent.to_string());
                 }
