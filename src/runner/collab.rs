@@ -434,14 +434,16 @@ fn collab_liveness(
         );
         return json!({"not_judged": "AP coordinator: no Raft leader; see liveness.workflows"});
     }
-    let leader = spec
+    let stated = spec
         .expect
         .as_ref()
-        .and_then(|e| e.leader_within_ms_after_heal)
+        .and_then(|e| e.leader_within_ms_after_heal);
+    let leader = stated
         .map(SimDuration::from_millis_f64)
         .unwrap_or_else(|| liveness::default_leader_window(raft_spec.election_timeout_ms[1]));
     let windows = Windows {
         leader: Some(leader),
+        leader_adapts: stated.is_none(),
         progress: None,
     };
     // A run that stopped early because no task can progress ends there.

@@ -444,7 +444,19 @@ pub(crate) fn end_state<P: Process>(world: &World<P>, servers: u32) -> EndState 
             .filter(|&i| world.clock_faulted(crate::ids::NodeId(i)))
             .count() as u32,
         event_storm: world.event_cap_hit() || world.pending_cap_hit(),
+        loss: base_loss(world.network().config(), servers),
     }
+}
+
+/// The highest loss probability the network's configuration sets on a link
+/// between two of the `servers` cluster nodes (the default link's when no
+/// override applies).
+fn base_loss(cfg: &crate::net::NetConfig, servers: u32) -> f64 {
+    cfg.links
+        .iter()
+        .filter(|(&(from, to), _)| from < servers && to < servers)
+        .map(|(_, p)| p.drop)
+        .fold(cfg.default.drop, f64::max)
 }
 
 /// `expect.min_delivery_ratio`, from the network counters: meaningful in

@@ -362,12 +362,10 @@ impl RaftKind {
     /// one timeout before the end).
     fn liveness_windows(&self, scenario: &Scenario, timeout: SimDuration) -> Windows {
         let e = scenario.spec.expect.as_ref();
-        let leader = e
-            .and_then(|e| e.leader_within_ms_after_heal)
-            .map(SimDuration::from_millis_f64)
-            .unwrap_or_else(|| {
-                liveness::default_leader_window(self.raft_spec.election_timeout_ms[1])
-            });
+        let stated = e.and_then(|e| e.leader_within_ms_after_heal);
+        let leader = stated.map(SimDuration::from_millis_f64).unwrap_or_else(|| {
+            liveness::default_leader_window(self.raft_spec.election_timeout_ms[1])
+        });
         let progress = self.workload.as_ref().map(|w| {
             let window = e
                 .and_then(|e| e.progress_within_ms_after_heal)
@@ -377,6 +375,7 @@ impl RaftKind {
         });
         Windows {
             leader: Some(leader),
+            leader_adapts: stated.is_none(),
             progress,
         }
     }
