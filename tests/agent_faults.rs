@@ -332,3 +332,33 @@ fn an_arrival_not_yet_submitted_survives_a_minority_crash_but_not_all_servers_cr
     assert_eq!(submitted(&all), 1.0, "the arrival outlived every server");
     assert_eq!(f(&all.section("collab")["workflows"]["completed"]), 1.0);
 }
+
+/// The same window for a scripted approval: it is held in the servers'
+/// memory until the active coordinator commits `ApproveStage` at its
+/// next tick. One gated one-stage workflow, approved at 10 s, the tick
+/// 3 s (the task starts at about 12.2 s); a crash of two servers at 10.5 s
+/// loses nothing, a crash of all three leaves the task awaiting approval.
+#[test]
+fn an_approval_not_yet_committed_survives_a_minority_crash_but_not_all_servers_crashing() {
+    let spec = |crashed: &[u32]| {
+        let faults: Vec<Value> = crashed
+            .iter()
+            .map(|n| json!({ "at_ms": 10500, "kind": "crash", "node": n, "restart_after_ms": 100 }))
+            .collect();
+        let mut v = serde_json::to_value(scenario(1, 1, json!(faults))).expect("spec to json");
+        v["workflow"]["tick_ms"] = json!(3000);
+        v["workflow"]["stages"][0]["interrupt_before"] = json!(true);
+        v["workflow"]["approvals"] = json!([{ "at_ms": 10000, "stage": "only" }]);
+        serde_json::from_value::<ScenarioSpec>(v).expect("test scenario parses")
+    };
+    let completed = |r: &Report| f(&r.section("collab")["workflows"]["completed"]);
+    let calm = run(spec(&[]));
+    assert_eq!(completed(&calm), 1.0);
+    let start = bars(&calm)[0].1;
+    assert!((10500.0..13000.0).contains(&start), "{start}");
+    assert_eq!(completed(&run(spec(&[0, 1]))), 1.0);
+    let all = run(spec(&[0, 1, 2]));
+    assert_eq!(completed(&all), 0.0, "the approval outlived every server");
+    let pending = &all.section("collab")["pending_at_end"][0]["reason"];
+    assert_eq!(pending, "awaiting approval");
+}
