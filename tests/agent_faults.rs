@@ -299,3 +299,66 @@ fn an_agent_whose_clock_slows_mid_task_still_finishes_it() {
     assert_eq!(f(&c["workflows"]["completed"]), 2.0, "{}", c["workflows"]);
     assert_eq!(f(&c["agents"]["executed"]), 2.0);
 }
+
+/// A workflow arrival is held only in the coordinator servers' memory
+/// until the active coordinator commits its `Submit` (docs/agent-faults.md,
+/// "Coordinator server crashes"). Two one-stage workflows, the second
+/// arriving at about 33.8 s; a 3 s dispatcher tick delays its `Submit`
+/// to the tick at about 36.2 s. A crash of two of the three servers at
+/// 35 s loses nothing (the third remembers the arrival and tells the new
+/// leader); a crash of all three loses the arrival: the second workflow
+/// is never submitted. If arrivals become durable, the last assertion
+/// fails and the doc's limit goes.
+#[test]
+fn an_arrival_not_yet_submitted_survives_a_minority_crash_but_not_all_servers_crashing() {
+    let spec = |crashed: &[u32]| {
+        let faults: Vec<Value> = crashed
+            .iter()
+            .map(|n| json!({ "at_ms": 35000, "kind": "crash", "node": n, "restart_after_ms": 100 }))
+            .collect();
+        let mut v = serde_json::to_value(scenario(1, 2, json!(faults))).expect("spec to json");
+        v["workflow"]["tick_ms"] = json!(3000);
+        v["workflow"]["arrivals"]["rate_per_s"] = json!(0.05);
+        serde_json::from_value::<ScenarioSpec>(v).expect("test scenario parses")
+    };
+    let submitted = |r: &Report| f(&r.section("collab")["workflows"]["submitted"]);
+    let calm = run(spec(&[]));
+    assert_eq!(submitted(&calm), 2.0);
+    // The second workflow's only task starts at the tick after its arrival.
+    let second = bars(&calm)[1].1;
+    assert!((35000.0..37000.0).contains(&second), "{second}");
+    assert_eq!(submitted(&run(spec(&[0, 1]))), 2.0);
+    let all = run(spec(&[0, 1, 2]));
+    assert_eq!(submitted(&all), 1.0, "the arrival outlived every server");
+    assert_eq!(f(&all.section("collab")["workflows"]["completed"]), 1.0);
+}
+
+/// The same window for a scripted approval: it is held in the servers'
+/// memory until the active coordinator commits `ApproveStage` at its
+/// next tick. One gated one-stage workflow, approved at 10 s, the tick
+/// 3 s (the task starts at about 12.2 s); a crash of two servers at 10.5 s
+/// loses nothing, a crash of all three leaves the task awaiting approval.
+#[test]
+fn an_approval_not_yet_committed_survives_a_minority_crash_but_not_all_servers_crashing() {
+    let spec = |crashed: &[u32]| {
+        let faults: Vec<Value> = crashed
+            .iter()
+            .map(|n| json!({ "at_ms": 10500, "kind": "crash", "node": n, "restart_after_ms": 100 }))
+            .collect();
+        let mut v = serde_json::to_value(scenario(1, 1, json!(faults))).expect("spec to json");
+        v["workflow"]["tick_ms"] = json!(3000);
+        v["workflow"]["stages"][0]["interrupt_before"] = json!(true);
+        v["workflow"]["approvals"] = json!([{ "at_ms": 10000, "stage": "only" }]);
+        serde_json::from_value::<ScenarioSpec>(v).expect("test scenario parses")
+    };
+    let completed = |r: &Report| f(&r.section("collab")["workflows"]["completed"]);
+    let calm = run(spec(&[]));
+    assert_eq!(completed(&calm), 1.0);
+    let start = bars(&calm)[0].1;
+    assert!((10500.0..13000.0).contains(&start), "{start}");
+    assert_eq!(completed(&run(spec(&[0, 1]))), 1.0);
+    let all = run(spec(&[0, 1, 2]));
+    assert_eq!(completed(&all), 0.0, "the approval outlived every server");
+    let pending = &all.section("collab")["pending_at_end"][0]["reason"];
+    assert_eq!(pending, "awaiting approval");
+}

@@ -3,6 +3,8 @@
 
 use super::*;
 use crate::collab::config::Priority;
+use crate::ids::NodeId;
+use crate::time::SimTime;
 
 fn spec(deps: Vec<u32>) -> TaskSpec {
     TaskSpec {
