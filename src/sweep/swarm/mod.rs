@@ -164,7 +164,7 @@ pub enum Mode {
     /// protocol-shaped feature on in about half the seeds ([`draw_for`]).
     Swarm,
     /// Targeted (`--targeted`): the swarm's nemesis and rates, with the
-    /// protocol-shaped features forced on in one of two protocol phases
+    /// protocol-shaped features forced on in one of five targets
     /// ([`targeted_features`]).
     Targeted,
 }
