@@ -66,25 +66,25 @@ const MEASURED: [(&str, u64); 17] = [
 ];
 
 /// The same in targeted mode (`--targeted` instead of `--nemesis`; no
-/// storm seeds there).
+/// storm seeds there), five targets (every bug at least 8 %).
 const MEASURED_TARGETED: [(&str, u64); 17] = [
-    ("commit-previous-term", 22),
-    ("forget-vote", 16),
+    ("commit-previous-term", 29),
+    ("forget-vote", 57),
     ("skip-log-check", 185),
-    ("stale-read", 234),
-    ("double-vote", 147),
+    ("stale-read", 261),
+    ("double-vote", 168),
     ("leader-truncates-tail", 300),
-    ("commit-past-match", 114),
-    ("forget-term", 31),
-    ("vote-cleared-on-step-down", 21),
-    ("torn-vote-write", 105),
-    ("self-vote-not-persisted", 15),
-    ("dup-vote-count", 85),
-    ("stale-term-vote", 26),
+    ("commit-past-match", 116),
+    ("forget-term", 55),
+    ("vote-cleared-on-step-down", 31),
+    ("torn-vote-write", 71),
+    ("self-vote-not-persisted", 57),
+    ("dup-vote-count", 32),
+    ("stale-term-vote", 29),
     ("up-to-date-and", 207),
-    ("quorum-mode", 272),
-    ("stale-append-truncate", 210),
-    ("ack-before-fsync", 44),
+    ("quorum-mode", 278),
+    ("stale-append-truncate", 204),
+    ("ack-before-fsync", 26),
 ];
 
 fn check(measured: &[(&str, u64)], mode: Mode, cheap: bool) {
@@ -106,7 +106,7 @@ fn default_swarm_finds_each_common_bug_within_twice_n99() {
     check(&MEASURED, Mode::Swarm, true);
 }
 
-/// Targeted mode finds every bug (p ≥ 5 % each) within twice its n99.
+/// Targeted mode finds every bug (p ≥ 8 % each) within twice its n99.
 #[test]
 fn targeted_mode_finds_each_bug_within_twice_n99() {
     check(&MEASURED_TARGETED, Mode::Targeted, true);

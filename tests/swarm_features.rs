@@ -152,9 +152,9 @@ fn features_are_on_in_about_half_the_seeds() {
 }
 
 /// Targeted mode forces its target's features on in every seed of the
-/// self-test: one entry per append, crash points, a message rule and a
-/// pattern (all four targets, each in about its share of 2,000 seeds),
-/// and every targeted draw gives a valid scenario that carries it.
+/// self-test: one entry per append, crash points and a pattern (all five
+/// targets, each in about its share of 2,000 seeds), and every targeted
+/// draw gives a valid scenario that carries it.
 #[test]
 fn targeted_mode_forces_the_features_on() {
     use agentsim::sweep::swarm::Mode;
@@ -177,10 +177,11 @@ fn targeted_mode_forces_the_features_on() {
         }
     }
     let expect = [
-        ("targeted/figure8", 0.25),
-        ("targeted/ack_durability", 0.2),
+        ("targeted/figure8", 0.27),
+        ("targeted/ack_durability", 0.14),
         ("targeted/election_churn", 0.3),
-        ("targeted/election_dup", 0.25),
+        ("targeted/election_dup", 0.1),
+        ("targeted/vote_durability", 0.19),
     ];
     for (t, share) in expect {
         let got = targets.get(t).copied().unwrap_or(0) as f64 / 2000.0;

@@ -73,9 +73,9 @@ pub struct SweepArgs {
     pub nemesis: bool,
     /// Targeted mode (implies --nemesis): the swarm's protocol-shaped
     /// features forced on instead of each drawn in half the seeds: one
-    /// entry per append, crash points at higher probability, bounces or
-    /// leader cuts, message rules and patterns, in one of two protocol
-    /// phases per seed (docs/bugs.md). Raft key-value scenarios only.
+    /// entry per append, crash points at higher probability, leader
+    /// crashes, message rules and patterns, in one of five targets per
+    /// seed (docs/bugs.md). Raft key-value scenarios only.
     #[arg(long)]
     pub targeted: bool,
     /// Switch on a deliberately wrong protocol variant in every seed.
