@@ -1,14 +1,18 @@
 //! Shrinking a failing scenario to a smaller one that fails the same way.
 //!
 //! The search works on the scenario, not on opaque seeds, so the result is
-//! readable: nemesis draws are first rewritten as scripted faults, then
-//! faults are removed by delta debugging (halves, quarters, ..., one by
-//! one), nodes are removed, the run is cut just after the failure, the
-//! network is made fixed-latency, lossless and FIFO, clients and keys are
-//! reduced. A simplification is kept only if the run still fails with the
-//! same kind of violation (the failing check, and for safety the violated
-//! property). Other seeds are tried only as a last resort, for
-//! simplifications that do not fail under the original seed.
+//! readable: nemesis draws are first rewritten as scripted faults (the
+//! exact form), then shorter forms are tried (the scenario's own faults
+//! alone, or with what the nemesis applied), faults are removed by delta
+//! debugging (halves, quarters, ..., one by one), nodes are removed, the
+//! run is cut just after the failure, the network is made fixed-latency,
+//! lossless and FIFO, clients and keys are reduced, in rounds while they
+//! make the scenario smaller. A simplification is kept only if the run
+//! still fails with the same kind of violation (the failing check, and for
+//! safety the violated property). Other seeds are tried only as a last
+//! resort: for the shorter forms, for simplifications that do not fail
+//! under the original seed, and for single removals once delta debugging
+//! stalls.
 //!
 //! Every candidate is a validated scenario; every run is deterministic, so
 //! the minimal scenario replays exactly with `agentsim run`.
