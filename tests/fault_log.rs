@@ -162,6 +162,7 @@ fn shrink_opts(cap: Option<usize>, max_records: Option<usize>) -> ShrinkOptions 
         compact_seeds: d.compact_seeds,
         fault_log_cap: cap,
         max_fault_records: max_records.unwrap_or(d.max_fault_records),
+        ..d
     }
 }
 

@@ -4,7 +4,10 @@
 //! with no nemesis and at most 6 faults that still fails the same way
 //! when run afresh. With the compact step (the scenario's own faults,
 //! the nemesis left out) tried under the original seed only, `forget-vote`
-//! stays far above 6, so the bound can fail.
+//! stays far above 6, so the bound can fail; so does `commit-past-match`
+//! without the mixed form and the removals under other seeds (the
+//! shrinker before them left `skip-log-check` seed 0 at 13 faults and
+//! `commit-past-match` seed 5 at 57 with 120 runs).
 
 use agentsim::runner::{self, RunOptions};
 use agentsim::scenario::Scenario;
@@ -40,6 +43,8 @@ fn first_failing_swarm_seeds_shrink_to_at_most_six_faults() {
         ("forget-term", 4),
         ("torn-vote-write", 3),
         ("stale-term-vote", 53),
+        ("skip-log-check", 0),
+        ("commit-past-match", 5),
     ] {
         let s = swarm_seed(bug, seed);
         let kind = failure_kind(&runner::run(&s, &RunOptions::default()).report)
@@ -84,5 +89,29 @@ fn compact_form_under_the_original_seed_only_leaves_forget_vote_above_six_faults
         out.scenario.spec.faults.len() > 6,
         "{} faults",
         out.scenario.spec.faults.len()
+    );
+}
+
+/// The contrast for the two bugs whose exact form stalls: without the
+/// mixed form and without removals under other seeds, `commit-past-match`
+/// seed 5 stays above 6 faults within 120 runs.
+#[test]
+fn without_mixed_form_and_other_seed_removals_commit_past_match_stays_above_six() {
+    let s = swarm_seed("commit-past-match", 5);
+    let out = shrink::shrink(
+        &s,
+        &ShrinkOptions {
+            mixed_form: false,
+            removal_seeds: 0,
+            ..opts()
+        },
+    )
+    .unwrap();
+    assert!(out.scenario.spec.nemesis.is_none());
+    assert!(
+        out.scenario.spec.faults.len() > 6,
+        "{} faults: {:?}",
+        out.scenario.spec.faults.len(),
+        out.steps
     );
 }

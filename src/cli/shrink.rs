@@ -81,8 +81,15 @@ pub fn shrink(a: ShrinkArgs) -> Result<u8, UsageError> {
     let mut min = out.scenario.spec.clone();
     min.name = format!("{}-min", scenario.spec.name.trim_end_matches("-min"));
     min.description = format!(
-        "Shrunk from {file} ({} faults{had_nemesis}, {} nodes, {} ms → {} faults, {} nodes, {} ms); fails with {}. {}",
-        before.0, before.1, before.2, after.0, after.1, after.2, out.kind, scenario.spec.description
+        "Shrunk from {file} ({}{had_nemesis}, {} nodes, {} ms → {}, {} nodes, {} ms); fails with {}. {}",
+        shrink::fault_count(before.0),
+        before.1,
+        before.2,
+        shrink::fault_count(after.0),
+        after.1,
+        after.2,
+        out.kind,
+        scenario.spec.description
     );
     let path = a
         .out
@@ -97,12 +104,12 @@ pub fn shrink(a: ShrinkArgs) -> Result<u8, UsageError> {
         outln!("  - {s}");
     }
     outln!(
-        "  {} runs; {} faults{had_nemesis}, {} nodes, {} ms  →  {} faults, {} nodes, {} ms",
+        "  {} runs; {}{had_nemesis}, {} nodes, {} ms  →  {}, {} nodes, {} ms",
         out.runs,
-        before.0,
+        shrink::fault_count(before.0),
         before.1,
         before.2,
-        after.0,
+        shrink::fault_count(after.0),
         after.1,
         after.2
     );

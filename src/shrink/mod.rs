@@ -1,14 +1,18 @@
 //! Shrinking a failing scenario to a smaller one that fails the same way.
 //!
 //! The search works on the scenario, not on opaque seeds, so the result is
-//! readable: nemesis draws are first rewritten as scripted faults, then
-//! faults are removed by delta debugging (halves, quarters, ..., one by
-//! one), nodes are removed, the run is cut just after the failure, the
-//! network is made fixed-latency, lossless and FIFO, clients and keys are
-//! reduced. A simplification is kept only if the run still fails with the
-//! same kind of violation (the failing check, and for safety the violated
-//! property). Other seeds are tried only as a last resort, for
-//! simplifications that do not fail under the original seed.
+//! readable: nemesis draws are first rewritten as scripted faults (the
+//! exact form), then shorter forms are tried (the scenario's own faults
+//! alone, or with what the nemesis applied), faults are removed by delta
+//! debugging (halves, quarters, ..., one by one), nodes are removed, the
+//! run is cut just after the failure, the network is made fixed-latency,
+//! lossless and FIFO, clients and keys are reduced, in rounds while they
+//! make the scenario smaller. A simplification is kept only if the run
+//! still fails with the same kind of violation (the failing check, and for
+//! safety the violated property). Other seeds are tried only as a last
+//! resort: for the shorter forms, for simplifications that do not fail
+//! under the original seed, and for single removals once delta debugging
+//! stalls.
 //!
 //! Every candidate is a validated scenario; every run is deterministic, so
 //! the minimal scenario replays exactly with `agentsim run`.
@@ -80,6 +84,15 @@ pub struct ShrinkOptions {
     /// nemesis left out) when the faults a run applied are more faults
     /// than it has (see [`shrink`]).
     pub compact_seeds: u64,
+    /// Other seeds to try for each single-fault removal once delta
+    /// debugging stalls (see [`shrink`]): removing an early fault of the
+    /// exact form changes the rest of the run, so a removal that passes
+    /// under one seed may fail the same way under another.
+    pub removal_seeds: u64,
+    /// Try the mixed form (the scenario's own faults plus what the
+    /// nemesis applied) when the compact form fails under every seed
+    /// (see [`shrink`]); tests switch it off to show what it adds.
+    pub mixed_form: bool,
     /// Fault records each run's report lists (None: the default cap);
     /// tests set a small cap to shrink from a truncated log.
     pub fault_log_cap: Option<usize>,
@@ -95,6 +108,8 @@ impl Default for ShrinkOptions {
             max_runs: 400,
             fallback_seeds: 8,
             compact_seeds: 32,
+            removal_seeds: 4,
+            mixed_form: true,
             fault_log_cap: None,
             max_fault_records: crate::scenario::validate::MAX_SCRIPTED_FAULTS,
         }
@@ -193,16 +208,35 @@ pub fn shrink(scenario: &Scenario, opts: &ShrinkOptions) -> Result<Shrunk, Shrin
         steps: Vec::new(),
         runs: 1,
     };
-    let compact = s.best.clone();
-    script_nemesis(&mut s, log);
-    try_compact(&mut s, compact);
+    let own = s.best.clone();
+    let log = script_nemesis(&mut s, log);
+    if !try_compact(&mut s, own.clone()) {
+        try_mixed(&mut s, own, &log);
+    }
     cut_duration(&mut s);
     ddmin_faults(&mut s);
+    // A first, cheap try (the latest fault only), so the steps below keep
+    // their runs; the rounds below try every fault.
+    remove_under_other_seeds(&mut s, 1);
     fewer_nodes(&mut s);
     simpler_network(&mut s);
     smaller_workload(&mut s);
     cut_duration(&mut s);
     ddmin_faults(&mut s);
+    // Each step changes the run the next one starts from (fewer nodes, a
+    // simpler network, a shorter run, another seed), so a removal that
+    // failed before may now succeed: repeat while a round makes the
+    // scenario smaller and runs are left.
+    loop {
+        let before = size(&s.best);
+        remove_under_other_seeds(&mut s, usize::MAX);
+        fewer_nodes(&mut s);
+        cut_duration(&mut s);
+        ddmin_faults(&mut s);
+        if size(&s.best) == before || s.runs >= s.opts.max_runs {
+            break;
+        }
+    }
     Ok(Shrunk {
         scenario: Scenario { spec: s.best },
         kind: s.kind,
@@ -240,11 +274,13 @@ fn is_rule(f: &FaultSpec) -> bool {
 /// scripted at all (`max_fault_records`, the scenario's scripted-fault
 /// limit); otherwise the faults stay as they are, said in the steps, and
 /// the other simplifications still apply.
-fn script_nemesis(s: &mut Search, mut log: Vec<AppliedFault>) {
+///
+/// Returns the fault log it scripted (the re-run's, if there was one).
+fn script_nemesis(s: &mut Search, mut log: Vec<AppliedFault>) -> Vec<AppliedFault> {
     // Without a nemesis the scenario's own faults replay the run as they
     // are (their draws are the same), in fewer entries.
     if s.best.nemesis.is_none() {
-        return;
+        return log;
     }
     let mut whole = String::new();
     if let Some((listed, total)) = truncated_log(&s.report) {
@@ -253,10 +289,10 @@ fn script_nemesis(s: &mut Search, mut log: Vec<AppliedFault>) {
                 "kept the nemesis: it logged {total} fault records (the report lists {listed}), more than a scenario may script ({})",
                 s.opts.max_fault_records
             ));
-            return;
+            return log;
         }
         let Ok(scenario) = Scenario::from_spec(s.best.clone()) else {
-            return;
+            return log;
         };
         let opts = RunOptions {
             fault_log_cap: Some(total as usize),
@@ -278,11 +314,21 @@ fn script_nemesis(s: &mut Search, mut log: Vec<AppliedFault>) {
     };
     if !s.try_keep(
         spec,
-        format!("{what} by the {n} faults they applied{whole}"),
+        format!("{what} by the {} they applied{whole}", fault_count(n)),
     ) {
         s.steps.push(
             "kept the drawn faults: applied as scripted, they did not fail the same way".into(),
         );
+    }
+    log
+}
+
+/// "1 fault", "2 faults": a fault count for messages.
+pub fn fault_count(n: usize) -> String {
+    if n == 1 {
+        "1 fault".into()
+    } else {
+        format!("{n} faults")
     }
 }
 
@@ -292,31 +338,90 @@ fn script_nemesis(s: &mut Search, mut log: Vec<AppliedFault>) {
 /// nemesis draws dozens); when they are more than the compact form has,
 /// try the compact form, with the original seed and then others (without
 /// the nemesis its run differs anyway, so another seed is as good a
-/// sample), and keep the first that fails the same way.
-fn try_compact(s: &mut Search, mut compact: ScenarioSpec) {
-    if compact.nemesis.is_none() || compact.faults.len() >= s.best.faults.len() {
-        return;
+/// sample), and keep the first that fails the same way. Returns whether
+/// it kept the compact form.
+fn try_compact(s: &mut Search, mut compact: ScenarioSpec) -> bool {
+    if compact.nemesis.is_none() {
+        return false;
     }
     compact.nemesis = None;
-    let original = compact.seed;
+    let n = compact.faults.len();
+    let what = format!(
+        "kept the scenario's own {} and left out the nemesis",
+        fault_count(n)
+    );
+    try_under_seeds(s, compact, &what)
+}
+
+/// The mixed form, tried when the compact form fails under none of its
+/// seeds: the scenario's own faults as written (a repeating fault is one
+/// entry) plus the faults the nemesis applied, each scripted on its
+/// concrete nodes and lasting what it lasted. Some bugs need the
+/// nemesis's partitions or link cuts, which no seed of the compact form
+/// draws, while the exact form also spells out every firing of a
+/// repeating fault (commit-past-match seed 5: 88 faults exact, 13 mixed).
+/// Without the nemesis the repeating faults draw other targets and
+/// jitter, so the run differs: tried with the original seed and then the
+/// compact form's other seeds.
+fn try_mixed(s: &mut Search, own: ScenarioSpec, log: &[AppliedFault]) -> bool {
+    if own.nemesis.is_none() || !s.opts.mixed_form {
+        return false;
+    }
+    let servers = own.cluster.nodes;
+    let mut mixed = own;
+    mixed.nemesis = None;
+    let drawn = log
+        .iter()
+        .filter(|f| f.source == "nemesis" && !f.undoes && f.skipped.is_none())
+        .flat_map(|f| applied_as_scripted(f, servers));
+    mixed.faults.extend(drawn);
+    mixed.faults.sort_by(|a, b| a.at_ms.total_cmp(&b.at_ms));
+    let n = mixed.faults.len();
+    // It changes the run (another sample of it), so it is worth a search
+    // over seeds only where it is much shorter than the exact form: at
+    // most two thirds of it (stale-read seed 1: 22 faults exact, and as
+    // many mixed, since its repeating fault fired once).
+    if n * 3 > s.best.faults.len() * 2 {
+        return false;
+    }
+    let what = format!(
+        "kept the scenario's own faults and scripted what the nemesis applied ({})",
+        fault_count(n)
+    );
+    try_seeds(s, mixed, &what)
+}
+
+/// Keep `form` (fewer faults than the current best) under its own seed
+/// or else the first of `compact_seeds` others that fails the same way.
+fn try_under_seeds(s: &mut Search, form: ScenarioSpec, what: &str) -> bool {
+    if form.faults.len() >= s.best.faults.len() {
+        return false;
+    }
+    try_seeds(s, form, what)
+}
+
+/// Keep `form` under its own seed or else the first of `compact_seeds`
+/// others that fails the same way.
+fn try_seeds(s: &mut Search, form: ScenarioSpec, what: &str) -> bool {
+    let original = form.seed;
     let seeds =
         std::iter::once(original).chain((0..s.opts.compact_seeds).filter(|&x| x != original));
     for seed in seeds {
         if s.runs >= s.opts.max_runs {
-            return;
+            return false;
         }
-        let mut spec = compact.clone();
+        let mut spec = form.clone();
         spec.seed = seed;
-        let n = spec.faults.len();
         let what = if seed == original {
-            format!("kept the scenario's own {n} faults and left out the nemesis")
+            what.to_string()
         } else {
-            format!("kept the scenario's own {n} faults and left out the nemesis, with seed {seed} (the original seed no longer failed)")
+            format!("{what}, with seed {seed} (the original seed no longer failed)")
         };
         if s.try_keep(spec, what) {
-            return;
+            return true;
         }
     }
+    false
 }
 
 /// The faults a run of `spec` applied (`log`, its fault records in
@@ -515,11 +620,17 @@ fn node_ids(v: &Value) -> Vec<crate::ids::NodeId> {
 
 /// Cut the run shortly after the failure (safety stops at the violation;
 /// other checks are judged at the end, so halve while it still fails).
+/// Clients stop issuing requests one request timeout before the end, so
+/// the cut keeps that much past the violation: a cut to just after it
+/// stopped the clients earlier, the run differed before the violation,
+/// and the cut almost never kept the failure.
 fn cut_duration(s: &mut Search) {
     let stop = s.report.sim_time_ms;
-    if stop + 1.0 < s.best.duration_ms {
+    let clients_stop = s.best.workload.as_ref().map_or(0.0, |w| w.timeout_ms);
+    let cut = (stop + clients_stop + 1.0).ceil();
+    if cut < s.best.duration_ms {
         let mut spec = s.best.clone();
-        spec.duration_ms = (stop + 1.0).ceil();
+        spec.duration_ms = cut;
         spec.faults.retain(|f| f.at_ms <= spec.duration_ms);
         let d = spec.duration_ms;
         s.try_keep(
@@ -558,7 +669,7 @@ fn ddmin_faults(s: &mut Search) {
             spec.faults.drain(start..end);
             let what = match gone.len() {
                 0..=4 => format!("removed {}", gone.join(", ")),
-                n => format!("removed {n} faults, {} to {}", gone[0], gone[n - 1]),
+                n => format!("removed {}, {} to {}", fault_count(n), gone[0], gone[n - 1]),
             };
             if s.try_keep(spec, what) {
                 removed_any = true;
@@ -573,6 +684,42 @@ fn ddmin_faults(s: &mut Search) {
         if !removed_any {
             chunk = chunk.div_ceil(2);
         }
+    }
+}
+
+/// Last resort once delta debugging stalls: remove one fault (one of the
+/// `latest` latest, the latest first) under each of `removal_seeds`
+/// other seeds in turn, and start
+/// over after each removal that fails the same way; then delta debugging
+/// once more under the seed that stuck. The exact form's faults are each
+/// needed under the original seed because removing any changes the rest
+/// of the run (one shared network stream); under another seed the run
+/// differs anyway, and a smaller set often still fails (skip-log-check
+/// seed 0: 9 faults under its own seed, 5 after one such removal).
+fn remove_under_other_seeds(s: &mut Search, latest: usize) {
+    let mut removed = false;
+    'again: while s.runs < s.opts.max_runs {
+        let n = s.best.faults.len();
+        for i in (n.saturating_sub(latest)..n).rev() {
+            for k in 1..=s.opts.removal_seeds {
+                let mut spec = s.best.clone();
+                let gone = describe_fault(&spec.faults.remove(i));
+                let old = spec.seed;
+                spec.seed = old.wrapping_add(k);
+                let what = format!(
+                    "removed {gone}, with seed {} (seed {old} no longer failed)",
+                    spec.seed
+                );
+                if s.try_keep(spec, what) {
+                    removed = true;
+                    continue 'again;
+                }
+            }
+        }
+        break;
+    }
+    if removed {
+        ddmin_faults(s);
     }
 }
 
