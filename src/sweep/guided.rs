@@ -7,9 +7,11 @@
 //! coverage ([`super::coverage`]) adds a state or a pair the sweep had not
 //! seen is kept in the corpus as a *concrete* scenario: its nemesis draws
 //! rewritten as scripted faults, its seed fixed. A mutant is a kept
-//! scenario with one or two edits to its fault schedule ([`Op`]), so it is
-//! itself a plain scenario file that `agentsim run` replays and
-//! `agentsim shrink` shrinks.
+//! scenario with 1 to [`MAX_OPS`] edits to its fault schedule ([`Op`]), so
+//! it is itself a plain scenario file that `agentsim run` replays and
+//! `agentsim shrink` shrinks. Which kept scenario gets mutated is drawn
+//! by its rarity: runs that reached states few other runs reached get
+//! most of the mutants (AFL's rare-edge energy, on abstract states).
 //!
 //! Determinism: candidates of a generation are drawn from one stream
 //! (`sweep/guided` under the first seed) before any of them runs; the runs
@@ -41,6 +43,13 @@ pub const MAX_OPS: usize = 5;
 
 /// Chance that a mutant gets a new seed instead of its parent's.
 pub const RESEED: f64 = 0.9;
+
+/// Power of a kept run's rarity in its chance of being mutated (see
+/// `Guided::refresh_weights`). Measured with `--seeds 0..256` on
+/// nemesis-10s (states reached): 8,304 with the earlier weight
+/// (states added when kept + 1)², and with rarity to the power 1, 2, 3,
+/// 4, 6: 8,163, 9,685, 10,011, 10,210, 11,211 (docs/guided.md).
+pub const RARITY_POWER: f64 = 4.0;
 
 /// How a guided run's scenario came about.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -100,6 +109,9 @@ pub struct CorpusEntry {
     pub new_states: u64,
     /// See `new_states`.
     pub new_pairs: u64,
+    /// The abstract states it reached, as ids into the loop's hit counts
+    /// (for its rarity score).
+    states: Vec<u32>,
 }
 
 /// Coverage after one generation.
@@ -144,6 +156,14 @@ pub struct Guided {
     pub fresh_new_states: u64,
     /// See `fresh_new_states`.
     pub mutant_new_states: u64,
+    /// Each abstract state reached so far, numbered in the order first
+    /// reached (an id into `hits`).
+    ids: std::collections::BTreeMap<super::coverage::StateKey, u32>,
+    /// How many runs reached each state, by id.
+    hits: Vec<u32>,
+    /// Each corpus entry's chance weight, refreshed before a generation's
+    /// mutants are drawn.
+    weights: Vec<f64>,
 }
 
 impl Guided {
@@ -168,6 +188,9 @@ impl Guided {
             mutant_failed: 0,
             fresh_new_states: 0,
             mutant_new_states: 0,
+            ids: std::collections::BTreeMap::new(),
+            hits: Vec::new(),
+            weights: Vec::new(),
         }
     }
 
@@ -184,6 +207,7 @@ impl Guided {
         } else {
             ((n as f64 * FRESH_SHARE).ceil() as usize).min(n)
         };
+        self.refresh_weights();
         let mut out = Vec::with_capacity(n);
         for i in 0..n {
             let index = self.next_index;
@@ -250,21 +274,38 @@ impl Guided {
         None
     }
 
-    /// A kept run, with a chance growing with the square of the states it
-    /// added (its energy): runs that opened new ground get explored more.
+    /// Each corpus entry's weight for [`Self::pick_parent`]: its rarity
+    /// (the sum over the states it reached of 1 / the number of runs that
+    /// reached the state), plus one, to the power [`RARITY_POWER`].
+    /// Rarity is recomputed each generation from the current hit counts,
+    /// so an entry whose states later runs also reach loses energy: the
+    /// loop spends its mutants where few runs have been.
+    fn refresh_weights(&mut self) {
+        let hits = &self.hits;
+        self.weights = self
+            .corpus
+            .iter()
+            .map(|c| {
+                let rare: f64 = c
+                    .states
+                    .iter()
+                    .map(|&i| 1.0 / f64::from(hits[i as usize]))
+                    .sum();
+                libm::pow(rare + 1.0, RARITY_POWER)
+            })
+            .collect();
+    }
+
+    /// A kept run, with a chance growing with its weight.
     fn pick_parent(&mut self) -> usize {
         let n = self.corpus.len();
-        // Weight (new states + 1)²: measured on the selftest (128 runs),
-        // uniform choice gave mutants half the new states of fresh runs,
-        // linear weights about as many, squared ones more (docs/guided.md).
-        let w = |e: &CorpusEntry| (e.new_states.min(1 << 20) + 1).pow(2);
-        let total: u64 = self.corpus.iter().map(w).sum();
-        let mut x = self.rng.range_inclusive(0, total - 1);
-        for (i, e) in self.corpus.iter().enumerate() {
-            if x < w(e) {
+        let total: f64 = self.weights.iter().sum();
+        let mut x = self.rng.unit() * total;
+        for (i, w) in self.weights.iter().enumerate() {
+            if x < *w {
                 return i;
             }
-            x -= w(e);
+            x -= w;
         }
         n - 1
     }
@@ -275,6 +316,16 @@ impl Guided {
     pub fn absorb(&mut self, runs: &[GuidedRun]) {
         for r in runs {
             let (states, pairs) = self.total.merge(&r.coverage);
+            let mut ids = Vec::with_capacity(r.coverage.states.len());
+            for s in &r.coverage.states {
+                let next = self.hits.len() as u32;
+                let id = *self.ids.entry(*s).or_insert(next);
+                if id == next {
+                    self.hits.push(0);
+                }
+                self.hits[id as usize] += 1;
+                ids.push(id);
+            }
             let fresh = r.origin == Origin::Fresh;
             self.fresh_runs += u64::from(fresh);
             self.mutant_runs += u64::from(!fresh);
@@ -294,6 +345,7 @@ impl Guided {
                     spec: r.concrete.clone(),
                     new_states: states,
                     new_pairs: pairs,
+                    states: ids,
                 });
             }
         }
@@ -678,6 +730,34 @@ mod tests {
     fn selftest() -> Scenario {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/sweep/selftest.json");
         Scenario::load(std::path::Path::new(path)).expect("selftest loads")
+    }
+
+    /// A kept run that reached states few runs reached is picked as a
+    /// parent more often than one whose states every run reaches, even
+    /// when both added as many new states when kept (the earlier weight,
+    /// (states added + 1)², would pick them equally often).
+    #[test]
+    fn rare_coverage_gets_more_mutants() {
+        let (s, _) = seed_scenario(&selftest(), 0, true);
+        let mut g = Guided::new(selftest(), 0, 64, true);
+        // States 0 and 1 reached by 8 runs each, state 2 by one run.
+        g.hits = vec![8, 8, 1];
+        for states in [vec![0, 1], vec![2]] {
+            g.corpus.push(CorpusEntry {
+                run: g.corpus.len() as u64,
+                spec: s.spec.clone(),
+                new_states: 1,
+                new_pairs: 0,
+                states,
+            });
+        }
+        g.refresh_weights();
+        let mut picks = [0u32; 2];
+        for _ in 0..1000 {
+            picks[g.pick_parent()] += 1;
+        }
+        // Weights (2/8 + 1)^4 = 2.4 and (1 + 1)^4 = 16: 13 % and 87 %.
+        assert!(picks[1] > 800 && picks[0] > 50, "{picks:?}");
     }
 
     /// Every mutant the operators make from a concrete schedule is a valid
