@@ -282,16 +282,24 @@ fn main() {
             .and_then(|r| r.parse().ok())
             .unwrap_or(100);
         let mut events = 0;
+        let mut last = None;
         for _ in 0..reps {
             events += match which.as_str() {
                 "kernel" => {
                     let mut w = mesh_world();
                     w.run(&mut ());
-                    w.events()
+                    let n = w.events();
+                    last = Some(w);
+                    n
                 }
                 "minimal" => minimal_mesh().0,
                 other => panic!("MESH_ONLY={other:?}: kernel or minimal"),
             };
+        }
+        // The timed runs must be the pinned work (checked once, after
+        // them, so the check costs the measurement nothing per run).
+        if let Some(w) = last {
+            assert_eq!(w.trace_hash(), MESH_TRACE_HASH, "the mesh's trace changed");
         }
         println!("{which}: {reps} runs, {events} events");
         return;

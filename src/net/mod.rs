@@ -331,8 +331,10 @@ impl Network {
         !matches!(self.faults.get(&(from.0, to.0)), Some((f, _)) if f.drop >= 1.0)
     }
 
-    /// Decide the fate of one message sent at `now`.
-    #[inline]
+    /// Decide the fate of one message sent at `now`. Always inlined into
+    /// the kernel's send: out of line, its arguments went through the
+    /// stack and its answer came back through memory.
+    #[inline(always)]
     pub fn route(
         &mut self,
         now: SimTime,

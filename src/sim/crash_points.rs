@@ -322,14 +322,7 @@ impl<P: Process> World<P> {
                 deadline,
                 queued_at: deadline,
             };
-            self.queue.push(
-                deadline,
-                Event::Timer {
-                    node,
-                    id: timer,
-                    gen,
-                },
-            );
+            self.queue.push(deadline, Event::timer(node, timer, gen));
         }
         let mut rec = AppliedFault::new(self.now, "align_timers", "scripted");
         rec.nodes = vec![node, other];
