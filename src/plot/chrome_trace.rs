@@ -130,12 +130,12 @@ pub fn chrome_trace(report: &Report, detail: &TraceDetail, executions: &[Executi
     }
     // Faults that are neither a window nor an undo (agent faults, ...):
     // zero-length spans, so nothing applied is missing.
-    for f in report.faults.iter().filter(|f| f.get("skipped").is_none()) {
-        let kind = f.get("kind").and_then(Value::as_str).unwrap_or("?");
+    for f in report.faults.iter().filter(|f| !f.is_skipped()) {
+        let kind = f.kind.as_str();
         if WINDOW_KINDS.contains(&kind) || UNDO_KINDS.contains(&kind) {
             continue;
         }
-        let ts = us(f.get("at_ms").and_then(Value::as_f64).unwrap_or(0.0));
+        let ts = us(f.at_ms);
         ev.push(
             json!({"ph": "X", "name": kind, "cat": "fault", "pid": 1, "tid": 0,
             "ts": ts, "dur": 0}),
