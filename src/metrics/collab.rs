@@ -74,6 +74,12 @@ pub struct TrueTimes {
     wf_done: Vec<Option<SimTime>>,
     /// When each dead letter (task, its n-th dead letter) was first seen.
     dead: BTreeMap<(u32, u32), SimTime>,
+    /// Per agent (by index): the job it was running when last looked at,
+    /// as (task, start on the agent's clock, true start).
+    running: Vec<Option<(u32, SimTime, SimTime)>>,
+    /// Every execution that ended, by (agent address, task, start on the
+    /// agent's clock): its true start and end.
+    executions: BTreeMap<(u32, u32, SimTime), (SimTime, SimTime)>,
 }
 
 /// The dead-letter keys of `sm`'s list, in its order: (task, how many
@@ -156,6 +162,39 @@ impl TrueTimes {
             }
         }
         self.cursors[n] = sm.journal_seq();
+    }
+
+    /// Agent `index` (address `address`) after an event at it or a fault:
+    /// `running` is the job it runs now, (task, start on its own clock).
+    /// A job no longer running ended now (its result was produced, or a
+    /// crash lost it); a job not seen before started now. An agent starts
+    /// and finishes work only in its own handlers, so looking after each
+    /// of its events sees every change at its true time.
+    pub fn observe_agent(
+        &mut self,
+        index: usize,
+        address: u32,
+        running: Option<(TaskId, SimTime)>,
+        now: SimTime,
+    ) {
+        if self.running.len() <= index {
+            self.running.resize(index + 1, None);
+        }
+        let was = self.running[index];
+        let is = running.map(|(t, local)| (t.0, local));
+        if was.map(|(t, local, _)| (t, local)) == is {
+            return;
+        }
+        if let Some((task, local, from)) = was {
+            self.executions.insert((address, task, local), (from, now));
+        }
+        self.running[index] = is.map(|(t, local)| (t, local, now));
+    }
+
+    /// The true (start, end) of the execution of `task` that `agent`
+    /// (address) started at `local` on its own clock, if it ended.
+    pub fn execution(&self, agent: u32, task: u32, local: SimTime) -> Option<(SimTime, SimTime)> {
+        self.executions.get(&(agent, task, local)).copied()
     }
 
     /// When each of `sm`'s dead letters, in list order, was first seen on
@@ -580,9 +619,10 @@ pub struct Execution {
     pub attempt: u32,
     /// The agent's address.
     pub agent: u32,
-    /// Start on the agent's clock, µs (as the Gantt chart draws it).
+    /// Start, true time, µs (when the agent started it; as the Gantt
+    /// chart draws it).
     pub start_us: u64,
-    /// How long it ran, µs.
+    /// How long it ran, true time, µs (to the result).
     pub duration_us: u64,
     /// Tokens it spent.
     pub tokens: u64,
@@ -598,15 +638,18 @@ pub fn run_data(sm: &WorkflowState, times: &TrueTimes, stop: SimTime) -> CollabR
         .enumerate()
         .filter(|(_, t)| t.spec.kind != TaskKind::Judge)
         .filter_map(|(i, t)| {
-            t.result.map(|o| Execution {
-                workflow: t.workflow.0,
-                task: i as u32,
-                attempt: t.attempts,
-                agent: o.agent.0,
-                start_us: o.started_at.0,
-                duration_us: o.duration_us,
-                tokens: o.tokens,
-                correct: o.correct,
+            t.result.map(|o| {
+                let (start, end) = true_span(times, i, &o);
+                Execution {
+                    workflow: t.workflow.0,
+                    task: i as u32,
+                    attempt: t.attempts,
+                    agent: o.agent.0,
+                    start_us: start.0,
+                    duration_us: end.saturating_since(start).as_micros(),
+                    tokens: o.tokens,
+                    correct: o.correct,
+                }
             })
         })
         .collect();
@@ -614,6 +657,27 @@ pub fn run_data(sm: &WorkflowState, times: &TrueTimes, stop: SimTime) -> CollabR
         workflow_latency: workflow_latency(sm, times, stop),
         executions,
     }
+}
+
+/// The true (start, end) of task `task`'s committed execution `o`: as the
+/// observer saw the agent start and finish it. The outcome's own stamps
+/// (`started_at`, `duration_us`) are the agent's clock, which a `clock`
+/// fault or drift bends; they are the fallback only for an execution the
+/// observer never saw end (not expected: a committed result was produced).
+fn true_span(times: &TrueTimes, task: usize, o: &crate::collab::Outcome) -> (SimTime, SimTime) {
+    times
+        .execution(o.agent.0, task as u32, o.started_at)
+        .unwrap_or((o.started_at, SimTime(o.started_at.0 + o.duration_us)))
+}
+
+/// A Gantt row's `(start_ms, end_ms)` of a true span: the end is written
+/// as start plus duration (the file's rounding since the first version).
+fn span_ms((start, end): (SimTime, SimTime)) -> (f64, f64) {
+    let s = ms(start);
+    (
+        s,
+        s + end.saturating_since(start).as_micros() as f64 / 1000.0,
+    )
 }
 
 /// Workflow latency, true time: from each workflow's start to the first
@@ -631,17 +695,20 @@ fn workflow_latency(sm: &WorkflowState, times: &TrueTimes, stop: SimTime) -> Lat
 }
 
 /// The Gantt rows of the task executions overlapping `window_ms` (the
-/// first [`GANTT_CAP`] of them, in task order, as `collab_json` lists
+/// first [`GANTT_CAP`] of them, in task order, as `collab_tables` lists
 /// them) and how many overlap it: `RunOptions::gantt_window_ms`.
-pub fn gantt_window(sm: &WorkflowState, window_ms: (f64, f64)) -> (Vec<GanttRow>, u64) {
+pub fn gantt_window(
+    sm: &WorkflowState,
+    times: &TrueTimes,
+    window_ms: (f64, f64),
+) -> (Vec<GanttRow>, u64) {
     let mut rows = Vec::new();
     let mut in_window = 0u64;
     for (i, t) in sm.tasks().iter().enumerate() {
         let Some(o) = t.result.filter(|_| t.spec.kind != TaskKind::Judge) else {
             continue;
         };
-        let start = ms(o.started_at);
-        let end = start + o.duration_us as f64 / 1000.0;
+        let (start, end) = span_ms(true_span(times, i, &o));
         if end < window_ms.0 || start > window_ms.1 {
             continue;
         }
@@ -714,11 +781,12 @@ pub fn collab_tables(
             m.tokens = m.tokens.saturating_add(o.tokens);
             gantt_total += 1;
             if gantt.len() < GANTT_CAP {
+                let (start_ms, end_ms) = span_ms(true_span(times, i, &o));
                 gantt.push(GanttRow {
                     agent: o.agent.0,
                     task: i as u64,
-                    start_ms: ms(o.started_at),
-                    end_ms: ms(o.started_at) + o.duration_us as f64 / 1000.0,
+                    start_ms,
+                    end_ms,
                 });
             }
         }

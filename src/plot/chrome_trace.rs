@@ -14,8 +14,9 @@
 //!   report's first 500 Gantt rows: [`CollabRunData::executions`](crate::metrics::collab::CollabRunData::executions)) as a
 //!   complete event on its agent's track, inside the agent span, named
 //!   `w<workflow> t<task>` (`cat: "task"`, `args`: workflow, task,
-//!   attempt, outcome, tokens); times are the agent's clock, as in the
-//!   Gantt chart, clipped to the run;
+//!   attempt, outcome, tokens); times are true simulated time (when the
+//!   agent started the work and produced the result, not its own clock's
+//!   stamps), as in the Gantt chart, clipped to the run;
 //! - timers, node starts and disk syncs as thread-scoped instants (`ph: "i"`);
 //! - faults as spans on the faults track (`ph: "X"`, `cat: "fault"`) from
 //!   when they were applied to when they were undone (crash to restart,

@@ -244,7 +244,7 @@ impl RunKind for CollabKind {
         );
         collab.consistency_metrics = Some(consistency);
         if let Some(w) = opts.gantt_window_ms {
-            let (rows, in_window) = gantt_window(sm, w);
+            let (rows, in_window) = gantt_window(sm, &obs.times, w);
             collab.gantt = rows;
             collab.gantt_window_ms = Some([w.0, w.1]);
             collab.gantt_in_window = Some(in_window);
