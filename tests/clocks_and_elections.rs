@@ -199,8 +199,8 @@ fn fig16(range: &str, duration_ms: u64, patch: impl FnOnce(&mut Value)) -> Repor
 fn crashes(r: &Report) -> Vec<f64> {
     r.faults
         .iter()
-        .filter(|f| f["kind"] == "crash" && f.get("skipped").is_none())
-        .map(|f| f["at_ms"].as_f64().expect("at_ms"))
+        .filter(|f| f.kind == "crash" && !f.is_skipped())
+        .map(|f| f.at_ms)
         .collect()
 }
 
@@ -423,9 +423,9 @@ fn ended_clock_fault_on_a_drifting_clock_leaves_liveness_judged() {
         .faults
         .iter()
         .rev()
-        .find(|f| f["kind"] == "clock")
-        .expect("reset")["rate"]
-        .as_f64()
+        .find(|f| f.kind == "clock")
+        .expect("reset")
+        .rate
         .expect("rate");
     assert!(
         rate != 1.0 && (rate - 1.0).abs() <= 0.0005,

@@ -506,7 +506,7 @@ fn scale_thousand_agents_ten_thousand_tasks() {
 fn dispatcher_counts_survive_a_coordinator_restart() {
     let (r, c) = run("scenarios/collab/failover.json");
     assert!(
-        r.faults.iter().any(|f| f["kind"] == "restart"),
+        r.faults.iter().any(|f| f.kind == "restart"),
         "{:?}",
         r.faults
     );

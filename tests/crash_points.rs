@@ -63,23 +63,23 @@ const FIGURE8_POINTS: &str = r#"
 fn crash_point_firings_are_logged_as_scripted_crashes_and_replay() {
     let s = scenario(1, FIGURE8_POINTS, None, 1);
     let r = run(&s);
-    let fired: Vec<&serde_json::Value> = r
+    let fired: Vec<_> = r
         .faults
         .iter()
-        .filter(|f| f["kind"] == "crash" && f.get("point").is_some())
+        .filter(|f| f.kind == "crash" && f.point.is_some())
         .collect();
     assert!(!fired.is_empty(), "no crash point fired: {:?}", r.faults);
     for f in &fired {
-        assert_eq!(f["source"], "scripted");
-        let point = f["point"].as_str().unwrap();
+        assert_eq!(f.source, "scripted");
+        let point = f.point.as_deref().unwrap();
         assert!(point == "entry_appended" || point == "commit_advanced");
     }
-    let armed = r.faults.iter().filter(|f| f["kind"] == "crash_at").count();
+    let armed = r.faults.iter().filter(|f| f.kind == "crash_at").count();
     assert_eq!(armed, 2, "both rules are logged when armed");
     let restarts = r
         .faults
         .iter()
-        .filter(|f| f["kind"] == "restart" && f["source"] == "undo")
+        .filter(|f| f.kind == "restart" && f.source == "undo")
         .count();
     assert!(
         restarts >= fired.len() - 1,
@@ -99,7 +99,7 @@ fn a_rule_that_never_fires_crashes_nothing() {
     let by_point = r
         .faults
         .iter()
-        .filter(|f| f.get("point").is_some() && f["kind"] != "crash_at")
+        .filter(|f| f.point.is_some() && f.kind != "crash_at")
         .count();
     assert_eq!(by_point, 0, "{:?}", r.faults);
     assert!(r.checks.failures.is_empty(), "{:?}", r.checks.failures);
@@ -192,13 +192,12 @@ const BARE_MAJORITY: &str = r#"
 fn bare_majority_round_reaches_exactly_a_majority() {
     let r = run(&scenario_n(5, 4, BARE_MAJORITY, None, 1));
     let mut rounds: std::collections::BTreeMap<(String, u64), Vec<u64>> = Default::default();
-    for f in r.faults.iter().filter(|f| f["kind"] == "bare_majority") {
-        assert_eq!(f["source"], "scripted");
-        let nodes = f["nodes"].as_array().unwrap();
-        let (from, to) = (nodes[0].as_u64().unwrap(), nodes[1].as_u64().unwrap());
-        assert_ne!(from, to, "{f}");
+    for f in r.faults.iter().filter(|f| f.kind == "bare_majority") {
+        assert_eq!(f.source, "scripted");
+        let (from, to) = (u64::from(f.nodes[0]), u64::from(f.nodes[1]));
+        assert_ne!(from, to, "{f:?}");
         rounds
-            .entry((f["at_ms"].to_string(), from))
+            .entry((f.at_ms.to_string(), from))
             .or_default()
             .push(to);
     }
@@ -256,13 +255,13 @@ fn align_timers_lines_up_two_election_timers() {
         let moves: Vec<_> = r
             .faults
             .iter()
-            .filter(|f| f["kind"] == "align_timers")
+            .filter(|f| f.kind == "align_timers")
             .collect();
         assert!(!moves.is_empty(), "seed {seed}: no timer lined up");
         for m in moves {
-            let n = m["nodes"].as_array().unwrap();
+            let n = &m.nodes;
             assert_eq!(n.len(), 2);
-            assert_ne!(n[0], n[1], "{m}");
+            assert_ne!(n[0], n[1], "{m:?}");
         }
         assert!(r.checks.failures.is_empty(), "{:?}", r.checks.failures);
     }
@@ -303,7 +302,7 @@ fn kth_ack_crash_point_finds_commit_previous_term() {
     assert!(
         r.faults
             .iter()
-            .any(|f| f["kind"] == "crash" && f["point"] == "ack_received"),
+            .any(|f| f.kind == "crash" && f.point.as_deref() == Some("ack_received")),
         "no crash at the first ack: {:?}",
         r.faults
     );

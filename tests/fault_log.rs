@@ -63,14 +63,18 @@ fn storm_run_lists_the_first_records_and_counts_all() {
     assert_eq!(capped.trace_hash, whole.trace_hash);
     assert_eq!(capped.checks, whole.checks);
 
-    let log = &capped.other["fault_log"];
+    let log = &capped.section("fault_log");
+    assert_eq!(
+        capped.fault_log.as_ref().map(|l| l.listed),
+        Some(DEFAULT_FAULT_LOG_CAP as u64)
+    );
     assert_eq!(log["truncated"], true);
     assert_eq!(log["total"], total as u64);
     assert_eq!(log["listed"], DEFAULT_FAULT_LOG_CAP as u64);
     assert_eq!(log["cap"], DEFAULT_FAULT_LOG_CAP as u64);
     assert_eq!(
-        log["first_unlisted_ms"],
-        whole.faults[DEFAULT_FAULT_LOG_CAP]["at_ms"]
+        log["first_unlisted_ms"].as_f64(),
+        Some(whole.faults[DEFAULT_FAULT_LOG_CAP].at_ms)
     );
     let note = log["note"].as_str().unwrap();
     assert!(
@@ -79,8 +83,8 @@ fn storm_run_lists_the_first_records_and_counts_all() {
     );
     let mut tally: BTreeMap<String, (u64, u64)> = BTreeMap::new();
     for f in &whole.faults {
-        let e = tally.entry(f["kind"].as_str().unwrap().into()).or_default();
-        if f.get("skipped").is_some() {
+        let e = tally.entry(f.kind.clone()).or_default();
+        if f.is_skipped() {
             e.1 += 1;
         } else {
             e.0 += 1;
@@ -97,7 +101,7 @@ fn storm_run_lists_the_first_records_and_counts_all() {
         .collect();
     assert_eq!(counts, tally);
     // The uncapped run lists everything and has no note.
-    assert!(whole.other.get("fault_log").is_none());
+    assert!(whole.fault_log.is_none() && whole.section("fault_log").is_null());
     // The report's JSON carries the key.
     let text = serde_json::to_string(&capped).unwrap();
     assert!(text.contains("\"fault_log\""));
@@ -129,9 +133,9 @@ fn liveness_and_history_do_not_depend_on_the_cap() {
     };
     let (capped, capped_nemesis) = with(Some(3));
     let (whole, whole_nemesis) = with(None);
-    assert!(whole.other.get("fault_log").is_none());
-    assert_eq!(capped.other["fault_log"]["listed"], 3);
-    let last = |r: &Report| r.faults.last().unwrap()["at_ms"].as_f64().unwrap();
+    assert!(whole.fault_log.is_none());
+    assert_eq!(capped.fault_log.as_ref().map(|l| l.listed), Some(3));
+    let last = |r: &Report| r.faults.last().unwrap().at_ms;
     assert!(
         last(&capped) < last(&whole) - 1000.0,
         "the cap cut nothing late"

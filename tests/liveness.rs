@@ -430,11 +430,10 @@ fn nemesis_until_leaves_a_judged_fault_free_tail() {
             .iter()
             // Draws (a clock draw and its reset share a kind: left out).
             .filter(|f| {
-                f["source"] == "nemesis"
-                    && ["crash", "pause", "partition", "link"]
-                        .contains(&f["kind"].as_str().unwrap())
+                f.source == "nemesis"
+                    && ["crash", "pause", "partition", "link"].contains(&f.kind.as_str())
             })
-            .filter_map(|f| f["at_ms"].as_f64())
+            .map(|f| f.at_ms)
             .collect();
         assert!(
             !drawn.is_empty() && drawn.iter().all(|&t| t <= 8000.0),

@@ -142,7 +142,7 @@ fn pre_vote_prevents_term_inflation_under_partial_partition() {
 fn committed_writes_survive_a_full_cluster_restart() {
     let r = run("scenarios/raft/total-restart.json");
     assert!(r.checks.ok, "{:?}", r.checks.failures);
-    let crashes = r.faults.iter().filter(|f| f["kind"] == "crash").count();
+    let crashes = r.faults.iter().filter(|f| f.kind == "crash").count();
     assert_eq!(crashes, 5);
     assert!(r.section("client_ops")["ok"].as_u64().unwrap() > 100);
 }
@@ -161,7 +161,7 @@ fn fig16_measures_downtime_per_leader_crash() {
     let crashes = r
         .faults
         .iter()
-        .filter(|f| f["kind"] == "crash" && f.get("skipped").is_none())
+        .filter(|f| f.kind == "crash" && !f.is_skipped())
         .count();
     let d = &r.section("leader_loss_downtime_ms");
     assert!(crashes >= 70, "{crashes} crashes");

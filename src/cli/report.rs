@@ -234,7 +234,9 @@ pub fn report(a: ReportArgs) -> Result<u8, UsageError> {
             (None, None) => None,
         };
         if let Some(l) = leadership {
-            l.role_timeline = serde_json::json!({"omitted": "agentsim report leaves it out; `agentsim run` or `agentsim plot` on this report re-create it"});
+            l.role_timeline = Some(crate::metrics::sections::RoleTimeline::Omitted {
+                omitted: "agentsim report leaves it out; `agentsim run` or `agentsim plot` on this report re-create it".into(),
+            });
         }
         write_report(&report_path, &slim)?;
         let replay = format!("agentsim replay {}", report_path.display());

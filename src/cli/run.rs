@@ -408,11 +408,7 @@ pub fn print_summary(r: &Report, report_path: &Path) {
         n.dropped,
         n.duplicated
     );
-    let skipped = r
-        .faults
-        .iter()
-        .filter(|f| f.get("skipped").is_some())
-        .count();
+    let skipped = r.faults.iter().filter(|f| f.is_skipped()).count();
     outln!(
         "  faults      {} applied, {} skipped",
         r.faults.len() - skipped,

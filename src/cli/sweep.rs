@@ -296,6 +296,7 @@ fn panicked(base: &Scenario, seed: u64, swarm: sweep::swarm::Mode, message: Stri
         events_per_s: 0.0,
         network: None,
         faults: Vec::new(),
+        fault_log: None,
         checks: Checks {
             ok: false,
             ran: vec!["panic".into()],

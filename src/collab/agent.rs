@@ -163,6 +163,14 @@ impl Agent {
     pub fn is_dead(&self) -> bool {
         self.dead
     }
+    /// The job running now: its task and when it started on this agent's
+    /// clock (the observer turns it into true time for the report).
+    pub fn running_job(&self) -> Option<(TaskId, SimTime)> {
+        self.running
+            .as_ref()
+            .map(|(job, _, _, o)| (job.a.task, o.started_at))
+    }
+
     /// Jobs held (running + queued).
     pub fn load(&self) -> u32 {
         self.inbox.len() as u32 + u32::from(self.running.is_some())

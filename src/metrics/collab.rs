@@ -11,12 +11,17 @@ use crate::collab::dispatcher::DispatchStats;
 use crate::collab::modes::competitive;
 use crate::collab::{ArbiterConfig, AssignAlgo, CollabConfig, CollabNode};
 use crate::ids::NodeId;
+use crate::metrics::collab_tables::{
+    Activation, AgentsTable, ApMetrics, ArbiterTable, CollabTables, Competitor, ConsistencyMetrics,
+    CoordinatorTable, DeadLetterRow, DeadLettersTable, DivisionTable, DuplicatesTable, GanttRow,
+    ModeTable, PartitionWindow, PendingTask, QualityTable, RaceDecision, RejectedTable,
+    RetriesTable, StallTable, TasksTable, TokensTable, WorkflowStall, WorkflowsTable,
+};
 use crate::metrics::hist::LatencyHist;
 use crate::raft::RaftNode;
 use crate::scenario;
 use crate::sim::{NodeStatus, World};
 use crate::time::{SimDuration, SimTime};
-use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 
 /// Rows of the agent Gantt list in the report.
@@ -69,6 +74,12 @@ pub struct TrueTimes {
     wf_done: Vec<Option<SimTime>>,
     /// When each dead letter (task, its n-th dead letter) was first seen.
     dead: BTreeMap<(u32, u32), SimTime>,
+    /// Per agent (by index): the job it was running when last looked at,
+    /// as (task, start on the agent's clock, true start).
+    running: Vec<Option<(u32, SimTime, SimTime)>>,
+    /// Every execution that ended, by (agent address, task, start on the
+    /// agent's clock): its true start and end.
+    executions: BTreeMap<(u32, u32, SimTime), (SimTime, SimTime)>,
 }
 
 /// The dead-letter keys of `sm`'s list, in its order: (task, how many
@@ -151,6 +162,39 @@ impl TrueTimes {
             }
         }
         self.cursors[n] = sm.journal_seq();
+    }
+
+    /// Agent `index` (address `address`) after an event at it or a fault:
+    /// `running` is the job it runs now, (task, start on its own clock).
+    /// A job no longer running ended now (its result was produced, or a
+    /// crash lost it); a job not seen before started now. An agent starts
+    /// and finishes work only in its own handlers, so looking after each
+    /// of its events sees every change at its true time.
+    pub fn observe_agent(
+        &mut self,
+        index: usize,
+        address: u32,
+        running: Option<(TaskId, SimTime)>,
+        now: SimTime,
+    ) {
+        if self.running.len() <= index {
+            self.running.resize(index + 1, None);
+        }
+        let was = self.running[index];
+        let is = running.map(|(t, local)| (t.0, local));
+        if was.map(|(t, local, _)| (t, local)) == is {
+            return;
+        }
+        if let Some((task, local, from)) = was {
+            self.executions.insert((address, task, local), (from, now));
+        }
+        self.running[index] = is.map(|(t, local)| (t, local, now));
+    }
+
+    /// The true (start, end) of the execution of `task` that `agent`
+    /// (address) started at `local` on its own clock, if it ended.
+    pub fn execution(&self, agent: u32, task: u32, local: SimTime) -> Option<(SimTime, SimTime)> {
+        self.executions.get(&(agent, task, local)).copied()
     }
 
     /// When each of `sm`'s dead letters, in list order, was first seen on
@@ -443,25 +487,24 @@ impl Activity {
 }
 
 /// The one line `agentsim run` prints for the `collab` section.
-pub fn summary_line(c: &Value) -> String {
-    let f = |v: &Value| v.as_f64().unwrap_or(0.0);
-    let m = &c["consistency_metrics"];
+pub fn summary_line(c: &CollabTables) -> String {
+    let m = c.consistency_metrics.clone().unwrap_or_default();
     let mut line = format!(
         "{}/{}: {}/{} workflows, makespan {:.1} s, workflow p50 {:.2} s, {:.0} k tokens, {:.1}% correct",
-        c["mode"].as_str().unwrap_or("?"),
-        c["consistency"].as_str().unwrap_or("?"),
-        c["workflows"]["completed"],
-        c["workflows"]["scheduled"],
-        f(&c["makespan_ms"]) / 1000.0,
-        f(&c["workflows"]["latency_ms"]["p50"]) / 1000.0,
-        f(&c["tokens"]["spent"]) / 1000.0,
-        f(&c["quality"]["correct_fraction"]) * 100.0,
+        c.mode,
+        c.consistency,
+        c.workflows.completed,
+        c.workflows.scheduled,
+        c.makespan_ms / 1000.0,
+        c.workflows.latency_quantile_ms("p50") / 1000.0,
+        c.tokens.spent as f64 / 1000.0,
+        c.quality.correct_fraction * 100.0,
     );
     line.push_str(&format!(
         ", {} failover(s), {} dead letter(s), {} duplicate execution(s)",
-        c["coordinator"]["failovers"], c["dead_letters"]["count"], m["duplicate_executions"]
+        c.coordinator.failovers, c.dead_letters.count, m.duplicate_executions
     ));
-    if let Some(n) = m["conflicting_results"].as_u64().filter(|&n| n > 0) {
+    if let Some(n) = m.conflicting_results.filter(|&n| n > 0) {
         line.push_str(&format!(", {n} conflicting result(s)"));
     }
     line
@@ -485,7 +528,7 @@ pub const AP_WAIVED: [(WorkflowProperty, &str); 2] = [
 /// heal until every server reflected every write made before the heal.
 /// `ap` is the AP gossip counters summed over every server life;
 /// `executions` the times agents executed each task.
-pub fn consistency_json(
+pub fn consistency_metrics(
     cfg: &CollabConfig,
     activity: &Activity,
     windows: &PartitionWindows,
@@ -493,46 +536,47 @@ pub fn consistency_json(
     ap: ApStats,
     executions: &[u32],
     checked: bool,
-) -> Value {
+) -> ConsistencyMetrics {
     let duplicates: u64 = executions
         .iter()
         .map(|&c| u64::from(c.saturating_sub(1)))
         .sum();
     let repeated = executions.iter().filter(|&&c| c > 1).count();
-    let windows: Vec<Value> = windows
+    let partitions = windows
         .windows
         .iter()
-        .map(|w| {
-            json!({
-                "start_ms": ms(w.start),
-                "heal_ms": ms(w.heal),
-                "tasks_completed_during": checked.then(|| c.first_done_between(w.start, w.heal)),
-                "converged_ms_after_heal": w.converged.map(|t| ms(t) - ms(w.heal)),
-            })
+        .map(|w| PartitionWindow {
+            start_ms: ms(w.start),
+            heal_ms: ms(w.heal),
+            tasks_completed_during: checked.then(|| c.first_done_between(w.start, w.heal)),
+            converged_ms_after_heal: w.converged.map(|t| ms(t) - ms(w.heal)),
         })
         .collect();
-    json!({
-        "model": if cfg.ap.is_some() { "ap" } else { "cp" },
-        "max_coordinators_at_once": activity.max_active,
-        "duplicate_executions": duplicates,
-        "tasks_executed_more_than_once": repeated,
-        "conflicting_results": checked.then_some(c.conflicts),
-        "results_lost": checked.then_some(c.lost_results),
-        "partitions": windows,
-        "ap": cfg.ap.map(|a| json!({
-            "gossip_ms": a.gossip.as_millis_f64(),
-            "suspect_ms": a.suspect.as_millis_f64(),
-            "syncs_sent": ap.syncs_sent,
-            "records_sent": ap.records_sent,
-            "adopted": ap.adopted,
-            "concurrent_versions": ap.concurrent,
-            "overwritten_by_merge": ap.overwritten,
-            "local_writes": ap.writes,
-            "rejected_writes": ap.rejected,
-            "activations": ap.activations,
-            "waived_checks": AP_WAIVED.iter().map(|(k, why)| (CheckName::Workflow(*k).name().to_string(), json!(why))).collect::<Map<String, Value>>(),
-        })),
-    })
+    ConsistencyMetrics {
+        model: if cfg.ap.is_some() { "ap" } else { "cp" }.into(),
+        max_coordinators_at_once: activity.max_active as u64,
+        duplicate_executions: duplicates,
+        tasks_executed_more_than_once: repeated as u64,
+        conflicting_results: checked.then_some(c.conflicts),
+        results_lost: checked.then_some(c.lost_results),
+        partitions,
+        ap: cfg.ap.map(|a| ApMetrics {
+            gossip_ms: a.gossip.as_millis_f64(),
+            suspect_ms: a.suspect.as_millis_f64(),
+            syncs_sent: ap.syncs_sent,
+            records_sent: ap.records_sent,
+            adopted: ap.adopted,
+            concurrent_versions: ap.concurrent,
+            overwritten_by_merge: ap.overwritten,
+            local_writes: ap.writes,
+            rejected_writes: ap.rejected,
+            activations: ap.activations,
+            waived_checks: AP_WAIVED
+                .iter()
+                .map(|(k, why)| (CheckName::Workflow(*k).name().to_string(), why.to_string()))
+                .collect(),
+        }),
+    }
 }
 
 fn ms(t: SimTime) -> f64 {
@@ -575,9 +619,10 @@ pub struct Execution {
     pub attempt: u32,
     /// The agent's address.
     pub agent: u32,
-    /// Start on the agent's clock, µs (as the Gantt chart draws it).
+    /// Start, true time, µs (when the agent started it; as the Gantt
+    /// chart draws it).
     pub start_us: u64,
-    /// How long it ran, µs.
+    /// How long it ran, true time, µs (to the result).
     pub duration_us: u64,
     /// Tokens it spent.
     pub tokens: u64,
@@ -593,15 +638,18 @@ pub fn run_data(sm: &WorkflowState, times: &TrueTimes, stop: SimTime) -> CollabR
         .enumerate()
         .filter(|(_, t)| t.spec.kind != TaskKind::Judge)
         .filter_map(|(i, t)| {
-            t.result.map(|o| Execution {
-                workflow: t.workflow.0,
-                task: i as u32,
-                attempt: t.attempts,
-                agent: o.agent.0,
-                start_us: o.started_at.0,
-                duration_us: o.duration_us,
-                tokens: o.tokens,
-                correct: o.correct,
+            t.result.map(|o| {
+                let (start, end) = true_span(times, i, &o);
+                Execution {
+                    workflow: t.workflow.0,
+                    task: i as u32,
+                    attempt: t.attempts,
+                    agent: o.agent.0,
+                    start_us: start.0,
+                    duration_us: end.saturating_since(start).as_micros(),
+                    tokens: o.tokens,
+                    correct: o.correct,
+                }
             })
         })
         .collect();
@@ -609,6 +657,27 @@ pub fn run_data(sm: &WorkflowState, times: &TrueTimes, stop: SimTime) -> CollabR
         workflow_latency: workflow_latency(sm, times, stop),
         executions,
     }
+}
+
+/// The true (start, end) of task `task`'s committed execution `o`: as the
+/// observer saw the agent start and finish it. The outcome's own stamps
+/// (`started_at`, `duration_us`) are the agent's clock, which a `clock`
+/// fault or drift bends; they are the fallback only for an execution the
+/// observer never saw end (not expected: a committed result was produced).
+fn true_span(times: &TrueTimes, task: usize, o: &crate::collab::Outcome) -> (SimTime, SimTime) {
+    times
+        .execution(o.agent.0, task as u32, o.started_at)
+        .unwrap_or((o.started_at, SimTime(o.started_at.0 + o.duration_us)))
+}
+
+/// A Gantt row's `(start_ms, end_ms)` of a true span: the end is written
+/// as start plus duration (the file's rounding since the first version).
+fn span_ms((start, end): (SimTime, SimTime)) -> (f64, f64) {
+    let s = ms(start);
+    (
+        s,
+        s + end.saturating_since(start).as_micros() as f64 / 1000.0,
+    )
 }
 
 /// Workflow latency, true time: from each workflow's start to the first
@@ -626,34 +695,42 @@ fn workflow_latency(sm: &WorkflowState, times: &TrueTimes, stop: SimTime) -> Lat
 }
 
 /// The Gantt rows of the task executions overlapping `window_ms` (the
-/// first [`GANTT_CAP`] of them, in task order, as `collab_json` lists
+/// first [`GANTT_CAP`] of them, in task order, as `collab_tables` lists
 /// them) and how many overlap it: `RunOptions::gantt_window_ms`.
-pub fn gantt_window(sm: &WorkflowState, window_ms: (f64, f64)) -> (Vec<Value>, u64) {
+pub fn gantt_window(
+    sm: &WorkflowState,
+    times: &TrueTimes,
+    window_ms: (f64, f64),
+) -> (Vec<GanttRow>, u64) {
     let mut rows = Vec::new();
     let mut in_window = 0u64;
     for (i, t) in sm.tasks().iter().enumerate() {
         let Some(o) = t.result.filter(|_| t.spec.kind != TaskKind::Judge) else {
             continue;
         };
-        let start = ms(o.started_at);
-        let end = start + o.duration_us as f64 / 1000.0;
+        let (start, end) = span_ms(true_span(times, i, &o));
         if end < window_ms.0 || start > window_ms.1 {
             continue;
         }
         in_window += 1;
         if rows.len() < GANTT_CAP {
-            rows.push(json!({"agent": o.agent.0, "task": i, "start_ms": start, "end_ms": end}));
+            rows.push(GanttRow {
+                agent: o.agent.0,
+                task: i as u64,
+                start_ms: start,
+                end_ms: end,
+            });
         }
     }
     (rows, in_window)
 }
 
-/// The report's `collab` section (without `consistency_metrics` and
+/// The report's `collab` tables (without `consistency_metrics` and
 /// `summary`, which the runner adds): `sm` is the final word on the
 /// workflows, `ap_counters` the AP copies' own counters summed (CP reads
 /// `sm`'s).
 #[allow(clippy::too_many_arguments)]
-pub fn collab_json(
+pub fn collab_tables(
     cfg: &CollabConfig,
     sm: &WorkflowState,
     activity: &Activity,
@@ -663,7 +740,7 @@ pub fn collab_json(
     dead_agents: u64,
     stop: SimTime,
     times: &TrueTimes,
-) -> Value {
+) -> CollabTables {
     let tasks = sm.tasks();
     let mut by_status: BTreeMap<&str, u64> = BTreeMap::new();
     let mut latency = LatencyHist::new();
@@ -704,7 +781,13 @@ pub fn collab_json(
             m.tokens = m.tokens.saturating_add(o.tokens);
             gantt_total += 1;
             if gantt.len() < GANTT_CAP {
-                gantt.push(json!({"agent": o.agent.0, "task": i, "start_ms": ms(o.started_at), "end_ms": ms(o.started_at) + o.duration_us as f64 / 1000.0}));
+                let (start_ms, end_ms) = span_ms(true_span(times, i, &o));
+                gantt.push(GanttRow {
+                    agent: o.agent.0,
+                    task: i as u64,
+                    start_ms,
+                    end_ms,
+                });
             }
         }
     }
@@ -746,26 +829,39 @@ pub fn collab_json(
     let stall_total: f64 = stalls.iter().map(|s| s.1).sum();
     let stall_max = stalls.iter().map(|s| s.1).fold(0.0, f64::max);
     let dead_at = times.dead_letter_times(sm);
-    let dead: Vec<Value> = sm
+    let dead: Vec<DeadLetterRow> = sm
         .dead_letters()
         .iter()
         .zip(dead_at)
         .take(LIST_CAP)
         .map(|(dl, at)| {
             let t = &tasks[dl.task.index()];
-            json!({"task": dl.task, "workflow": t.workflow, "stage": cfg.stages[t.spec.stage as usize].id, "reason": dl.reason.name(), "attempts": dl.attempts, "at_ms": at.map(ms), "status_now": t.status.name()})
+            DeadLetterRow {
+                task: dl.task.0,
+                workflow: t.workflow.0,
+                stage: cfg.stages[t.spec.stage as usize].id.clone(),
+                reason: dl.reason.name().into(),
+                attempts: dl.attempts,
+                at_ms: at.map(ms),
+                status_now: t.status.name().into(),
+            }
         })
         .collect();
-    let pending: Vec<Value> = tasks
+    let pending: Vec<PendingTask> = tasks
         .iter()
         .enumerate()
         .filter(|(_, t)| !t.status.is_final())
         .take(LIST_CAP)
-        .map(|(i, t)| json!({"task": i, "workflow": t.workflow, "status": t.status.name(), "reason": sm.pending_reason(TaskId(i as u32))}))
+        .map(|(i, t)| PendingTask {
+            task: i as u64,
+            workflow: t.workflow.0,
+            status: t.status.name().into(),
+            reason: sm.pending_reason(TaskId(i as u32)),
+        })
         .collect();
     let open = tasks.iter().filter(|t| !t.status.is_final()).count();
     let dead_total = sm.dead_letters().len();
-    let races: Vec<Value> = tasks
+    let races: Vec<RaceDecision> = tasks
         .iter()
         .enumerate()
         .filter(|(_, t)| t.winner.is_some())
@@ -777,22 +873,29 @@ pub fn collab_json(
                 .filter_map(|&e| tasks[e.index()].result.map(|o| (e, o)))
                 .collect();
             let w = t.winner.expect("winner");
-            json!({"race": i, "winner": w, "why": competitive::explain(&cfg.arbiter, w, &cands)})
+            RaceDecision {
+                race: i as u64,
+                winner: w.0,
+                why: competitive::explain(&cfg.arbiter, w, &cands),
+            }
         })
         .collect();
-    let modes: Map<String, Value> = per_mode
+    let per_done = |x: f64, done: u64| if done > 0 { x / done as f64 } else { 0.0 };
+    let modes: BTreeMap<String, ModeTable> = per_mode
         .iter()
         .filter(|(_, m)| m.tasks > 0)
         .map(|(name, m)| {
             (
                 name.to_string(),
-                json!({
-                    "tasks": m.tasks, "completed": m.done, "tokens": m.tokens,
-                    "tokens_per_completed": if m.done > 0 { m.tokens as f64 / m.done as f64 } else { 0.0 },
-                    "latency_ms": m.latency.summary_json(),
-                    "mean_score": if m.done > 0 { m.score_sum / m.done as f64 } else { 0.0 },
-                    "correct_fraction": if m.done > 0 { m.correct as f64 / m.done as f64 } else { 0.0 },
-                }),
+                ModeTable {
+                    tasks: m.tasks,
+                    completed: m.done,
+                    tokens: m.tokens,
+                    tokens_per_completed: per_done(m.tokens as f64, m.done),
+                    latency_ms: m.latency.summary_json(),
+                    mean_score: per_done(m.score_sum, m.done),
+                    correct_fraction: per_done(m.correct as f64, m.done),
+                },
             )
         })
         .collect();
@@ -802,48 +905,141 @@ pub fn collab_json(
     } else {
         sm.counters()
     };
-    let (competitors, competitors_total) = competitors_json(&cfg.arbiter, tasks);
+    let (competitors, competitors_total) = competitors_list(&cfg.arbiter, tasks);
     let failovers = activity.activations.len().saturating_sub(1);
-    json!({
-        "mode": cfg.mode.name(),
-        "consistency": if cfg.ap.is_some() { "ap" } else { "cp" },
-        "agents": {"count": cfg.agents.len(), "dead": dead_agents, "lost_detected": d.agents_lost, "executed": a.executed, "transient_failures": a.transient_failures, "busy_ms": a.busy_us as f64 / 1000.0, "overtakes": a.overtakes, "refused": a.refused},
-        "workflows": {"scheduled": cfg.arrivals.len(), "submitted": wfs.len(), "completed": completed_wfs, "latency_ms": wf_latency.summary_json()},
-        "tasks": {"total": tasks.len(), "by_status": by_status, "open_at_end": open},
-        "makespan_ms": makespan,
-        "task_latency_ms": latency.summary_json(),
-        "tokens": tokens_json(tokens_committed, a.tokens, results),
-        "quality": {"mean_score": if results > 0 { score_sum / results as f64 } else { 0.0 }, "correct_fraction": if results > 0 { correct as f64 / results as f64 } else { 0.0 }, "results": results},
-        "retries": {"assignment_resends": d.assignment_resends, "result_resends": a.result_resends, "results_abandoned": a.results_abandoned, "requeued_attempts": c.requeued},
-        "duplicates_discarded": {"agents": a.duplicates_discarded, "coordinator": d.duplicates_discarded},
-        "rejected": {"stale": c.stale_rejected, "duplicate": c.duplicate_rejected, "late": c.late_rejected},
-        "dead_letters": {"count": c.dead_lettered, "redriven": c.redriven, "still_dead": by_status.get("dead_letter").copied().unwrap_or(0), "unacked_assignments": d.unacked, "list": dead, "list_total": dead_total, "list_capped": dead_total > LIST_CAP},
-        "breaker_trips": d.breaker_trips,
-        "reassignments": d.reassignments,
-        "coordinator": {"failovers": failovers, "activations": activity.activations.iter().map(|(n, t, at)| json!({"node": n, "term": t, "at_ms": ms(*at)})).collect::<Vec<_>>(), "resent_after_failover": d.resent_after_failover, "proposals": d.proposals},
-        "stall_ms": {"total": stall_total, "max": stall_max, "workflows_stalled": stalls.len(), "per_workflow": stalls.iter().take(LIST_CAP).map(|(w, s)| json!({"workflow": w, "stall_ms": s})).collect::<Vec<_>>()},
-        "per_mode": modes,
-        "division": {"algorithm": match cfg.assign { AssignAlgo::Hungarian => "hungarian", AssignAlgo::Greedy => "greedy" }, "batches": d.batches, "tasks": d.batch_tasks, "total_cost": d.batch_cost_milli as f64 / 1000.0, "mean_cost": if d.batch_tasks > 0 { d.batch_cost_milli as f64 / 1000.0 / d.batch_tasks as f64 } else { 0.0 }},
-        "arbiter": {"decisions": c.arbitrations, "examples": races},
-        "competitors": competitors, "competitors_total": competitors_total,
-        "pending_at_end": pending,
-        "pending_at_end_total": open,
-        "pending_at_end_capped": open > LIST_CAP,
-        "list_cap": LIST_CAP,
-        "gantt": gantt,
-        "gantt_total": gantt_total,
-    })
+    let per = |x: f64, n: u64| if n > 0 { x / n as f64 } else { 0.0 };
+    CollabTables {
+        mode: cfg.mode.name().into(),
+        consistency: if cfg.ap.is_some() { "ap" } else { "cp" }.into(),
+        agents: AgentsTable {
+            count: cfg.agents.len() as u64,
+            dead: dead_agents,
+            lost_detected: d.agents_lost,
+            executed: a.executed,
+            transient_failures: a.transient_failures,
+            busy_ms: a.busy_us as f64 / 1000.0,
+            overtakes: a.overtakes,
+            refused: a.refused,
+        },
+        workflows: WorkflowsTable {
+            scheduled: cfg.arrivals.len() as u64,
+            submitted: wfs.len() as u64,
+            completed: completed_wfs as u64,
+            latency_ms: wf_latency.summary_json(),
+        },
+        tasks: TasksTable {
+            total: tasks.len() as u64,
+            by_status: by_status.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            open_at_end: open as u64,
+        },
+        makespan_ms: makespan,
+        task_latency_ms: latency.summary_json(),
+        tokens: tokens_table(tokens_committed, a.tokens, results),
+        quality: QualityTable {
+            mean_score: per(score_sum, results),
+            correct_fraction: per(correct as f64, results),
+            results,
+        },
+        retries: RetriesTable {
+            assignment_resends: d.assignment_resends,
+            result_resends: a.result_resends,
+            results_abandoned: a.results_abandoned,
+            requeued_attempts: c.requeued,
+        },
+        duplicates_discarded: DuplicatesTable {
+            agents: a.duplicates_discarded,
+            coordinator: d.duplicates_discarded,
+        },
+        rejected: RejectedTable {
+            stale: c.stale_rejected,
+            duplicate: c.duplicate_rejected,
+            late: c.late_rejected,
+        },
+        dead_letters: DeadLettersTable {
+            count: c.dead_lettered,
+            redriven: c.redriven,
+            still_dead: by_status.get("dead_letter").copied().unwrap_or(0),
+            unacked_assignments: d.unacked,
+            list: dead,
+            list_total: dead_total as u64,
+            list_capped: dead_total > LIST_CAP,
+        },
+        breaker_trips: d.breaker_trips,
+        reassignments: d.reassignments,
+        coordinator: CoordinatorTable {
+            failovers: failovers as u64,
+            activations: activity
+                .activations
+                .iter()
+                .map(|&(node, term, at)| Activation {
+                    node,
+                    term,
+                    at_ms: ms(at),
+                })
+                .collect(),
+            resent_after_failover: d.resent_after_failover,
+            proposals: d.proposals,
+        },
+        stall_ms: StallTable {
+            total: stall_total,
+            max: stall_max,
+            workflows_stalled: stalls.len() as u64,
+            per_workflow: stalls
+                .iter()
+                .take(LIST_CAP)
+                .map(|&(w, s)| WorkflowStall {
+                    workflow: w as u64,
+                    stall_ms: s,
+                })
+                .collect(),
+        },
+        per_mode: modes,
+        division: DivisionTable {
+            algorithm: match cfg.assign {
+                AssignAlgo::Hungarian => "hungarian",
+                AssignAlgo::Greedy => "greedy",
+            }
+            .into(),
+            batches: d.batches,
+            tasks: d.batch_tasks,
+            total_cost: d.batch_cost_milli as f64 / 1000.0,
+            mean_cost: per(d.batch_cost_milli as f64 / 1000.0, d.batch_tasks),
+        },
+        arbiter: ArbiterTable {
+            decisions: c.arbitrations,
+            examples: races,
+        },
+        competitors,
+        competitors_total,
+        pending_at_end: pending,
+        pending_at_end_total: open as u64,
+        pending_at_end_capped: open > LIST_CAP,
+        list_cap: LIST_CAP as u64,
+        gantt,
+        gantt_total,
+        gantt_window_ms: None,
+        gantt_in_window: None,
+        consistency_metrics: None,
+        summary: None,
+        other: BTreeMap::new(),
+    }
 }
 
 /// The `tokens` section. Totals add with saturation; a total that reached
 /// `u64::MAX` is marked `"saturated": true` (the key is absent otherwise).
-fn tokens_json(committed: u64, spent: u64, results: u64) -> Value {
-    let mut v = json!({"committed": committed, "spent": spent, "per_completed_task": if results > 0 { committed as f64 / results as f64 } else { 0.0 }});
-    if committed == u64::MAX || spent == u64::MAX {
-        v["saturated"] = json!(true);
-        v["note"] = json!("a token total reached 2^64-1 and stopped there (saturating addition): the true total is larger");
+fn tokens_table(committed: u64, spent: u64, results: u64) -> TokensTable {
+    let saturated = committed == u64::MAX || spent == u64::MAX;
+    TokensTable {
+        committed,
+        spent,
+        per_completed_task: if results > 0 {
+            committed as f64 / results as f64
+        } else {
+            0.0
+        },
+        saturated: saturated.then_some(true),
+        note: saturated.then(|| "a token total reached 2^64-1 and stopped there (saturating addition): the true total is larger".into()),
     }
-    v
 }
 
 /// Points of the competitor list (the quality-vs-tokens plot).
@@ -853,10 +1049,10 @@ const COMPETITOR_CAP: usize = 2000;
 /// arbiter saw it: tokens, weighted score, utility (its rule's value) and
 /// whether it won its race. Returns the first [`COMPETITOR_CAP`] points and
 /// the total, so a truncated list is visible. Reads the final state only.
-fn competitors_json(
+fn competitors_list(
     a: &ArbiterConfig,
     tasks: &[crate::collab::coordinator::Task],
-) -> (Vec<Value>, u64) {
+) -> (Vec<Competitor>, u64) {
     let mut points = Vec::new();
     let mut total = 0u64;
     for (i, t) in tasks.iter().enumerate() {
@@ -866,7 +1062,16 @@ fn competitors_json(
         total += 1;
         if points.len() < COMPETITOR_CAP {
             let winner = tasks[race.index()].winner == Some(TaskId(i as u32));
-            points.push(json!({"race": race, "task": i, "agent": o.agent.0, "tokens": o.tokens, "score": o.score(&a.weights), "utility": competitive::utility(a, &o), "correct": o.correct, "winner": winner}));
+            points.push(Competitor {
+                race: race.0,
+                task: i as u64,
+                agent: o.agent.0,
+                tokens: o.tokens,
+                score: o.score(&a.weights),
+                utility: competitive::utility(a, &o),
+                correct: o.correct,
+                winner,
+            });
         }
     }
     (points, total)

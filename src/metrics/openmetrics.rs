@@ -17,6 +17,7 @@
 //! run.
 
 use crate::kv::history::{EventType, HistoryEvent};
+use crate::metrics::collab_tables::CollabTables;
 use crate::metrics::hist::LatencyHist;
 use crate::metrics::Report;
 use serde_json::Value;
@@ -288,12 +289,8 @@ fn add_run(fam: &mut Families, input: &MetricsInput<'_>) {
     }
     let mut faults: BTreeMap<String, u64> = BTreeMap::new();
     for x in &r.faults {
-        let kind = x.get("kind").and_then(Value::as_str).unwrap_or("?");
-        let state = if x.get("skipped").is_some() {
-            "skipped"
-        } else {
-            "applied"
-        };
+        let kind = x.kind.as_str();
+        let state = if x.is_skipped() { "skipped" } else { "applied" };
         *faults.entry(format!("{kind}\u{0}{state}")).or_default() += 1;
     }
     for (k, c) in faults {
@@ -393,104 +390,110 @@ fn add_run(fam: &mut Families, input: &MetricsInput<'_>) {
 /// Collaboration families of a workflow run, from the report's `collab`
 /// section (docs/metrics.md). Counters and gauges only: the report keeps
 /// workflow latencies as quantiles, not as histograms.
-fn add_collab(fam: &mut Families, base: &[(&str, String)], c: &Value) {
+fn add_collab(fam: &mut Families, base: &[(&str, String)], c: &CollabTables) {
     let l = labels(base, &[]);
-    let get = |path: &[&str]| f(c, path).unwrap_or(0.0);
     for (name, help, v) in [
         (
             "agentsim_workflows_submitted",
             "Workflows submitted.",
-            get(&["workflows", "submitted"]),
+            c.workflows.submitted as f64,
         ),
         (
             "agentsim_workflows_completed",
             "Workflows completed.",
-            get(&["workflows", "completed"]),
+            c.workflows.completed as f64,
         ),
         (
             "agentsim_workflow_dead_letters",
             "Messages the coordinator gave up delivering (dead letters).",
-            get(&["dead_letters", "count"]),
+            c.dead_letters.count as f64,
         ),
         (
             "agentsim_workflow_breaker_trips",
             "Circuit breaker trips.",
-            get(&["breaker_trips"]),
+            c.breaker_trips as f64,
         ),
         (
             "agentsim_workflow_tokens_spent",
             "Tokens spent by every attempt, committed or not.",
-            get(&["tokens", "spent"]),
+            c.tokens.spent as f64,
         ),
         (
             "agentsim_workflow_tokens_committed",
             "Tokens of the attempts whose results were committed.",
-            get(&["tokens", "committed"]),
+            c.tokens.committed as f64,
         ),
         (
             "agentsim_agent_executions",
             "Task executions agents started.",
-            get(&["agents", "executed"]),
+            c.agents.executed as f64,
         ),
         (
             "agentsim_agent_transient_failures",
             "Task executions that failed transiently.",
-            get(&["agents", "transient_failures"]),
+            c.agents.transient_failures as f64,
         ),
         (
             "agentsim_agent_busy_seconds",
             "Virtual time agents spent executing tasks, summed over agents.",
-            get(&["agents", "busy_ms"]) / 1000.0,
+            c.agents.busy_ms / 1000.0,
         ),
     ] {
         fam.counter(name, help, &l, v);
     }
-    for (key, label, name, help) in [
+    // Each table's counters in key order (the order the file has).
+    let r = &c.retries;
+    let rj = &c.rejected;
+    let d = &c.duplicates_discarded;
+    for (values, label, name, help) in [
         (
-            "retries",
+            vec![
+                ("assignment_resends", r.assignment_resends),
+                ("requeued_attempts", r.requeued_attempts),
+                ("result_resends", r.result_resends),
+                ("results_abandoned", r.results_abandoned),
+            ],
             "kind",
             "agentsim_workflow_retries",
             "Resends and requeues, by kind.",
         ),
         (
-            "rejected",
+            vec![
+                ("duplicate", rj.duplicate),
+                ("late", rj.late),
+                ("stale", rj.stale),
+            ],
             "cause",
             "agentsim_workflow_rejected",
             "Commands the coordinator rejected, by cause.",
         ),
         (
-            "duplicates_discarded",
+            vec![("agents", d.agents), ("coordinator", d.coordinator)],
             "kind",
             "agentsim_workflow_duplicates_discarded",
             "Duplicate messages discarded, by where (agents, coordinator).",
         ),
     ] {
-        if let Some(m) = c[key].as_object() {
-            for (k, v) in m {
-                let l = labels(base, &[(label, k.clone())]);
-                fam.counter(name, help, &l, v.as_f64().unwrap_or(0.0));
-            }
+        for (k, v) in values {
+            let l = labels(base, &[(label, k.to_string())]);
+            fam.counter(name, help, &l, v as f64);
         }
     }
-    if let Some(m) = c["tasks"]["by_status"].as_object() {
-        for (k, v) in m {
-            let l = labels(base, &[("state", k.clone())]);
-            fam.gauge(
-                "agentsim_workflow_tasks",
-                "Tasks at the end of the run, by state.",
-                &l,
-                v.as_f64().unwrap_or(0.0),
-            );
-        }
-    }
-    if let Some(v) = f(c, &["makespan_ms"]) {
+    for (k, v) in &c.tasks.by_status {
+        let l = labels(base, &[("state", k.clone())]);
         fam.gauge(
-            "agentsim_workflow_makespan_seconds",
-            "First workflow arrival to last workflow done, virtual seconds.",
+            "agentsim_workflow_tasks",
+            "Tasks at the end of the run, by state.",
             &l,
-            v / 1000.0,
+            *v as f64,
         );
     }
+    fam.gauge(
+        "agentsim_workflow_makespan_seconds",
+        "First workflow arrival to last workflow done, virtual seconds.",
+        &l,
+        c.makespan_ms / 1000.0,
+    );
 }
 
 /// The OpenMetrics text for `runs`.

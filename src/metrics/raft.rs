@@ -466,13 +466,16 @@ impl RaftMetrics {
 
     /// Role changes as report JSON: `{"changes": [[t_ms, node, role,
     /// term], ...], "dropped": n}`.
-    pub fn timeline_json(&self) -> Value {
-        let changes: Vec<Value> = self
-            .timeline
-            .iter()
-            .map(|(t, n, r, term)| json!([t.as_millis_f64(), n.0, r, term]))
-            .collect();
-        json!({"changes": changes, "dropped": self.timeline_dropped})
+    pub fn timeline(&self) -> crate::metrics::sections::RoleTimeline {
+        use crate::metrics::sections::{RoleChange, RoleTimeline};
+        RoleTimeline::Changes {
+            changes: self
+                .timeline
+                .iter()
+                .map(|(t, n, r, term)| RoleChange(t.as_millis_f64(), n.0, r.to_string(), *term))
+                .collect(),
+            dropped: self.timeline_dropped,
+        }
     }
 
     /// Elections as report JSON.
@@ -502,7 +505,7 @@ impl RaftMetrics {
             leader_loss_downtime_ms: self.downtime_json(),
             election_after_leader_loss_ms: self.election_after_loss_json(),
             role_time_ms: self.role_time_json(),
-            role_timeline: self.timeline_json(),
+            role_timeline: Some(self.timeline()),
             messages_by_type,
         }
     }

@@ -6,13 +6,15 @@
 
 use crate::check::names::CheckName;
 use crate::fault::AppliedFault;
+pub use crate::metrics::faults::fault_json;
+use crate::metrics::faults::{FaultLogSummary, FaultRecord};
 use crate::metrics::sections::{
     CollabSection, HeartbeatSection, Leadership, NetworkSection, RaftSection,
 };
 use crate::net::{DropCause, NetCounters};
 use crate::scenario::{FaultKind, FaultSpec, NodeRef, ScenarioSpec, TargetSpec};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 /// One failed check.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -92,8 +94,12 @@ pub struct Report {
     /// Network counters (`None`, `null` in the file, when the run never
     /// finished: a sweep seed that panicked).
     pub network: Option<NetworkSection>,
-    /// Faults applied, in order, with targets resolved.
-    pub faults: Vec<Value>,
+    /// Faults applied, in order, with targets resolved (the first
+    /// records of the fault log, up to its cap).
+    pub faults: Vec<FaultRecord>,
+    /// Totals of a truncated fault log (the `fault_log` key; `None`, and
+    /// no key, when `faults` lists every record).
+    pub fault_log: Option<FaultLogSummary>,
     /// Checker verdicts.
     pub checks: Checks,
     /// A KV run's section.
@@ -120,7 +126,7 @@ struct WireOut<'a> {
     wall_ms: f64,
     events_per_s: f64,
     network: &'a Option<NetworkSection>,
-    faults: &'a [Value],
+    faults: &'a [FaultRecord],
     checks: &'a Checks,
     #[serde(flatten)]
     sections: Map<String, Value>,
@@ -137,7 +143,7 @@ struct WireIn {
     wall_ms: f64,
     events_per_s: f64,
     network: Option<NetworkSection>,
-    faults: Vec<Value>,
+    faults: Vec<FaultRecord>,
     checks: Checks,
     #[serde(flatten)]
     sections: Map<String, Value>,
@@ -167,6 +173,12 @@ impl<'de> Deserialize<'de> for Report {
         let w = WireIn::deserialize(d)?;
         let mut other = w.sections;
         // The section keys tell the run kind; a run has one kind.
+        let fault_log = other
+            .get("fault_log")
+            .and_then(|v| serde_json::from_value(v.clone()).ok());
+        if fault_log.is_some() {
+            other.remove("fault_log");
+        }
         let (mut raft, mut collab, mut heartbeat) = (None, None, None);
         if other.contains_key("collab") {
             collab = take_section::<CollabSection>(&mut other);
@@ -188,6 +200,7 @@ impl<'de> Deserialize<'de> for Report {
             events_per_s: w.events_per_s,
             network: w.network,
             faults: w.faults,
+            fault_log,
             checks: w.checks,
             raft,
             collab,
@@ -235,6 +248,12 @@ impl Report {
         }
         if let Some(c) = &self.collab {
             put(serde_json::to_value(c));
+        }
+        if let Some(f) = &self.fault_log {
+            m.insert(
+                "fault_log".into(),
+                serde_json::to_value(f).expect("a section serializes"),
+            );
         }
         if let Some(h) = &self.heartbeat {
             m.insert(
@@ -300,51 +319,6 @@ pub fn network_section(c: &NetCounters) -> NetworkSection {
         sent: c.sent,
         other: Default::default(),
     }
-}
-
-/// An applied fault as report JSON: the scenario fault it amounts to (so a
-/// nemesis run can be rewritten as a scripted one), plus where it came
-/// from and whether it was skipped.
-pub fn fault_json(f: &AppliedFault) -> Value {
-    let mut v = json!({
-        "at_ms": f.at.as_millis_f64(),
-        "kind": f.kind,
-        "source": f.source,
-    });
-    let m = v.as_object_mut().expect("object");
-    if !f.nodes.is_empty() {
-        m.insert(
-            "nodes".into(),
-            json!(f.nodes.iter().map(|n| n.0).collect::<Vec<_>>()),
-        );
-    }
-    if !f.groups.is_empty() {
-        let g: Vec<Vec<u32>> = f
-            .groups
-            .iter()
-            .map(|g| g.iter().map(|n| n.0).collect())
-            .collect();
-        m.insert("groups".into(), json!(g));
-    }
-    if let Some(d) = f.drop {
-        m.insert("drop".into(), json!(d));
-    }
-    if let Some(d) = f.extra_latency {
-        m.insert("extra_latency_ms".into(), json!(d.as_millis_f64()));
-    }
-    if let Some(r) = f.rate_ppm {
-        m.insert("rate".into(), json!(r as f64 / 1e6));
-    }
-    if f.both_ways {
-        m.insert("both_ways".into(), json!(true));
-    }
-    if let Some(s) = &f.skipped {
-        m.insert("skipped".into(), json!(s));
-    }
-    if let Some(p) = f.point {
-        m.insert("point".into(), json!(p));
-    }
-    v
 }
 
 /// Rewrite applied faults as scripted scenario faults: restarts, resumes,
@@ -539,6 +513,42 @@ mod typed_tests {
         v["network"] = serde_json::Value::Null;
         let r: Report = serde_json::from_value(v.clone()).expect("loads");
         assert!(r.network.is_none());
+        assert_eq!(serde_json::to_value(&r).expect("writes"), v);
+    }
+
+    /// A failure file as a sweep writes it (a report plus the `swarm`
+    /// draw) from a run whose fault log was truncated: the `fault_log`
+    /// totals and the fault records load into their types (what `shrink`
+    /// reads), the draw stays JSON, and the file writes back unchanged.
+    /// The JSON here is spelled by hand in the format reports have had.
+    #[test]
+    fn a_failure_file_with_a_truncated_fault_log_loads_typed() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("reports/cp-vs-ap/collab-partition-cp/report.json");
+        let text = std::fs::read_to_string(path).expect("readable");
+        let mut v: serde_json::Value = serde_json::from_str(&text).expect("json");
+        v["swarm"] = serde_json::json!({"kinds": ["crash"], "rate_per_s": 0.5});
+        v["fault_log"] = serde_json::json!({
+            "truncated": true, "total": 12, "listed": 4, "cap": 4,
+            "first_unlisted_ms": 2500.5,
+            "counts": {"crash": {"applied": 7, "skipped": 1}, "heal": {"applied": 4, "skipped": 0}},
+            "note": "the fault log is truncated"
+        });
+        let r: Report = serde_json::from_value(v.clone()).expect("loads");
+        let log = r.fault_log.as_ref().expect("typed fault_log");
+        assert_eq!((log.listed, log.total, log.cap), (4, 12, 4));
+        assert_eq!(log.first_unlisted_ms, Some(2500.5));
+        assert_eq!(log.counts["crash"].applied, 7);
+        assert_eq!(r.other.keys().collect::<Vec<_>>(), ["swarm"]);
+        // Every fault record reads into its fields.
+        let faults = v["faults"].as_array().expect("faults");
+        assert!(!faults.is_empty());
+        for (f, j) in r.faults.iter().zip(faults) {
+            assert_eq!(Some(f.at_ms), j["at_ms"].as_f64());
+            assert_eq!(Some(f.kind.as_str()), j["kind"].as_str());
+            assert!(f.other.is_empty(), "{f:?}");
+        }
+        assert!(r.faults.iter().any(|f| !f.groups.is_empty()), "a partition");
         assert_eq!(serde_json::to_value(&r).expect("writes"), v);
     }
 

@@ -4,9 +4,10 @@
 //! struct: [`RaftSection`] (KV clusters), [`CollabSection`] (collaboration
 //! runs, CP or AP) and [`HeartbeatSection`]; the shared `network` key is
 //! [`NetworkSection`]. Fields the readers of a
-//! report (plots, sweeps, shrinking, OpenMetrics) use are typed; the large
-//! nested blobs they only pass through (the `collab` tables, latency
-//! summaries, the role timeline) stay JSON values for now.
+//! report (plots, sweeps, shrinking, OpenMetrics) use are typed, as are the
+//! role timeline ([`RoleTimeline`]) and the `collab` tables
+//! ([`crate::metrics::collab_tables`]); latency summaries and the liveness
+//! findings, which readers only pass through, stay JSON values.
 //!
 //! Every struct is `#[serde(default)]`: a report written by an older
 //! version that lacks a field still loads (replay needs only the seed, the
@@ -72,8 +73,9 @@ pub struct Leadership {
     pub election_after_leader_loss_ms: Value,
     /// Time each node spent in each role.
     pub role_time_ms: Value,
-    /// Role changes over time (or a note that the file omits them).
-    pub role_timeline: Value,
+    /// Role changes over time (or a note that the file omits them;
+    /// `None`, `null` in the file, when a report has neither).
+    pub role_timeline: Option<RoleTimeline>,
     /// Messages sent, by type (a copy of the network counters').
     pub messages_by_type: Value,
 }
@@ -86,6 +88,78 @@ impl Leadership {
             .and_then(Value::as_array)
             .map(|s| s.iter().filter_map(Value::as_f64).collect())
             .unwrap_or_default()
+    }
+}
+
+/// One role change of the timeline: `[time_ms, node, role, term]` in the
+/// file (an array, to keep a long timeline small).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RoleChange(
+    /// When, ms of virtual time.
+    pub f64,
+    /// The node.
+    pub u32,
+    /// Its new role: `follower`, `pre_candidate`, `candidate`, `leader`,
+    /// `crashed` or `paused` (for AP servers, `leader` = coordinating).
+    pub String,
+    /// Its term then.
+    pub u64,
+);
+
+impl RoleChange {
+    /// When, ms of virtual time.
+    pub fn time_ms(&self) -> f64 {
+        self.0
+    }
+    /// The node.
+    pub fn node(&self) -> u32 {
+        self.1
+    }
+    /// The new role.
+    pub fn role(&self) -> &str {
+        &self.2
+    }
+    /// The term.
+    pub fn term(&self) -> u64 {
+        self.3
+    }
+}
+
+/// The report's `role_timeline`: the first role changes of the run (the
+/// rest counted in `dropped`), or, in a report `agentsim report` slimmed,
+/// a note that it was left out.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum RoleTimeline {
+    /// The changes, in order.
+    Changes {
+        /// The first changes, up to the timeline's cap.
+        changes: Vec<RoleChange>,
+        /// Changes not kept because the timeline was full.
+        dropped: u64,
+    },
+    /// Left out of the file, and why.
+    Omitted {
+        /// Why, and how to get it back.
+        omitted: String,
+    },
+}
+
+impl RoleTimeline {
+    /// The changes (none when omitted).
+    pub fn changes(&self) -> &[RoleChange] {
+        match self {
+            RoleTimeline::Changes { changes, .. } => changes,
+            RoleTimeline::Omitted { .. } => &[],
+        }
+    }
+
+    /// Changes dropped for the cap (0 when omitted).
+    pub fn dropped(&self) -> u64 {
+        match self {
+            RoleTimeline::Changes { dropped, .. } => *dropped,
+            RoleTimeline::Omitted { .. } => 0,
+        }
     }
 }
 
@@ -281,7 +355,7 @@ pub struct CollabSection {
     pub leadership: Leadership,
     /// The `collab` tables: workflows, tasks, tokens, quality, the
     /// coordinator, `consistency_metrics`, the Gantt rows, `summary`.
-    pub collab: Value,
+    pub collab: crate::metrics::collab_tables::CollabTables,
     /// The liveness judge's findings.
     pub liveness: Value,
     /// The checkers' counters.
@@ -291,7 +365,7 @@ pub struct CollabSection {
 impl CollabSection {
     /// The one-line summary `agentsim run` prints.
     pub fn summary(&self) -> Option<&str> {
-        self.collab.get("summary").and_then(Value::as_str)
+        self.collab.summary.as_deref()
     }
 }
 

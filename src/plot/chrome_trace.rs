@@ -14,8 +14,9 @@
 //!   report's first 500 Gantt rows: [`CollabRunData::executions`](crate::metrics::collab::CollabRunData::executions)) as a
 //!   complete event on its agent's track, inside the agent span, named
 //!   `w<workflow> t<task>` (`cat: "task"`, `args`: workflow, task,
-//!   attempt, outcome, tokens); times are the agent's clock, as in the
-//!   Gantt chart, clipped to the run;
+//!   attempt, outcome, tokens); times are true simulated time (when the
+//!   agent started the work and produced the result, not its own clock's
+//!   stamps), as in the Gantt chart, clipped to the run;
 //! - timers, node starts and disk syncs as thread-scoped instants (`ph: "i"`);
 //! - faults as spans on the faults track (`ph: "X"`, `cat: "fault"`) from
 //!   when they were applied to when they were undone (crash to restart,
@@ -130,12 +131,12 @@ pub fn chrome_trace(report: &Report, detail: &TraceDetail, executions: &[Executi
     }
     // Faults that are neither a window nor an undo (agent faults, ...):
     // zero-length spans, so nothing applied is missing.
-    for f in report.faults.iter().filter(|f| f.get("skipped").is_none()) {
-        let kind = f.get("kind").and_then(Value::as_str).unwrap_or("?");
+    for f in report.faults.iter().filter(|f| !f.is_skipped()) {
+        let kind = f.kind.as_str();
         if WINDOW_KINDS.contains(&kind) || UNDO_KINDS.contains(&kind) {
             continue;
         }
-        let ts = us(f.get("at_ms").and_then(Value::as_f64).unwrap_or(0.0));
+        let ts = us(f.at_ms);
         ev.push(
             json!({"ph": "X", "name": kind, "cat": "fault", "pid": 1, "tid": 0,
             "ts": ts, "dur": 0}),

@@ -5,7 +5,7 @@
 
 use crate::fault::AppliedFault;
 use crate::kv::history::{EventType, HistoryEvent, OpFn};
-use crate::metrics::Report;
+use crate::metrics::{FaultRecord, Report};
 use crate::runner::EventTap;
 use crate::sim::{DispatchKind, TraceEvent};
 use serde_json::Value;
@@ -96,36 +96,6 @@ pub struct FaultWindow {
     pub label: String,
 }
 
-fn nodes_of(f: &Value) -> Vec<u64> {
-    f.get("nodes")
-        .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_u64).collect())
-        .unwrap_or_default()
-}
-
-fn fault_label(kind: &str, f: &Value) -> String {
-    let nodes: Vec<u32> = nodes_of(f).into_iter().map(|n| n as u32).collect();
-    let groups: Vec<Vec<u32>> = f
-        .get("groups")
-        .and_then(Value::as_array)
-        .map(|gs| {
-            gs.iter()
-                .map(|g| {
-                    g.as_array()
-                        .map(|g| {
-                            g.iter()
-                                .filter_map(Value::as_u64)
-                                .map(|n| n as u32)
-                                .collect()
-                        })
-                        .unwrap_or_default()
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    label(kind, &nodes, &groups)
-}
-
 /// The short label of a fault: `crash n3`, `partition 0,1|2,3,4`,
 /// `link n0-n4`, or the bare kind when it names no node.
 fn label(kind: &str, nodes: &[u32], groups: &[Vec<u32>]) -> String {
@@ -166,15 +136,11 @@ fn applied_label(f: &AppliedFault) -> String {
 /// left out.
 pub fn fault_windows(report: &Report) -> Vec<FaultWindow> {
     let end = report.sim_time_ms;
-    let faults: Vec<&Value> = report
-        .faults
-        .iter()
-        .filter(|f| f.get("skipped").is_none())
-        .collect();
+    let faults: Vec<&FaultRecord> = report.faults.iter().filter(|f| !f.is_skipped()).collect();
     let mut out = Vec::new();
     for (i, f) in faults.iter().enumerate() {
-        let kind = f.get("kind").and_then(Value::as_str).unwrap_or("?");
-        let at = f.get("at_ms").and_then(Value::as_f64).unwrap_or(0.0);
+        let kind = f.kind.as_str();
+        let at = f.at_ms;
         let undo: &[&str] = match kind {
             "crash" => &["restart"],
             "pause" => &["resume"],
@@ -183,23 +149,20 @@ pub fn fault_windows(report: &Report) -> Vec<FaultWindow> {
             "clock" => &[],
             _ => continue,
         };
-        let nodes = nodes_of(f);
         let end_ms = if undo.is_empty() {
             at
         } else {
             faults[i + 1..]
                 .iter()
                 .find(|g| {
-                    let k = g.get("kind").and_then(Value::as_str).unwrap_or("");
-                    undo.contains(&k) && (k == "heal" || nodes_of(g) == nodes)
+                    undo.contains(&g.kind.as_str()) && (g.kind == "heal" || g.nodes == f.nodes)
                 })
-                .and_then(|g| g.get("at_ms").and_then(Value::as_f64))
-                .unwrap_or(end)
+                .map_or(end, |g| g.at_ms)
         };
         out.push(FaultWindow {
             start_ms: at,
             end_ms,
-            label: fault_label(kind, f),
+            label: label(kind, &f.nodes, &f.groups),
         });
     }
     out
@@ -325,25 +288,12 @@ pub struct RoleSpan {
 /// Role spans from the report's `role_timeline`, closed at the end of the
 /// run. Empty for reports without one (heartbeat runs).
 pub fn role_spans(report: &Report) -> Vec<RoleSpan> {
-    let timeline = report.leadership().map(|l| &l.role_timeline);
-    let changes = timeline
-        .and_then(|t| t.get("changes"))
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
+    let timeline = report.leadership().and_then(|l| l.role_timeline.as_ref());
+    let changes = timeline.map_or(&[][..], |t| t.changes());
     let mut open: BTreeMap<u32, RoleSpan> = BTreeMap::new();
     let mut out = Vec::new();
-    for c in &changes {
-        let Some(a) = c.as_array() else { continue };
-        let (Some(t), Some(node), Some(role), Some(term)) = (
-            a.first().and_then(Value::as_f64),
-            a.get(1).and_then(Value::as_u64),
-            a.get(2).and_then(Value::as_str),
-            a.get(3).and_then(Value::as_u64),
-        ) else {
-            continue;
-        };
-        let node = node as u32;
+    for c in changes {
+        let (t, node, role, term) = (c.time_ms(), c.node(), c.role(), c.term());
         if let Some(mut s) = open.remove(&node) {
             s.end_ms = t;
             if s.end_ms > s.start_ms {
@@ -362,10 +312,7 @@ pub fn role_spans(report: &Report) -> Vec<RoleSpan> {
         );
     }
     // If the timeline was capped, the last spans end where it stopped.
-    let dropped = timeline
-        .and_then(|t| t.get("dropped"))
-        .and_then(Value::as_u64)
-        .unwrap_or(0);
+    let dropped = timeline.map_or(0, |t| t.dropped());
     let last = out.iter().map(|s| s.end_ms).fold(0.0, f64::max);
     for (_, mut s) in open {
         s.end_ms = if dropped > 0 {
@@ -412,9 +359,8 @@ pub fn default_window_ms(report: &Report) -> (f64, f64) {
     let first = report
         .faults
         .iter()
-        .filter(|f| f.get("skipped").is_none())
-        .filter_map(|f| f.get("at_ms").and_then(Value::as_f64))
-        .next();
+        .find(|f| !f.is_skipped())
+        .map(|f| f.at_ms);
     match first {
         Some(t) => ((t - 100.0).max(0.0), t + 400.0),
         None => (0.0, 500.0_f64.min(report.sim_time_ms)),
@@ -449,7 +395,10 @@ mod tests {
         } else if (window.0..=window.1).contains(&time_us) {
             let detail = match (&line["timer"], &line["fault"]) {
                 (Value::Number(t), _) => t.to_string(),
-                (_, f @ Value::Object(_)) => fault_label(f["kind"].as_str()?, f),
+                (_, f @ Value::Object(_)) => {
+                    let f: FaultRecord = serde_json::from_value(f.clone()).ok()?;
+                    label(&f.kind, &f.nodes, &f.groups)
+                }
                 _ => String::new(),
             };
             Some(Err(NodeEvent {

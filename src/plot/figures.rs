@@ -12,8 +12,8 @@ use super::data::{
 };
 use super::{render, Format, PlotError};
 use crate::kv::history::HistoryEvent;
+use crate::metrics::collab_tables::{CollabTables, ConsistencyMetrics};
 use crate::metrics::Report;
-use serde_json::Value;
 
 /// Most messages drawn in a sequence diagram (more is unreadable).
 pub const MAX_MESSAGES: usize = 200;
@@ -161,9 +161,9 @@ pub fn run_figures(v: &RunView, format: Format) -> Result<Vec<Figure>, PlotError
             v.label,
             gantt_scope(r, bars.len())
         );
-        let window_ms = collab_of(r)["gantt_window_ms"]
-            .as_array()
-            .and_then(|w| Some((w.first()?.as_f64()?, w.get(1)?.as_f64()?)))
+        let window_ms = collab_of(r)
+            .and_then(|c| c.gantt_window_ms)
+            .map(|[a, b]| (a, b))
             .filter(|(a, b)| a < b);
         let c = Gantt {
             title: title.clone(),
@@ -391,11 +391,10 @@ pub fn thousands(n: u64) -> String {
 /// window, ...` when capped).
 fn gantt_scope(r: &Report, shown: usize) -> String {
     let c = collab_of(r);
-    let total = c["gantt_total"].as_u64().unwrap_or(shown as u64);
+    let total = c.map_or(shown as u64, |c| c.gantt_total);
     let shown_s = thousands(shown as u64);
-    if let Some(w) = c["gantt_window_ms"].as_array() {
-        let (a, b) = (w[0].as_f64().unwrap_or(0.0), w[1].as_f64().unwrap_or(0.0));
-        let inside = c["gantt_in_window"].as_u64().unwrap_or(shown as u64);
+    if let Some([a, b]) = c.and_then(|c| c.gantt_window_ms) {
+        let inside = c.and_then(|c| c.gantt_in_window).unwrap_or(shown as u64);
         let head = if inside > shown as u64 {
             format!("first {shown_s} of {} in the window", thousands(inside))
         } else {
@@ -418,39 +417,31 @@ fn gantt_scope(r: &Report, shown: usize) -> String {
 
 /// The agent Gantt rows a workflow report carries (`collab.gantt`).
 fn gantt_bars(r: &Report) -> Vec<GanttBar> {
-    let Some(rows) = r.collab.as_ref().and_then(|c| c.collab["gantt"].as_array()) else {
-        return Vec::new();
-    };
-    rows.iter()
-        .filter_map(|g| {
-            Some(GanttBar {
-                agent: g["agent"].as_u64()? as u32,
-                task: g["task"].as_u64()?,
-                start_ms: g["start_ms"].as_f64()?,
-                end_ms: g["end_ms"].as_f64()?,
+    collab_of(r).map_or_else(Vec::new, |c| {
+        c.gantt
+            .iter()
+            .map(|g| GanttBar {
+                agent: g.agent,
+                task: g.task,
+                start_ms: g.start_ms,
+                end_ms: g.end_ms,
             })
-        })
-        .collect()
+            .collect()
+    })
 }
 
 /// The race entries a workflow report carries (`collab.competitors`).
 fn competitor_points(r: &Report) -> Vec<CompetitorPoint> {
-    let Some(rows) = r
-        .collab
-        .as_ref()
-        .and_then(|c| c.collab["competitors"].as_array())
-    else {
-        return Vec::new();
-    };
-    rows.iter()
-        .filter_map(|p| {
-            Some(CompetitorPoint {
-                tokens: p["tokens"].as_f64()?,
-                score: p["score"].as_f64()?,
-                winner: p["winner"].as_bool()?,
+    collab_of(r).map_or_else(Vec::new, |c| {
+        c.competitors
+            .iter()
+            .map(|p| CompetitorPoint {
+                tokens: p.tokens as f64,
+                score: p.score,
+                winner: p.winner,
             })
-        })
-        .collect()
+            .collect()
+    })
 }
 
 /// Title of the quality-vs-tokens chart: the mode, the arbiter's weights
@@ -458,7 +449,7 @@ fn competitor_points(r: &Report) -> Vec<CompetitorPoint> {
 /// (The token price is named in the legend, next to the line it sets.)
 fn quality_title(label: &str, r: &Report, shown: usize) -> String {
     let c = collab_of(r);
-    let mode = c["mode"].as_str().unwrap_or("?");
+    let mode = c.map_or("?", |c| c.mode.as_str());
     let mut t = format!("{label}: quality vs tokens, {mode} mode");
     if let Some(w) = r.scenario.workflow.as_ref().map(|w| &w.arbiter.weights) {
         t.push_str(&format!(
@@ -466,7 +457,7 @@ fn quality_title(label: &str, r: &Report, shown: usize) -> String {
             w.relevance, w.innovation, w.feasibility
         ));
     }
-    let total = c["competitors_total"].as_u64().unwrap_or(shown as u64);
+    let total = c.map_or(shown as u64, |c| c.competitors_total);
     if total > shown as u64 {
         t.push_str(&format!(" (first {shown} of {total} entries)"));
     }
@@ -492,31 +483,25 @@ fn bar_labels(runs: &[(&RunView, String)]) -> Vec<String> {
 }
 
 fn mode_panels(runs: &[RunView]) -> Option<BarPanels> {
-    let collab: Vec<(&RunView, &Value)> = runs
+    let collab: Vec<(&RunView, &CollabTables)> = runs
         .iter()
-        .filter_map(|v| Some((v, &v.report.collab.as_ref()?.collab)))
-        .filter(|(_, c)| c["mode"].is_string() && c["makespan_ms"].is_number())
+        .filter_map(|v| Some((v, collab_of(&v.report)?)))
+        .filter(|(_, c)| !c.mode.is_empty())
         .collect();
     if collab.is_empty() {
         return None;
     }
-    let col = |f: fn(&Value) -> f64| collab.iter().map(|(_, c)| f(c)).collect::<Vec<f64>>();
-    let named: Vec<(&RunView, String)> = collab
-        .iter()
-        .map(|(v, c)| (*v, c["mode"].as_str().unwrap_or("?").to_string()))
-        .collect();
+    let col = |f: fn(&CollabTables) -> f64| collab.iter().map(|(_, c)| f(c)).collect::<Vec<f64>>();
+    let named: Vec<(&RunView, String)> = collab.iter().map(|(v, c)| (*v, c.mode.clone())).collect();
     Some(BarPanels {
         title: "Collaboration modes: makespan, tokens per task (committed, spent), correct results"
             .into(),
         labels: bar_labels(&named),
         panels: vec![
-            (
-                "makespan (s)".into(),
-                col(|c| c["makespan_ms"].as_f64().unwrap_or(0.0) / 1000.0),
-            ),
+            ("makespan (s)".into(), col(|c| c.makespan_ms / 1000.0)),
             (
                 "tokens committed per completed task".into(),
-                col(|c| c["tokens"]["per_completed_task"].as_f64().unwrap_or(0.0)),
+                col(|c| c.tokens.per_completed_task),
             ),
             // Beside it, what was spent: retried, lost and losing attempts
             // cost tokens too (AP re-runs work a partition hid).
@@ -526,7 +511,7 @@ fn mode_panels(runs: &[RunView]) -> Option<BarPanels> {
             ),
             (
                 "correct results (fraction)".into(),
-                col(|c| c["quality"]["correct_fraction"].as_f64().unwrap_or(0.0)),
+                col(|c| c.quality.correct_fraction),
             ),
         ],
     })
@@ -534,13 +519,9 @@ fn mode_panels(runs: &[RunView]) -> Option<BarPanels> {
 
 /// Tokens spent (every attempt, committed or not) per completed task:
 /// `spent / results`, with `results = committed / per_completed_task`.
-fn spent_per_task(c: &Value) -> f64 {
-    let t = &c["tokens"];
-    let (committed, spent, per) = (
-        t["committed"].as_f64().unwrap_or(0.0),
-        t["spent"].as_f64().unwrap_or(0.0),
-        t["per_completed_task"].as_f64().unwrap_or(0.0),
-    );
+fn spent_per_task(c: &CollabTables) -> f64 {
+    let t = &c.tokens;
+    let (committed, spent, per) = (t.committed as f64, t.spent as f64, t.per_completed_task);
     if committed > 0.0 && per > 0.0 {
         spent / (committed / per)
     } else {
@@ -551,16 +532,11 @@ fn spent_per_task(c: &Value) -> f64 {
 /// CP vs AP: runs whose report measured scripted partitions, side by
 /// side: work done during them, and what it cost.
 fn consistency_panels(runs: &[RunView]) -> Option<BarPanels> {
-    let metrics: Vec<(&RunView, &Value)> = runs
+    let metrics: Vec<(&RunView, &ConsistencyMetrics)> = runs
         .iter()
         .filter_map(|v| {
-            let m = v
-                .report
-                .collab
-                .as_ref()?
-                .collab
-                .get("consistency_metrics")?;
-            (!m["partitions"].as_array()?.is_empty()).then_some((v, m))
+            let m = collab_of(&v.report)?.consistency_metrics.as_ref()?;
+            (!m.partitions.is_empty()).then_some((v, m))
         })
         .collect();
     if metrics.is_empty() {
@@ -568,14 +544,13 @@ fn consistency_panels(runs: &[RunView]) -> Option<BarPanels> {
     }
     let named: Vec<(&RunView, String)> = metrics
         .iter()
-        .map(|(v, m)| (*v, m["model"].as_str().unwrap_or("?").to_uppercase()))
+        .map(|(v, m)| (*v, m.model.to_uppercase()))
         .collect();
     let labels = bar_labels(&named);
-    let n = |v: &Value| v.as_f64().unwrap_or(0.0);
-    let col = |f: &dyn Fn(&Value) -> f64| metrics.iter().map(|(_, m)| f(m)).collect::<Vec<f64>>();
-    fn windows(m: &Value) -> &[Value] {
-        m["partitions"].as_array().map_or(&[], Vec::as_slice)
-    }
+    let n = |v: Option<u64>| v.unwrap_or(0) as f64;
+    let col = |f: &dyn Fn(&ConsistencyMetrics) -> f64| {
+        metrics.iter().map(|(_, m)| f(m)).collect::<Vec<f64>>()
+    };
     Some(BarPanels {
         title: "Consistency under partitions: work done during them, and its price".into(),
         labels,
@@ -583,31 +558,31 @@ fn consistency_panels(runs: &[RunView]) -> Option<BarPanels> {
             (
                 "tasks completed during partitions".into(),
                 col(&|m| {
-                    windows(m)
+                    m.partitions
                         .iter()
-                        .map(|w| n(&w["tasks_completed_during"]))
+                        .map(|w| n(w.tasks_completed_during))
                         .sum()
                 }),
             ),
             (
                 "duplicate executions".into(),
-                col(&|m| n(&m["duplicate_executions"])),
+                col(&|m| m.duplicate_executions as f64),
             ),
             (
                 "tasks with conflicting results".into(),
-                col(&|m| n(&m["conflicting_results"])),
+                col(&|m| n(m.conflicting_results)),
             ),
-            ("results lost".into(), col(&|m| n(&m["results_lost"]))),
+            ("results lost".into(), col(&|m| n(m.results_lost))),
             (
                 "slowest convergence after a heal (ms; no bar: never)".into(),
                 col(&|m| {
-                    let w = windows(m);
+                    let w = &m.partitions;
                     // A window that never converged has no finite value.
-                    if w.iter().any(|w| w["converged_ms_after_heal"].is_null()) {
+                    if w.iter().any(|w| w.converged_ms_after_heal.is_none()) {
                         return f64::NAN;
                     }
                     w.iter()
-                        .map(|w| n(&w["converged_ms_after_heal"]))
+                        .filter_map(|w| w.converged_ms_after_heal)
                         .fold(0.0, f64::max)
                 }),
             ),
@@ -615,7 +590,7 @@ fn consistency_panels(runs: &[RunView]) -> Option<BarPanels> {
     })
 }
 
-/// The `collab` tables of a report (`Null` for other run kinds).
-fn collab_of(r: &Report) -> &Value {
-    r.collab.as_ref().map_or(&Value::Null, |c| &c.collab)
+/// The `collab` tables of a report (`None` for other run kinds).
+fn collab_of(r: &Report) -> Option<&CollabTables> {
+    r.collab.as_ref().map(|c| &c.collab)
 }

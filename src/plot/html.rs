@@ -156,33 +156,24 @@ pub const COLLAB_HEADERS: [&str; 11] = [
 /// no `collab` section.
 pub fn collab_cells(label: &str, report: &Report) -> Option<Vec<String>> {
     let c = &report.collab.as_ref()?.collab;
-    let m = &c["consistency_metrics"];
-    let f = |v: &Value| v.as_f64().unwrap_or(0.0);
-    let count = |v: &Value| {
-        v.as_u64()
-            .map_or_else(|| "–".to_string(), |n| n.to_string())
-    };
-    let wl = &c["workflows"]["latency_ms"];
+    let m = c.consistency_metrics.as_ref();
+    let count = |v: Option<u64>| v.map_or_else(|| "–".to_string(), |n| n.to_string());
     Some(vec![
         label.to_string(),
-        c["mode"].as_str().unwrap_or("?").to_string(),
-        c["consistency"].as_str().unwrap_or("?").to_string(),
-        format!(
-            "{} / {}",
-            count(&c["workflows"]["completed"]),
-            count(&c["workflows"]["scheduled"])
-        ),
-        format!("{:.1}", f(&c["makespan_ms"]) / 1000.0),
+        c.mode.clone(),
+        c.consistency.clone(),
+        format!("{} / {}", c.workflows.completed, c.workflows.scheduled),
+        format!("{:.1}", c.makespan_ms / 1000.0),
         format!(
             "{:.2} / {:.2}",
-            f(&wl["p50"]) / 1000.0,
-            f(&wl["p99"]) / 1000.0
+            c.workflows.latency_quantile_ms("p50") / 1000.0,
+            c.workflows.latency_quantile_ms("p99") / 1000.0
         ),
-        format!("{:.0}", f(&c["tokens"]["per_completed_task"])),
-        format!("{:.1}%", f(&c["quality"]["correct_fraction"]) * 100.0),
-        count(&m["duplicate_executions"]),
-        count(&m["conflicting_results"]),
-        count(&m["results_lost"]),
+        format!("{:.0}", c.tokens.per_completed_task),
+        format!("{:.1}%", c.quality.correct_fraction * 100.0),
+        count(m.map(|m| m.duplicate_executions)),
+        count(m.and_then(|m| m.conflicting_results)),
+        count(m.and_then(|m| m.results_lost)),
     ])
 }
 

@@ -25,9 +25,10 @@ use crate::collab::node::Coordinator;
 use crate::collab::{CollabConfig, CollabNode};
 use crate::ids::NodeId;
 use crate::metrics::collab::{
-    collab_json, consistency_json, gantt_window, run_data, server_ref, summary_line, Activity,
+    collab_tables, consistency_metrics, gantt_window, run_data, server_ref, summary_line, Activity,
     PartitionWindows, TrueTimes, AP_WAIVED,
 };
+use crate::metrics::collab_tables::CollabTables;
 use crate::metrics::raft::RaftMetrics;
 use crate::metrics::sections::{CollabSafetySection, CollabSection};
 use crate::metrics::{Checks, Report};
@@ -221,7 +222,7 @@ impl RunKind for CollabKind {
         for s in &obs.last_ap {
             ap_stats.add(s);
         }
-        let mut collab = collab_json(
+        let mut collab = collab_tables(
             cfg,
             sm,
             &obs.activity,
@@ -232,7 +233,7 @@ impl RunKind for CollabKind {
             stop,
             &obs.times,
         );
-        let consistency = consistency_json(
+        let consistency = consistency_metrics(
             cfg,
             &obs.activity,
             &obs.windows,
@@ -241,14 +242,12 @@ impl RunKind for CollabKind {
             &executions,
             !opts.skip_checkers,
         );
-        if let Some(m) = collab.as_object_mut() {
-            m.insert("consistency_metrics".into(), consistency);
-            if let Some(w) = opts.gantt_window_ms {
-                let (rows, in_window) = gantt_window(sm, w);
-                m.insert("gantt".into(), Value::Array(rows));
-                m.insert("gantt_window_ms".into(), json!([w.0, w.1]));
-                m.insert("gantt_in_window".into(), json!(in_window));
-            }
+        collab.consistency_metrics = Some(consistency);
+        if let Some(w) = opts.gantt_window_ms {
+            let (rows, in_window) = gantt_window(sm, &obs.times, w);
+            collab.gantt = rows;
+            collab.gantt_window_ms = Some([w.0, w.1]);
+            collab.gantt_in_window = Some(in_window);
         }
         if let Some(max) = scenario
             .spec
@@ -267,10 +266,7 @@ impl RunKind for CollabKind {
             }
             slo_expectations(scenario, &collab, checks);
         }
-        let line = summary_line(&collab);
-        if let Some(m) = collab.as_object_mut() {
-            m.insert("summary".into(), json!(line));
-        }
+        collab.summary = Some(summary_line(&collab));
         report.collab = Some(CollabSection {
             leadership: obs
                 .metrics
@@ -520,14 +516,13 @@ fn workflow_liveness(
 /// The workflow SLO expectations (`expect.min_completed_fraction`,
 /// `workflow_p99_ms`, `max_tokens_spent`, `max_dead_letters`), read from
 /// the `collab` section (true-time latencies, tokens spent by agents).
-fn slo_expectations(scenario: &Scenario, collab: &Value, checks: &mut Checks) {
+fn slo_expectations(scenario: &Scenario, collab: &CollabTables, checks: &mut Checks) {
     let Some(e) = scenario.spec.expect.as_ref() else {
         return;
     };
-    let num = |v: &Value| v.as_f64().unwrap_or(0.0);
     if let Some(min) = e.min_completed_fraction {
-        let scheduled = num(&collab["workflows"]["scheduled"]);
-        let completed = num(&collab["workflows"]["completed"]);
+        let scheduled = collab.workflows.scheduled as f64;
+        let completed = collab.workflows.completed as f64;
         let frac = if scheduled > 0.0 {
             completed / scheduled
         } else {
@@ -541,8 +536,8 @@ fn slo_expectations(scenario: &Scenario, collab: &Value, checks: &mut Checks) {
         );
     }
     if let Some(max) = e.workflow_p99_ms {
-        let p99 = num(&collab["workflows"]["latency_ms"]["p99"]);
-        let completed = num(&collab["workflows"]["completed"]);
+        let p99 = collab.workflows.latency_quantile_ms("p99");
+        let completed = collab.workflows.completed as f64;
         checks.record(
             CheckName::Expect(Expectation::WorkflowP99),
             if completed == 0.0 {
@@ -557,14 +552,14 @@ fn slo_expectations(scenario: &Scenario, collab: &Value, checks: &mut Checks) {
         );
     }
     if let Some(max) = e.max_tokens_spent {
-        let spent = collab["tokens"]["spent"].as_u64().unwrap_or(u64::MAX);
+        let spent = collab.tokens.spent;
         checks.record(
             CheckName::Expect(Expectation::MaxTokensSpent),
             (spent > max).then(|| format!("agents spent {spent} tokens, above the expected {max}")),
         );
     }
     if let Some(max) = e.max_dead_letters {
-        let n = collab["dead_letters"]["count"].as_u64().unwrap_or(u64::MAX);
+        let n = collab.dead_letters.count;
         checks.record(
             CheckName::Expect(Expectation::MaxDeadLetters),
             (n > max).then(|| format!("{n} tasks were dead-lettered, above the expected {max}")),

@@ -153,6 +153,18 @@ impl CollabObserver {
         self.last_stats[n] = s.stats;
     }
 
+    /// Agent `i`'s running job, for the true start and end of every
+    /// execution ([`TrueTimes::observe_agent`]): the report's task spans
+    /// are in true time, not on the agent's clock.
+    fn agent_work(&mut self, world: &World<CollabNode>, i: usize) {
+        let id = NodeId(self.servers + i as u32);
+        let running = world
+            .node(id)
+            .and_then(CollabNode::agent)
+            .and_then(|a| a.running_job());
+        self.times.observe_agent(i, id.0, running, world.now());
+    }
+
     /// AP: every copy must be done (another side may still hold work),
     /// every partition healed and converged, and every copy the same.
     fn all_done(&self, world: &World<CollabNode>) -> bool {
@@ -264,10 +276,12 @@ impl Observer<CollabNode> for CollabObserver {
             // Agents too (a resume also runs an agent's held events here).
             for i in 0..self.agents.last.len() {
                 self.agents.observe(world, self.servers, i);
+                self.agent_work(world, i);
             }
         } else if let Some(a) = ev.node.filter(|n| n.0 >= self.servers) {
-            self.agents
-                .observe(world, self.servers, (a.0 - self.servers) as usize);
+            let i = (a.0 - self.servers) as usize;
+            self.agents.observe(world, self.servers, i);
+            self.agent_work(world, i);
         }
         let Some(id) = ev.node.filter(|n| n.0 < self.servers) else {
             return;

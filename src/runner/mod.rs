@@ -14,7 +14,8 @@ pub mod raft;
 use crate::check::liveness::{self, EndState};
 use crate::check::names::{CheckName, Expectation, LivenessCheck};
 use crate::fault::AppliedFault;
-use crate::metrics::report::{fault_json, network_section};
+use crate::metrics::faults::{fault_json, FaultLogSummary, FaultRecord};
+use crate::metrics::report::network_section;
 use crate::metrics::{Checks, Report};
 use crate::process::{Message, Process};
 use crate::scenario::{ProcessKind, Scenario};
@@ -351,45 +352,14 @@ fn base_report<P: Process>(scenario: &Scenario, world: &World<P>, checks: Checks
         wall_ms: 0.0,
         events_per_s: 0.0,
         network: Some(network_section(&world.network().counters)),
-        faults: world.applied_faults().iter().map(fault_json).collect(),
+        faults: world.applied_faults().iter().map(FaultRecord::of).collect(),
+        fault_log: FaultLogSummary::of(world.fault_log()),
         checks,
         raft: None,
         collab: None,
         heartbeat: None,
-        other: fault_log_note(world.fault_log()),
+        other: Map::new(),
     }
-}
-
-/// The report's `fault_log` key, only when the log was truncated (so
-/// reports of runs under the cap are as before): totals, counts per kind
-/// and the note that `faults` lists only the first records.
-fn fault_log_note(log: &crate::fault::FaultLog) -> Map<String, serde_json::Value> {
-    let mut m = Map::new();
-    if let Some(note) = log.note() {
-        let counts: Map<String, serde_json::Value> = log
-            .counts()
-            .iter()
-            .map(|(k, c)| {
-                (
-                    k.to_string(),
-                    json!({"applied": c.applied, "skipped": c.skipped}),
-                )
-            })
-            .collect();
-        m.insert(
-            "fault_log".into(),
-            json!({
-                "truncated": true,
-                "total": log.total(),
-                "listed": log.kept().len(),
-                "cap": log.cap(),
-                "first_unlisted_ms": log.first_dropped_at().map(|t| t.as_millis_f64()),
-                "counts": counts,
-                "note": note,
-            }),
-        );
-    }
-    m
 }
 
 /// Faults a run applied (for tests and shrinking).

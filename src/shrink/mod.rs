@@ -26,7 +26,6 @@ use crate::runner::{self, RunOptions};
 use crate::scenario::{
     DistSpec, FaultKind, FaultSpec, NodeRef, Scenario, ScenarioSpec, TargetSpec,
 };
-use serde_json::Value;
 
 /// What a failure looks like, for "fails the same way".
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -249,8 +248,8 @@ pub fn shrink(scenario: &Scenario, opts: &ShrinkOptions) -> Result<Shrunk, Shrin
 /// Records a truncated fault log did not list: (listed, logged). None:
 /// the report lists every fault.
 fn truncated_log(r: &Report) -> Option<(u64, u64)> {
-    let log = r.other.get("fault_log")?;
-    Some((log["listed"].as_u64()?, log["total"].as_u64()?))
+    let log = r.fault_log.as_ref()?;
+    Some((log.listed, log.total))
 }
 
 /// A `crash_at` or `message` rule: its firings are drawn from streams of
@@ -551,11 +550,10 @@ pub(crate) fn scripted_from_report(r: &Report, duration_ms: f64, servers: u32) -
     // of those the nemesis drew (and their undos) and script them.
     let mut applied = Vec::new();
     for f in &r.faults {
-        let source = f["source"].as_str().unwrap_or_default();
-        if source != "nemesis" {
+        if f.source != "nemesis" {
             continue;
         }
-        let kind: &'static str = match f["kind"].as_str().unwrap_or_default() {
+        let kind: &'static str = match f.kind.as_str() {
             "crash" => "crash",
             "restart" => "restart",
             "pause" => "pause",
@@ -567,22 +565,14 @@ pub(crate) fn scripted_from_report(r: &Report, duration_ms: f64, servers: u32) -
             "heal" => "heal",
             _ => continue,
         };
-        let mut a = AppliedFault::new(
-            SimTime((f["at_ms"].as_f64().unwrap_or(0.0) * 1000.0).round() as u64),
-            kind,
-            "nemesis",
-        );
-        a.nodes = node_ids(&f["nodes"]);
-        a.groups = f["groups"]
-            .as_array()
-            .map_or_else(Vec::new, |g| g.iter().map(node_ids).collect());
-        a.drop = f["drop"].as_f64();
-        a.extra_latency = f["extra_latency_ms"]
-            .as_f64()
-            .map(SimDuration::from_millis_f64);
-        a.rate_ppm = f["rate"].as_f64().map(|r| (r * 1e6).round() as u64);
-        a.both_ways = f["both_ways"].as_bool().unwrap_or(false);
-        if f.get("skipped").is_some() {
+        let mut a = AppliedFault::new(SimTime((f.at_ms * 1000.0).round() as u64), kind, "nemesis");
+        a.nodes = node_ids(&f.nodes);
+        a.groups = f.groups.iter().map(|g| node_ids(g)).collect();
+        a.drop = f.drop;
+        a.extra_latency = f.extra_latency_ms.map(SimDuration::from_millis_f64);
+        a.rate_ppm = f.rate.map(|r| (r * 1e6).round() as u64);
+        a.both_ways = f.both_ways;
+        if f.is_skipped() {
             a.skipped = Some("skipped".into());
         }
         applied.push(a);
@@ -609,13 +599,8 @@ pub(crate) fn scripted_from_report(r: &Report, duration_ms: f64, servers: u32) -
     scripted_faults(&applied, servers)
 }
 
-fn node_ids(v: &Value) -> Vec<crate::ids::NodeId> {
-    v.as_array().map_or_else(Vec::new, |a| {
-        a.iter()
-            .filter_map(|x| x.as_u64())
-            .map(|x| crate::ids::NodeId(x as u32))
-            .collect()
-    })
+fn node_ids(v: &[u32]) -> Vec<crate::ids::NodeId> {
+    v.iter().map(|&x| crate::ids::NodeId(x)).collect()
 }
 
 /// Cut the run shortly after the failure (safety stops at the violation;

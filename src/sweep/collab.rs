@@ -5,6 +5,7 @@
 //! sorted at the end, so neither `--jobs` nor shards change it).
 
 use super::{distribution_json, keep_max, sparse};
+use crate::metrics::collab_tables::CollabTables;
 use crate::metrics::hist::LatencyHist;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -52,22 +53,21 @@ impl CollabSeedStats {
 
     /// The numbers of a workflow run: `c` is the report's `collab` table,
     /// `latency` the run's workflow latency histogram.
-    pub fn of_report(c: &Value, latency: &LatencyHist) -> CollabSeedStats {
-        let u = |v: &Value| v.as_u64().unwrap_or(0);
-        let cm = &c["consistency_metrics"];
+    pub fn of_report(c: &CollabTables, latency: &LatencyHist) -> CollabSeedStats {
+        let cm = c.consistency_metrics.as_ref();
         CollabSeedStats {
             workflow_latency_us: latency.to_sparse(),
-            workflows_scheduled: u(&c["workflows"]["scheduled"]),
-            workflows_submitted: u(&c["workflows"]["submitted"]),
-            workflows_completed: u(&c["workflows"]["completed"]),
-            tokens_spent: u(&c["tokens"]["spent"]),
-            tokens_committed: u(&c["tokens"]["committed"]),
-            dead_letters: u(&c["dead_letters"]["count"]),
-            breaker_trips: u(&c["breaker_trips"]),
-            duplicates: u(&cm["duplicate_executions"]),
-            // Null only when the checkers were skipped (never in a sweep).
-            conflicts: u(&cm["conflicting_results"]),
-            failovers: u(&c["coordinator"]["failovers"]),
+            workflows_scheduled: c.workflows.scheduled,
+            workflows_submitted: c.workflows.submitted,
+            workflows_completed: c.workflows.completed,
+            tokens_spent: c.tokens.spent,
+            tokens_committed: c.tokens.committed,
+            dead_letters: c.dead_letters.count,
+            breaker_trips: c.breaker_trips,
+            duplicates: cm.map_or(0, |m| m.duplicate_executions),
+            // None only when the checkers were skipped (never in a sweep).
+            conflicts: cm.and_then(|m| m.conflicting_results).unwrap_or(0),
+            failovers: c.coordinator.failovers,
         }
     }
 }
