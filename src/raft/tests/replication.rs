@@ -290,3 +290,34 @@ fn leader_numbers_the_acks_of_an_index() {
         .collect();
     assert_eq!(acks, vec![1, 2, 3, 4], "{:?}", c.points);
 }
+
+/// An ack beyond the leader's log (only a second leader of the same term,
+/// a planted bug, can send one) is ignored: the leader neither panics nor
+/// trusts it, and later true acks still count.
+#[test]
+fn ack_beyond_the_leaders_log_is_ignored() {
+    let mut c = Cluster::new(3);
+    c.elect(0);
+    let term = c.node(0).current_term();
+    let last = c.node(0).last_log_index();
+    let before = c.node(0).match_index(N1);
+    let ack = |match_index: u64| {
+        Msg::AppendEntriesResp(AppendEntriesResp {
+            term,
+            success: true,
+            match_index: LogIndex(match_index),
+            reject_index: LogIndex(0),
+            conflict_index: LogIndex(0),
+            conflict_term: None,
+        })
+    };
+    c.step(0, |n, ctx| n.on_message(ctx, N1, ack(last.0 + 50)));
+    assert_eq!(
+        c.node(0).match_index(N1),
+        before,
+        "the bogus ack was trusted"
+    );
+    assert!(c.node(0).commit_index() <= last);
+    c.step(0, |n, ctx| n.on_message(ctx, N1, ack(last.0)));
+    assert_eq!(c.node(0).match_index(N1), Some(last));
+}
