@@ -74,7 +74,7 @@ fn coverage_collection_does_not_change_trace_hashes() {
     for seed in [1, 2, 3] {
         let (s, draw) = seed_scenario(&base, seed, true);
         let plain = runner::run(&s, &RunOptions::default()).report;
-        let (result, cov, report) = guided::run_with_coverage(&s, draw);
+        let (result, cov, report) = guided::run_with_coverage(&s, draw, None);
         assert_eq!(plain.trace_hash, report.trace_hash, "seed {seed}");
         assert_eq!(plain.trace_hash, result.trace_hash);
         assert_eq!(plain.events, report.events);
@@ -95,7 +95,7 @@ fn coverage_collection_does_not_change_trace_hashes() {
     // different states, so equal hashes are not trivially equal coverage.
     let run = |seed| {
         let (s, d) = seed_scenario(&base, seed, true);
-        guided::run_with_coverage(&s, d).1
+        guided::run_with_coverage(&s, d, None).1
     };
     let (a, b): (Coverage, Coverage) = (run(1), run(2));
     assert_ne!(a.states, b.states);
@@ -206,4 +206,43 @@ fn guided_finds_a_planted_bug_and_its_failures_replay() {
     assert_eq!(s["seeds_failed"], 0);
     let _ = std::fs::remove_dir_all(d);
     let _ = std::fs::remove_dir_all(ok);
+}
+
+/// `--seed-budget-events` reaches guided runs as it reaches a default
+/// sweep's seeds: a budget too small for any run makes every run a
+/// `budget` failure (before, guided runs ignored it and ran to the event
+/// cap).
+#[test]
+fn guided_runs_obey_the_seed_budget() {
+    let out = tmp("budget");
+    let out_s = out.display().to_string();
+    let sc = selftest();
+    let o = agentsim(&[
+        "sweep",
+        &sc,
+        "--guided",
+        "--nemesis",
+        "--seeds",
+        "0..8",
+        "--duration-ms",
+        "2000",
+        "--seed-budget-events",
+        "1000",
+        "--out",
+        &out_s,
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let s = read_json(&out.join("sweep.json"));
+    assert_eq!(s["seeds_failed"], s["seeds_run"], "{s}");
+    let failures = s["failures"].as_array().expect("failures");
+    assert!(!failures.is_empty());
+    for f in failures {
+        assert_eq!(f["kind"], "budget", "{f}");
+    }
+    let _ = std::fs::remove_dir_all(&out);
 }

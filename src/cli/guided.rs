@@ -17,7 +17,7 @@ use crate::metrics::report::CheckFailure;
 use crate::scenario::ProcessKind;
 use crate::sweep::coverage::Coverage;
 use crate::sweep::guided::{self, Candidate, Growth, Guided, GuidedRun, GENERATION};
-use crate::sweep::{seed_scenario, Aggregate, SeedResult, SeedStats};
+use crate::sweep::{seed_scenario, Aggregate, SeedBudget, SeedResult, SeedStats};
 use rayon::prelude::*;
 use serde_json::{json, Map, Value};
 use std::fs;
@@ -83,6 +83,8 @@ pub fn sweep(a: &SweepArgs, p: &Plan) -> Result<u8, UsageError> {
     let started = Instant::now();
     let seeds = p.header.seeds;
     let swarm = p.header.nemesis;
+    // The same per-seed budget as a default sweep's seeds.
+    let budget = Some(p.header.budget.unwrap_or_default());
     let mut g = Guided::new(p.base.clone(), seeds.start, seeds.len(), swarm);
     let mut agg = Aggregate::new();
     let mut failures: Vec<Value> = Vec::new();
@@ -91,7 +93,8 @@ pub fn sweep(a: &SweepArgs, p: &Plan) -> Result<u8, UsageError> {
         if cands.is_empty() {
             break;
         }
-        let runs: Vec<GuidedRun> = pool.install(|| cands.par_iter().map(run_guarded).collect());
+        let runs: Vec<GuidedRun> =
+            pool.install(|| cands.par_iter().map(|c| run_guarded(c, budget)).collect());
         for r in &runs {
             agg.add(&r.result);
             if !r.result.ok() {
@@ -151,8 +154,8 @@ pub fn sweep(a: &SweepArgs, p: &Plan) -> Result<u8, UsageError> {
 
 /// A run that panicked is a failure with check `panic`; its scenario file
 /// is still written.
-fn run_guarded(c: &Candidate) -> GuidedRun {
-    catch_unwind(AssertUnwindSafe(|| guided::run_candidate(c))).unwrap_or_else(|p| {
+fn run_guarded(c: &Candidate, budget: Option<SeedBudget>) -> GuidedRun {
+    catch_unwind(AssertUnwindSafe(|| guided::run_candidate(c, budget))).unwrap_or_else(|p| {
         let message = p
             .downcast_ref::<&str>()
             .map(|s| s.to_string())
@@ -270,6 +273,7 @@ pub struct Baseline {
 /// with coverage, in generations of the same size, folded in seed order.
 fn baseline(p: &Plan, pool: &rayon::ThreadPool) -> Baseline {
     let seeds = p.header.seeds;
+    let budget = Some(p.header.budget.unwrap_or_default());
     let swarm = p.header.nemesis;
     let mut b = Baseline {
         total: Coverage::default(),
@@ -285,7 +289,7 @@ fn baseline(p: &Plan, pool: &rayon::ThreadPool) -> Baseline {
                 .map(|seed| {
                     let (s, draw) = seed_scenario(&p.base, seed, swarm);
                     catch_unwind(AssertUnwindSafe(|| {
-                        let (r, c, _) = guided::run_with_coverage(&s, draw);
+                        let (r, c, _) = guided::run_with_coverage(&s, draw, budget);
                         (r, c)
                     }))
                     .unwrap_or_else(|_| {

@@ -21,7 +21,7 @@
 
 use super::coverage::{Coverage, CoverageSink};
 use super::swarm::SwarmDraw;
-use super::{seed_scenario, SeedResult};
+use super::{seed_scenario, SeedBudget, SeedResult};
 use crate::metrics::Report;
 use crate::rng::SimRng;
 use crate::runner::{self, HistoryOutput, RunOptions};
@@ -364,8 +364,8 @@ impl Guided {
 }
 
 /// Run one candidate with coverage collection.
-pub fn run_candidate(c: &Candidate) -> GuidedRun {
-    let (result, coverage, report) = run_with_coverage(&c.scenario, c.swarm.clone());
+pub fn run_candidate(c: &Candidate, budget: Option<SeedBudget>) -> GuidedRun {
+    let (result, coverage, report) = run_with_coverage(&c.scenario, c.swarm.clone(), budget);
     let concrete = concrete(&c.scenario.spec, &report);
     let failure_report = (!result.ok()).then(|| {
         let mut report = report;
@@ -386,13 +386,17 @@ pub fn run_candidate(c: &Candidate) -> GuidedRun {
 }
 
 /// Run `scenario` as a sweep runs a seed, collecting coverage: its result
-/// line, its coverage and its report.
+/// line, its coverage and its report. `budget` is the sweep's per-seed
+/// budget (`--seed-budget-events`, `--seed-budget-mib`; a run over it is a
+/// `budget` failure), `None` for none.
 pub fn run_with_coverage(
     scenario: &Scenario,
     swarm: Option<SwarmDraw>,
+    budget: Option<SeedBudget>,
 ) -> (SeedResult, Coverage, Report) {
     let sink: CoverageSink = Coverage::sink();
     let opts = RunOptions {
+        budget,
         history: HistoryOutput::Discard,
         coverage: Some(sink.clone()),
         ..Default::default()
