@@ -102,7 +102,7 @@ impl RunKind for CollabKind {
         );
         match world {
             Ok(mut w) => {
-                // Agents are fault targets like servers (issue #15).
+                // Agents are fault targets like servers: crash, pause, clock, isolate.
                 w.set_agents(agents);
                 // Scripted approvals are events of the world, at their
                 // true time, delivered to every coordinator server.
