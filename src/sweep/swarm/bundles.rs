@@ -78,13 +78,11 @@ pub(super) fn election_churn(
     let (emin, emax, _) = timeouts(spec, f);
     let latency = mean_latency_ms(spec);
     let every = round(uniform(rng, 2.5, 3.5) * emax, 1);
-    f.leader_crash = Some(Repeat {
-        at_ms: round(2.0 * emax, 1),
-        every_ms: every,
-        jitter_ms: round(every / 2.0, 1),
-        restart_after_ms: Some(round(uniform(rng, 0.25, 0.75) * emin, 2)),
-        for_ms: None,
-    });
+    f.leader_crash = Some(Repeat::crash(
+        round(2.0 * emax, 1),
+        every,
+        round(uniform(rng, 0.25, 0.75) * emin, 2),
+    ));
     f.crash_at = Some(CrashAtFeature {
         points: vec![
             CrashPoint::BecameLeader.name().to_string(),

@@ -180,6 +180,31 @@ pub struct Repeat {
     pub for_ms: Option<f64>,
 }
 
+impl Repeat {
+    /// A repeating crash every `every_ms` from `at_ms`, each firing late
+    /// by up to half a period, restarted `restart_after_ms` later.
+    pub(super) fn crash(at_ms: f64, every_ms: f64, restart_after_ms: f64) -> Repeat {
+        Repeat {
+            at_ms,
+            every_ms,
+            jitter_ms: round(every_ms / 2.0, 1),
+            restart_after_ms: Some(restart_after_ms),
+            for_ms: None,
+        }
+    }
+
+    /// A repeating link cut lasting `for_ms`, timed like [`Repeat::crash`].
+    pub(super) fn cut(at_ms: f64, every_ms: f64, for_ms: f64) -> Repeat {
+        Repeat {
+            at_ms,
+            every_ms,
+            jitter_ms: round(every_ms / 2.0, 1),
+            restart_after_ms: None,
+            for_ms: Some(for_ms),
+        }
+    }
+}
+
 /// Log-uniform in `[lo, hi]`.
 pub(super) fn log_uniform(rng: &mut SimRng, lo: f64, hi: f64) -> f64 {
     libm::exp(libm::log(lo) + rng.unit() * (libm::log(hi) - libm::log(lo)))
@@ -225,33 +250,27 @@ pub fn features(seed: u64, spec: &ScenarioSpec) -> Features {
     let start = round(2.0 * emax, 1);
     if rng.chance(0.5) {
         let every = round(uniform(&mut rng, 5.0, 50.0) * (emin / 20.0).max(1.0), 1);
-        f.bounce = Some(Repeat {
-            at_ms: start,
-            every_ms: every,
-            jitter_ms: round(every / 2.0, 1),
-            restart_after_ms: Some(round(uniform(&mut rng, 0.0, 2.0), 2)),
-            for_ms: None,
-        });
+        f.bounce = Some(Repeat::crash(
+            start,
+            every,
+            round(uniform(&mut rng, 0.0, 2.0), 2),
+        ));
     }
     if rng.chance(0.5) {
         let every = round(uniform(&mut rng, 3.0, 15.0) * emax, 1);
-        f.leader_crash = Some(Repeat {
-            at_ms: start,
-            every_ms: every,
-            jitter_ms: round(every / 2.0, 1),
-            restart_after_ms: Some(round(uniform(&mut rng, 0.0, emin), 2)),
-            for_ms: None,
-        });
+        f.leader_crash = Some(Repeat::crash(
+            start,
+            every,
+            round(uniform(&mut rng, 0.0, emin), 2),
+        ));
     }
     if rng.chance(0.5) {
         let every = round(uniform(&mut rng, 2.0, 10.0) * emin, 1);
-        f.leader_link_cut = Some(Repeat {
-            at_ms: start,
-            every_ms: every,
-            jitter_ms: round(every / 2.0, 1),
-            restart_after_ms: None,
-            for_ms: Some(round(uniform(&mut rng, latency.min(emin), emin), 2).max(0.01)),
-        });
+        f.leader_link_cut = Some(Repeat::cut(
+            start,
+            every,
+            round(uniform(&mut rng, latency.min(emin), emin), 2).max(0.01),
+        ));
     }
     if rng.chance(0.5) {
         // Points come by protocol phase, each of the phase's points in

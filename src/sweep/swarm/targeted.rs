@@ -133,13 +133,11 @@ fn vote_durability(f: &mut Features, rng: &mut SimRng, spec: &ScenarioSpec) {
     }
     let (emin, emax, _) = timeouts(spec, f);
     let every = round(uniform(rng, 2.0, 3.5) * emax, 1);
-    f.leader_crash = Some(Repeat {
-        at_ms: round(2.0 * emax, 1),
-        every_ms: every,
-        jitter_ms: round(every / 2.0, 1),
-        restart_after_ms: Some(round(uniform(rng, 0.25, 0.5) * emin, 2)),
-        for_ms: None,
-    });
+    f.leader_crash = Some(Repeat::crash(
+        round(2.0 * emax, 1),
+        every,
+        round(uniform(rng, 0.25, 0.5) * emin, 2),
+    ));
     f.crash_at = Some(CrashAtFeature {
         points: vec![CrashPoint::BecameLeader.name().to_string()],
         probability: round(uniform(rng, 0.4, 0.6), 3),
@@ -156,11 +154,9 @@ fn vote_durability(f: &mut Features, rng: &mut SimRng, spec: &ScenarioSpec) {
         delay_ms: [0.0, round(uniform(rng, 0.75, 1.0) * emin, 2)],
     });
     let every = round(uniform(rng, 1.0, 1.5) * emin, 1);
-    f.leader_link_cut = Some(Repeat {
-        at_ms: round(2.0 * emax, 1),
-        every_ms: every,
-        jitter_ms: round(every / 2.0, 1),
-        restart_after_ms: None,
-        for_ms: Some(round(uniform(rng, 1.5, 2.0) * emin, 2)),
-    });
+    f.leader_link_cut = Some(Repeat::cut(
+        round(2.0 * emax, 1),
+        every,
+        round(uniform(rng, 1.5, 2.0) * emin, 2),
+    ));
 }
