@@ -6,7 +6,7 @@
 //! arrives (like a packet already on the wire). Partitions apply to cluster
 //! nodes; clients and agents outside every group reach everyone.
 
-use crate::dist::Dist;
+use crate::dist::{Dist, DurationSampler};
 use crate::ids::NodeId;
 use crate::rng::SimRng;
 use crate::time::{SimDuration, SimTime};
@@ -168,6 +168,10 @@ const DENSE_FIFO_MAX: usize = 256;
 #[derive(Debug)]
 pub struct Network {
     cfg: NetConfig,
+    /// The latency draw of `cfg.default` and of each `cfg.links` entry,
+    /// prepared once ([`DurationSampler`]: the same draws, in integers).
+    default_latency: DurationSampler,
+    links: BTreeMap<(u32, u32), (LinkParams, DurationSampler)>,
     addresses: usize,
     /// Partition group of each address (`UNGROUPED` reaches everyone).
     group: Vec<u32>,
@@ -198,6 +202,12 @@ impl Network {
             vec![SimTime::ZERO; addresses * addresses]
         };
         Network {
+            default_latency: DurationSampler::new(&cfg.default.latency),
+            links: cfg
+                .links
+                .iter()
+                .map(|(k, p)| (*k, (p.clone(), DurationSampler::new(&p.latency))))
+                .collect(),
             cfg,
             addresses,
             group: vec![UNGROUPED; addresses],
@@ -367,22 +377,19 @@ impl Network {
                 extra = f.extra_latency;
             }
         }
-        let params = if self.cfg.links.is_empty() {
-            &self.cfg.default
-        } else {
-            self.cfg
-                .links
-                .get(&(from.0, to.0))
-                .unwrap_or(&self.cfg.default)
-        };
+        let (params, latency) = match self.links.is_empty() {
+            true => None,
+            false => self.links.get(&(from.0, to.0)).map(|(p, l)| (p, l)),
+        }
+        .unwrap_or((&self.cfg.default, &self.default_latency));
         if rng.chance(params.drop) {
             self.counters.record_drop(DropCause::Random);
             return Route::Dropped(DropCause::Random);
         }
-        let at = now + params.latency.sample_duration(rng) + extra;
+        let at = now + latency.sample(rng) + extra;
         let dup = if rng.chance(params.duplicate) {
             self.counters.duplicated += 1;
-            Some(now + params.latency.sample_duration(rng) + extra)
+            Some(now + latency.sample(rng) + extra)
         } else {
             None
         };
