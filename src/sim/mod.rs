@@ -5,6 +5,8 @@
 //! ordering, randomness, the network, durability and faults.
 //!
 //! - `world`: the event loop and effect application;
+//! - `build`: building a world (checks, first processes, streams, boot
+//!   events);
 //! - `views`: the world's read-only views and run settings;
 //! - `clock`: per-node clocks (drift, timer jitter);
 //! - `faults`: applying scripted faults and their undos;
@@ -13,6 +15,7 @@
 //!   points a process reports, message rules by message kind);
 //! - `observer`: what observers, the tracer and progress callbacks see.
 
+mod build;
 mod clock;
 mod crash_points;
 pub mod disk;
