@@ -356,15 +356,8 @@ fn add_run(fam: &mut Families, input: &MetricsInput<'_>) {
             &h.to_sparse(),
         );
     }
-    if let Some(s) = lead
-        .and_then(|l| l.leader_loss_downtime_ms.get("samples"))
-        .and_then(Value::as_array)
-    {
-        let v: Vec<f64> = s
-            .iter()
-            .filter_map(Value::as_f64)
-            .map(|m| m / 1000.0)
-            .collect();
+    if let Some(s) = lead.map(|l| &l.leader_loss_downtime_ms.samples) {
+        let v: Vec<f64> = s.iter().map(|m| m / 1000.0).collect();
         fam.histogram(
             "agentsim_leader_loss_downtime_seconds",
             DOWNTIME_HELP,

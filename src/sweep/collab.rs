@@ -167,7 +167,7 @@ impl CollabAggregate {
                 "completed_fraction": if self.scheduled > 0 { self.completed as f64 / self.scheduled as f64 } else { 1.0 },
                 "completed_fraction_per_seed": distribution_json(&self.completed_fraction),
             },
-            "workflow_latency_ms": self.latency.summary_json(),
+            "workflow_latency_ms": self.latency.summary(),
             "workflow_p99_ms_per_seed": distribution_json(&p99_ms),
             "tokens": {
                 "spent": self.tokens_spent.json(self.seeds),

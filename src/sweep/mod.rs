@@ -457,10 +457,9 @@ pub(crate) fn seed_stats(
         client_latency_us: latency.map(|l| l.client.to_sparse()).unwrap_or_default(),
         commit_latency_us: latency.map(|l| l.commit.to_sparse()).unwrap_or_default(),
         downtime_us: lead
-            .map(|l| l.downtime_samples_ms())
-            .unwrap_or_default()
-            .into_iter()
-            .map(|ms| libm::round(ms * 1000.0) as u64)
+            .map_or(&[][..], |l| &l.leader_loss_downtime_ms.samples)
+            .iter()
+            .map(|&ms| libm::round(ms * 1000.0) as u64)
             .collect(),
         availability: r.raft.as_ref().and_then(|r| r.availability),
         max_term: lead.map_or(0, |l| l.max_term),
@@ -644,10 +643,10 @@ impl Aggregate {
             "not_judged_by_check": self.not_judged,
             "events": self.events,
             "sim_time_ms": sim.iter().map(|x| x.1).sum::<f64>(),
-            "client_latency_ms": self.client.summary_json(),
-            "commit_latency_ms": self.commit.summary_json(),
+            "client_latency_ms": self.client.summary(),
+            "commit_latency_ms": self.commit.summary(),
             "leader_loss_downtime_ms": {
-                "intervals": self.downtime.summary_json(),
+                "intervals": self.downtime.summary(),
                 "total": self.downtime_total_us as f64 / 1000.0,
                 "mean_per_seed": self.downtime_total_us as f64 / 1000.0 / n,
                 "seeds_with_downtime": self.seeds_with_downtime,
