@@ -170,7 +170,7 @@ fn run_guarded(c: &Candidate, budget: Option<SeedBudget>) -> GuidedRun {
                 events: 0,
                 sim_time_ms: 0.0,
                 failures: vec![CheckFailure {
-                    check: "panic".into(),
+                    check: crate::sweep::PANIC_FAILURE.into(),
                     message,
                 }],
                 not_judged: Vec::new(),
@@ -305,7 +305,7 @@ fn baseline(p: &Plan, pool: &rayon::ThreadPool) -> Baseline {
                             wall_us: 0,
                         };
                         r.failures.push(CheckFailure {
-                            check: "panic".into(),
+                            check: crate::sweep::PANIC_FAILURE.into(),
                             message: "the run panicked".into(),
                         });
                         (r, Coverage::default())

@@ -15,6 +15,7 @@ mod collab;
 pub mod coverage;
 pub mod guided;
 pub mod stats;
+pub mod summary;
 pub mod swarm;
 
 use crate::metrics::collab::CollabRunData;
@@ -36,6 +37,7 @@ use stats::{
     AtSeed, AvailabilityStats, ClientOpsStats, DowntimeStats, ElectionStats, MaxTermStats,
     MessageStats,
 };
+pub use summary::{FailureEntry, ShardInfo, SweepSummary, SweepTiming};
 
 /// Version of the `results.jsonl` / `sweep.json` format.
 pub const FORMAT: u32 = 1;
@@ -46,6 +48,10 @@ pub const MAX_SEEDS: u64 = 1 << 32;
 /// The failure kind (`check` of the first failure in `results.jsonl`) of
 /// a seed that exceeded its [`SeedBudget`].
 pub const BUDGET_FAILURE: &str = "budget";
+
+/// The failure kind (and the only check `ran`) of a seed whose run
+/// panicked: the sweep records it and goes on.
+pub const PANIC_FAILURE: &str = "panic";
 
 /// Default [`SeedBudget::events`]: 200 M events, minutes of CPU, far above
 /// any shipped sweep scenario (their seeds dispatch well under 10 M).
