@@ -39,9 +39,9 @@
 
 use crate::check::names::{CheckName, LivenessCheck};
 use crate::fault::FaultLog;
+use crate::metrics::sections::{LivenessDetail, LivenessSection, LivenessVerdict, LivenessWindow};
 use crate::metrics::Checks;
 use crate::time::{SimDuration, SimTime};
-use serde_json::{json, Value};
 
 /// Events per simulated ms behind the default event cap.
 pub const DEFAULT_EVENTS_PER_MS: u64 = 2_000;
@@ -298,12 +298,13 @@ impl LivenessTracker {
 
     /// Record `liveness.leader` and `liveness.progress` (those `windows`
     /// asks for) in `checks`; returns the report's `liveness` section.
-    pub fn judge(&self, s: &EndState, windows: &Windows, checks: &mut Checks) -> Value {
+    pub fn judge(&self, s: &EndState, windows: &Windows, checks: &mut Checks) -> LivenessSection {
         let blocked = Self::unjudgeable(s);
-        let mut section = serde_json::Map::new();
-        section.insert("faults_ended_ms".into(), json!(ms(self.settled)));
-        let mut one = |name: &str,
-                       check: LivenessCheck,
+        let mut section = LivenessSection {
+            faults_ended_ms: Some(ms(self.settled)),
+            ..LivenessSection::default()
+        };
+        let mut one = |check: LivenessCheck,
                        what: &str,
                        at: Option<SimTime>,
                        (w, widened): (SimDuration, Option<String>),
@@ -313,24 +314,26 @@ impl LivenessTracker {
                 Some(why) => Verdict::NotJudged(why.clone()),
                 None => self.judge_one(what, at, w, widened.as_deref(), horizon, s.end),
             };
-            let (label, detail) = match verdict {
+            let (verdict, detail) = match verdict {
                 Verdict::Held(t) => {
                     checks.record(check, None);
-                    ("held", json!(ms(t)))
+                    (LivenessVerdict::Held, LivenessDetail::AtMs(ms(t)))
                 }
                 Verdict::Failed(m) => {
                     checks.record(check, Some(m.clone()));
-                    ("failed", json!(m))
+                    (LivenessVerdict::Failed, LivenessDetail::Text(m))
                 }
                 Verdict::NotJudged(m) => {
                     checks.not_judged(check, m.clone());
-                    ("not_judged", json!(m))
+                    (LivenessVerdict::NotJudged, LivenessDetail::Text(m))
                 }
             };
-            section.insert(
-                name.to_string(),
-                json!({"window_ms": ms_d(w), "verdict": label, "detail": detail}),
-            );
+            Some(LivenessWindow {
+                window_ms: ms_d(w),
+                verdict,
+                detail,
+                ..LivenessWindow::default()
+            })
         };
         if let Some(w) = windows.leader {
             // Widened only when judged: a blocked verdict keeps the
@@ -340,8 +343,7 @@ impl LivenessTracker {
             } else {
                 (w, None)
             };
-            one(
-                "leader",
+            section.leader = one(
                 LivenessCheck::Leader,
                 "leader known to a majority",
                 self.leader_at,
@@ -350,8 +352,7 @@ impl LivenessTracker {
             );
         }
         if let Some((w, stop)) = windows.progress {
-            one(
-                "progress",
+            section.progress = one(
                 LivenessCheck::Progress,
                 "client operation completed",
                 self.progress_at,
@@ -359,7 +360,7 @@ impl LivenessTracker {
                 stop.min(s.end),
             );
         }
-        serde_json::Value::Object(section)
+        section
     }
 }
 
@@ -475,7 +476,7 @@ mod tests {
             c.failures.is_empty() && c.ran == ["liveness.leader"],
             "{c:?}"
         );
-        assert_eq!(section["leader"]["window_ms"], json!(1200.0));
+        assert_eq!(section.leader.map(|l| l.window_ms), Some(1200.0));
         let stated = Windows {
             leader_adapts: false,
             ..leader_only(400)

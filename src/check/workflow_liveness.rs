@@ -30,9 +30,9 @@ use crate::check::names::{CheckName, LivenessCheck};
 use crate::collab::coordinator::{TaskId, TaskStatus, WorkflowState};
 use crate::collab::{CollabConfig, Mode};
 use crate::metrics::collab::TrueTimes;
+use crate::metrics::sections::{LivenessDetail, LivenessVerdict, LivenessWindow};
 use crate::metrics::Checks;
 use crate::time::{SimDuration, SimTime};
-use serde_json::{json, Value};
 
 /// What the judge needs about the run besides the final state.
 #[derive(Clone, Debug)]
@@ -106,7 +106,7 @@ pub fn judge(
     sm: &WorkflowState,
     times: &TrueTimes,
     checks: &mut Checks,
-) -> Value {
+) -> LivenessWindow {
     let check = CheckName::Liveness(LivenessCheck::Workflow);
     let ms = |t: SimTime| t.as_millis_f64();
     let window_ms = run.window.as_millis_f64();
@@ -119,7 +119,12 @@ pub fn judge(
     }
     if let Some(why) = blocked {
         checks.not_judged(check, why.clone());
-        return json!({"window_ms": window_ms, "verdict": "not_judged", "detail": why});
+        return LivenessWindow {
+            window_ms,
+            verdict: LivenessVerdict::NotJudged,
+            detail: LivenessDetail::Text(why),
+            ..LivenessWindow::default()
+        };
     }
     let end = run.end.end;
     let stuck = sm.stuck_dead_letters(run.redrives);
@@ -174,26 +179,29 @@ pub fn judge(
         };
         let m = format!("{head}: {first}{more}");
         checks.record(check, Some(m.clone()));
-        ("failed", m)
+        (LivenessVerdict::Failed, m)
     } else if judged == 0 {
         let m = format!(
             "{head}: the run ended at {} ms before any workflow's window closed ({open_windows} still inside theirs)",
             ms(end)
         );
         checks.not_judged(check, m.clone());
-        ("not_judged", m)
+        (LivenessVerdict::NotJudged, m)
     } else {
         checks.record(check, None);
-        ("held", format!("{judged} workflow(s) resolved in time"))
+        (
+            LivenessVerdict::Held,
+            format!("{judged} workflow(s) resolved in time"),
+        )
     };
-    json!({
-        "window_ms": window_ms,
-        "verdict": verdict,
-        "detail": detail,
-        "judged": judged,
-        "inside_window_at_end": open_windows,
-        "failed": failures.len(),
-    })
+    LivenessWindow {
+        window_ms,
+        verdict,
+        detail: LivenessDetail::Text(detail),
+        judged: Some(judged),
+        inside_window_at_end: Some(open_windows),
+        failed: Some(failures.len() as u64),
+    }
 }
 
 /// The default window, derived from the scenario's own timeouts and

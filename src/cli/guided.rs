@@ -11,15 +11,15 @@
 //!   generation, and the baseline's with `--baseline`).
 
 use super::output::write_atomic;
-use super::sweep::{clear_outputs, shell_quote, write_summary, Plan, SweepArgs, FAILURES};
+use super::sweep::{clear_outputs, js, shell_quote, write_summary, Plan, SweepArgs, FAILURES};
 use super::UsageError;
 use crate::metrics::report::CheckFailure;
-use crate::scenario::ProcessKind;
+use crate::scenario::{ProcessKind, ScenarioSpec};
 use crate::sweep::coverage::Coverage;
-use crate::sweep::guided::{self, Candidate, Growth, Guided, GuidedRun, GENERATION};
-use crate::sweep::{seed_scenario, Aggregate, SeedBudget, SeedResult, SeedStats};
+use crate::sweep::guided::{self, Candidate, Growth, Guided, GuidedRun, Origin, GENERATION};
+use crate::sweep::{seed_scenario, Aggregate, SeedBudget, SeedResult, SeedStats, SweepStats};
 use rayon::prelude::*;
-use serde_json::{json, Map, Value};
+use serde::Serialize;
 use std::fs;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
@@ -87,7 +87,7 @@ pub fn sweep(a: &SweepArgs, p: &Plan) -> Result<u8, UsageError> {
     let budget = Some(p.header.budget.unwrap_or_default());
     let mut g = Guided::new(p.base.clone(), seeds.start, seeds.len(), swarm);
     let mut agg = Aggregate::new();
-    let mut failures: Vec<Value> = Vec::new();
+    let mut failures: Vec<GuidedFailure> = Vec::new();
     loop {
         let cands = g.next_generation();
         if cands.is_empty() {
@@ -122,31 +122,25 @@ pub fn sweep(a: &SweepArgs, p: &Plan) -> Result<u8, UsageError> {
         None
     };
 
-    let mut m = Map::new();
-    m.insert("agentsim_sweep".into(), json!(p.header.agentsim_sweep));
-    m.insert("mode".into(), json!("guided"));
-    m.insert("scenario".into(), json!(p.header.scenario));
-    m.insert("seeds".into(), json!(seeds.to_string()));
-    m.insert("nemesis".into(), json!(swarm));
-    m.insert("bug".into(), json!(p.header.scenario.bug));
-    m.insert("seeds_run".into(), json!(agg.seeds()));
-    m.insert("seeds_failed".into(), json!(failures.len()));
-    m.insert("failures".into(), Value::Array(failures));
-    m.insert(
-        "guided".into(),
-        guided_json(&g, baseline.as_ref().map(|b| &b.0)),
-    );
-    m.insert("stats".into(), agg.stats_json());
-    m.insert(
-        "timing".into(),
-        json!({
-            "note": "wall-clock figures: they vary between runs and machines; everything outside `timing` is deterministic",
-            "jobs": p.jobs,
-            "guided_wall_ms": guided_wall * 1000.0,
-            "baseline_wall_ms": baseline.as_ref().map(|b| b.1 * 1000.0),
-        }),
-    );
-    let summary = Value::Object(m);
+    let summary = GuidedSummary {
+        agentsim_sweep: p.header.agentsim_sweep,
+        mode: "guided",
+        scenario: p.header.scenario.clone(),
+        seeds: seeds.to_string(),
+        nemesis: swarm,
+        bug: p.header.scenario.bug.clone(),
+        seeds_run: agg.seeds(),
+        seeds_failed: failures.len() as u64,
+        failures,
+        guided: guided_section(&g, baseline.as_ref().map(|b| &b.0)),
+        stats: agg.stats(),
+        timing: GuidedTiming {
+            note: crate::sweep::summary::TIMING_NOTE,
+            jobs: p.jobs as u64,
+            guided_wall_ms: guided_wall * 1000.0,
+            baseline_wall_ms: baseline.as_ref().map(|b| b.1 * 1000.0),
+        },
+    };
     write_summary(&p.dir, &summary)?;
     print_summary(p, &summary, guided_wall);
     Ok(u8::from(g.failed > 0))
@@ -170,7 +164,7 @@ fn run_guarded(c: &Candidate, budget: Option<SeedBudget>) -> GuidedRun {
                 events: 0,
                 sim_time_ms: 0.0,
                 failures: vec![CheckFailure {
-                    check: "panic".into(),
+                    check: crate::sweep::PANIC_FAILURE.into(),
                     message,
                 }],
                 not_judged: Vec::new(),
@@ -203,7 +197,7 @@ fn pretty(v: &impl serde::Serialize) -> String {
 }
 
 /// Write a failing run's report and scenario; its entry in sweep.json.
-fn write_failure(dir: &Path, r: &GuidedRun) -> Result<Value, UsageError> {
+fn write_failure(dir: &Path, r: &GuidedRun) -> Result<GuidedFailure, UsageError> {
     let io = |path: &Path, e: std::io::Error| {
         UsageError(format!("error: {}: cannot write: {e}", path.display()))
     };
@@ -218,18 +212,18 @@ fn write_failure(dir: &Path, r: &GuidedRun) -> Result<Value, UsageError> {
     }
     let q = |p: &Path| shell_quote(&p.display().to_string());
     let f = &r.result.failures[0];
-    Ok(json!({
-        "run": r.index,
-        "seed": r.result.seed,
-        "origin": r.origin,
-        "kind": f.check,
-        "message": f.message,
-        "checks": r.result.failures.iter().map(|c| c.check.as_str()).collect::<Vec<_>>(),
-        "file": report.as_ref().map(|_| failure_file(r.index)),
-        "scenario_file": scenario_file(r.index),
-        "replay": report.as_ref().map(|p| format!("agentsim replay {}", q(p))),
-        "run_command": format!("agentsim run {} --seed {}", q(&scen), r.result.seed),
-    }))
+    Ok(GuidedFailure {
+        run: r.index,
+        seed: r.result.seed,
+        origin: r.origin.clone(),
+        kind: f.check.clone(),
+        message: f.message.clone(),
+        checks: r.result.failures.iter().map(|c| c.check.clone()).collect(),
+        file: report.as_ref().map(|_| failure_file(r.index)),
+        scenario_file: scenario_file(r.index),
+        replay: report.as_ref().map(|p| format!("agentsim replay {}", q(p))),
+        run_command: format!("agentsim run {} --seed {}", q(&scen), r.result.seed),
+    })
 }
 
 /// Write every kept run's concrete scenario into `corpus/`.
@@ -305,7 +299,7 @@ fn baseline(p: &Plan, pool: &rayon::ThreadPool) -> Baseline {
                             wall_us: 0,
                         };
                         r.failures.push(CheckFailure {
-                            check: "panic".into(),
+                            check: crate::sweep::PANIC_FAILURE.into(),
                             message: "the run panicked".into(),
                         });
                         (r, Coverage::default())
@@ -329,24 +323,89 @@ fn baseline(p: &Plan, pool: &rayon::ThreadPool) -> Baseline {
     b
 }
 
+/// A guided sweep's `sweep.json`, typed: written through a `Value` (keys
+/// sorted at every level, as before the types) and printed by field.
+#[derive(Serialize)]
+struct GuidedSummary {
+    agentsim_sweep: u32,
+    /// Written as `null` when no bug is switched on.
+    bug: Option<String>,
+    failures: Vec<GuidedFailure>,
+    guided: GuidedSection,
+    mode: &'static str,
+    nemesis: bool,
+    scenario: ScenarioSpec,
+    seeds: String,
+    seeds_failed: u64,
+    seeds_run: u64,
+    stats: SweepStats,
+    timing: GuidedTiming,
+}
+
+/// One failing run of `failures`.
+#[derive(Serialize)]
+struct GuidedFailure {
+    checks: Vec<String>,
+    /// Its report (`null` when it has none).
+    file: Option<String>,
+    kind: String,
+    message: String,
+    origin: Origin,
+    replay: Option<String>,
+    run: u64,
+    run_command: String,
+    scenario_file: String,
+    seed: u64,
+}
+
+/// The `guided` section: coverage per generation, and the baseline's.
+#[derive(Serialize)]
+struct GuidedSection {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    baseline: Option<BaselineSection>,
+    by_generation: Vec<Growth>,
+    corpus: u64,
+    fresh_failed: u64,
+    fresh_new_states: u64,
+    fresh_runs: u64,
+    generation_runs: u64,
+    mutant_failed: u64,
+    mutant_new_states: u64,
+    mutant_runs: u64,
+    pairs: u64,
+    states: u64,
+}
+
+/// `guided.baseline`: the default sweep of the same seeds, compared.
+#[derive(Serialize)]
+struct BaselineSection {
+    by_generation: Vec<Growth>,
+    failed: u64,
+    pairs: u64,
+    pairs_ratio: f64,
+    runs: u64,
+    states: u64,
+    states_only_baseline: u64,
+    states_only_guided: u64,
+    states_ratio: f64,
+    what: &'static str,
+}
+
+/// `timing` of a guided sweep (wall-clock).
+#[derive(Serialize)]
+struct GuidedTiming {
+    /// `null` without `--baseline`.
+    baseline_wall_ms: Option<f64>,
+    guided_wall_ms: f64,
+    jobs: u64,
+    note: &'static str,
+}
+
 /// The `guided` section of sweep.json.
-fn guided_json(g: &Guided, baseline: Option<&Baseline>) -> Value {
+fn guided_section(g: &Guided, baseline: Option<&Baseline>) -> GuidedSection {
     let states = g.total.states.len() as u64;
     let pairs = g.total.pairs.len() as u64;
-    let mut v = json!({
-        "generation_runs": GENERATION,
-        "fresh_runs": g.fresh_runs,
-        "mutant_runs": g.mutant_runs,
-        "fresh_failed": g.fresh_failed,
-        "mutant_failed": g.mutant_failed,
-        "corpus": g.corpus.len(),
-        "fresh_new_states": g.fresh_new_states,
-        "mutant_new_states": g.mutant_new_states,
-        "states": states,
-        "pairs": pairs,
-        "by_generation": g.growth,
-    });
-    if let Some(b) = baseline {
+    let baseline = baseline.map(|b| {
         let (bs, bp) = (b.total.states.len() as u64, b.total.pairs.len() as u64);
         let ratio = |a: u64, b: u64| {
             if b == 0 {
@@ -355,23 +414,36 @@ fn guided_json(g: &Guided, baseline: Option<&Baseline>) -> Value {
                 (a as f64 / b as f64 * 1000.0).round() / 1000.0
             }
         };
-        v["baseline"] = json!({
-            "what": "a default sweep of the same seeds (swarm draws with --nemesis), coverage collected the same way",
-            "runs": b.growth.last().map_or(0, |x| x.runs),
-            "failed": b.growth.last().map_or(0, |x| x.failed),
-            "states": bs,
-            "pairs": bp,
-            "by_generation": b.growth,
-            "states_ratio": ratio(states, bs),
-            "pairs_ratio": ratio(pairs, bp),
-            "states_only_guided": g.total.states.difference(&b.total.states).count(),
-            "states_only_baseline": b.total.states.difference(&g.total.states).count(),
-        });
+        BaselineSection {
+            what: "a default sweep of the same seeds (swarm draws with --nemesis), coverage collected the same way",
+            runs: b.growth.last().map_or(0, |x| x.runs),
+            failed: b.growth.last().map_or(0, |x| x.failed),
+            states: bs,
+            pairs: bp,
+            by_generation: b.growth.clone(),
+            states_ratio: ratio(states, bs),
+            pairs_ratio: ratio(pairs, bp),
+            states_only_guided: g.total.states.difference(&b.total.states).count() as u64,
+            states_only_baseline: b.total.states.difference(&g.total.states).count() as u64,
+        }
+    });
+    GuidedSection {
+        generation_runs: GENERATION as u64,
+        fresh_runs: g.fresh_runs,
+        mutant_runs: g.mutant_runs,
+        fresh_failed: g.fresh_failed,
+        mutant_failed: g.mutant_failed,
+        corpus: g.corpus.len() as u64,
+        fresh_new_states: g.fresh_new_states,
+        mutant_new_states: g.mutant_new_states,
+        states,
+        pairs,
+        by_generation: g.growth.clone(),
+        baseline,
     }
-    v
 }
 
-fn print_summary(p: &Plan, s: &Value, wall: f64) {
+fn print_summary(p: &Plan, s: &GuidedSummary, wall: f64) {
     let h = &p.header;
     let mut what = format!("seeds {}", h.seeds);
     if h.nemesis {
@@ -380,42 +452,42 @@ fn print_summary(p: &Plan, s: &Value, wall: f64) {
     if let Some(b) = &h.scenario.bug {
         what.push_str(&format!(", bug {b}"));
     }
-    let g = &s["guided"];
+    let g = &s.guided;
     outln!("agentsim sweep --guided: {} ({what})", h.scenario.name);
     outln!(
         "  runs        {} ({} fresh, {} mutants), {} failed ({} fresh, {} mutants)",
-        s["seeds_run"],
-        g["fresh_runs"],
-        g["mutant_runs"],
-        s["seeds_failed"],
-        g["fresh_failed"],
-        g["mutant_failed"]
+        s.seeds_run,
+        g.fresh_runs,
+        g.mutant_runs,
+        s.seeds_failed,
+        g.fresh_failed,
+        g.mutant_failed
     );
     outln!(
         "  coverage    {} abstract states, {} (state, event) pairs; {} runs kept in {}/",
-        g["states"],
-        g["pairs"],
-        g["corpus"],
+        g.states,
+        g.pairs,
+        g.corpus,
         CORPUS
     );
-    if let Some(b) = g.get("baseline") {
+    if let Some(b) = &g.baseline {
         outln!(
             "  baseline    default sweep of the same {} seeds: {} states, {} pairs, {} failed; guided/baseline {}x states, {}x pairs",
-            b["runs"],
-            b["states"],
-            b["pairs"],
-            b["failed"],
-            b["states_ratio"],
-            b["pairs_ratio"]
+            b.runs,
+            b.states,
+            b.pairs,
+            b.failed,
+            js(&b.states_ratio),
+            js(&b.pairs_ratio)
         );
     }
-    let growth = g["by_generation"].as_array().map_or(&[][..], |v| &v[..]);
+    let growth = &g.by_generation;
     let step = (growth.len() / 6).max(1);
     let line: Vec<String> = growth
         .iter()
         .enumerate()
         .filter(|(i, _)| i % step == step - 1 || *i + 1 == growth.len())
-        .map(|(_, x)| format!("{}: {}", x["runs"], x["states"]))
+        .map(|(_, x)| format!("{}: {}", x.runs, x.states))
         .collect();
     outln!("  growth      states after runs {}", line.join(", "));
     outln!(
@@ -423,22 +495,21 @@ fn print_summary(p: &Plan, s: &Value, wall: f64) {
         wall,
         p.jobs
     );
-    let failures = s["failures"].as_array().map_or(&[][..], |v| &v[..]);
-    for f in failures.iter().take(PRINT_FAILURES) {
+    for f in s.failures.iter().take(PRINT_FAILURES) {
         outln!(
             "  FAILED      run {} (seed {}, {}): {}: {}",
-            f["run"],
-            f["seed"],
-            f["origin"]["from"].as_str().unwrap_or(""),
-            f["kind"].as_str().unwrap_or(""),
-            f["message"].as_str().unwrap_or("")
+            f.run,
+            f.seed,
+            f.origin.tag(),
+            f.kind,
+            f.message
         );
-        outln!("              {}", f["run_command"].as_str().unwrap_or(""));
+        outln!("              {}", f.run_command);
     }
-    if failures.len() > PRINT_FAILURES {
+    if s.failures.len() > PRINT_FAILURES {
         outln!(
             "  ...         {} more failing runs in sweep.json",
-            failures.len() - PRINT_FAILURES
+            s.failures.len() - PRINT_FAILURES
         );
     }
     outln!(

@@ -8,13 +8,12 @@
 
 use super::output::write_atomic;
 use super::sweep::{
-    clear_outputs, create_results, failure_file, header_difference, read_results, summary_json,
+    clear_outputs, create_results, failure_file, header_difference, read_results, summary,
     write_summary, SeedSet, RESULTS, SUMMARY,
 };
 use super::UsageError;
-use crate::sweep::{Aggregate, Shard, SweepHeader};
+use crate::sweep::{Aggregate, Shard, SweepHeader, SweepTiming};
 use clap::Args;
-use serde_json::json;
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
@@ -172,13 +171,18 @@ pub fn merge(a: MergeArgs) -> Result<u8, UsageError> {
         }
     }
     results.sync_all().map_err(|e| io(&out.join(RESULTS), e))?;
-    let timing = json!({
-        "note": "wall-clock figures: they vary between runs and machines; everything outside `timing` is deterministic",
-        "merged_from": a.dirs.len(),
-        "seed_wall_ms_total": agg.wall_us() as f64 / 1000.0,
-        "events_per_core_s": if agg.wall_us() > 0 { agg.events() as f64 * 1e6 / agg.wall_us() as f64 } else { 0.0 },
-    });
-    let summary = summary_json(&header, &agg, &out, timing);
+    let timing = SweepTiming {
+        note: crate::sweep::summary::TIMING_NOTE.into(),
+        merged_from: Some(a.dirs.len() as u64),
+        seed_wall_ms_total: agg.wall_us() as f64 / 1000.0,
+        events_per_core_s: if agg.wall_us() > 0 {
+            agg.events() as f64 * 1e6 / agg.wall_us() as f64
+        } else {
+            0.0
+        },
+        ..SweepTiming::default()
+    };
+    let summary = summary(&header, &agg, &out, timing);
     write_summary(&out, &summary)?;
     outln!(
         "agentsim merge: {} ({} folders, seeds {}): {} seeds, {} failed",
@@ -188,20 +192,15 @@ pub fn merge(a: MergeArgs) -> Result<u8, UsageError> {
         agg.seeds(),
         agg.failed().len()
     );
-    if let Some(line) = super::sweep::collab_line(&summary["stats"]) {
+    if let Some(line) = super::sweep::collab_line(&summary.stats) {
         outln!("  collab      {line}");
     }
-    for f in summary["failures"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .take(10)
-    {
+    for f in summary.failures.iter().take(10) {
         outln!(
             "  FAILED      seed {}: {}\n              {}",
-            f["seed"],
-            f["kind"].as_str().unwrap_or(""),
-            f["replay"].as_str().unwrap_or("")
+            f.seed,
+            f.kind,
+            f.replay
         );
     }
     outln!("  summary     {}", out.join(SUMMARY).display());

@@ -19,7 +19,7 @@ use super::run::check_overrides;
 use super::sweep_files::open_results;
 pub(super) use super::sweep_files::shell_quote;
 pub use super::sweep_files::{
-    clear_outputs, create_results, header_difference, read_results, replay_command, summary_json,
+    clear_outputs, create_results, header_difference, read_results, replay_command, summary,
     write_summary, SeedSet,
 };
 use super::UsageError;
@@ -27,13 +27,15 @@ use crate::metrics::report::CheckFailure;
 use crate::metrics::{Checks, Report};
 use crate::runner::{self, RunOptions};
 use crate::scenario::Scenario;
+use crate::sweep::stats::CollabStats;
 use crate::sweep::{
-    self, SeedBudget, SeedRange, SeedResult, SeedRun, SeedStats, Shard, SweepHeader, FORMAT,
+    self, SeedBudget, SeedRange, SeedResult, SeedRun, SeedStats, Shard, SweepHeader, SweepStats,
+    SweepSummary, SweepTiming, FORMAT,
 };
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Map};
 use std::fs::File;
 use std::io::{IsTerminal, Write};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -279,7 +281,7 @@ fn shard_from_env(shards: Option<u64>) -> Result<Shard, UsageError> {
 fn panicked(base: &Scenario, seed: u64, swarm: sweep::swarm::Mode, message: String) -> SeedRun {
     let (scenario, draw) = sweep::seed_scenario(base, seed, swarm);
     let failure = CheckFailure {
-        check: "panic".into(),
+        check: sweep::PANIC_FAILURE.into(),
         message,
     };
     let mut other = Map::new();
@@ -299,7 +301,7 @@ fn panicked(base: &Scenario, seed: u64, swarm: sweep::swarm::Mode, message: Stri
         fault_log: None,
         checks: Checks {
             ok: false,
-            ran: vec!["panic".into()],
+            ran: vec![sweep::PANIC_FAILURE.into()],
             failures: vec![failure.clone()],
             not_judged: Vec::new(),
         },
@@ -508,17 +510,26 @@ pub fn sweep(a: SweepArgs) -> Result<u8, UsageError> {
 
     let wall = started.elapsed().as_secs_f64();
     let ran_now = agg.seeds() - resumed;
-    let timing = json!({
-        "note": "wall-clock figures: they vary between runs and machines; everything outside `timing` is deterministic",
-        "jobs": p.jobs,
-        "wall_ms": wall * 1000.0,
-        "seeds_this_invocation": ran_now,
-        "seeds_resumed": resumed,
-        "seeds_per_s": if wall > 0.0 { ran_now as f64 / wall } else { 0.0 },
-        "seed_wall_ms_total": agg.wall_us() as f64 / 1000.0,
-        "events_per_core_s": if agg.wall_us() > 0 { agg.events() as f64 * 1e6 / agg.wall_us() as f64 } else { 0.0 },
-    });
-    let summary = summary_json(&p.header, &agg, &p.dir, timing);
+    let timing = SweepTiming {
+        note: sweep::summary::TIMING_NOTE.into(),
+        jobs: Some(p.jobs as u64),
+        wall_ms: Some(wall * 1000.0),
+        seeds_this_invocation: Some(ran_now),
+        seeds_resumed: Some(resumed),
+        seeds_per_s: Some(if wall > 0.0 {
+            ran_now as f64 / wall
+        } else {
+            0.0
+        }),
+        merged_from: None,
+        seed_wall_ms_total: agg.wall_us() as f64 / 1000.0,
+        events_per_core_s: if agg.wall_us() > 0 {
+            agg.events() as f64 * 1e6 / agg.wall_us() as f64
+        } else {
+            0.0
+        },
+    };
+    let summary = summary(&p.header, &agg, &p.dir, timing);
     write_summary(&p.dir, &summary)?;
     if let Some(path) = &a.metrics {
         let (client, commit, downtime) = (
@@ -527,7 +538,9 @@ pub fn sweep(a: SweepArgs) -> Result<u8, UsageError> {
             agg.downtime().to_sparse(),
         );
         let text = crate::metrics::openmetrics::encode_sweep(
-            &summary,
+            &summary.scenario.name,
+            summary.seeds_run,
+            &summary.stats,
             &[
                 (
                     "agentsim_client_latency_seconds",
@@ -553,48 +566,56 @@ pub fn sweep(a: SweepArgs) -> Result<u8, UsageError> {
     Ok(u8::from(!agg.failed().is_empty()))
 }
 
+/// A number as `sweep.json` spells it (`1.0`, not `1`; `null` for a
+/// non-finite float): the printed summary quotes the file's figures.
+pub(super) fn js<T: serde::Serialize>(x: &T) -> String {
+    serde_json::to_string(x).expect("numbers serialize")
+}
+
 /// The summary's collaboration line, from `sweep.json`'s `stats` (None
 /// when the sweep has no workflow numbers).
-pub fn collab_line(st: &Value) -> Option<String> {
-    let c = st.get("collab")?;
-    let w = &c["workflows"];
-    let l = &c["workflow_latency_ms"];
-    let p99 = &c["workflow_p99_ms_per_seed"];
-    let total = |k: &str| c[k]["total"].as_u64().unwrap_or(0);
+pub fn collab_line(st: &SweepStats) -> Option<String> {
+    st.collab.as_ref().map(collab_stats_line)
+}
+
+fn collab_stats_line(c: &CollabStats) -> String {
+    let w = &c.workflows;
+    let l = &c.workflow_latency_ms;
+    let p99 = &c.workflow_p99_ms_per_seed;
+    let worst = w.completed_fraction_per_seed.min;
     let mut line = format!(
         "{}/{} workflows completed ({:.1}%, worst seed {} at {:.1}%); workflow p50 {} ms, p99 {} ms, max {} ms",
-        w["completed"],
-        w["scheduled"],
-        w["completed_fraction"].as_f64().unwrap_or(0.0) * 100.0,
-        w["completed_fraction_per_seed"]["min"]["seed"],
-        w["completed_fraction_per_seed"]["min"]["value"]
-            .as_f64()
-            .unwrap_or(0.0)
-            * 100.0,
-        l["p50"],
-        l["p99"],
-        l["max"],
+        w.completed,
+        w.scheduled,
+        w.completed_fraction * 100.0,
+        js(&worst.and_then(|m| m.seed)),
+        worst.map_or(0.0, |m| m.value) * 100.0,
+        js(&l.p50),
+        js(&l.p99),
+        js(&l.max),
     );
-    if let Some(v) = p99["max"]["value"].as_f64() {
+    if let Some(max) = p99.max {
         line.push_str(&format!(
-            " (per-seed p99: p50 {} ms, max {v} ms in seed {})",
-            p99["p50"], p99["max"]["seed"]
+            " (per-seed p99: p50 {} ms, max {} ms in seed {})",
+            js(&p99.p50),
+            max.value,
+            js(&max.seed)
         ));
     }
     line.push_str(&format!(
         "\n              tokens spent {} (committed {}); {} dead letters, {} breaker trips, {} duplicate executions, {} conflicts, {} failovers",
-        c["tokens"]["spent"]["total"],
-        c["tokens"]["committed"]["total"],
-        total("dead_letters"),
-        total("breaker_trips"),
-        total("duplicate_executions"),
-        total("conflicting_results"),
-        total("failovers"),
+        c.tokens.spent.total,
+        c.tokens.committed.total,
+        c.dead_letters.total,
+        c.breaker_trips.total,
+        c.duplicate_executions.total,
+        c.conflicting_results.total,
+        c.failovers.total,
     ));
-    Some(line)
+    line
 }
 
-fn print_summary(p: &Plan, s: &Value, resumed: u64, wall: f64) {
+fn print_summary(p: &Plan, s: &SweepSummary, resumed: u64, wall: f64) {
     let h = &p.header;
     let mut what = format!("seeds {}", h.seeds);
     if let Some(sh) = h.shard {
@@ -609,64 +630,120 @@ fn print_summary(p: &Plan, s: &Value, resumed: u64, wall: f64) {
         what.push_str(&format!(", bug {b}"));
     }
     outln!("agentsim sweep: {} ({what})", h.scenario.name);
-    let st = &s["stats"];
+    let st = &s.stats;
     outln!(
         "  seeds       {} run ({resumed} from an earlier run), {} failed",
-        s["seeds_run"],
-        s["seeds_failed"]
+        s.seeds_run,
+        s.seeds_failed
     );
     outln!(
         "  wall        {:.1} s with {} jobs ({:.1} seeds/s, {:.2} M events/s per core)",
         wall,
         p.jobs,
-        s["timing"]["seeds_per_s"].as_f64().unwrap_or(0.0),
-        s["timing"]["events_per_core_s"].as_f64().unwrap_or(0.0) / 1e6
+        s.timing.seeds_per_s.unwrap_or(0.0),
+        s.timing.events_per_core_s / 1e6
     );
-    if st["client_latency_ms"]["count"].as_u64().unwrap_or(0) > 0 {
+    if st.client_latency_ms.count > 0 {
         outln!(
             "  latency     client p50 {} ms, p99 {} ms; commit p50 {} ms, p99 {} ms",
-            st["client_latency_ms"]["p50"],
-            st["client_latency_ms"]["p99"],
-            st["commit_latency_ms"]["p50"],
-            st["commit_latency_ms"]["p99"]
+            js(&st.client_latency_ms.p50),
+            js(&st.client_latency_ms.p99),
+            js(&st.commit_latency_ms.p50),
+            js(&st.commit_latency_ms.p99)
         );
     }
     if let Some(line) = collab_line(st) {
         outln!("  collab      {line}");
     }
-    if let Some(mean) = st["availability"]["mean"].as_f64() {
+    if let Some(mean) = st.availability.mean {
+        let min = st.availability.min;
         outln!(
             "  availability mean {:.4}, min {} (seed {})",
             mean,
-            st["availability"]["min"]["value"],
-            st["availability"]["min"]["seed"]
+            js(&min.map(|m| m.value)),
+            js(&min.and_then(|m| m.seed))
         );
     }
-    if let Some(nj) = st["not_judged_by_check"]
-        .as_object()
-        .filter(|m| !m.is_empty())
-    {
-        let parts: Vec<String> = nj
+    if !st.not_judged_by_check.is_empty() {
+        let parts: Vec<String> = st
+            .not_judged_by_check
             .iter()
             .map(|(k, v)| format!("{k} in {v} seeds"))
             .collect();
         outln!("  not judged  {}", parts.join(", "));
     }
-    let failures = s["failures"].as_array().map_or(&[][..], |v| &v[..]);
-    for f in failures.iter().take(PRINT_FAILURES) {
-        outln!(
-            "  FAILED      seed {}: {}: {}",
-            f["seed"],
-            f["kind"].as_str().unwrap_or(""),
-            f["message"].as_str().unwrap_or("")
-        );
-        outln!("              {}", f["replay"].as_str().unwrap_or(""));
+    for f in s.failures.iter().take(PRINT_FAILURES) {
+        outln!("  FAILED      seed {}: {}: {}", f.seed, f.kind, f.message);
+        outln!("              {}", f.replay);
     }
-    if failures.len() > PRINT_FAILURES {
+    if s.failures.len() > PRINT_FAILURES {
         outln!(
             "  ...         {} more failing seeds in sweep.json",
-            failures.len() - PRINT_FAILURES
+            s.failures.len() - PRINT_FAILURES
         );
     }
     outln!("  summary     {}", crate::escape::path(p.dir.join(SUMMARY)));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sweep::stats::{AtSeed, CounterStats, Distribution};
+
+    /// The printed summary quotes `sweep.json`'s numbers as the file
+    /// spells them: an integral float keeps its `.0` (Rust's `{}` would
+    /// drop it) and an unknown seed is `null`.
+    #[test]
+    fn numbers_print_as_the_file_spells_them() {
+        assert_eq!(js(&3.0f64), "3.0");
+        assert_ne!(js(&3.0f64), format!("{}", 3.0f64));
+        assert_eq!(js(&f64::NAN), "null");
+        assert_eq!(js(&None::<u64>), "null");
+        assert_eq!(js(&Some(7u64)), "7");
+    }
+
+    /// The collaboration line reads `stats.collab` by field: none for a
+    /// sweep without workflows; with no per-seed p99 the clause is left
+    /// out and the worst seed is `null`; with one, its largest value and
+    /// seed are quoted.
+    #[test]
+    fn collab_line_reads_the_typed_stats() {
+        let mut st = SweepStats::default();
+        assert_eq!(collab_line(&st), None);
+        let mut c = CollabStats::default();
+        c.workflows.completed = 3;
+        c.workflows.scheduled = 4;
+        c.workflows.completed_fraction = 0.75;
+        c.workflow_latency_ms.p50 = 2.0;
+        c.tokens.spent = CounterStats {
+            total: 90,
+            ..CounterStats::default()
+        };
+        c.dead_letters.total = 5;
+        st.collab = Some(c.clone());
+        let line = collab_line(&st).expect("a workflow sweep has a line");
+        assert!(
+            line.starts_with("3/4 workflows completed (75.0%, worst seed null at 0.0%); workflow p50 2.0 ms, p99 0.0 ms, max 0.0 ms\n"),
+            "{line}"
+        );
+        assert!(line.contains("tokens spent 90 (committed 0); 5 dead letters"));
+        assert!(!line.contains("per-seed p99"));
+
+        c.workflow_p99_ms_per_seed = Distribution::of(&[(4, 12.5), (9, 30.0)]);
+        c.workflows.completed_fraction_per_seed = Distribution::of(&[(4, 0.5), (9, 1.0)]);
+        st.collab = Some(c);
+        let line = collab_line(&st).unwrap();
+        assert!(line.contains("worst seed 4 at 50.0%"), "{line}");
+        assert!(
+            line.contains("(per-seed p99: p50 12.5 ms, max 30 ms in seed 9)"),
+            "{line}"
+        );
+        assert_eq!(
+            st.collab.unwrap().workflow_p99_ms_per_seed.max,
+            Some(AtSeed {
+                seed: Some(9),
+                value: 30.0
+            })
+        );
+    }
 }

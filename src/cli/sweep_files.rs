@@ -6,8 +6,11 @@
 use super::output::write_atomic;
 use super::sweep::{failure_file, Plan, FAILURES, RESULTS, SUMMARY};
 use super::UsageError;
-use crate::sweep::{Aggregate, SeedBudget, SeedRange, SeedResult, Shard, SweepHeader};
-use serde_json::{json, Map, Value};
+use crate::sweep::{
+    Aggregate, FailureEntry, SeedBudget, SeedRange, SeedResult, Shard, ShardInfo, SweepHeader,
+    SweepSummary, SweepTiming,
+};
+use serde::Serialize;
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::Path;
@@ -142,48 +145,50 @@ pub fn replay_command(dir: &Path, seed: u64) -> String {
 }
 
 /// The summary (`sweep.json`): deterministic fields, then `timing`.
-pub fn summary_json(header: &SweepHeader, agg: &Aggregate, dir: &Path, timing: Value) -> Value {
-    let failures: Vec<Value> = agg
+pub fn summary(
+    header: &SweepHeader,
+    agg: &Aggregate,
+    dir: &Path,
+    timing: SweepTiming,
+) -> SweepSummary {
+    let failures: Vec<FailureEntry> = agg
         .failed_sorted()
         .iter()
-        .map(|f| {
-            json!({
-                "seed": f.seed,
-                "kind": f.failures[0].check,
-                "message": f.failures[0].message,
-                "checks": f.failures.iter().map(|c| c.check.as_str()).collect::<Vec<_>>(),
-                "file": failure_file(f.seed),
-                "replay": replay_command(dir, f.seed),
-            })
+        .map(|f| FailureEntry {
+            seed: f.seed,
+            kind: f.failures[0].check.clone(),
+            message: f.failures[0].message.clone(),
+            checks: f.failures.iter().map(|c| c.check.clone()).collect(),
+            file: failure_file(f.seed),
+            replay: replay_command(dir, f.seed),
         })
         .collect();
-    let mut m = Map::new();
-    m.insert("agentsim_sweep".into(), json!(header.agentsim_sweep));
-    m.insert("scenario".into(), json!(header.scenario));
-    m.insert("seeds".into(), json!(header.seeds.to_string()));
-    if let Some(s) = header.shard {
-        m.insert(
-            "shard".into(),
-            json!({"index": s.index, "count": s.count, "seeds": header.own_seeds().to_string()}),
-        );
+    SweepSummary {
+        agentsim_sweep: header.agentsim_sweep,
+        scenario: header.scenario.clone(),
+        seeds: header.seeds.to_string(),
+        shard: header.shard.map(|s| ShardInfo {
+            index: s.index,
+            count: s.count,
+            seeds: header.own_seeds().to_string(),
+        }),
+        nemesis: header.nemesis,
+        targeted: header.targeted,
+        bug: header.scenario.bug.clone(),
+        seeds_run: agg.seeds(),
+        seeds_failed: failures.len() as u64,
+        failures,
+        stats: agg.stats(),
+        timing,
     }
-    m.insert("nemesis".into(), json!(header.nemesis));
-    if header.targeted {
-        m.insert("targeted".into(), json!(true));
-    }
-    m.insert("bug".into(), json!(header.scenario.bug));
-    m.insert("seeds_run".into(), json!(agg.seeds()));
-    m.insert("seeds_failed".into(), json!(failures.len()));
-    m.insert("failures".into(), Value::Array(failures));
-    m.insert("stats".into(), agg.stats_json());
-    m.insert("timing".into(), timing);
-    Value::Object(m)
 }
 
-/// Write `sweep.json` into `dir`.
-pub fn write_summary(dir: &Path, summary: &Value) -> Result<(), UsageError> {
+/// Write `sweep.json` into `dir`: `summary` pretty-printed through a
+/// `Value`, so its keys are sorted at every level.
+pub fn write_summary(dir: &Path, summary: &impl Serialize) -> Result<(), UsageError> {
     let path = dir.join(SUMMARY);
-    let mut text = serde_json::to_string_pretty(summary).expect("summary serializes");
+    let value = serde_json::to_value(summary).expect("summary serializes");
+    let mut text = serde_json::to_string_pretty(&value).expect("summary serializes");
     text.push('\n');
     write_atomic(&path, text.as_bytes()).map_err(|e| {
         UsageError(format!(

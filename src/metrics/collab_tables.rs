@@ -13,6 +13,7 @@
 //! `null`). Every struct is `#[serde(default)]` so an older report that
 //! lacks a key still loads.
 
+use crate::metrics::hist::LatencySummary;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -35,7 +36,7 @@ pub struct CollabTables {
     pub makespan_ms: f64,
     /// Workflow start to task completion, of every delivered unit of work
     /// (latency summary, ms).
-    pub task_latency_ms: Value,
+    pub task_latency_ms: LatencySummary,
     /// Tokens committed and spent.
     pub tokens: TokensTable,
     /// Quality of the committed results.
@@ -131,18 +132,7 @@ pub struct WorkflowsTable {
     /// Workflows completed.
     pub completed: u64,
     /// Start to first seen done, true time (latency summary, ms).
-    pub latency_ms: Value,
-}
-
-impl WorkflowsTable {
-    /// A quantile of the latency summary (`p50`, `p99`, ...), ms; 0 when
-    /// absent.
-    pub fn latency_quantile_ms(&self, q: &str) -> f64 {
-        self.latency_ms
-            .get(q)
-            .and_then(Value::as_f64)
-            .unwrap_or(0.0)
-    }
+    pub latency_ms: LatencySummary,
 }
 
 /// `collab.tasks`.
@@ -326,7 +316,7 @@ pub struct ModeTable {
     /// Committed tokens per completed task.
     pub tokens_per_completed: f64,
     /// Latency summary, ms.
-    pub latency_ms: Value,
+    pub latency_ms: LatencySummary,
     /// Mean weighted score.
     pub mean_score: f64,
     /// Share right.

@@ -2,7 +2,34 @@
 //! mergeable across runs for sweeps).
 
 use hdrhistogram::Histogram;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+
+/// A latency histogram's summary in milliseconds: the report's
+/// `client_latency_ms`, `commit_latency_ms`, `collab.task_latency_ms`,
+/// the workflow latencies, and the sweep statistics' merged latencies.
+///
+/// Fields are declared in key order, so the struct writes the same bytes
+/// whether it is serialized directly or through a `serde_json::Value`
+/// (as report sections are, keys sorted). `count` is an integer, the rest
+/// are floats (`0.0`, never `0`, when empty).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LatencySummary {
+    /// Samples recorded.
+    pub count: u64,
+    /// Largest sample (0 when empty).
+    pub max: f64,
+    /// Mean (0 when empty).
+    pub mean: f64,
+    /// Median.
+    pub p50: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// 99.9th percentile.
+    pub p999: f64,
+}
 
 /// A latency histogram in microseconds, reported in milliseconds.
 #[derive(Clone, Debug)]
@@ -74,17 +101,26 @@ impl LatencyHist {
         }
     }
 
-    /// `{"count", "mean", "p50", "p90", "p99", "p999", "max"}` in ms.
-    pub fn summary_json(&self) -> Value {
-        json!({
-            "count": self.count(),
-            "mean": if self.h.is_empty() { 0.0 } else { self.h.mean() / 1000.0 },
-            "p50": self.quantile_ms(0.5),
-            "p90": self.quantile_ms(0.9),
-            "p99": self.quantile_ms(0.99),
-            "p999": self.quantile_ms(0.999),
-            "max": if self.h.is_empty() { 0.0 } else { self.h.max() as f64 / 1000.0 },
-        })
+    /// Count, mean, quantiles and max, in ms (the report's latency
+    /// summaries).
+    pub fn summary(&self) -> LatencySummary {
+        LatencySummary {
+            count: self.count(),
+            mean: if self.h.is_empty() {
+                0.0
+            } else {
+                self.h.mean() / 1000.0
+            },
+            p50: self.quantile_ms(0.5),
+            p90: self.quantile_ms(0.9),
+            p99: self.quantile_ms(0.99),
+            p999: self.quantile_ms(0.999),
+            max: if self.h.is_empty() {
+                0.0
+            } else {
+                self.h.max() as f64 / 1000.0
+            },
+        }
     }
 }
 
@@ -103,6 +139,6 @@ mod tests {
         let back = LatencyHist::from_sparse(&pairs);
         assert_eq!(back.to_sparse(), pairs);
         assert_eq!(back.count(), h.count());
-        assert_eq!(back.summary_json(), h.summary_json());
+        assert_eq!(back.summary(), h.summary());
     }
 }

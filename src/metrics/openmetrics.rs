@@ -20,7 +20,7 @@ use crate::kv::history::{EventType, HistoryEvent};
 use crate::metrics::collab_tables::CollabTables;
 use crate::metrics::hist::LatencyHist;
 use crate::metrics::Report;
-use serde_json::Value;
+use crate::sweep::SweepStats;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
@@ -191,14 +191,6 @@ impl Families {
     }
 }
 
-fn f(v: &Value, path: &[&str]) -> Option<f64> {
-    let mut cur = v;
-    for p in path {
-        cur = cur.get(p)?;
-    }
-    cur.as_f64()
-}
-
 /// Client operation latencies (ok and fail completions), seconds.
 pub fn client_latencies_s(history: &[HistoryEvent]) -> Vec<f64> {
     let mut open: BTreeMap<u32, u64> = BTreeMap::new();
@@ -356,15 +348,8 @@ fn add_run(fam: &mut Families, input: &MetricsInput<'_>) {
             &h.to_sparse(),
         );
     }
-    if let Some(s) = lead
-        .and_then(|l| l.leader_loss_downtime_ms.get("samples"))
-        .and_then(Value::as_array)
-    {
-        let v: Vec<f64> = s
-            .iter()
-            .filter_map(Value::as_f64)
-            .map(|m| m / 1000.0)
-            .collect();
+    if let Some(s) = lead.map(|l| &l.leader_loss_downtime_ms.samples) {
+        let v: Vec<f64> = s.iter().map(|m| m / 1000.0).collect();
         fam.histogram(
             "agentsim_leader_loss_downtime_seconds",
             DOWNTIME_HELP,
@@ -512,52 +497,46 @@ pub type SweepHistogram<'a> = (&'static str, &'static str, &'a [(u64, u64)]);
 /// OpenMetrics text for a whole sweep: seed and failure counters (by
 /// kind), event and operation totals from `sweep.json`'s statistics, and
 /// the merged latency histograms. Labelled with the scenario name.
-pub fn encode_sweep(summary: &Value, histograms: &[SweepHistogram<'_>]) -> String {
+pub fn encode_sweep(
+    scenario: &str,
+    seeds_run: u64,
+    stats: &SweepStats,
+    histograms: &[SweepHistogram<'_>],
+) -> String {
     let mut fam = Families::default();
-    let scenario = summary["scenario"]["name"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let base = [("scenario", scenario)];
+    let base = [("scenario", scenario.to_string())];
     let l = labels(&base, &[]);
-    let stats = &summary["stats"];
-    fam.counter(
-        "agentsim_sweep_seeds",
-        "Seeds run.",
-        &l,
-        f(summary, &["seeds_run"]).unwrap_or(0.0),
-    );
-    if let Some(kinds) = stats["failures_by_kind"].as_object() {
-        for (kind, n) in kinds {
-            let lk = labels(&base, &[("check", kind.clone())]);
-            fam.counter(
-                "agentsim_sweep_failed_seeds",
-                "Seeds that failed a check, by the first failing check.",
-                &lk,
-                n.as_f64().unwrap_or(0.0),
-            );
-        }
+    fam.counter("agentsim_sweep_seeds", "Seeds run.", &l, seeds_run as f64);
+    for (kind, n) in &stats.failures_by_kind {
+        let lk = labels(&base, &[("check", kind.clone())]);
+        fam.counter(
+            "agentsim_sweep_failed_seeds",
+            "Seeds that failed a check, by the first failing check.",
+            &lk,
+            *n as f64,
+        );
     }
     // The same names (and types) as a run's file, summed over seeds.
     fam.counter(
         "agentsim_events",
         "Events dispatched by the simulation kernel.",
         &l,
-        f(stats, &["events"]).unwrap_or(0.0),
+        stats.events as f64,
     );
+    let ops = &stats.client_ops;
     fam.counter(
         "agentsim_client_ops_invoked",
         "Client operations invoked.",
         &l,
-        f(stats, &["client_ops", "invoked"]).unwrap_or(0.0),
+        ops.invoked as f64,
     );
-    for t in ["ok", "fail", "info"] {
+    for (t, n) in [("ok", ops.ok), ("fail", ops.fail), ("info", ops.info)] {
         let lt = labels(&base, &[("outcome", t.to_string())]);
         fam.counter(
             "agentsim_client_ops",
             "Client operations completed, by outcome.",
             &lt,
-            f(stats, &["client_ops", t]).unwrap_or(0.0),
+            n as f64,
         );
     }
     for (name, help, pairs) in histograms {

@@ -25,13 +25,13 @@
 //!   by `t + timeout`: a write submitted at `t` would have committed in time.
 
 use super::hist::LatencyHist;
+use super::sections::{ElectionAfterLoss, RoleTime, SampleSummary};
 use crate::ids::{LogIndex, NodeId};
 use crate::process::Process;
 use crate::raft::{RaftNode, RaftRole, StateMachine};
 use crate::sim::{NodeStatus, World};
 use crate::time::{SimDuration, SimTime};
-use serde_json::{json, Value};
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 
 const SLOT_US: u64 = 10_000;
 /// Most role changes kept for the timeline.
@@ -348,17 +348,15 @@ impl RaftMetrics {
         }
     }
 
-    /// Election after leader loss as report JSON: the summary of
-    /// [`RaftMetrics::downtime_json`] plus `losses`, `recovered` and
-    /// `unfinished` (losses still open at the end).
-    pub fn election_after_loss_json(&self) -> Value {
-        let mut v = summary_ms(&self.election_after_loss_us);
-        let unfinished = u64::from(self.loss.is_some());
-        let sampled = self.election_after_loss_us.len() as u64;
-        v["losses"] = json!(sampled + self.losses_recovered + unfinished);
-        v["recovered"] = json!(self.losses_recovered);
-        v["unfinished"] = json!(unfinished);
-        v
+    /// Election after leader loss for the report: the samples and their
+    /// summary, plus `losses`, `recovered` and `unfinished` (losses still
+    /// open at the end).
+    pub fn election_after_loss(&self) -> ElectionAfterLoss {
+        ElectionAfterLoss::new(
+            &self.election_after_loss_us,
+            self.losses_recovered,
+            u64::from(self.loss.is_some()),
+        )
     }
 
     fn track_known_leader<P: Process, S: StateMachine>(
@@ -441,27 +439,24 @@ impl RaftMetrics {
         Some(ok as f64 / last_slot as f64)
     }
 
-    /// Downtime summary `{"count", "mean", "p50", "p90", "p99", "max", "samples"}` in ms.
-    pub fn downtime_json(&self) -> Value {
-        summary_ms(&self.downtime_us)
+    /// Leader-loss downtime samples and their summary, ms.
+    pub fn downtime(&self) -> SampleSummary {
+        SampleSummary::of_us(&self.downtime_us)
     }
 
     /// Time per role per node, ms.
-    pub fn role_time_json(&self) -> Value {
-        let per: Vec<Value> = self
-            .role_us
+    pub fn role_time(&self) -> Vec<RoleTime> {
+        let ms = |us: u64| us as f64 / 1000.0;
+        self.role_us
             .iter()
-            .map(|r| {
-                json!({
-                    "follower": r[Phase::Follower as usize] as f64 / 1000.0,
-                    "candidate": r[Phase::Candidate as usize] as f64 / 1000.0,
-                    "leader": r[Phase::Leader as usize] as f64 / 1000.0,
-                    "down": r[Phase::Down as usize] as f64 / 1000.0,
-                    "paused": r[Phase::Paused as usize] as f64 / 1000.0,
-                })
+            .map(|r| RoleTime {
+                follower: ms(r[Phase::Follower as usize]),
+                candidate: ms(r[Phase::Candidate as usize]),
+                leader: ms(r[Phase::Leader as usize]),
+                down: ms(r[Phase::Down as usize]),
+                paused: ms(r[Phase::Paused as usize]),
             })
-            .collect();
-        Value::Array(per)
+            .collect()
     }
 
     /// Role changes as report JSON: `{"changes": [[t_ms, node, role,
@@ -478,19 +473,12 @@ impl RaftMetrics {
         }
     }
 
-    /// Elections as report JSON.
-    pub fn elections_json(&self) -> Value {
-        Value::Array(
-            self.elections
-                .iter()
-                .map(|e| json!({"term": e.term, "winner": e.winner.0, "time_ms": e.time.as_millis_f64()}))
-                .collect(),
-        )
-    }
-
     /// The report's leadership numbers; `messages_by_type` is the network
     /// counters' (the report repeats it beside the elections).
-    pub fn leadership(&self, messages_by_type: Value) -> crate::metrics::sections::Leadership {
+    pub fn leadership(
+        &self,
+        messages_by_type: Option<BTreeMap<String, u64>>,
+    ) -> crate::metrics::sections::Leadership {
         crate::metrics::sections::Leadership {
             elections: self
                 .elections
@@ -502,9 +490,9 @@ impl RaftMetrics {
                 })
                 .collect(),
             max_term: self.max_term,
-            leader_loss_downtime_ms: self.downtime_json(),
-            election_after_leader_loss_ms: self.election_after_loss_json(),
-            role_time_ms: self.role_time_json(),
+            leader_loss_downtime_ms: self.downtime(),
+            election_after_leader_loss_ms: self.election_after_loss(),
+            role_time_ms: self.role_time(),
             role_timeline: Some(self.timeline()),
             messages_by_type,
         }
@@ -546,28 +534,4 @@ pub fn known_leader<P: Process, S: StateMachine>(
         }
     }
     None
-}
-
-/// `{"count", "mean", "p50", "p90", "p99", "max", "samples"}` in ms of
-/// µs durations (samples in the order they happened).
-fn summary_ms(us: &[u64]) -> Value {
-    let mut v: Vec<f64> = us.iter().map(|&u| u as f64 / 1000.0).collect();
-    let samples = v.clone();
-    v.sort_by(f64::total_cmp);
-    let q = |p: f64| -> f64 {
-        if v.is_empty() {
-            0.0
-        } else {
-            v[((p * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1]
-        }
-    };
-    json!({
-        "count": v.len(),
-        "mean": if v.is_empty() { 0.0 } else { v.iter().sum::<f64>() / v.len() as f64 },
-        "p50": q(0.5),
-        "p90": q(0.9),
-        "p99": q(0.99),
-        "max": v.last().copied().unwrap_or(0.0),
-        "samples": samples,
-    })
 }

@@ -6,13 +6,22 @@
 //! [`NetworkSection`]. Fields the readers of a
 //! report (plots, sweeps, shrinking, OpenMetrics) use are typed, as are the
 //! role timeline ([`RoleTimeline`]) and the `collab` tables
-//! ([`crate::metrics::collab_tables`]); latency summaries and the liveness
-//! findings, which readers only pass through, stay JSON values.
+//! ([`crate::metrics::collab_tables`]), the latency summaries
+//! ([`LatencySummary`], [`SampleSummary`], [`ElectionAfterLoss`]) and the
+//! liveness findings ([`LivenessSection`]).
+//!
+//! Sections are written through `serde_json::Value`, so keys come out
+//! sorted whatever the field order; the summary and liveness structs also
+//! declare their fields in key order, so that writing one directly gives
+//! the bytes the file has. Each field keeps
+//! the JSON type it always had: counts are integers, times floats, and an
+//! optional key that some runs lack is `skip_serializing_if` absent.
 //!
 //! Every struct is `#[serde(default)]`: a report written by an older
 //! version that lacks a field still loads (replay needs only the seed, the
 //! scenario and the trace hash).
 
+pub use crate::metrics::hist::LatencySummary;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -67,27 +76,227 @@ pub struct Leadership {
     pub max_term: u64,
     /// Time with no leader known to a majority after a leader was lost
     /// (`samples`, ms, and their summary).
-    pub leader_loss_downtime_ms: Value,
+    pub leader_loss_downtime_ms: SampleSummary,
     /// Time from a leader loss to the next election (the Raft paper's
     /// Figure 16 measure).
-    pub election_after_leader_loss_ms: Value,
-    /// Time each node spent in each role.
-    pub role_time_ms: Value,
+    pub election_after_leader_loss_ms: ElectionAfterLoss,
+    /// Time each node spent in each role, by node id.
+    pub role_time_ms: Vec<RoleTime>,
     /// Role changes over time (or a note that the file omits them;
     /// `None`, `null` in the file, when a report has neither).
     pub role_timeline: Option<RoleTimeline>,
-    /// Messages sent, by type (a copy of the network counters').
-    pub messages_by_type: Value,
+    /// Messages sent, by type (a copy of the network counters'; `None`,
+    /// `null` in the file, when the run has no network counters).
+    pub messages_by_type: Option<BTreeMap<String, u64>>,
 }
 
-impl Leadership {
-    /// The leader-loss downtime samples, ms (empty when absent).
-    pub fn downtime_samples_ms(&self) -> Vec<f64> {
-        self.leader_loss_downtime_ms
-            .get("samples")
-            .and_then(Value::as_array)
-            .map(|s| s.iter().filter_map(Value::as_f64).collect())
-            .unwrap_or_default()
+/// Exact summary of a short list of durations, with the samples
+/// themselves (the leader-loss downtimes and elections after a loss: few
+/// enough per run to keep every one, and plots draw their CDFs). Fields in
+/// key order.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SampleSummary {
+    /// Samples.
+    pub count: u64,
+    /// Largest sample, ms (0 when empty).
+    pub max: f64,
+    /// Mean, ms (0 when empty).
+    pub mean: f64,
+    /// Median (nearest rank), ms.
+    pub p50: f64,
+    /// 90th percentile (nearest rank), ms.
+    pub p90: f64,
+    /// 99th percentile (nearest rank), ms.
+    pub p99: f64,
+    /// Every sample, ms, in the order they happened.
+    pub samples: Vec<f64>,
+}
+
+impl SampleSummary {
+    /// The summary of `us` (µs durations, in the order they happened).
+    pub fn of_us(us: &[u64]) -> SampleSummary {
+        let samples: Vec<f64> = us.iter().map(|&u| u as f64 / 1000.0).collect();
+        let mut v = samples.clone();
+        v.sort_by(f64::total_cmp);
+        let q = |p: f64| -> f64 {
+            if v.is_empty() {
+                0.0
+            } else {
+                v[((p * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1]
+            }
+        };
+        SampleSummary {
+            count: v.len() as u64,
+            mean: if v.is_empty() {
+                0.0
+            } else {
+                v.iter().sum::<f64>() / v.len() as f64
+            },
+            p50: q(0.5),
+            p90: q(0.9),
+            p99: q(0.99),
+            max: v.last().copied().unwrap_or(0.0),
+            samples,
+        }
+    }
+}
+
+/// Election after leader loss (the report's
+/// `election_after_leader_loss_ms`): one sample per loss that ended in an
+/// election, their summary as in [`SampleSummary`], and how the losses
+/// ended. Its own fields rather than a flattened [`SampleSummary`], to keep
+/// them in key order.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ElectionAfterLoss {
+    /// Samples (losses followed by an election).
+    pub count: u64,
+    /// Leader losses seen: sampled, recovered and unfinished.
+    pub losses: u64,
+    /// Longest, ms (0 when empty).
+    pub max: f64,
+    /// Mean, ms (0 when empty).
+    pub mean: f64,
+    /// Median (nearest rank), ms.
+    pub p50: f64,
+    /// 90th percentile (nearest rank), ms.
+    pub p90: f64,
+    /// 99th percentile (nearest rank), ms.
+    pub p99: f64,
+    /// Losses that ended with the same leader back (no election, no sample).
+    pub recovered: u64,
+    /// Every sample, ms, in the order they happened.
+    pub samples: Vec<f64>,
+    /// Losses still open at the end of the run (0 or 1).
+    pub unfinished: u64,
+}
+
+impl ElectionAfterLoss {
+    /// The summary of `us` (µs, in the order they happened) and the
+    /// losses' outcomes.
+    pub fn new(us: &[u64], recovered: u64, unfinished: u64) -> ElectionAfterLoss {
+        let s = SampleSummary::of_us(us);
+        ElectionAfterLoss {
+            count: s.count,
+            losses: s.count + recovered + unfinished,
+            max: s.max,
+            mean: s.mean,
+            p50: s.p50,
+            p90: s.p90,
+            p99: s.p99,
+            recovered,
+            samples: s.samples,
+            unfinished,
+        }
+    }
+}
+
+/// Time one node spent in each role, ms (one entry of `role_time_ms`).
+/// Fields in key order.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RoleTime {
+    /// As candidate (or pre-candidate).
+    pub candidate: f64,
+    /// Crashed.
+    pub down: f64,
+    /// As follower.
+    pub follower: f64,
+    /// As leader (for AP servers, coordinating).
+    pub leader: f64,
+    /// Paused.
+    pub paused: f64,
+}
+
+/// The report's `liveness` key: what the liveness judge found after the
+/// last fault healed (`check::liveness`, `check::workflow_liveness`).
+/// Which keys a run has depends on its kind (a KV run: `leader` and, with
+/// a workload, `progress`; a CP collaboration run: `leader` and
+/// `workflows`; an AP one: `not_judged` and `workflows`); absent keys are
+/// `None` and stay absent. Fields in key order.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LivenessSection {
+    /// When the last fault ended, ms (the windows start there).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub faults_ended_ms: Option<f64>,
+    /// `liveness.leader`: a leader known to a majority within the window.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub leader: Option<LivenessWindow>,
+    /// Why nothing (or not the leader) was judged: checkers skipped, or
+    /// an AP coordinator with no leader to wait for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_judged: Option<String>,
+    /// `liveness.progress`: a client operation completed within the window.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub progress: Option<LivenessWindow>,
+    /// `liveness.workflows`: every workflow resolved within its window.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workflows: Option<LivenessWindow>,
+}
+
+impl LivenessSection {
+    /// Nothing judged, and why (`{"not_judged": why}` in the file).
+    pub fn not_judged(why: &str) -> LivenessSection {
+        LivenessSection {
+            not_judged: Some(why.to_string()),
+            ..LivenessSection::default()
+        }
+    }
+}
+
+/// One liveness condition's verdict. The workflow check adds its counts
+/// (absent for the other checks, and when it could not judge at all).
+/// Fields in key order.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LivenessWindow {
+    /// Held: when, ms (leader, progress) or what held (workflows);
+    /// otherwise why it failed or was not judged.
+    pub detail: LivenessDetail,
+    /// Workflows that missed their window.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failed: Option<u64>,
+    /// Workflows whose window was still open at the end.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub inside_window_at_end: Option<u64>,
+    /// Workflows judged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub judged: Option<u64>,
+    /// The verdict.
+    pub verdict: LivenessVerdict,
+    /// The window after the last fault, ms.
+    pub window_ms: f64,
+}
+
+/// A liveness verdict (`held`, `failed`, `not_judged` in the file).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LivenessVerdict {
+    /// The condition came within the window.
+    Held,
+    /// It did not.
+    Failed,
+    /// The run could not show it either way (faults active at the end, the
+    /// run ended inside the window, checkers skipped).
+    #[default]
+    NotJudged,
+}
+
+/// A verdict's detail: a time, ms, or words.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum LivenessDetail {
+    /// When the condition came, ms of virtual time.
+    AtMs(f64),
+    /// Why it failed or was not judged, or what held.
+    Text(String),
+}
+
+impl Default for LivenessDetail {
+    fn default() -> Self {
+        LivenessDetail::Text(String::new())
     }
 }
 
@@ -314,15 +523,15 @@ pub struct RaftSection {
     /// Bytes sent (a copy of the network counters').
     pub bytes: u64,
     /// Client operation latency summary, ms.
-    pub client_latency_ms: Value,
+    pub client_latency_ms: LatencySummary,
     /// Client operations by outcome.
     pub client_ops: ClientOps,
     /// Leader append → commit latency summary, ms.
-    pub commit_latency_ms: Value,
+    pub commit_latency_ms: LatencySummary,
     /// The linearizability verdict.
     pub linearizability: LinearizabilitySection,
     /// The liveness judge's findings.
-    pub liveness: Value,
+    pub liveness: LivenessSection,
     /// Summary line and bug (the `raft` key).
     #[serde(rename = "raft")]
     pub summary: RaftSummary,
@@ -357,7 +566,7 @@ pub struct CollabSection {
     /// coordinator, `consistency_metrics`, the Gantt rows, `summary`.
     pub collab: crate::metrics::collab_tables::CollabTables,
     /// The liveness judge's findings.
-    pub liveness: Value,
+    pub liveness: LivenessSection,
     /// The checkers' counters.
     pub safety: CollabSafetySection,
 }
@@ -389,4 +598,156 @@ pub struct HeartbeatSection {
     pub epochs: Vec<u64>,
     /// What the counters mean.
     pub note: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::Report;
+    use serde_json::json;
+    use std::path::Path;
+
+    /// A checked-in report, as text, as JSON and loaded.
+    fn load(rel: &str) -> (String, Value, Report) {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(rel);
+        let text = std::fs::read_to_string(path).expect("readable");
+        let v: Value = serde_json::from_str(&text).expect("json");
+        let r: Report = serde_json::from_str(&text).expect("a report");
+        (text, v, r)
+    }
+
+    /// `typed`, written on its own, is byte for byte the file's `want`:
+    /// every key read into a field (none dropped, none added), integers
+    /// still integers, floats still floats, and keys in file order.
+    fn same_bytes<T: Serialize>(what: &str, typed: &T, want: &Value) {
+        let got = serde_json::to_string_pretty(typed).expect("serializes");
+        let want = serde_json::to_string_pretty(want).expect("serializes");
+        assert!(got == want, "{what}:\n got  {got}\n want {want}");
+    }
+
+    /// The leadership summaries, role times and liveness of a KV run, a
+    /// CP and an AP collaboration run (reports written before these were
+    /// types) read into their structs and write back the file's bytes,
+    /// each on its own and the whole report.
+    #[test]
+    fn latency_summaries_and_liveness_round_trip_from_old_reports() {
+        for rel in [
+            "reports/partitions/partial-none/report.json",
+            "reports/cp-vs-ap/collab-partition-cp/report.json",
+            "reports/cp-vs-ap/collab-partition-ap/report.json",
+        ] {
+            let (text, v, r) = load(rel);
+            let lead = r.leadership().expect("leadership");
+            let key = |k: &str| format!("{rel}: {k}");
+            let ld = &lead.leader_loss_downtime_ms;
+            same_bytes(&key("downtime"), ld, &v["leader_loss_downtime_ms"]);
+            let e = &lead.election_after_leader_loss_ms;
+            same_bytes(&key("election"), e, &v["election_after_leader_loss_ms"]);
+            same_bytes(&key("role_time_ms"), &lead.role_time_ms, &v["role_time_ms"]);
+            same_bytes(
+                &key("by type"),
+                &lead.messages_by_type,
+                &v["messages_by_type"],
+            );
+            assert_eq!(e.samples.len() as u64, e.count, "{rel}");
+            assert_eq!(e.losses, e.count + e.recovered + e.unfinished, "{rel}");
+            let liveness = match (&r.raft, &r.collab) {
+                (Some(k), _) => {
+                    same_bytes(
+                        &key("client"),
+                        &k.client_latency_ms,
+                        &v["client_latency_ms"],
+                    );
+                    same_bytes(
+                        &key("commit"),
+                        &k.commit_latency_ms,
+                        &v["commit_latency_ms"],
+                    );
+                    assert!(k.client_latency_ms.count > 0 && k.client_latency_ms.p999 > 0.0);
+                    &k.liveness
+                }
+                (None, Some(c)) => {
+                    let t = &c.collab;
+                    let (vt, vw) = (&v["collab"]["task_latency_ms"], &v["collab"]["workflows"]);
+                    same_bytes(&key("tasks"), &t.task_latency_ms, vt);
+                    same_bytes(
+                        &key("workflows"),
+                        &t.workflows.latency_ms,
+                        &vw["latency_ms"],
+                    );
+                    assert!(!t.per_mode.is_empty());
+                    for (m, table) in &t.per_mode {
+                        let want = &v["collab"]["per_mode"][m]["latency_ms"];
+                        same_bytes(&key(m), &table.latency_ms, want);
+                    }
+                    assert!(t.workflows.latency_ms.count > 0, "{rel}");
+                    &c.liveness
+                }
+                (None, None) => panic!("{rel}: no typed section"),
+            };
+            same_bytes(&key("liveness"), liveness, &v["liveness"]);
+            assert!(liveness.workflows.is_some() == r.collab.is_some(), "{rel}");
+            let mut back = serde_json::to_string_pretty(&r).expect("writes");
+            back.push('\n');
+            assert!(back == text, "{rel}: not written back identically");
+        }
+    }
+
+    /// What the liveness section says, read as fields: a KV run's leader
+    /// and progress held at a time, an AP run's leader not judged (with
+    /// why) and its workflows judged with counts.
+    #[test]
+    fn liveness_reads_verdicts_and_details() {
+        let (_, _, kv) = load("reports/partitions/partial-none/report.json");
+        let l = &kv.raft.expect("raft").liveness;
+        let leader = l.leader.as_ref().expect("leader judged");
+        assert_eq!(leader.verdict, LivenessVerdict::Held);
+        assert!(
+            matches!(leader.detail, LivenessDetail::AtMs(t) if t >= l.faults_ended_ms.unwrap())
+        );
+        assert!(l.progress.is_some() && l.workflows.is_none() && l.not_judged.is_none());
+
+        let (_, _, ap) = load("reports/cp-vs-ap/collab-partition-ap/report.json");
+        let l = &ap.collab.expect("collab").liveness;
+        assert!(l.leader.is_none() && l.faults_ended_ms.is_none());
+        assert!(l
+            .not_judged
+            .as_deref()
+            .is_some_and(|w| w.contains("AP coordinator")));
+        let w = l.workflows.as_ref().expect("workflows");
+        assert!(w.judged.is_some() && w.failed.is_some() && w.inside_window_at_end.is_some());
+    }
+
+    /// The round trip above catches a changed shape. A latency summary
+    /// whose `count` became a float no longer reads (the section falls back
+    /// to untyped JSON, which the checked-in-reports test rejects); a float
+    /// written as an integer reads but writes back `.0`; an unknown verdict
+    /// does not read.
+    #[test]
+    fn a_summary_or_verdict_of_another_shape_is_caught() {
+        let (_, v, _) = load("reports/partitions/partial-none/report.json");
+        let mut bad = v.clone();
+        bad["client_latency_ms"]["count"] = json!(3.5);
+        let r: Report = serde_json::from_value(bad.clone()).expect("still loads");
+        assert!(r.raft.is_none() && r.other.contains_key("client_latency_ms"));
+        assert_eq!(serde_json::to_value(&r).expect("writes"), bad);
+
+        let mut int = v.clone();
+        int["leader_loss_downtime_ms"]["max"] = json!(7);
+        let r: Report = serde_json::from_value(int.clone()).expect("loads");
+        let ld = &r
+            .raft
+            .as_ref()
+            .expect("typed")
+            .leadership
+            .leader_loss_downtime_ms;
+        assert_eq!(ld.max, 7.0);
+        let back = serde_json::to_string(&r).expect("writes");
+        assert!(back != serde_json::to_string(&int).expect("writes"));
+
+        let mut verdict = v;
+        verdict["liveness"]["leader"]["verdict"] = json!("maybe");
+        let r: Report = serde_json::from_value(verdict).expect("still loads");
+        assert!(r.raft.is_none() && r.other.contains_key("liveness"));
+    }
 }

@@ -8,7 +8,6 @@ use crate::kv::history::{EventType, HistoryEvent, OpFn};
 use crate::metrics::{FaultRecord, Report};
 use crate::runner::EventTap;
 use crate::sim::{DispatchKind, TraceEvent};
-use serde_json::Value;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
@@ -330,7 +329,7 @@ pub fn role_spans(report: &Report) -> Vec<RoleSpan> {
 pub fn downtime_samples(report: &Report) -> Vec<f64> {
     report
         .leadership()
-        .map(|l| l.downtime_samples_ms())
+        .map(|l| l.leader_loss_downtime_ms.samples.clone())
         .unwrap_or_default()
 }
 
@@ -338,9 +337,7 @@ pub fn downtime_samples(report: &Report) -> Vec<f64> {
 pub fn election_samples(report: &Report) -> Vec<f64> {
     report
         .leadership()
-        .and_then(|l| l.election_after_leader_loss_ms.get("samples"))
-        .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_f64).collect())
+        .map(|l| l.election_after_leader_loss_ms.samples.clone())
         .unwrap_or_default()
 }
 
@@ -372,6 +369,7 @@ mod tests {
     use super::*;
     use crate::runner::{self, RunOptions, TraceSink};
     use crate::scenario::Scenario;
+    use serde_json::Value;
     use std::path::Path;
 
     /// The detail of one JSON trace line, read independently of the

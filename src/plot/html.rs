@@ -6,7 +6,6 @@
 
 use super::figures::Figure;
 use crate::metrics::Report;
-use serde_json::Value;
 use std::collections::BTreeSet;
 use std::fmt::Write;
 
@@ -35,10 +34,6 @@ pub struct SummaryRow {
     pub max_term: Option<u64>,
 }
 
-fn get_f(v: Option<&Value>, key: &str) -> Option<f64> {
-    v.and_then(|v| v.get(key)).and_then(Value::as_f64)
-}
-
 impl SummaryRow {
     /// The summary of `report`, labelled `label`.
     pub fn new(label: &str, report: &Report) -> SummaryRow {
@@ -55,26 +50,18 @@ impl SummaryRow {
         };
         let raft = report.raft.as_ref();
         let lead = report.leadership();
-        let lat = raft.map(|r| &r.client_latency_ms);
-        let latency_ms = match get_f(lat, "count") {
-            Some(c) if c > 0.0 => Some((
-                get_f(lat, "p50").unwrap_or(0.0),
-                get_f(lat, "p99").unwrap_or(0.0),
-                get_f(lat, "max").unwrap_or(0.0),
-            )),
-            _ => None,
-        };
-        let n_p50_max = |d: Option<&Value>| {
-            get_f(d, "count").map(|c| {
-                (
-                    c as u64,
-                    get_f(d, "p50").unwrap_or(0.0),
-                    get_f(d, "max").unwrap_or(0.0),
-                )
-            })
-        };
-        let downtime_ms = n_p50_max(lead.map(|l| &l.leader_loss_downtime_ms));
-        let election_ms = n_p50_max(lead.map(|l| &l.election_after_leader_loss_ms));
+        let latency_ms = raft
+            .map(|r| &r.client_latency_ms)
+            .filter(|l| l.count > 0)
+            .map(|l| (l.p50, l.p99, l.max));
+        let downtime_ms = lead.map(|l| {
+            let d = &l.leader_loss_downtime_ms;
+            (d.count, d.p50, d.max)
+        });
+        let election_ms = lead.map(|l| {
+            let e = &l.election_after_leader_loss_ms;
+            (e.count, e.p50, e.max)
+        });
         SummaryRow {
             label: label.to_string(),
             seed: report.seed,
@@ -166,8 +153,8 @@ pub fn collab_cells(label: &str, report: &Report) -> Option<Vec<String>> {
         format!("{:.1}", c.makespan_ms / 1000.0),
         format!(
             "{:.2} / {:.2}",
-            c.workflows.latency_quantile_ms("p50") / 1000.0,
-            c.workflows.latency_quantile_ms("p99") / 1000.0
+            c.workflows.latency_ms.p50 / 1000.0,
+            c.workflows.latency_ms.p99 / 1000.0
         ),
         format!("{:.0}", c.tokens.per_completed_task),
         format!("{:.1}%", c.quality.correct_fraction * 100.0),

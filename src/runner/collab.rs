@@ -30,13 +30,14 @@ use crate::metrics::collab::{
 };
 use crate::metrics::collab_tables::CollabTables;
 use crate::metrics::raft::RaftMetrics;
-use crate::metrics::sections::{CollabSafetySection, CollabSection};
+use crate::metrics::sections::{
+    CollabSafetySection, CollabSection, LivenessSection, LivenessWindow,
+};
 use crate::metrics::{Checks, Report};
 use crate::raft::{RaftConfig, RaftNode};
 use crate::scenario::{self, Scenario};
 use crate::sim::{NodeStatus, World};
 use crate::time::{SimDuration, SimTime};
-use serde_json::{json, Value};
 use std::rc::Rc;
 
 pub use crate::scenario::convert::collab_config;
@@ -196,8 +197,8 @@ impl RunKind for CollabKind {
             .and_then(|i| world.node(NodeId(i)).and_then(server_ref))
             .map_or(&empty, |s| s.sm);
         let checks = &mut report.checks;
-        let liveness_json: Value = if opts.skip_checkers {
-            json!({"not_judged": "checkers skipped"})
+        let mut liveness = if opts.skip_checkers {
+            LivenessSection::not_judged("checkers skipped")
         } else {
             collab_liveness(scenario, world, &obs, &self.raft_spec, checks)
         };
@@ -258,21 +259,17 @@ impl RunKind for CollabKind {
             // Validation admits it for Raft coordinators only.
             super::raft::elections_expectation(obs.liveness.settled(), &obs.metrics, max, checks);
         }
-        let mut liveness_json = liveness_json;
         if !opts.skip_checkers {
-            let w = workflow_liveness(scenario, world, &obs, cfg, sm, checks);
-            if let Some(m) = liveness_json.as_object_mut() {
-                m.insert("workflows".into(), w);
-            }
+            liveness.workflows = Some(workflow_liveness(scenario, world, &obs, cfg, sm, checks));
             slo_expectations(scenario, &collab, checks);
         }
         collab.summary = Some(summary_line(&collab));
         report.collab = Some(CollabSection {
             leadership: obs
                 .metrics
-                .leadership(json!(report.network.as_ref().map(|n| &n.messages_by_type))),
+                .leadership(report.network.as_ref().map(|n| n.messages_by_type.clone())),
             collab,
-            liveness: liveness_json,
+            liveness,
             safety: CollabSafetySection {
                 ok: !obs.safety.failed(),
                 observations: obs.safety.observations(),
@@ -419,7 +416,7 @@ fn collab_liveness(
     obs: &CollabObserver,
     raft_spec: &scenario::RaftSpec,
     checks: &mut Checks,
-) -> Value {
+) -> LivenessSection {
     let spec = &scenario.spec;
     if obs.ap {
         checks.not_judged(
@@ -428,7 +425,9 @@ fn collab_liveness(
              from its own copy); the workflows' progress is judged by liveness.workflows"
                 .into(),
         );
-        return json!({"not_judged": "AP coordinator: no Raft leader; see liveness.workflows"});
+        return LivenessSection::not_judged(
+            "AP coordinator: no Raft leader; see liveness.workflows",
+        );
     }
     let stated = spec
         .expect
@@ -458,7 +457,7 @@ fn workflow_liveness(
     cfg: &CollabConfig,
     sm: &WorkflowState,
     checks: &mut Checks,
-) -> Value {
+) -> LivenessWindow {
     let window = scenario
         .spec
         .expect
@@ -536,7 +535,7 @@ fn slo_expectations(scenario: &Scenario, collab: &CollabTables, checks: &mut Che
         );
     }
     if let Some(max) = e.workflow_p99_ms {
-        let p99 = collab.workflows.latency_quantile_ms("p99");
+        let p99 = collab.workflows.latency_ms.p99;
         let completed = collab.workflows.completed as f64;
         checks.record(
             CheckName::Expect(Expectation::WorkflowP99),

@@ -12,15 +12,14 @@ use crate::ids::NodeId;
 use crate::kv::history;
 use crate::metrics::raft::RaftMetrics;
 use crate::metrics::sections::{
-    BlamedOp, ClientOps, LinearizabilitySection, RaftSafetySection, RaftSection, RaftSummary,
-    Violation,
+    BlamedOp, ClientOps, LinearizabilitySection, LivenessSection, RaftSafetySection, RaftSection,
+    RaftSummary, Violation,
 };
 use crate::metrics::{Checks, Report};
 use crate::raft::{RaftConfig, RaftNode};
 use crate::scenario::{RaftSpec, Scenario, WorkloadSpec};
 use crate::sim::{DispatchKind, Dispatched, Observer, World};
 use crate::time::{SimDuration, SimTime};
-use serde_json::json;
 
 use crate::kv::client::{ClientConfig, KvClient};
 pub use crate::kv::node::KvNode;
@@ -280,8 +279,8 @@ impl RunKind for RaftKind {
         let availability = workload
             .as_ref()
             .and_then(|_| obs.metrics.availability(stop, timeout));
-        let liveness_json = if opts.skip_checkers {
-            json!({"not_judged": "checkers skipped"})
+        let liveness = if opts.skip_checkers {
+            LivenessSection::not_judged("checkers skipped")
         } else {
             let windows = self.liveness_windows(scenario, timeout);
             obs.liveness
@@ -302,10 +301,10 @@ impl RunKind for RaftKind {
             })
             .collect();
         report.raft = Some(RaftSection {
-            leadership: m.leadership(json!(report.network.as_ref().map(|n| &n.messages_by_type))),
+            leadership: m.leadership(report.network.as_ref().map(|n| n.messages_by_type.clone())),
             availability,
             bytes: report.network.as_ref().map_or(0, |n| n.bytes_sent),
-            client_latency_ms: client_latency.summary_json(),
+            client_latency_ms: client_latency.summary(),
             client_ops: ClientOps {
                 invoked: sum.invoked,
                 ok: sum.ok,
@@ -313,9 +312,9 @@ impl RunKind for RaftKind {
                 info: sum.info,
                 open: sum.open,
             },
-            commit_latency_ms: m.commit_latency.summary_json(),
+            commit_latency_ms: m.commit_latency.summary(),
             linearizability,
-            liveness: liveness_json,
+            liveness,
             summary: RaftSummary {
                 summary: format!(
                     "{} elections, max term {}, {} ok / {} fail / {} info ops, availability {}",

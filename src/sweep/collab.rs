@@ -4,11 +4,11 @@
 //! maxima with their seed, merged histograms, per-seed distributions
 //! sorted at the end, so neither `--jobs` nor shards change it).
 
-use super::{distribution_json, keep_max, sparse};
+use super::stats::{AtSeed, CollabStats, CounterStats, Distribution, TokenStats, WorkflowStats};
+use super::{keep_max, sparse};
 use crate::metrics::collab_tables::CollabTables;
 use crate::metrics::hist::LatencyHist;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 
 /// One workflow run's collaboration numbers, read from its report's
 /// `collab` section and its full workflow latency histogram.
@@ -119,13 +119,13 @@ impl Counter {
         self.seeds_with += u64::from(v > 0);
     }
 
-    fn json(&self, seeds: u64) -> Value {
-        json!({
-            "total": self.total,
-            "mean_per_seed": self.total as f64 / seeds.max(1) as f64,
-            "max": {"value": self.max.0, "seed": (self.max.1 != u64::MAX).then_some(self.max.1)},
-            "seeds_with": self.seeds_with,
-        })
+    fn stats(&self, seeds: u64) -> CounterStats {
+        CounterStats {
+            total: self.total,
+            mean_per_seed: self.total as f64 / seeds.max(1) as f64,
+            max: AtSeed::of_max(self.max),
+            seeds_with: self.seeds_with,
+        }
     }
 }
 
@@ -152,32 +152,36 @@ impl CollabAggregate {
     }
 
     /// `sweep.json` → `stats.collab`.
-    pub(super) fn json(&self) -> Value {
+    pub(super) fn stats(&self) -> CollabStats {
         let p99_ms: Vec<(u64, f64)> = self
             .p99_us
             .iter()
             .map(|&(s, us)| (s, us as f64 / 1000.0))
             .collect();
-        json!({
-            "seeds": self.seeds,
-            "workflows": {
-                "scheduled": self.scheduled,
-                "submitted": self.submitted,
-                "completed": self.completed,
-                "completed_fraction": if self.scheduled > 0 { self.completed as f64 / self.scheduled as f64 } else { 1.0 },
-                "completed_fraction_per_seed": distribution_json(&self.completed_fraction),
+        CollabStats {
+            seeds: self.seeds,
+            workflows: WorkflowStats {
+                scheduled: self.scheduled,
+                submitted: self.submitted,
+                completed: self.completed,
+                completed_fraction: if self.scheduled > 0 {
+                    self.completed as f64 / self.scheduled as f64
+                } else {
+                    1.0
+                },
+                completed_fraction_per_seed: Distribution::of(&self.completed_fraction),
             },
-            "workflow_latency_ms": self.latency.summary_json(),
-            "workflow_p99_ms_per_seed": distribution_json(&p99_ms),
-            "tokens": {
-                "spent": self.tokens_spent.json(self.seeds),
-                "committed": self.tokens_committed.json(self.seeds),
+            workflow_latency_ms: self.latency.summary(),
+            workflow_p99_ms_per_seed: Distribution::of(&p99_ms),
+            tokens: TokenStats {
+                spent: self.tokens_spent.stats(self.seeds),
+                committed: self.tokens_committed.stats(self.seeds),
             },
-            "dead_letters": self.dead_letters.json(self.seeds),
-            "breaker_trips": self.breaker_trips.json(self.seeds),
-            "duplicate_executions": self.duplicates.json(self.seeds),
-            "conflicting_results": self.conflicts.json(self.seeds),
-            "failovers": self.failovers.json(self.seeds),
-        })
+            dead_letters: self.dead_letters.stats(self.seeds),
+            breaker_trips: self.breaker_trips.stats(self.seeds),
+            duplicate_executions: self.duplicates.stats(self.seeds),
+            conflicting_results: self.conflicts.stats(self.seeds),
+            failovers: self.failovers.stats(self.seeds),
+        }
     }
 }

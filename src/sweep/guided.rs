@@ -66,6 +66,16 @@ pub enum Origin {
     },
 }
 
+impl Origin {
+    /// The `from` tag it is written with (`fresh`, `mutant`).
+    pub fn tag(&self) -> &'static str {
+        match self {
+            Origin::Fresh => "fresh",
+            Origin::Mutant { .. } => "mutant",
+        }
+    }
+}
+
 /// A run the loop decided to make.
 #[derive(Clone, Debug)]
 pub struct Candidate {
@@ -734,6 +744,21 @@ mod tests {
     fn selftest() -> Scenario {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/sweep/selftest.json");
         Scenario::load(std::path::Path::new(path)).expect("selftest loads")
+    }
+
+    /// `Origin::tag` is the `from` key the file writes (the printed
+    /// summary quotes it): a tag renamed in one place only fails here.
+    #[test]
+    fn origin_tag_is_the_written_from_key() {
+        let mutant = Origin::Mutant {
+            parent: 3,
+            ops: vec!["delete fault 1".into()],
+        };
+        for o in [Origin::Fresh, mutant] {
+            let v = serde_json::to_value(&o).expect("origin serializes");
+            assert_eq!(v["from"].as_str(), Some(o.tag()));
+        }
+        assert_ne!(Origin::Fresh.tag(), "mutant");
     }
 
     /// A kept run that reached states few runs reached is picked as a

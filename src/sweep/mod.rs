@@ -14,6 +14,8 @@
 mod collab;
 pub mod coverage;
 pub mod guided;
+pub mod stats;
+pub mod summary;
 pub mod swarm;
 
 use crate::metrics::collab::CollabRunData;
@@ -30,6 +32,12 @@ use swarm::SwarmDraw;
 
 use collab::CollabAggregate;
 pub use collab::CollabSeedStats;
+pub use stats::SweepStats;
+use stats::{
+    AtSeed, AvailabilityStats, ClientOpsStats, DowntimeStats, ElectionStats, MaxTermStats,
+    MessageStats,
+};
+pub use summary::{FailureEntry, ShardInfo, SweepSummary, SweepTiming};
 
 /// Version of the `results.jsonl` / `sweep.json` format.
 pub const FORMAT: u32 = 1;
@@ -40,6 +48,10 @@ pub const MAX_SEEDS: u64 = 1 << 32;
 /// The failure kind (`check` of the first failure in `results.jsonl`) of
 /// a seed that exceeded its [`SeedBudget`].
 pub const BUDGET_FAILURE: &str = "budget";
+
+/// The failure kind (and the only check `ran`) of a seed whose run
+/// panicked: the sweep records it and goes on.
+pub const PANIC_FAILURE: &str = "panic";
 
 /// Default [`SeedBudget::events`]: 200 M events, minutes of CPU, far above
 /// any shipped sweep scenario (their seeds dispatch well under 10 M).
@@ -457,10 +469,9 @@ pub(crate) fn seed_stats(
         client_latency_us: latency.map(|l| l.client.to_sparse()).unwrap_or_default(),
         commit_latency_us: latency.map(|l| l.commit.to_sparse()).unwrap_or_default(),
         downtime_us: lead
-            .map(|l| l.downtime_samples_ms())
-            .unwrap_or_default()
-            .into_iter()
-            .map(|ms| libm::round(ms * 1000.0) as u64)
+            .map_or(&[][..], |l| &l.leader_loss_downtime_ms.samples)
+            .iter()
+            .map(|&ms| libm::round(ms * 1000.0) as u64)
             .collect(),
         availability: r.raft.as_ref().and_then(|r| r.availability),
         max_term: lead.map_or(0, |l| l.max_term),
@@ -625,105 +636,60 @@ impl Aggregate {
     }
 
     /// The deterministic statistics (`sweep.json` → `stats`).
-    pub fn stats_json(&self) -> Value {
+    pub fn stats(&self) -> SweepStats {
         let n = self.seeds.max(1) as f64;
-        let seed_or_null = |(v, s): (u64, u64)| {
-            if s == u64::MAX {
-                json!({"value": v, "seed": null})
-            } else {
-                json!({"value": v, "seed": s})
-            }
-        };
         let mut sim = self.sim_time_ms.clone();
         sim.sort_by_key(|x| x.0);
-        let mut stats = json!({
-            "seeds": self.seeds,
-            "seeds_ok": self.seeds - self.failed.len() as u64,
-            "seeds_failed": self.failed.len(),
-            "failures_by_kind": self.by_kind,
-            "not_judged_by_check": self.not_judged,
-            "events": self.events,
-            "sim_time_ms": sim.iter().map(|x| x.1).sum::<f64>(),
-            "client_latency_ms": self.client.summary_json(),
-            "commit_latency_ms": self.commit.summary_json(),
-            "leader_loss_downtime_ms": {
-                "intervals": self.downtime.summary_json(),
-                "total": self.downtime_total_us as f64 / 1000.0,
-                "mean_per_seed": self.downtime_total_us as f64 / 1000.0 / n,
-                "seeds_with_downtime": self.seeds_with_downtime,
+        let [invoked, ok, fail, info] = self.client_ops;
+        let [sent, delivered, dropped, duplicated] = self.messages;
+        SweepStats {
+            seeds: self.seeds,
+            seeds_ok: self.seeds - self.failed.len() as u64,
+            seeds_failed: self.failed.len() as u64,
+            failures_by_kind: self.by_kind.clone(),
+            not_judged_by_check: self.not_judged.clone(),
+            events: self.events,
+            sim_time_ms: sim.iter().map(|x| x.1).sum::<f64>(),
+            client_latency_ms: self.client.summary(),
+            commit_latency_ms: self.commit.summary(),
+            leader_loss_downtime_ms: DowntimeStats {
+                intervals: self.downtime.summary(),
+                total: self.downtime_total_us as f64 / 1000.0,
+                mean_per_seed: self.downtime_total_us as f64 / 1000.0 / n,
+                seeds_with_downtime: self.seeds_with_downtime,
             },
-            "availability": availability_json(&self.availability),
-            "max_term": {
-                "max": seed_or_null(self.max_term),
-                "mean": self.terms_total as f64 / n,
+            availability: AvailabilityStats::of(&self.availability),
+            max_term: MaxTermStats {
+                max: AtSeed::of_max(self.max_term),
+                mean: self.terms_total as f64 / n,
             },
-            "elections": {
-                "total": self.elections_total,
-                "mean_per_seed": self.elections_total as f64 / n,
-                "max": seed_or_null(self.elections_max),
+            elections: ElectionStats {
+                total: self.elections_total,
+                mean_per_seed: self.elections_total as f64 / n,
+                max: AtSeed::of_max(self.elections_max),
             },
-            "client_ops": {
-                "invoked": self.client_ops[0],
-                "ok": self.client_ops[1],
-                "fail": self.client_ops[2],
-                "info": self.client_ops[3],
+            client_ops: ClientOpsStats {
+                invoked,
+                ok,
+                fail,
+                info,
             },
-            "messages": {
-                "sent": self.messages[0],
-                "delivered": self.messages[1],
-                "dropped": self.messages[2],
-                "duplicated": self.messages[3],
+            messages: MessageStats {
+                sent,
+                delivered,
+                dropped,
+                duplicated,
             },
-        });
-        // Only workflow sweeps have the key: other sweeps' files are as
-        // before it existed.
-        if let Some(c) = &self.collab {
-            stats["collab"] = c.json();
+            // Only workflow sweeps have the key: other sweeps' files are
+            // as before it existed.
+            collab: self.collab.as_ref().map(CollabAggregate::stats),
         }
-        stats
     }
-}
 
-/// Distribution of one per-seed value, computed from the values sorted by
-/// (value, seed) so arrival order never shows: mean, the smallest and
-/// largest with their seeds, and nearest-rank p10/p50/p90.
-fn distribution_json(per_seed: &[(u64, f64)]) -> Value {
-    if per_seed.is_empty() {
-        return json!({"seeds": 0});
+    /// [`Aggregate::stats`] as the JSON `sweep.json` holds.
+    pub fn stats_json(&self) -> Value {
+        serde_json::to_value(self.stats()).expect("stats serialize")
     }
-    let mut v = per_seed.to_vec();
-    v.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
-    let q = |p: f64| v[((p * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1].1;
-    let last = v[v.len() - 1];
-    json!({
-        "seeds": v.len(),
-        "mean": v.iter().map(|x| x.1).sum::<f64>() / v.len() as f64,
-        "min": {"value": v[0].1, "seed": v[0].0},
-        "p10": q(0.1),
-        "p50": q(0.5),
-        "p90": q(0.9),
-        "max": {"value": last.1, "seed": last.0},
-    })
-}
-
-/// Distribution of per-seed availability, computed from values sorted by
-/// (value, seed) so the result does not depend on arrival order.
-fn availability_json(per_seed: &[(u64, f64)]) -> Value {
-    if per_seed.is_empty() {
-        return json!({"seeds": 0});
-    }
-    let mut v = per_seed.to_vec();
-    v.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
-    let q = |p: f64| v[((p * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1].1;
-    json!({
-        "seeds": v.len(),
-        "mean": v.iter().map(|x| x.1).sum::<f64>() / v.len() as f64,
-        "min": {"value": v[0].1, "seed": v[0].0},
-        "p1": q(0.01),
-        "p10": q(0.1),
-        "p50": q(0.5),
-        "max": v[v.len() - 1].1,
-    })
 }
 
 /// Sparse histogram buckets as one flat JSON array of integers: each

@@ -14,7 +14,7 @@ pub fn summary_line(c: &CollabTables) -> String {
         c.workflows.completed,
         c.workflows.scheduled,
         c.makespan_ms / 1000.0,
-        c.workflows.latency_quantile_ms("p50") / 1000.0,
+        c.workflows.latency_ms.p50 / 1000.0,
         c.tokens.spent as f64 / 1000.0,
         c.quality.correct_fraction * 100.0,
     );
@@ -410,7 +410,7 @@ pub fn collab_tables(
                     completed: m.done,
                     tokens: m.tokens,
                     tokens_per_completed: per_done(m.tokens as f64, m.done),
-                    latency_ms: m.latency.summary_json(),
+                    latency_ms: m.latency.summary(),
                     mean_score: per_done(m.score_sum, m.done),
                     correct_fraction: per_done(m.correct as f64, m.done),
                 },
@@ -443,7 +443,7 @@ pub fn collab_tables(
             scheduled: cfg.arrivals.len() as u64,
             submitted: wfs.len() as u64,
             completed: completed_wfs as u64,
-            latency_ms: wf_latency.summary_json(),
+            latency_ms: wf_latency.summary(),
         },
         tasks: TasksTable {
             total: tasks.len() as u64,
@@ -451,7 +451,7 @@ pub fn collab_tables(
             open_at_end: open as u64,
         },
         makespan_ms: makespan,
-        task_latency_ms: latency.summary_json(),
+        task_latency_ms: latency.summary(),
         tokens: tokens_table(tokens_committed, a.tokens, results),
         quality: QualityTable {
             mean_score: per(score_sum, results),
