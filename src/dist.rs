@@ -179,7 +179,9 @@ impl WholeUs {
                 .then_some(r as u64)
         };
         let (min_us, max_us) = (whole(min)?, whole(max)?);
-        (max > min && max_us > min_us).then_some(WholeUs {
+        // `then`, not `then_some`: the span is computed only when it is
+        // positive (eagerly, a reversed pair overflowed in debug builds).
+        (max > min && max_us > min_us).then(|| WholeUs {
             min,
             max,
             min_us,
