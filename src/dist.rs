@@ -118,7 +118,9 @@ impl Dist {
 /// tenths of milliseconds) is computed in integers: `min + span * m /
 /// 2^53` for the 53 random bits `m`, rounded half up. The float path's
 /// result differs from that exact value by a few units in the last place
-/// (under 1e-5 µs for latencies below 2^32 µs), so both round to the
+/// (under 1e-5 µs for latencies below 2^32 µs, counting the bounds' own
+/// binary rounding and the 1e-6 µs by which a bound may miss a whole
+/// microsecond and still take this path), so both round to the
 /// same microsecond unless the exact value is within 2^-11 µs of a half,
 /// where the draw falls back to the float path (about one draw in a
 /// thousand). Measured: the float draw and its conversion were a tenth

@@ -110,7 +110,12 @@ pub struct Report {
     pub heartbeat: Option<HeartbeatSection>,
     /// Top-level keys this version does not type (a sweep's `swarm`, or a
     /// section a newer or older version wrote), kept as read so that
-    /// loading and writing a report loses nothing.
+    /// loading and writing a report loses none of them. Inside the typed
+    /// sections only the network counters and fault records keep unknown
+    /// keys; elsewhere an unknown key is dropped and a missing one takes
+    /// its default (a missing liveness verdict reads as `not_judged`,
+    /// never as a pass), and a section whose known keys have the wrong
+    /// type is kept here whole instead.
     pub other: Map<String, Value>,
 }
 
