@@ -66,7 +66,7 @@ impl EventKey {
     }
 }
 
-/// A cluster's abstract state, packed (see [`cluster_state`]).
+/// A cluster's abstract state, packed (see `Coverage::cluster_state`).
 pub type StateKey = u128;
 
 /// What one run (or many, merged) covered.

@@ -17,7 +17,7 @@
 //! flight on it, and its stamp is later than everything in the window,
 //! every completed operation of the window precedes it and everything
 //! after it in real time. The window is then replaced by the set of states
-//! it can end in: for each configuration, [`search::explore`] runs the
+//! it can end in: for each configuration, `search::explore` runs the
 //! window (plus the carried info ops not yet used up in that configuration)
 //! from the configuration's value and lists every end. The union of the
 //! ends, minus dominated ones (same value, a superset of info ops used up),

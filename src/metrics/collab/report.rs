@@ -213,7 +213,7 @@ fn workflow_latency(sm: &WorkflowState, times: &TrueTimes, stop: SimTime) -> Lat
 }
 
 /// The Gantt rows of the task executions overlapping `window_ms` (the
-/// first [`GANTT_CAP`] of them, in task order, as `collab_tables` lists
+/// first `GANTT_CAP` of them, in task order, as `collab_tables` lists
 /// them) and how many overlap it: `RunOptions::gantt_window_ms`.
 pub fn gantt_window(
     sm: &WorkflowState,

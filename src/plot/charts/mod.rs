@@ -1,5 +1,5 @@
 //! The charts. Each is a plain struct of what it shows plus a
-//! [`Chart`](super::Chart) impl; titles, axis names and series names are
+//! [`super::Chart`] impl; titles, axis names and series names are
 //! part of the output that tests check.
 //!
 //! `mod.rs` holds the shared style (palette, fault ink, ticks, legends);

@@ -33,7 +33,7 @@ const TARGET_NAMES: [&str; 5] = [
 
 /// Targeted mode's features (`sweep --targeted`, stream `sweep/targeted`):
 /// protocol-shaped features forced on, in one of five targets drawn per
-/// seed ([`TARGET_SHARES`]), because features aimed at different phases
+/// seed (`TARGET_SHARES`), because features aimed at different phases
 /// mask each other (bounces end the elections Figure 8 needs). Every
 /// target has one entry per append.
 ///
@@ -47,7 +47,7 @@ const TARGET_NAMES: [&str; 5] = [
 ///   responses held, 3 nodes.
 /// - `targeted/election_dup`: the same with vote responses duplicated,
 ///   on the scenario's cluster.
-/// - `targeted/vote_durability`: [`vote_durability`].
+/// - `targeted/vote_durability`: `vote_durability`.
 pub fn targeted_features(seed: u64, spec: &ScenarioSpec) -> Features {
     let mut f = Features::default();
     if spec.cluster.process != ProcessKind::Raft || spec.workflow.is_some() {
