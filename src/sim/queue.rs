@@ -55,8 +55,15 @@ impl KeyHeap {
 
     #[inline(always)]
     fn push(&mut self, key: Key) {
-        let mut pos = self.v.len();
+        let pos = self.v.len();
         self.v.push(key);
+        self.sift_up(pos, key);
+    }
+
+    /// Place `key` at the hole `pos` or above it, moving larger parents
+    /// down (the key stays in a register; only parents are read).
+    #[inline(always)]
+    fn sift_up(&mut self, mut pos: usize, key: Key) {
         while pos > 0 {
             let parent = (pos - 1) / 2;
             let p = self.v[parent];
@@ -91,16 +98,7 @@ impl KeyHeap {
             pos = child;
         }
         // ...then the last key up from there.
-        while pos > 0 {
-            let parent = (pos - 1) / 2;
-            let p = self.v[parent];
-            if !Self::less(&last, &p) {
-                break;
-            }
-            self.v[pos] = p;
-            pos = parent;
-        }
-        self.v[pos] = last;
+        self.sift_up(pos, last);
         Some(top)
     }
 
